@@ -1,0 +1,175 @@
+//! The request features, implemented by the protocol object itself (no per-request objects).
+
+use std::any::{Any, TypeId};
+use std::io;
+use std::task::{Context, Poll};
+
+use super::{Http1Connection, Transport, Writing};
+use crate::http::{
+    ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime,
+    ResponseError, ResponseFeature,
+};
+use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
+
+/// `s` as text; request targets are checked to be UTF-8 when the head is parsed.
+fn text(s: &[u8]) -> &str {
+    std::str::from_utf8(s).unwrap_or("")
+}
+
+impl<T: Transport> RequestFeature for Http1Connection<T> {
+    fn method(&self) -> Method {
+        self.head.method
+    }
+
+    fn method_str(&self) -> &str {
+        text(self.head.method_span.get(self.head_bytes()))
+    }
+
+    fn version(&self) -> Version {
+        self.head.version
+    }
+
+    fn scheme(&self) -> &str {
+        "http"
+    }
+
+    fn raw_target(&self) -> &str {
+        text(self.head.target.get(self.head_bytes()))
+    }
+
+    fn path(&self) -> &str {
+        text(self.head.path.get(self.head_bytes()))
+    }
+
+    fn query(&self) -> &str {
+        text(self.head.query.get(self.head_bytes()))
+    }
+
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.head.header(self.head_bytes(), name)
+    }
+
+    fn header_count(&self) -> usize {
+        self.head.headers().len()
+    }
+
+    fn header_at(&self, index: usize) -> Option<(&[u8], &[u8])> {
+        let h = self.head.headers().get(index)?;
+        let bytes = self.head_bytes();
+        Some((h.name.get(bytes), h.value.get(bytes)))
+    }
+
+    fn content_length(&self) -> Option<u64> {
+        match self.head.body {
+            BodyKind::Length(n) => Some(n),
+            BodyKind::None => Some(0),
+            BodyKind::Chunked => None,
+        }
+    }
+
+    fn has_body(&self) -> bool {
+        !matches!(self.head.body, BodyKind::None | BodyKind::Length(0))
+    }
+
+    fn poll_read_body(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.poll_body(cx, buf)
+    }
+}
+
+impl<T: Transport> ResponseFeature for Http1Connection<T> {
+    fn status(&self) -> u16 {
+        self.response.status
+    }
+
+    fn set_status(&mut self, status: u16) -> Result<(), ResponseError> {
+        if self.response.writing != Writing::NotStarted {
+            return Err(ResponseError::Started);
+        }
+        if !(100..=999).contains(&status) {
+            return Err(ResponseError::InvalidStatus);
+        }
+        self.response.status = status;
+        Ok(())
+    }
+
+    fn headers(&self) -> &ResponseHeaders {
+        &self.response.headers
+    }
+
+    fn headers_mut(&mut self) -> Result<&mut ResponseHeaders, ResponseError> {
+        if self.response.writing != Writing::NotStarted {
+            return Err(ResponseError::Started);
+        }
+        Ok(&mut self.response.headers)
+    }
+
+    fn has_started(&self) -> bool {
+        self.response.writing != Writing::NotStarted
+    }
+
+    fn write(&mut self, data: &[u8]) {
+        self.response.body_len += data.len() as u64;
+        if self.head.method != Method::Head {
+            self.response.body.extend_from_slice(data);
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        self.response.body.len() + self.out.len()
+    }
+
+    fn buffer_limit(&self) -> usize {
+        self.worker.limits.max_response_buffer_size
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush_response(cx)
+    }
+}
+
+impl<T: Transport> Features for Http1Connection<T> {
+    fn request(&self) -> &dyn RequestFeature {
+        self
+    }
+
+    fn request_mut(&mut self) -> &mut dyn RequestFeature {
+        self
+    }
+
+    fn response(&self) -> &dyn ResponseFeature {
+        self
+    }
+
+    fn response_mut(&mut self) -> &mut dyn ResponseFeature {
+        self
+    }
+
+    fn get_any(&self, type_id: TypeId) -> Option<&dyn Any> {
+        if type_id == TypeId::of::<ConnectionFeature>() {
+            Some(&self.connection)
+        } else if type_id == TypeId::of::<RequestLifetime>() {
+            Some(&self.lifetime)
+        } else if type_id == TypeId::of::<RequestIdentifier>() {
+            Some(&self.request_id)
+        } else {
+            self.extra.get(type_id)
+        }
+    }
+
+    fn get_any_mut(&mut self, type_id: TypeId) -> Option<&mut dyn Any> {
+        if type_id == TypeId::of::<ConnectionFeature>() {
+            Some(&mut self.connection)
+        } else if type_id == TypeId::of::<RequestLifetime>() {
+            Some(&mut self.lifetime)
+        } else if type_id == TypeId::of::<RequestIdentifier>() {
+            Some(&mut self.request_id)
+        } else {
+            self.extra.get_mut(type_id)
+        }
+    }
+
+    fn insert_any(&mut self, feature: Box<dyn Any>) -> Result<(), Box<dyn Any>> {
+        self.extra.insert(feature);
+        Ok(())
+    }
+}

@@ -1,0 +1,663 @@
+//! The per-connection HTTP/1.1 protocol object, shared by every socket engine.
+//!
+//! [`Http1Connection`] is Kestrel's `Http1Connection`/`HttpProtocol` in Rust: it owns the
+//! connection's buffers and parsed request head, implements the request features itself, and is
+//! reset and reused for every request, so serving a request allocates nothing. It drives the
+//! sans-io parser and encoder in [`crate::proto::h1`] and moves bytes only through a
+//! [`Transport`], so the io_uring engine and any other engine share it unchanged.
+//!
+//! The request loop that calls the application is in [`serve`].
+
+mod features;
+mod serve;
+mod transport;
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
+
+pub(crate) use serve::serve;
+pub(crate) use transport::Transport;
+
+use crate::http::{ConnectionFeature, FeatureMap, RequestIdentifier, RequestLifetime};
+use crate::proto::h1::{
+    encode_chunk, encode_head, encode_last_chunk, status_allows_body, BodyDecoder, BodyKind,
+    DateCache, HeadParser, Method, ParseStatus, RejectReason, RequestHead, ResponseFraming,
+    ResponseHeadInfo, ResponseHeaders, Version, CONTINUE_100,
+};
+use crate::server::Limits;
+
+/// Initial capacity of a connection's input and output buffers.
+const BUFFER_CAPACITY: usize = 8 * 1024;
+/// Unread request body a connection reads and discards to stay alive; more closes it.
+const MAX_DISCARD: u64 = 256 * 1024;
+
+/// State one worker shares with all its connections (never with other threads).
+pub(crate) struct WorkerContext {
+    pub(crate) limits: Limits,
+    pub(crate) parser: HeadParser,
+    pub(crate) server_header: Option<Box<[u8]>>,
+    /// The cached `Date` value, refreshed once a second by the worker.
+    pub(crate) date: RefCell<DateCache>,
+    /// Set when the server stops: idle connections close, responses say `Connection: close`.
+    pub(crate) draining: Cell<bool>,
+    /// Spare byte buffers, so idle connections hold none.
+    buffers: RefCell<Vec<Vec<u8>>>,
+}
+
+impl WorkerContext {
+    /// A context for one worker.
+    pub(crate) fn new(limits: Limits, server_header: Option<&str>) -> WorkerContext {
+        let mut date = DateCache::new();
+        date.update(std::time::SystemTime::now());
+        WorkerContext {
+            parser: HeadParser::new(limits.head_limits()),
+            limits,
+            server_header: server_header.map(|s| s.as_bytes().into()),
+            date: RefCell::new(date),
+            draining: Cell::new(false),
+            buffers: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Refreshes the cached `Date` header value.
+    pub(crate) fn tick(&self) {
+        self.date.borrow_mut().update(std::time::SystemTime::now());
+    }
+
+    fn take_buffer(&self) -> Vec<u8> {
+        self.buffers
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY))
+    }
+
+    fn give_buffer(&self, mut buf: Vec<u8>) {
+        if buf.capacity() > 0 {
+            buf.clear();
+            // Oversized buffers (a large head or response) are not kept.
+            if buf.capacity() <= 4 * BUFFER_CAPACITY {
+                self.buffers.borrow_mut().push(buf);
+            }
+        }
+    }
+}
+
+/// Whether a 100-continue interim response is owed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Continue {
+    None,
+    Expected,
+    Sent,
+}
+
+/// Where the response is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Writing {
+    /// Status and headers can still change.
+    NotStarted,
+    /// The head is out; the body follows with this framing (`NoBody` + close = delimited by
+    /// closing the connection, for HTTP/1.0 clients).
+    Streaming(ResponseFraming),
+    /// The response is complete.
+    Done,
+}
+
+/// What the next request looks like.
+pub(crate) enum Next {
+    /// A complete head is parsed and ready for the application.
+    Request,
+    /// The connection is over (end of stream, transport error, or the server is draining).
+    Close,
+    /// The request is malformed; answer with its status and close.
+    Reject(RejectReason),
+}
+
+/// The response half of the protocol object.
+struct Response {
+    status: u16,
+    headers: ResponseHeaders,
+    /// Body bytes the application wrote and the connection has not encoded yet.
+    body: Vec<u8>,
+    /// Body bytes written in all (HEAD responses count them without keeping them).
+    body_len: u64,
+    writing: Writing,
+    keep_alive: bool,
+}
+
+/// One HTTP/1.x connection: buffers, parsed head, response state and features.
+pub(crate) struct Http1Connection<T> {
+    transport: T,
+    worker: Rc<WorkerContext>,
+
+    // Optional features (looked up by type).
+    connection: ConnectionFeature,
+    lifetime: RequestLifetime,
+    request_id: RequestIdentifier,
+    extra: FeatureMap,
+    requests: u32,
+
+    // Input: `input[base..base + head_len]` is the current head; body bytes follow.
+    input: Vec<u8>,
+    base: usize,
+    head_len: usize,
+    head: RequestHead,
+    body: BodyDecoder,
+    /// Next undecoded body byte (absolute index into `input`).
+    body_pos: usize,
+    /// Decoded body bytes not yet handed to the application (absolute range).
+    pending: (usize, usize),
+    body_received: u64,
+    expect: Continue,
+    read_eof: bool,
+    /// Set when the body broke its framing or limit; the response becomes its status.
+    body_rejected: Option<RejectReason>,
+
+    // Output: encoded bytes waiting for the transport.
+    out: Vec<u8>,
+    response: Response,
+}
+
+impl<T: Transport> Http1Connection<T> {
+    /// A protocol object over `transport`.
+    pub(crate) fn new(
+        transport: T,
+        worker: Rc<WorkerContext>,
+        connection: ConnectionFeature,
+    ) -> Self {
+        let head = RequestHead::new(&worker.limits.head_limits());
+        Http1Connection {
+            transport,
+            worker,
+            connection,
+            lifetime: RequestLifetime::default(),
+            request_id: RequestIdentifier::new(connection.connection_id, 0),
+            extra: FeatureMap::default(),
+            requests: 0,
+            input: Vec::new(),
+            base: 0,
+            head_len: 0,
+            head,
+            body: BodyDecoder::new(BodyKind::None),
+            body_pos: 0,
+            pending: (0, 0),
+            body_received: 0,
+            expect: Continue::None,
+            read_eof: false,
+            body_rejected: None,
+            out: Vec::new(),
+            response: Response {
+                status: 200,
+                headers: ResponseHeaders::default(),
+                body: Vec::new(),
+                body_len: 0,
+                writing: Writing::Done,
+                keep_alive: true,
+            },
+        }
+    }
+
+    /// Makes a pooled protocol object serve a new connection (buffers and header slots kept).
+    pub(crate) fn reset(&mut self, transport: T, connection: ConnectionFeature) {
+        self.transport = transport;
+        self.connection = connection;
+        self.lifetime.reset();
+        self.extra.clear();
+        self.requests = 0;
+        self.request_id = RequestIdentifier::new(connection.connection_id, 0);
+        self.input.clear();
+        self.base = 0;
+        self.head_len = 0;
+        self.body = BodyDecoder::new(BodyKind::None);
+        self.body_pos = 0;
+        self.pending = (0, 0);
+        self.body_received = 0;
+        self.expect = Continue::None;
+        self.read_eof = false;
+        self.body_rejected = None;
+        self.out.clear();
+        self.response.writing = Writing::Done;
+    }
+
+    /// Gives the byte buffers back to the worker when the connection ends.
+    pub(crate) fn recycle(&mut self) {
+        self.worker.give_buffer(std::mem::take(&mut self.input));
+        self.worker.give_buffer(std::mem::take(&mut self.out));
+    }
+
+    /// How many requests this connection has started.
+    pub(crate) fn requests(&self) -> u32 {
+        self.requests
+    }
+
+    /// The transport, for engines that need to reach it.
+    pub(crate) fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// The current head's bytes.
+    fn head_bytes(&self) -> &[u8] {
+        &self.input[self.base..self.base + self.head_len]
+    }
+
+    /// Waits for the next complete request head, flushing responses when more input is needed.
+    pub(crate) fn poll_next_request(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
+        loop {
+            if self.base < self.input.len() {
+                match self
+                    .worker
+                    .parser
+                    .parse(&self.input[self.base..], &mut self.head)
+                {
+                    Ok(ParseStatus::Complete(n)) => return Poll::Ready(self.begin_request(n)),
+                    Ok(ParseStatus::Partial) => {}
+                    Err(reason) => return Poll::Ready(Next::Reject(reason)),
+                }
+            } else if self.worker.draining.get() {
+                return Poll::Ready(Next::Close);
+            }
+            if self.read_eof {
+                // A partial head at end of stream is dropped: there is no one to answer.
+                return Poll::Ready(Next::Close);
+            }
+            if !self.out.is_empty() {
+                self.transport.prefetch_recv();
+                if ready!(self.poll_send_out(cx)).is_err() {
+                    return Poll::Ready(Next::Close);
+                }
+            }
+            match ready!(self.poll_fill(cx)) {
+                Ok(0) => self.read_eof = true,
+                Ok(_) => {}
+                Err(_) => return Poll::Ready(Next::Close),
+            }
+        }
+    }
+
+    /// Receives more input, keeping unconsumed bytes; while nothing is buffered the input
+    /// buffer goes back to the worker so an idle connection holds none.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.base > 0 && self.head_len == 0 {
+            // Between requests: drop consumed bytes so the partial head starts at 0.
+            self.input.drain(..self.base);
+            self.base = 0;
+        }
+        if self.input.capacity() == 0 {
+            self.input = self.worker.take_buffer();
+        }
+        let max_head = self.worker.limits.max_request_line_size
+            + self.worker.limits.max_request_headers_total_size;
+        self.input
+            .reserve(BUFFER_CAPACITY.min(max_head + 2 * BUFFER_CAPACITY));
+        let polled = self.transport.poll_recv(cx, &mut self.input);
+        if polled.is_pending() && self.input.is_empty() {
+            self.worker.give_buffer(std::mem::take(&mut self.input));
+            if self.out.is_empty() && self.out.capacity() > 0 {
+                self.worker.give_buffer(std::mem::take(&mut self.out));
+            }
+        }
+        polled
+    }
+
+    fn begin_request(&mut self, head_len: usize) -> Next {
+        let target = self.head.target.get(&self.input[self.base..]);
+        if std::str::from_utf8(target).is_err() {
+            return Next::Reject(RejectReason::InvalidRequestTarget);
+        }
+        if let (BodyKind::Length(n), Some(max)) =
+            (self.head.body, self.worker.limits.max_request_body_size)
+        {
+            if n > max {
+                return Next::Reject(RejectReason::RequestBodyTooLarge);
+            }
+        }
+        self.head_len = head_len;
+        self.body = BodyDecoder::new(self.head.body);
+        self.body_pos = self.base + head_len;
+        self.pending = (0, 0);
+        self.body_received = 0;
+        self.expect = if self.head.expect_continue && self.head.body != BodyKind::None {
+            Continue::Expected
+        } else {
+            Continue::None
+        };
+        self.body_rejected = None;
+        self.requests = self.requests.wrapping_add(1);
+        self.request_id = RequestIdentifier::new(self.connection.connection_id, self.requests);
+        self.lifetime.reset();
+        self.extra.clear();
+        if self.out.capacity() == 0 {
+            self.out = self.worker.take_buffer();
+        }
+        let r = &mut self.response;
+        r.status = 200;
+        r.headers.clear();
+        r.body.clear();
+        r.body_len = 0;
+        r.writing = Writing::NotStarted;
+        r.keep_alive = self.head.keep_alive && !self.worker.draining.get();
+        Next::Request
+    }
+
+    /// Encodes the error response for a rejected request (the connection closes after it).
+    pub(crate) fn write_rejection(&mut self, reason: RejectReason) {
+        tracing::debug!(
+            reason = reason.as_str(),
+            status = reason.status(),
+            connection = self.connection.connection_id,
+            "request rejected"
+        );
+        if self.out.capacity() == 0 {
+            self.out = self.worker.take_buffer();
+        }
+        self.response.headers.clear();
+        self.encode_response_head(reason.status(), ResponseFraming::Length(0), false);
+        self.response.writing = Writing::Done;
+    }
+
+    fn encode_response_head(&mut self, status: u16, framing: ResponseFraming, keep_alive: bool) {
+        let date = self.worker.date.borrow();
+        encode_head(
+            &mut self.out,
+            &ResponseHeadInfo {
+                version: self.head.version,
+                status,
+                headers: &self.response.headers,
+                framing,
+                keep_alive,
+                date: date.as_bytes(),
+                server: self.worker.server_header.as_deref(),
+            },
+        );
+    }
+
+    /// Sends everything encoded so far.
+    pub(crate) fn poll_send_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let r = ready!(self.transport.poll_send(cx, &mut self.out));
+        if r.is_err() {
+            self.lifetime.set_aborted();
+        }
+        Poll::Ready(r)
+    }
+
+    /// The body length the application declared with a `Content-Length` header, if valid.
+    fn declared_length(&self) -> Option<u64> {
+        let v = self.response.headers.get("content-length")?;
+        std::str::from_utf8(v).ok()?.trim().parse().ok()
+    }
+
+    /// Commits the response head for streaming (the application flushed before finishing).
+    fn start_streaming(&mut self) {
+        let r = &self.response;
+        let is_head = self.head.method == Method::Head;
+        let mut keep_alive = r.keep_alive && !self.worker.draining.get();
+        let framing = if !status_allows_body(r.status) {
+            ResponseFraming::NoBody
+        } else if let Some(n) = self.declared_length() {
+            ResponseFraming::Length(n)
+        } else if is_head {
+            ResponseFraming::NoBody
+        } else if self.head.version == Version::Http11 {
+            ResponseFraming::Chunked
+        } else {
+            // HTTP/1.0 has no chunked coding: the body ends when the connection closes.
+            keep_alive = false;
+            ResponseFraming::NoBody
+        };
+        self.response.keep_alive = keep_alive;
+        let status = self.response.status;
+        self.encode_response_head(status, framing, keep_alive);
+        self.response.writing = Writing::Streaming(framing);
+    }
+
+    /// Moves buffered body bytes into the output with the committed framing.
+    fn encode_buffered_body(&mut self) {
+        let Writing::Streaming(framing) = self.response.writing else {
+            return;
+        };
+        let body = &self.response.body;
+        if self.head.method != Method::Head {
+            match framing {
+                ResponseFraming::Chunked => encode_chunk(&mut self.out, body),
+                ResponseFraming::Length(_) => self.out.extend_from_slice(body),
+                ResponseFraming::NoBody if !self.response.keep_alive => {
+                    self.out.extend_from_slice(body)
+                }
+                ResponseFraming::NoBody => {}
+            }
+        }
+        self.response.body.clear();
+    }
+
+    /// Finishes the response after the application returned; returns whether the connection
+    /// may serve another request.
+    pub(crate) fn complete_response(&mut self, outcome: Outcome) -> bool {
+        let failed = !matches!(outcome, Outcome::Ok);
+        if self.lifetime.is_aborted() {
+            self.response.writing = Writing::Done;
+            return false;
+        }
+        match self.response.writing {
+            Writing::NotStarted => {
+                if failed {
+                    // The application failed before sending anything: answer 500, or the
+                    // status of the request-body error that made it fail (Kestrel's
+                    // BadHttpRequestException).
+                    self.response.status = self.body_rejected.map_or(500, RejectReason::status);
+                    self.response.headers.clear();
+                    self.response.body.clear();
+                    self.response.body_len = 0;
+                    if matches!(outcome, Outcome::Panicked) {
+                        self.response.keep_alive = false;
+                    }
+                }
+                self.write_complete_response();
+            }
+            Writing::Streaming(framing) => {
+                if failed {
+                    // Too late for a status: cut the response short so the client sees it fail.
+                    self.response.writing = Writing::Done;
+                    return false;
+                }
+                self.encode_buffered_body();
+                match framing {
+                    ResponseFraming::Chunked => {
+                        if self.head.method != Method::Head {
+                            encode_last_chunk(&mut self.out)
+                        }
+                    }
+                    ResponseFraming::Length(n) => {
+                        if self.response.body_len != n && self.head.method != Method::Head {
+                            tracing::warn!(
+                                declared = n,
+                                written = self.response.body_len,
+                                "response Content-Length mismatch; closing the connection"
+                            );
+                            self.response.keep_alive = false;
+                        }
+                    }
+                    ResponseFraming::NoBody => {}
+                }
+            }
+            Writing::Done => {}
+        }
+        self.response.writing = Writing::Done;
+        // An unanswered `Expect: 100-continue` means the client may still send the body, or
+        // may not: the connection's framing is unknown, so it cannot be reused.
+        if self.expect == Continue::Expected && !self.body.is_done() {
+            self.response.keep_alive = false;
+        }
+        self.response.keep_alive && !self.worker.draining.get()
+    }
+
+    /// Encodes a whole response (head and buffered body) that was never flushed.
+    fn write_complete_response(&mut self) {
+        let status = self.response.status;
+        let is_head = self.head.method == Method::Head;
+        let written = self.response.body_len;
+        let framing = if !status_allows_body(status) {
+            ResponseFraming::NoBody
+        } else {
+            match self.declared_length() {
+                Some(n) if !is_head && n != written => {
+                    tracing::warn!(
+                        declared = n,
+                        written,
+                        "response Content-Length mismatch; answering 500"
+                    );
+                    self.response.status = 500;
+                    self.response.headers.clear();
+                    self.response.body.clear();
+                    ResponseFraming::Length(0)
+                }
+                Some(n) => ResponseFraming::Length(n),
+                None => ResponseFraming::Length(written),
+            }
+        };
+        let keep_alive = self.response.keep_alive && !self.worker.draining.get();
+        self.response.keep_alive = keep_alive;
+        let status = self.response.status;
+        self.encode_response_head(status, framing, keep_alive);
+        if !is_head && framing != ResponseFraming::NoBody {
+            self.out.extend_from_slice(&self.response.body);
+        }
+        self.response.body.clear();
+    }
+
+    /// Reads and drops what the application left of the request body, so the next request can
+    /// be parsed; `false` if the connection must close instead.
+    pub(crate) fn poll_finish_body(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        if !self.body.is_done() {
+            if self.expect == Continue::Expected {
+                return Poll::Ready(false);
+            }
+            if self.body.remaining().is_some_and(|n| n > MAX_DISCARD)
+                || self.body_received > MAX_DISCARD
+            {
+                return Poll::Ready(false);
+            }
+            let mut scratch = [0u8; 1024];
+            loop {
+                match ready!(self.poll_body(cx, &mut scratch)) {
+                    Ok(0) => break,
+                    Ok(_) if self.body_received > MAX_DISCARD => return Poll::Ready(false),
+                    Ok(_) => {}
+                    Err(_) => return Poll::Ready(false),
+                }
+            }
+        }
+        self.pending = (0, 0);
+        self.base = self.body_pos;
+        self.head_len = 0;
+        if self.base == self.input.len() {
+            self.input.clear();
+            self.base = 0;
+            self.body_pos = 0;
+        }
+        Poll::Ready(true)
+    }
+
+    /// The request-body read behind [`RequestFeature::poll_read_body`](crate::http::RequestFeature).
+    fn poll_body(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        loop {
+            let (start, end) = self.pending;
+            if start < end {
+                let n = buf.len().min(end - start);
+                buf[..n].copy_from_slice(&self.input[start..start + n]);
+                self.pending.0 += n;
+                return Poll::Ready(Ok(n));
+            }
+            if self.body.is_done() {
+                return Poll::Ready(Ok(0));
+            }
+            if self.body_pos < self.input.len() {
+                let decoded = match self.body.decode(&self.input[self.body_pos..]) {
+                    Ok(d) => d,
+                    Err(reason) => return Poll::Ready(Err(self.body_error(reason))),
+                };
+                let at = self.body_pos;
+                self.body_pos += decoded.consumed;
+                if !decoded.data.is_empty() {
+                    let len = decoded.data.len();
+                    self.pending = (at + decoded.data.start as usize, at + decoded.data.end as usize);
+                    self.body_received += len as u64;
+                    if let Some(max) = self.worker.limits.max_request_body_size {
+                        if self.body_received > max {
+                            return Poll::Ready(Err(self.body_error(RejectReason::RequestBodyTooLarge)));
+                        }
+                    }
+                }
+                if decoded.consumed > 0 || !decoded.data.is_empty() || decoded.done {
+                    continue;
+                }
+            }
+            // Everything buffered is consumed: more input is needed.
+            if self.expect == Continue::Expected {
+                if self.response.writing == Writing::NotStarted {
+                    self.out.extend_from_slice(CONTINUE_100);
+                }
+                self.expect = Continue::Sent;
+            }
+            if !self.out.is_empty() {
+                self.transport.prefetch_recv();
+                ready!(self.poll_send_out(cx))?;
+            }
+            // Drop consumed body bytes (the head stays where it is).
+            let body_start = self.base + self.head_len;
+            if self.body_pos > body_start {
+                self.input.drain(body_start..self.body_pos);
+                self.body_pos = body_start;
+            }
+            if self.read_eof {
+                return Poll::Ready(Err(self.body_error(RejectReason::UnexpectedEof)));
+            }
+            match ready!(self.poll_fill(cx)) {
+                Ok(0) => self.read_eof = true,
+                Ok(_) => {}
+                Err(e) => {
+                    self.lifetime.set_aborted();
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+    }
+
+    /// A body framing error: the connection cannot be reused, and if the response has not
+    /// started it becomes the error's status.
+    fn body_error(&mut self, reason: RejectReason) -> io::Error {
+        tracing::debug!(reason = reason.as_str(), "request body rejected");
+        self.response.keep_alive = false;
+        self.body_rejected = Some(reason);
+        // Nothing more of this body can be trusted.
+        self.body = BodyDecoder::new(BodyKind::None);
+        self.pending = (0, 0);
+        self.body_pos = self.input.len();
+        io::Error::new(io::ErrorKind::InvalidData, reason)
+    }
+
+    /// The response flush behind [`ResponseFeature::poll_flush`](crate::http::ResponseFeature).
+    fn poll_flush_response(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.lifetime.is_aborted() {
+            return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
+        }
+        if self.response.writing == Writing::NotStarted {
+            self.start_streaming();
+        }
+        self.encode_buffered_body();
+        self.poll_send_out(cx)
+    }
+}
+
+/// How the application's processing of a request ended.
+pub(crate) enum Outcome {
+    /// It returned `Ok`.
+    Ok,
+    /// It returned an error.
+    Failed,
+    /// It panicked.
+    Panicked,
+}

@@ -1,0 +1,71 @@
+//! The request loop of one connection: next head, application, response, repeat.
+
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::task::Poll;
+
+use super::{Http1Connection, Next, Outcome, Transport};
+use crate::app::Application;
+use crate::http::HttpContext;
+
+/// Serves requests on `conn` until the connection closes; returns whether it ended cleanly
+/// (end of stream, `Connection: close`, or draining) rather than by an error.
+///
+/// Responses to pipelined requests that arrived in one read are encoded back to back and go out
+/// in one send, when the connection next needs input.
+pub(crate) async fn serve<A: Application, T: Transport>(
+    conn: &mut Http1Connection<T>,
+    app: &A,
+    context: &mut A::Context,
+) -> bool {
+    loop {
+        match poll_fn(|cx| conn.poll_next_request(cx)).await {
+            Next::Request => {}
+            Next::Close => return true,
+            Next::Reject(reason) => {
+                conn.write_rejection(reason);
+                let _ = poll_fn(|cx| conn.poll_send_out(cx)).await;
+                return false;
+            }
+        }
+        let outcome = {
+            let mut http = HttpContext::new(conn);
+            app.create_context(context, &mut http);
+            let result = catch_panic(app.process_request(context, &mut http)).await;
+            let outcome = match &result {
+                Ok(Ok(())) => Outcome::Ok,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "the application failed a request");
+                    Outcome::Failed
+                }
+                Err(()) => Outcome::Panicked,
+            };
+            let error = match result {
+                Ok(Err(e)) => Some(e),
+                Err(()) => Some("the application panicked".into()),
+                Ok(Ok(())) => None,
+            };
+            app.dispose_context(context, error.as_ref());
+            outcome
+        };
+        let keep_alive = conn.complete_response(outcome);
+        if !keep_alive || !poll_fn(|cx| conn.poll_finish_body(cx)).await {
+            let _ = poll_fn(|cx| conn.poll_send_out(cx)).await;
+            return true;
+        }
+    }
+}
+
+/// Runs `fut`, turning a panic into `Err(())` (the panic message goes to the panic hook).
+async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, ()> {
+    let mut fut = pin!(fut);
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        },
+    )
+    .await
+}

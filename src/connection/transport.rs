@@ -1,0 +1,21 @@
+//! What the protocol object needs from an engine: receive bytes, send bytes.
+
+use std::io;
+use std::task::{Context, Poll};
+
+/// A connection's byte stream, as an engine provides it.
+///
+/// The protocol object ([`Http1Connection`](super::Http1Connection)) owns the buffers; the
+/// transport only moves bytes in and out of them, which is all an engine does.
+pub(crate) trait Transport {
+    /// Receives bytes and appends them to `buf` (which has spare capacity); `Ok(0)` is end of
+    /// stream.
+    fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<io::Result<usize>>;
+
+    /// Sends every byte of `buf`, then leaves it empty (its capacity kept). Bytes appended to
+    /// `buf` while a send is pending go out after the pending ones.
+    fn poll_send(&mut self, cx: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<io::Result<()>>;
+
+    /// Starts a receive now, if the transport can, so it overlaps the send that follows.
+    fn prefetch_recv(&mut self) {}
+}

@@ -1,0 +1,238 @@
+//! The ring and its in-flight operations: building SQEs is safe, pushing them is the one place
+//! that promises the kernel its buffers stay valid.
+//!
+//! Every operation a task starts lives in the `ops` slab until its completion arrives, together
+//! with whatever memory the kernel may touch ([`Hold`]). A task that stops waiting (its future was
+//! dropped) turns its op into [`Lifecycle::Ignored`]: the memory stays parked in the slab and a
+//! cancellation is submitted, so the kernel never writes into freed memory (tokio-uring's and
+//! monoio's lifecycle model). The worker does not drop the ring before the slab is empty.
+
+use std::io;
+use std::task::{Context, Poll, Waker};
+
+use io_uring::types::Timespec;
+use io_uring::{cqueue, opcode, squeue, IoUring};
+use slab::Slab;
+
+use super::bufring::BufRing;
+
+/// `user_data` values at or above this are the worker's own long-lived operations (accept,
+/// eventfd read, timers), not entries of the op slab.
+pub(crate) const TOKEN_BASE: u64 = 1 << 62;
+/// `user_data` of cancellation requests, whose completions are ignored.
+pub(crate) const CANCEL_TOKEN: u64 = u64::MAX;
+
+/// Memory an operation lends to the kernel, kept alive until its completion.
+pub(crate) enum Hold {
+    /// Nothing (the op uses a provided buffer, or none).
+    None,
+    /// A send buffer.
+    Buf(Vec<u8>),
+    /// A timeout's duration (held for the kernel, never read here).
+    #[allow(dead_code)]
+    Timespec(Box<Timespec>),
+}
+
+/// Where an operation is in its life.
+enum Lifecycle {
+    /// Submitted; nobody has polled it yet.
+    Submitted,
+    /// A task waits for it.
+    Waiting(Waker),
+    /// The completion arrived and waits to be taken.
+    Completed { res: i32, flags: u32 },
+    /// Its task stopped waiting; drop it (and give back any provided buffer) on completion.
+    Ignored,
+}
+
+struct Op {
+    lifecycle: Lifecycle,
+    hold: Hold,
+}
+
+/// A completed operation, handed back to the task that started it.
+pub(crate) struct Completion {
+    /// The result: a byte count, an fd, or `-errno`.
+    pub(crate) res: i32,
+    /// The CQE flags (buffer id of a provided-buffer receive, `MORE`).
+    pub(crate) flags: u32,
+    /// The memory the op held, returned to its owner.
+    pub(crate) hold: Hold,
+}
+
+/// One worker's ring, operations and receive buffers.
+pub(crate) struct Driver {
+    ring: IoUring,
+    ops: Slab<Op>,
+    pub(crate) bufs: BufRing,
+}
+
+impl Driver {
+    /// Wraps a ring whose provided buffers are `bufs`.
+    pub(crate) fn new(ring: IoUring, bufs: BufRing) -> Driver {
+        Driver {
+            ring,
+            ops: Slab::with_capacity(1024),
+            bufs,
+        }
+    }
+
+    /// Starts an operation; its memory `hold` stays here until the completion.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `entry` must point into `hold`, into the provided-buffer ring, or into
+    /// memory that outlives the driver.
+    pub(crate) unsafe fn push(&mut self, entry: squeue::Entry, hold: Hold) -> usize {
+        let id = self.ops.insert(Op {
+            lifecycle: Lifecycle::Submitted,
+            hold,
+        });
+        let entry = entry.user_data(id as u64);
+        // SAFETY: forwarded from the caller's promise; the hold now lives in the slab until the
+        // completion for `id` removes it.
+        unsafe { self.push_entry(&entry) };
+        id
+    }
+
+    /// Pushes a worker-owned operation whose `user_data` is a token at or above [`TOKEN_BASE`].
+    ///
+    /// # Safety
+    ///
+    /// Memory the entry points to must stay valid until its completion (the worker keeps it and
+    /// waits for every token op before dropping it).
+    pub(crate) unsafe fn push_token(&mut self, entry: squeue::Entry) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.push_entry(&entry) }
+    }
+
+    /// Submits a cancellation of the operation with `user_data`.
+    pub(crate) fn cancel(&mut self, user_data: u64) {
+        let entry = opcode::AsyncCancel::new(user_data)
+            .build()
+            .user_data(CANCEL_TOKEN);
+        // SAFETY: a cancellation carries no pointers.
+        unsafe { self.push_entry(&entry) }
+    }
+
+    /// # Safety
+    ///
+    /// See [`Driver::push`].
+    unsafe fn push_entry(&mut self, entry: &squeue::Entry) {
+        loop {
+            // SAFETY: forwarded from the caller.
+            if unsafe { self.ring.submission().push(entry) }.is_ok() {
+                return;
+            }
+            // The submission queue is full: hand what it holds to the kernel and retry.
+            if let Err(e) = self.ring.submit() {
+                if e.raw_os_error() != Some(libc::EBUSY) && e.raw_os_error() != Some(libc::EINTR)
+                {
+                    panic!("io_uring submit failed: {e}");
+                }
+                // EBUSY: the completion queue is full; reap before submitting more.
+                let _ = self.ring.submit_and_wait(0);
+            }
+        }
+    }
+
+    /// Polls operation `id`: its completion once it arrived (the slab entry is then gone).
+    pub(crate) fn poll_op(&mut self, id: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        let op = self.ops.get_mut(id).expect("polled an unknown op");
+        match &mut op.lifecycle {
+            Lifecycle::Completed { res, flags } => {
+                let (res, flags) = (*res, *flags);
+                let op = self.ops.remove(id);
+                Poll::Ready(Completion {
+                    res,
+                    flags,
+                    hold: op.hold,
+                })
+            }
+            Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => Poll::Pending,
+            lifecycle => {
+                *lifecycle = Lifecycle::Waiting(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The task that started `id` no longer wants it: cancel it, or clean up if it already
+    /// completed.
+    pub(crate) fn drop_op(&mut self, id: usize) {
+        let Some(op) = self.ops.get_mut(id) else {
+            return;
+        };
+        match op.lifecycle {
+            Lifecycle::Completed { flags, .. } => {
+                self.ops.remove(id);
+                self.release_selected(flags);
+            }
+            Lifecycle::Ignored => {}
+            _ => {
+                op.lifecycle = Lifecycle::Ignored;
+                self.cancel(id as u64);
+            }
+        }
+    }
+
+    /// Records the completion of slab operation `user_data`.
+    pub(crate) fn complete(&mut self, user_data: u64, res: i32, flags: u32) {
+        let id = user_data as usize;
+        let Some(op) = self.ops.get_mut(id) else {
+            return;
+        };
+        match std::mem::replace(&mut op.lifecycle, Lifecycle::Completed { res, flags }) {
+            Lifecycle::Waiting(w) => w.wake(),
+            Lifecycle::Submitted => {}
+            Lifecycle::Ignored => {
+                self.ops.remove(id);
+                self.release_selected(flags);
+            }
+            Lifecycle::Completed { .. } => unreachable!("single-shot op completed twice"),
+        }
+    }
+
+    /// Gives back a provided buffer that a completion selected and nobody will read.
+    fn release_selected(&mut self, flags: u32) {
+        if let Some(bid) = cqueue::buffer_select(flags) {
+            self.bufs.release(bid);
+        }
+    }
+
+    /// Whether operations are still in flight.
+    pub(crate) fn has_ops(&self) -> bool {
+        !self.ops.is_empty()
+    }
+
+    /// Cancels every operation still in flight (shutdown).
+    pub(crate) fn cancel_all(&mut self) {
+        let ids: Vec<usize> = self.ops.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            self.drop_op(id);
+        }
+    }
+
+    /// Submits queued entries and waits for at least `want` completions.
+    pub(crate) fn submit_and_wait(&mut self, want: usize) -> io::Result<()> {
+        match self.ring.submit_and_wait(want) {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::ETIME)) => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves every available completion into `out` as `(user_data, res, flags)`.
+    pub(crate) fn reap(&mut self, out: &mut Vec<(u64, i32, u32)>) {
+        for cqe in self.ring.completion() {
+            out.push((cqe.user_data(), cqe.result(), cqe.flags()));
+        }
+    }
+
+    /// Unregisters the provided buffers (before the ring goes away).
+    pub(crate) fn shutdown(&mut self) {
+        self.bufs.unregister(&self.ring);
+    }
+}

@@ -1,0 +1,155 @@
+//! A TCP connection as the io_uring engine moves its bytes: one `recv` from the provided-buffer
+//! ring at a time, and sends of buffers the op slab holds until they complete.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll};
+
+use io_uring::{cqueue, opcode, squeue, types};
+
+use super::bufring::BUF_GROUP;
+use super::driver::{Driver, Hold};
+use super::runtime::with_driver;
+use crate::connection::Transport;
+
+/// One accepted socket, owned by the connection task that serves it.
+pub(crate) struct UringTransport {
+    fd: RawFd,
+    recv_op: Option<usize>,
+    send_op: Option<usize>,
+    /// Bytes of the in-flight send buffer already sent.
+    send_off: usize,
+}
+
+impl UringTransport {
+    /// Takes ownership of the accepted socket `fd`.
+    pub(crate) fn new(fd: RawFd) -> Self {
+        UringTransport {
+            fd,
+            recv_op: None,
+            send_op: None,
+            send_off: 0,
+        }
+    }
+
+    fn start_recv(&mut self, d: &mut Driver) -> usize {
+        let entry = opcode::Recv::new(types::Fd(self.fd), std::ptr::null_mut(), 0)
+            .buf_group(BUF_GROUP)
+            .build()
+            .flags(squeue::Flags::BUFFER_SELECT);
+        // SAFETY: the receive names no memory of ours: the kernel picks a provided buffer,
+        // which the ring owns for the worker's lifetime.
+        let id = unsafe { d.push(entry, Hold::None) };
+        self.recv_op = Some(id);
+        id
+    }
+
+    fn start_send(&mut self, d: &mut Driver, buf: Vec<u8>) {
+        let remaining = &buf[self.send_off..];
+        let len = remaining.len().min(u32::MAX as usize) as u32;
+        let entry = opcode::Send::new(types::Fd(self.fd), remaining.as_ptr(), len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        // SAFETY: the entry points into `buf`'s heap storage, which moves into the op slab
+        // (moving a Vec does not move its storage) and stays there until the completion.
+        self.send_op = Some(unsafe { d.push(entry, Hold::Buf(buf)) });
+    }
+
+    /// Cancels what is in flight and closes the socket.
+    pub(crate) fn close(&mut self) {
+        if self.fd < 0 {
+            return;
+        }
+        with_driver(|d| {
+            for id in [self.recv_op.take(), self.send_op.take()].into_iter().flatten() {
+                d.drop_op(id);
+            }
+        });
+        // SAFETY: we own the fd; pending ops were cancelled and hold their own file reference.
+        unsafe { libc::close(self.fd) };
+        self.fd = -1;
+    }
+}
+
+impl Drop for UringTransport {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Transport for UringTransport {
+    fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<io::Result<usize>> {
+        with_driver(|d| loop {
+            let id = match self.recv_op {
+                Some(id) => id,
+                None => self.start_recv(d),
+            };
+            let Poll::Ready(c) = d.poll_op(id, cx) else {
+                return Poll::Pending;
+            };
+            self.recv_op = None;
+            let bid = cqueue::buffer_select(c.flags);
+            if c.res > 0 {
+                let bid = bid.expect("a receive with data names its buffer");
+                buf.extend_from_slice(d.bufs.get(bid, c.res as usize));
+                d.bufs.release(bid);
+                return Poll::Ready(Ok(c.res as usize));
+            }
+            if let Some(bid) = bid {
+                d.bufs.release(bid);
+            }
+            match -c.res {
+                0 => return Poll::Ready(Ok(0)),
+                // Every provided buffer is in use for a moment; they come back within this
+                // loop iteration, so receive again.
+                libc::ENOBUFS | libc::EINTR | libc::EAGAIN => continue,
+                errno => return Poll::Ready(Err(io::Error::from_raw_os_error(errno))),
+            }
+        })
+    }
+
+    fn poll_send(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>) -> Poll<io::Result<()>> {
+        with_driver(|d| loop {
+            let Some(id) = self.send_op else {
+                if out.is_empty() {
+                    return Poll::Ready(Ok(()));
+                }
+                self.send_off = 0;
+                self.start_send(d, std::mem::take(out));
+                continue;
+            };
+            let Poll::Ready(c) = d.poll_op(id, cx) else {
+                return Poll::Pending;
+            };
+            self.send_op = None;
+            let Hold::Buf(mut sent) = c.hold else {
+                unreachable!("a send holds its buffer")
+            };
+            if c.res < 0 && !matches!(-c.res, libc::EINTR | libc::EAGAIN) {
+                out.clear();
+                return Poll::Ready(Err(io::Error::from_raw_os_error(-c.res)));
+            }
+            self.send_off += c.res.max(0) as usize;
+            if self.send_off < sent.len() {
+                // A short send: keep going from where it stopped, with anything appended since.
+                sent.extend_from_slice(out);
+                out.clear();
+                self.start_send(d, sent);
+                continue;
+            }
+            sent.clear();
+            if out.is_empty() {
+                *out = sent;
+                return Poll::Ready(Ok(()));
+            }
+        })
+    }
+
+    fn prefetch_recv(&mut self) {
+        if self.recv_op.is_none() && self.fd >= 0 {
+            with_driver(|d| {
+                self.start_recv(d);
+            });
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! [`HttpContext`]: one request as the application sees it, composed from the server's features.
+
+use std::future::poll_fn;
+use std::io;
+
+use super::features::{
+    ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime,
+    ResponseError, ResponseFeature,
+};
+
+/// One request and its response, over a server's [`Features`] (ASP.NET Core's `HttpContext`).
+///
+/// It is a thin view: everything lives in the server's per-connection protocol object, so
+/// creating one costs nothing and application code is the same whichever server runs it.
+pub struct HttpContext<'a> {
+    features: &'a mut dyn Features,
+}
+
+impl<'a> HttpContext<'a> {
+    /// Wraps a server's feature collection.
+    pub fn new(features: &'a mut dyn Features) -> Self {
+        HttpContext { features }
+    }
+
+    /// The feature collection, for optional or custom features (`features().get::<T>()`).
+    pub fn features(&self) -> &dyn Features {
+        &*self.features
+    }
+
+    /// The feature collection, mutably (to change or add features).
+    pub fn features_mut(&mut self) -> &mut dyn Features {
+        &mut *self.features
+    }
+
+    /// The request.
+    pub fn request(&self) -> &dyn RequestFeature {
+        self.features.request()
+    }
+
+    /// The request, mutably (body reads).
+    pub fn request_mut(&mut self) -> &mut dyn RequestFeature {
+        self.features.request_mut()
+    }
+
+    /// The response.
+    pub fn response(&self) -> &dyn ResponseFeature {
+        self.features.response()
+    }
+
+    /// The response, mutably.
+    pub fn response_mut(&mut self) -> &mut dyn ResponseFeature {
+        self.features.response_mut()
+    }
+
+    /// The connection feature, where the server has connections.
+    pub fn connection(&self) -> Option<&ConnectionFeature> {
+        self.features().get::<ConnectionFeature>()
+    }
+
+    /// The server-assigned request identifier, where the server provides one.
+    pub fn trace_identifier(&self) -> Option<&str> {
+        self.features()
+            .get::<RequestIdentifier>()
+            .map(RequestIdentifier::as_str)
+    }
+
+    /// Whether the client went away or the request was aborted (false where the server has no
+    /// lifetime feature).
+    pub fn is_aborted(&self) -> bool {
+        self.features()
+            .get::<RequestLifetime>()
+            .is_some_and(RequestLifetime::is_aborted)
+    }
+
+    /// Aborts the connection (no response is sent). Does nothing where the server has no lifetime
+    /// feature.
+    pub fn abort(&mut self) {
+        if let Some(l) = self.features_mut().get_mut::<RequestLifetime>() {
+            l.abort();
+        }
+    }
+
+    /// Completes when the request is aborted; never completes where the server cannot tell.
+    pub async fn aborted(&mut self) {
+        poll_fn(|cx| match self.features_mut().get_mut::<RequestLifetime>() {
+            Some(l) => l.poll_aborted(cx),
+            None => std::task::Poll::Pending,
+        })
+        .await
+    }
+
+    /// Sets the response status code.
+    pub fn set_status(&mut self, status: u16) -> Result<(), ResponseError> {
+        self.response_mut().set_status(status)
+    }
+
+    /// Sets a response header, replacing any value it had.
+    pub fn set_header(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), ResponseError> {
+        self.response_mut()
+            .headers_mut()?
+            .set(name, value.as_ref())
+            .map_err(ResponseError::from)
+    }
+
+    /// Appends body bytes to the response buffer (no waiting; see [`write_all`](Self::write_all)
+    /// for large bodies).
+    pub fn write(&mut self, data: &[u8]) {
+        self.response_mut().write(data);
+    }
+
+    /// Appends body bytes, first waiting for a flush while the buffer is over the server's limit,
+    /// so a handler producing a large body is paced by the client instead of buffering it whole.
+    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        let limit = self.response().buffer_limit();
+        for piece in data.chunks(limit.max(1)) {
+            if self.response().buffered() + piece.len() > limit {
+                self.flush().await?;
+            }
+            self.response_mut().write(piece);
+        }
+        Ok(())
+    }
+
+    /// Sends the response head (if not yet sent) and every buffered body byte.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.response_mut().poll_flush(cx)).await
+    }
+
+    /// Reads request body bytes into `buf`; `Ok(0)` at the end of the body.
+    pub async fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.request_mut().poll_read_body(cx, buf)).await
+    }
+
+    /// Reads the rest of the request body into `out`, refusing bodies larger than `max` bytes
+    /// (the error kind is `InvalidData`; the connection's own body limit still applies).
+    pub async fn read_body_to_end(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let start = out.len();
+        if let Some(n) = self.request().content_length() {
+            out.reserve(usize::try_from(n).unwrap_or(usize::MAX).min(max));
+        }
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = self.read_body(&mut chunk).await?;
+            if n == 0 {
+                return Ok(out.len() - start);
+            }
+            if out.len() - start + n > max {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("request body larger than {max} bytes"),
+                ));
+            }
+            out.extend_from_slice(&chunk[..n]);
+        }
+    }
+}

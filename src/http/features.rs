@@ -1,0 +1,347 @@
+//! Request features: the typed interfaces through which a server exposes one request.
+//!
+//! As in ASP.NET Core, a server implements a *feature collection* ([`Features`]) for each request.
+//! Two features are required and are what a custom server must provide: [`RequestFeature`] and
+//! [`ResponseFeature`]. Everything else (connection, request lifetime, request identifier, and
+//! whatever a server or middleware adds) is optional and looked up by type with
+//! [`Features::get`](trait.Features.html#method.get).
+//!
+//! The io_uring engine implements all of these on its per-connection protocol object, which is
+//! reset and reused for every request (Kestrel's `HttpProtocol`), so none of them allocates.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::task::{Context, Poll, Waker};
+
+use crate::proto::h1::{Method, ResponseHeaders, Version};
+
+/// The request side of a request: its head and its body (ASP.NET Core's `IHttpRequestFeature`).
+pub trait RequestFeature {
+    /// The method, parsed.
+    fn method(&self) -> Method;
+    /// The method as sent (useful for extension methods, where [`method`](Self::method) is `Other`).
+    fn method_str(&self) -> &str;
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    fn version(&self) -> Version;
+    /// The URI scheme the request arrived on (`"http"`).
+    fn scheme(&self) -> &str;
+    /// The request target exactly as sent (`/a/b?x=1`, `*`, or an absolute URI).
+    fn raw_target(&self) -> &str;
+    /// The path of the target, not percent-decoded (`/a/b`).
+    fn path(&self) -> &str;
+    /// The query of the target without the `?`, empty when there is none.
+    fn query(&self) -> &str;
+    /// The first value of the header `name` (ASCII case-insensitive).
+    fn header(&self, name: &str) -> Option<&[u8]>;
+    /// How many header fields the request has.
+    fn header_count(&self) -> usize;
+    /// The header field at `index` (in the order received) as `(name, value)`.
+    fn header_at(&self, index: usize) -> Option<(&[u8], &[u8])>;
+    /// The declared body length, `None` for chunked bodies.
+    fn content_length(&self) -> Option<u64>;
+    /// Whether the request has a body at all (a `Content-Length` above zero or chunked framing).
+    fn has_body(&self) -> bool;
+    /// Reads body bytes into `buf`; `Ok(0)` means the body is complete (or `buf` is empty).
+    ///
+    /// The first read of a request that sent `Expect: 100-continue` makes the server send the
+    /// interim `100 Continue` response.
+    fn poll_read_body(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+}
+
+/// Why a change to the response was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseError {
+    /// The response head was already sent; status and headers can no longer change.
+    Started,
+    /// A header name is not a token, or a value contains CR, LF or NUL.
+    InvalidHeader,
+    /// A status code outside 100..=999.
+    InvalidStatus,
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResponseError::Started => "the response has already started",
+            ResponseError::InvalidHeader => "invalid response header name or value",
+            ResponseError::InvalidStatus => "invalid status code (must be 100..=999)",
+        })
+    }
+}
+
+impl std::error::Error for ResponseError {}
+
+impl From<crate::proto::h1::InvalidHeader> for ResponseError {
+    fn from(_: crate::proto::h1::InvalidHeader) -> Self {
+        ResponseError::InvalidHeader
+    }
+}
+
+/// The response side of a request (ASP.NET Core's `IHttpResponseFeature` and
+/// `IHttpResponseBodyFeature`).
+///
+/// Body bytes are buffered by [`write`](Self::write). A response whose body is all written before
+/// the application returns is sent with `Content-Length`; one that is flushed earlier is sent
+/// chunked unless the application set `Content-Length` itself.
+pub trait ResponseFeature {
+    /// The status code (200 until set).
+    fn status(&self) -> u16;
+    /// Sets the status code.
+    fn set_status(&mut self, status: u16) -> Result<(), ResponseError>;
+    /// The response headers set so far.
+    fn headers(&self) -> &ResponseHeaders;
+    /// The response headers, for changing; refused once the response has started.
+    fn headers_mut(&mut self) -> Result<&mut ResponseHeaders, ResponseError>;
+    /// Whether the head has been sent (status and headers are then fixed).
+    fn has_started(&self) -> bool;
+    /// Appends body bytes to the response buffer.
+    fn write(&mut self, data: &[u8]);
+    /// How many body bytes are buffered and not yet handed to the transport.
+    fn buffered(&self) -> usize;
+    /// How many buffered bytes [`HttpContext::write_all`](crate::HttpContext::write_all) allows
+    /// before it waits for a flush (backpressure).
+    fn buffer_limit(&self) -> usize;
+    /// Starts the response if needed and hands buffered body bytes to the transport.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// The connection a request arrived on (ASP.NET Core's `IHttpConnectionFeature`).
+///
+/// Middleware such as a forwarded-headers handler may replace `remote_addr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionFeature {
+    /// The local address the connection was accepted on.
+    pub local_addr: Option<SocketAddr>,
+    /// The peer's address.
+    pub remote_addr: Option<SocketAddr>,
+    /// A server-unique identifier of the connection.
+    pub connection_id: u64,
+}
+
+/// The request's lifetime (ASP.NET Core's `IHttpRequestLifetimeFeature`): whether the client went
+/// away, and a way for the application to abort the connection.
+#[derive(Debug, Default)]
+pub struct RequestLifetime {
+    aborted: bool,
+    abort_requested: bool,
+    waker: Option<Waker>,
+}
+
+impl RequestLifetime {
+    /// Whether the connection was aborted (client reset, transport error, or [`abort`](Self::abort)).
+    pub fn is_aborted(&self) -> bool {
+        self.aborted || self.abort_requested
+    }
+
+    /// Aborts the connection: the server stops the response and closes it without a reply.
+    pub fn abort(&mut self) {
+        self.abort_requested = true;
+        self.wake();
+    }
+
+    /// Whether the application asked for the abort.
+    pub fn abort_requested(&self) -> bool {
+        self.abort_requested
+    }
+
+    /// Ready once the request is aborted; the future form is
+    /// [`HttpContext::aborted`](crate::HttpContext::aborted).
+    pub fn poll_aborted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_aborted() {
+            return Poll::Ready(());
+        }
+        match &self.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Marks the request aborted by the transport and wakes whoever waits on it. For servers.
+    pub fn set_aborted(&mut self) {
+        self.aborted = true;
+        self.wake();
+    }
+
+    /// Clears the state for the next request on the connection. For servers.
+    pub fn reset(&mut self) {
+        self.aborted = false;
+        self.abort_requested = false;
+        self.waker = None;
+    }
+
+    fn wake(&mut self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// A server-assigned identifier of the request (ASP.NET Core's `IHttpRequestIdentifierFeature`),
+/// `"{connection id:X}:{request number:08X}"` like Kestrel's, formatted without allocating.
+#[derive(Clone, Copy)]
+pub struct RequestIdentifier {
+    buf: [u8; 33],
+    len: u8,
+}
+
+impl RequestIdentifier {
+    /// Builds the identifier of request number `request` on connection `connection`.
+    pub fn new(connection: u64, request: u32) -> Self {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let mut buf = [0u8; 33];
+        let mut len = 0;
+        let digits = (16 - connection.leading_zeros() as usize / 4).max(1);
+        for i in (0..digits).rev() {
+            buf[len] = HEX[((connection >> (i * 4)) & 0xF) as usize];
+            len += 1;
+        }
+        buf[len] = b':';
+        len += 1;
+        for i in (0..8).rev() {
+            buf[len] = HEX[((request >> (i * 4)) & 0xF) as usize];
+            len += 1;
+        }
+        RequestIdentifier { buf, len: len as u8 }
+    }
+
+    /// The identifier as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits and ':' are ever written.
+        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for RequestIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestIdentifier").field(&self.as_str()).finish()
+    }
+}
+
+/// A request's feature collection (ASP.NET Core's `IFeatureCollection`).
+///
+/// A server must provide [`request`](Self::request) and [`response`](Self::response); optional
+/// features are found by type through [`get_any`](Self::get_any) (use the typed
+/// `get::<T>()`/`get_mut::<T>()` on `dyn Features`). Features added with
+/// [`insert_any`](Self::insert_any) live until the end of the request.
+pub trait Features {
+    /// The request feature.
+    fn request(&self) -> &dyn RequestFeature;
+    /// The request feature, for reading the body.
+    fn request_mut(&mut self) -> &mut dyn RequestFeature;
+    /// The response feature.
+    fn response(&self) -> &dyn ResponseFeature;
+    /// The response feature, for writing.
+    fn response_mut(&mut self) -> &mut dyn ResponseFeature;
+    /// The optional feature of type `type_id`, if this server or a middleware provides it.
+    fn get_any(&self, type_id: TypeId) -> Option<&dyn Any> {
+        let _ = type_id;
+        None
+    }
+    /// The optional feature of type `type_id`, mutably.
+    fn get_any_mut(&mut self, type_id: TypeId) -> Option<&mut dyn Any> {
+        let _ = type_id;
+        None
+    }
+    /// Adds (or replaces) a feature for the rest of the request; gives it back if this collection
+    /// does not take extra features.
+    fn insert_any(&mut self, feature: Box<dyn Any>) -> Result<(), Box<dyn Any>> {
+        Err(feature)
+    }
+}
+
+impl dyn Features + '_ {
+    /// The feature of type `T`, if present.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.get_any(TypeId::of::<T>())?.downcast_ref()
+    }
+
+    /// The feature of type `T`, mutably, if present.
+    pub fn get_mut<T: Any>(&mut self) -> Option<&mut T> {
+        self.get_any_mut(TypeId::of::<T>())?.downcast_mut()
+    }
+
+    /// Adds (or replaces) the feature `feature` for the rest of the request.
+    pub fn insert<T: Any>(&mut self, feature: T) -> Result<(), T> {
+        self.insert_any(Box::new(feature))
+            .map_err(|b| *b.downcast::<T>().expect("insert_any returns the feature it was given"))
+    }
+}
+
+/// Features added to a request at run time (by middleware), kept in insertion order.
+///
+/// Servers embed one per connection and [`clear`](Self::clear) it per request; it allocates only
+/// when something is inserted.
+#[derive(Default)]
+pub struct FeatureMap {
+    items: Vec<Box<dyn Any>>,
+}
+
+impl FeatureMap {
+    /// The feature of type `type_id`.
+    pub fn get(&self, type_id: TypeId) -> Option<&dyn Any> {
+        self.items.iter().map(|b| &**b).find(|b| id_of(*b) == type_id)
+    }
+
+    /// The feature of type `type_id`, mutably.
+    pub fn get_mut(&mut self, type_id: TypeId) -> Option<&mut dyn Any> {
+        self.items
+            .iter_mut()
+            .find(|b| id_of(&***b) == type_id)
+            .map(|b| &mut **b)
+    }
+
+    /// Inserts `feature`, replacing one of the same type.
+    pub fn insert(&mut self, feature: Box<dyn Any>) {
+        let id = id_of(&*feature);
+        match self.items.iter_mut().find(|b| id_of(&***b) == id) {
+            Some(slot) => *slot = feature,
+            None => self.items.push(feature),
+        }
+    }
+
+    /// Removes every feature.
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+}
+
+/// The concrete type of a feature (not of the `Box` or reference around it).
+fn id_of(feature: &dyn Any) -> TypeId {
+    feature.type_id()
+}
+
+impl fmt::Debug for FeatureMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FeatureMap").field("len", &self.items.len()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_identifier_formats_like_kestrel() {
+        assert_eq!(RequestIdentifier::new(0x1F, 2).as_str(), "1F:00000002");
+        assert_eq!(RequestIdentifier::new(0, 0).as_str(), "0:00000000");
+        assert_eq!(
+            RequestIdentifier::new(u64::MAX, u32::MAX).as_str(),
+            "FFFFFFFFFFFFFFFF:FFFFFFFF"
+        );
+    }
+
+    #[test]
+    fn feature_map_replaces_by_type() {
+        let mut m = FeatureMap::default();
+        m.insert(Box::new(1u32));
+        m.insert(Box::new("x"));
+        m.insert(Box::new(2u32));
+        assert_eq!(m.get(TypeId::of::<u32>()).unwrap().downcast_ref::<u32>(), Some(&2));
+        assert!(m.get(TypeId::of::<u64>()).is_none());
+        m.clear();
+        assert!(m.get(TypeId::of::<u32>()).is_none());
+    }
+}

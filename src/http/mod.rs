@@ -1,0 +1,11 @@
+//! What an application sees of a request: the [`HttpContext`] and the request features behind it.
+
+mod context;
+mod features;
+
+pub use context::HttpContext;
+pub use features::{
+    ConnectionFeature, FeatureMap, Features, RequestFeature, RequestIdentifier, RequestLifetime,
+    ResponseError, ResponseFeature,
+};
+pub use crate::proto::h1::{Method, ResponseHeaders, Version};

@@ -1,0 +1,31 @@
+//! Peregrine: an in-process HTTP/1.1 server engine for Linux, built on io_uring, thread-per-core.
+//!
+//! The layers, top to bottom (see `docs/architecture.md`):
+//!
+//! - [`app`]: the [`Application`] contract (and the simpler [`Handler`]).
+//! - [`http`]: the [`HttpContext`] an application sees, over the request [features](http::Features).
+//! - [`server`]: the [`Server`] trait, options, limits, server features.
+//! - `connection` (internal): the per-connection protocol object that implements the features
+//!   and runs the request loop, shared by every engine.
+//! - [`proto`]: the sans-io HTTP/1.1 parser, body decoder and response encoder.
+//! - [`engine`]: the io_uring engine ([`UringServer`]), which only moves bytes.
+//! - [`testing`]: [`TestServer`], an in-memory server for testing applications.
+//! - [`rt`]: timers, local tasks and blocking work for handlers.
+#![deny(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+pub mod app;
+mod connection;
+pub mod demo;
+pub mod engine;
+pub mod http;
+pub mod proto;
+pub mod rt;
+pub mod server;
+pub mod testing;
+
+pub use app::{AppResult, Application, BoxError, Handler};
+pub use engine::uring::{EngineInfo, UringServer};
+pub use http::HttpContext;
+pub use server::{Limits, Server, ServerAddresses, ServerFeatures, ServerOptions, StartError, StopReport};
+pub use testing::TestServer;

@@ -1,0 +1,265 @@
+//! The `peregrine` server binary: serves the demo application on the io_uring engine.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use peregrine::demo::DemoApp;
+use peregrine::{EngineInfo, Server, ServerOptions, UringServer};
+
+const HELP: &str = "\
+peregrine: an io_uring, thread-per-core HTTP/1.1 server (serving the demo application)
+
+USAGE:
+    peregrine [OPTIONS]
+
+OPTIONS:
+    --urls <URLS>            Listen URLs, separated by ';' or given several times
+                             [default: http://127.0.0.1:8080] [env: PEREGRINE_URLS]
+    --workers <N>            Worker threads, one per CPU by default [env: PEREGRINE_WORKERS]
+    --cpus <LIST>            CPUs to pin workers to, e.g. 0,2-3 [env: PEREGRINE_CPUS]
+    --shutdown-timeout <S>   Seconds in-flight requests get on SIGINT/SIGTERM [default: 30]
+    --no-server-header       Do not send the Server response header
+    -h, --help               Print this help
+    -V, --version            Print the version
+
+ROUTES:
+    GET /plaintext, GET /json, POST|PUT /echo, GET / (index); 404 otherwise.
+";
+
+/// The parsed command line.
+struct Cli {
+    options: ServerOptions,
+    shutdown_timeout: Duration,
+}
+
+enum Parsed {
+    Run(Cli),
+    Exit(&'static str),
+}
+
+fn parse_cpus(list: &str) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("invalid CPU list {list:?}: expected e.g. 0,2-3");
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) =
+                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if a > b {
+                    return Err(bad());
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if cpus.is_empty() {
+        return Err(format!("invalid CPU list {list:?}: it is empty"));
+    }
+    Ok(cpus)
+}
+
+fn parse_workers(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("invalid worker count {v:?}: expected a number above 0")),
+    }
+}
+
+fn split_urls(v: &str) -> impl Iterator<Item = String> + '_ {
+    v.split(';')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+}
+
+fn parse_args(
+    args: impl IntoIterator<Item = String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Parsed, String> {
+    let mut options = ServerOptions::default();
+    let mut urls: Vec<String> = Vec::new();
+    let mut workers = None;
+    let mut cpus = None;
+    let mut shutdown_timeout = Duration::from_secs(30);
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Exit(HELP)),
+            "-V" | "--version" => {
+                return Ok(Parsed::Exit(concat!("peregrine ", env!("CARGO_PKG_VERSION"), "\n")))
+            }
+            "--urls" => urls.extend(split_urls(&value("--urls")?)),
+            "--workers" => workers = Some(parse_workers(&value("--workers")?)?),
+            "--cpus" => cpus = Some(parse_cpus(&value("--cpus")?)?),
+            "--shutdown-timeout" => {
+                let v = value("--shutdown-timeout")?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
+                    .ok_or_else(|| format!("invalid --shutdown-timeout {v:?}: expected seconds"))?;
+                shutdown_timeout = Duration::from_secs_f64(secs);
+            }
+            "--no-server-header" => options.server_header = None,
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?} (see --help)"
+                ))
+            }
+        }
+    }
+    if urls.is_empty() {
+        if let Some(v) = env("PEREGRINE_URLS") {
+            urls.extend(split_urls(&v));
+        }
+    }
+    if !urls.is_empty() {
+        options.urls = urls;
+    }
+    if workers.is_none() {
+        if let Some(v) = env("PEREGRINE_WORKERS") {
+            workers = Some(parse_workers(&v).map_err(|e| format!("PEREGRINE_WORKERS: {e}"))?);
+        }
+    }
+    if cpus.is_none() {
+        if let Some(v) = env("PEREGRINE_CPUS") {
+            cpus = Some(parse_cpus(&v).map_err(|e| format!("PEREGRINE_CPUS: {e}"))?);
+        }
+    }
+    options.workers = workers;
+    options.cpus = cpus;
+    options.validate().map_err(|e| e.to_string())?;
+    Ok(Parsed::Run(Cli {
+        options,
+        shutdown_timeout,
+    }))
+}
+
+/// Blocks SIGINT and SIGTERM in this thread (and the workers it starts, which inherit the
+/// mask), so they can be received with `sigwait` instead of a handler.
+fn block_stop_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data that sigemptyset initialises; every call gets valid pointers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+fn wait_for_signal(set: &libc::sigset_t) -> i32 {
+    let mut sig = 0;
+    // SAFETY: `set` was initialised by `block_stop_signals`; `sig` is a valid out-pointer.
+    unsafe { libc::sigwait(set, &mut sig) };
+    sig
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let cli = match parse_args(std::env::args().skip(1), |k| std::env::var(k).ok()) {
+        Ok(Parsed::Run(cli)) => cli,
+        Ok(Parsed::Exit(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("peregrine: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let signals = block_stop_signals();
+    let mut server = UringServer::new(cli.options);
+    if let Err(e) = server.start(DemoApp) {
+        eprintln!("peregrine: error: {e}");
+        return ExitCode::from(1);
+    }
+    let features = server.features();
+    if let Some(info) = features.get::<EngineInfo>() {
+        println!(
+            "peregrine: {} engine, {} worker(s) pinned to CPUs {:?}",
+            info.name, info.workers, info.cpus
+        );
+    }
+    for addr in features.addresses() {
+        println!("peregrine: listening on {}", peregrine::server::format_url(addr));
+    }
+    println!("peregrine: press Ctrl+C to stop");
+
+    let sig = wait_for_signal(&signals);
+    println!(
+        "peregrine: received {}, stopping (up to {:.1}s for in-flight requests)",
+        if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" },
+        cli.shutdown_timeout.as_secs_f64()
+    );
+    let report = server.stop(cli.shutdown_timeout);
+    println!("peregrine: {report}");
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<ServerOptions, String> {
+        let env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        match parse_args(args.iter().map(|s| s.to_string()), |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })? {
+            Parsed::Run(cli) => Ok(cli.options),
+            Parsed::Exit(_) => Err("exit".into()),
+        }
+    }
+
+    #[test]
+    fn defaults_and_precedence() {
+        assert_eq!(parse(&[], &[]).unwrap().urls, ["http://127.0.0.1:8080"]);
+        let env = [("PEREGRINE_URLS", "http://127.0.0.1:1;http://[::1]:2")];
+        assert_eq!(parse(&[], &env).unwrap().urls, ["http://127.0.0.1:1", "http://[::1]:2"]);
+        assert_eq!(
+            parse(&["--urls", "http://127.0.0.1:3"], &env).unwrap().urls,
+            ["http://127.0.0.1:3"]
+        );
+        let o = parse(&["--urls=http://127.0.0.1:3", "--urls", "http://127.0.0.1:4", "--workers", "2", "--cpus", "0,1-1"], &[]).unwrap();
+        assert_eq!(o.urls.len(), 2);
+        assert_eq!(o.workers, Some(2));
+        assert_eq!(o.cpus, Some(vec![0, 1]));
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        for (args, env, want) in [
+            (&["--bogus"][..], &[][..], "unknown argument \"--bogus\""),
+            (&["--workers", "0"], &[], "invalid worker count \"0\""),
+            (&["--workers"], &[], "--workers needs a value"),
+            (&["--urls", "127.0.0.1:80"], &[], "invalid listen URL \"127.0.0.1:80\""),
+            (&["--cpus", "3-1"], &[], "invalid CPU list"),
+            (&["--shutdown-timeout", "-1"], &[], "invalid --shutdown-timeout"),
+            (&[], &[("PEREGRINE_WORKERS", "x")], "PEREGRINE_WORKERS: invalid worker count"),
+        ] {
+            let e = parse(args, env).unwrap_err();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+    }
+}

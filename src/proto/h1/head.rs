@@ -1,0 +1,1618 @@
+//! Request head parsing: request line + header section (RFC 9112 2-6).
+//!
+//! [`HeadParser::parse`] is a push parser in the httparse mould: it is handed
+//! everything received so far, returns [`ParseStatus::Partial`] until the
+//! blank line that ends the head has arrived, and never copies or allocates.
+//! httparse does the byte-level tokenizing (strict config: no obs-fold, one
+//! SP between request-line elements); this module adds what httparse leaves
+//! to the caller:
+//!
+//! * size limits, enforced Kestrel-style by *slicing the input before
+//!   parsing*, so an oversized head is a typed rejection instead of a buffer
+//!   that keeps growing while the client trickles bytes;
+//! * the request-target form (RFC 9112 3.2) and its consistency with the
+//!   method;
+//! * message framing (RFC 9112 6.3), Host (RFC 9112 3.2), persistence
+//!   (RFC 9112 9.3) and Expect (RFC 9110 10.1.1), derived once in a single
+//!   pass over the headers so the request-feature layer never re-parses them.
+//!
+//! Everything derived is stored in a [`RequestHead`] as [`Span`]s into the
+//! parsed buffer; the head's storage is allocated once per connection and
+//! reused for every request on it.
+
+use std::mem::MaybeUninit;
+
+use super::{RejectReason, Span};
+
+/// The most header lines a single parse can hold.
+///
+/// httparse needs caller-provided storage for the header slices; we keep it
+/// on the stack (`HEADER_SLOTS` x 32 bytes = 4 KiB) so parsing never touches
+/// the allocator. [`HeadLimits::max_headers`] above this is clamped to it.
+pub const HEADER_SLOTS: usize = 128;
+
+/// Upper bound applied to the byte limits so that every offset inside a
+/// parsed head fits in a [`Span`]'s `u32`.
+const MAX_BYTE_LIMIT: usize = 1 << 30;
+
+/// The HTTP version of a request. Only HTTP/1.0 and HTTP/1.1 are parsed;
+/// other well-formed versions are rejected with
+/// [`RejectReason::UnsupportedVersion`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// `HTTP/1.0`
+    Http10,
+    /// `HTTP/1.1`
+    Http11,
+}
+
+impl Version {
+    /// The protocol version as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// The request method, with the RFC 9110 9.3 methods broken out so that
+/// dispatch does not compare strings. Anything else is
+/// [`Method::Other`]; its bytes are in [`RequestHead::method_span`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `PATCH` (RFC 5789)
+    Patch,
+    /// `OPTIONS`
+    Options,
+    /// `CONNECT`
+    Connect,
+    /// `TRACE`
+    Trace,
+    /// Any other (syntactically valid) method token.
+    Other,
+}
+
+impl Method {
+    /// Classifies a method token. Case-sensitive: RFC 9110 9.1 defines
+    /// method names as case-sensitive, so `get` is an extension method, not
+    /// `GET`.
+    pub fn from_bytes(bytes: &[u8]) -> Method {
+        match bytes {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"PATCH" => Method::Patch,
+            b"OPTIONS" => Method::Options,
+            b"CONNECT" => Method::Connect,
+            b"TRACE" => Method::Trace,
+            _ => Method::Other,
+        }
+    }
+
+    /// The method name; `""` for [`Method::Other`] (read
+    /// [`RequestHead::method_span`] for its bytes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
+            Method::Options => "OPTIONS",
+            Method::Connect => "CONNECT",
+            Method::Trace => "TRACE",
+            Method::Other => "",
+        }
+    }
+}
+
+/// One header field line, as spans into the parsed buffer. The value has
+/// leading and trailing whitespace (OWS) removed, per RFC 9112 5.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    /// The field name, as received (case preserved).
+    pub name: Span,
+    /// The field value, without surrounding whitespace.
+    pub value: Span,
+}
+
+/// How the request body is framed (RFC 9112 6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// No Content-Length and no Transfer-Encoding: the request has no body
+    /// (RFC 9112 6.3 item 7; requests are never close-delimited).
+    None,
+    /// `Content-Length: n` (possibly 0).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// Size limits for a request head. Defaults match Kestrel's
+/// `KestrelServerLimits`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeadLimits {
+    /// Maximum length of the request line, excluding its CRLF. Default
+    /// 8 KiB (Kestrel `MaxRequestLineSize`); longer lines get 414.
+    ///
+    /// Empty lines received before the request line (RFC 9112 2.2 lets a
+    /// server skip them) count toward this limit, so a peer cannot keep the
+    /// parser busy with an endless stream of CRLFs.
+    pub max_request_line: usize,
+    /// Maximum size of the header section: every byte after the request
+    /// line's LF up to and including the blank line that ends the head.
+    /// Default 32 KiB (Kestrel `MaxRequestHeadersTotalSize`); larger
+    /// sections get 431.
+    pub max_header_bytes: usize,
+    /// Maximum number of header field lines. Default 100 (Kestrel
+    /// `MaxRequestHeaderCount`); more get 431. Values above
+    /// [`HEADER_SLOTS`] are clamped to it.
+    pub max_headers: usize,
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        HeadLimits {
+            max_request_line: 8 * 1024,
+            max_header_bytes: 32 * 1024,
+            max_headers: 100,
+        }
+    }
+}
+
+/// Result of a successful [`HeadParser::parse`] call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseStatus {
+    /// The head is the bytes `[0, n)` of the buffer, including the final
+    /// CRLFCRLF; the body (or the next pipelined request) starts at `n`.
+    Complete(usize),
+    /// The head is not complete yet (and no limit is exceeded): read more
+    /// and call `parse` again with the whole head-so-far.
+    Partial,
+}
+
+/// A parsed request head: the storage for one request's head, allocated
+/// once (per connection) and reused for every request.
+///
+/// All [`Span`]s point into the buffer that was passed to
+/// [`HeadParser::parse`]; resolve them against that buffer (or a copy with
+/// the same layout).
+#[derive(Debug, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The method, classified.
+    pub method: Method,
+    /// The method token's bytes (needed for [`Method::Other`]).
+    pub method_span: Span,
+    /// The whole request-target, as received.
+    pub target: Span,
+    /// The path component of the target:
+    /// * origin-form and absolute-form: the absolute path, starting with
+    ///   `/`. For an absolute-form target with an empty path
+    ///   (`http://example.com?q`) this is a one-byte span over one of the
+    ///   slashes of `://`, i.e. the path `/` that RFC 9110 4.2.3 says an
+    ///   empty path means;
+    /// * asterisk-form: `*`;
+    /// * authority-form (CONNECT): empty.
+    pub path: Span,
+    /// The query, after `?` (excluded); empty if there is none.
+    pub query: Span,
+    /// The protocol version.
+    pub version: Version,
+    /// How the body is framed.
+    pub body: BodyKind,
+    /// Whether the client wants the connection to stay open after this
+    /// exchange (RFC 9112 9.3): HTTP/1.1 unless `Connection: close`,
+    /// HTTP/1.0 only with `Connection: keep-alive`.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue` on an HTTP/1.1 request: the client waits for
+    /// a `100 Continue` (or a final status) before sending the body.
+    pub expect_continue: bool,
+    /// The target host: the Host header's value, or, for an absolute-form
+    /// target, the target's authority (RFC 9112 3.2.2: the server MUST use
+    /// it and ignore Host). Empty if absent (HTTP/1.0) or empty.
+    pub host: Span,
+    headers: Vec<Header>,
+}
+
+impl RequestHead {
+    /// Creates an empty head with room for `limits.max_headers` header
+    /// lines (clamped to [`HEADER_SLOTS`]), so that parsing with the same
+    /// limits never allocates.
+    pub fn new(limits: &HeadLimits) -> Self {
+        RequestHead {
+            method: Method::Other,
+            method_span: Span::default(),
+            target: Span::default(),
+            path: Span::default(),
+            query: Span::default(),
+            version: Version::Http11,
+            body: BodyKind::None,
+            keep_alive: false,
+            expect_continue: false,
+            host: Span::default(),
+            headers: Vec::with_capacity(limits.max_headers.min(HEADER_SLOTS)),
+        }
+    }
+
+    /// Resets every field, keeping the header storage's capacity.
+    pub fn clear(&mut self) {
+        self.method = Method::Other;
+        self.method_span = Span::default();
+        self.target = Span::default();
+        self.path = Span::default();
+        self.query = Span::default();
+        self.version = Version::Http11;
+        self.body = BodyKind::None;
+        self.keep_alive = false;
+        self.expect_continue = false;
+        self.host = Span::default();
+        self.headers.clear();
+    }
+
+    /// All header lines in the order received.
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The value of the first header named `name` (ASCII case-insensitive,
+    /// RFC 9110 5.1), resolved against `buf`.
+    pub fn header<'a>(&self, buf: &'a [u8], name: &str) -> Option<&'a [u8]> {
+        let name = name.as_bytes();
+        self.headers
+            .iter()
+            .find(|h| h.name.len() == name.len() && h.name.get(buf).eq_ignore_ascii_case(name))
+            .map(|h| h.value.get(buf))
+    }
+
+    /// Number of header lines.
+    pub fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+}
+
+/// Parses request heads under a fixed set of [`HeadLimits`]. Cheap to copy;
+/// one per listener or per worker.
+#[derive(Clone, Debug, Default)]
+pub struct HeadParser {
+    limits: HeadLimits,
+}
+
+/// Where the request line ends, as far as the bytes received so far tell.
+#[derive(Clone, Copy)]
+enum RequestLine {
+    /// Its LF is at `header_start - 1` and it is within the limit.
+    Complete { header_start: usize },
+    /// No LF yet, and the bytes so far are within the limit.
+    Incomplete,
+    /// Longer than `max_request_line` (with or without its LF).
+    TooLong,
+}
+
+impl HeadParser {
+    /// Creates a parser. Byte limits above 1 GiB are clamped to 1 GiB (so
+    /// offsets fit in a [`Span`]) and `max_headers` to [`HEADER_SLOTS`].
+    pub fn new(limits: HeadLimits) -> Self {
+        HeadParser {
+            limits: HeadLimits {
+                max_request_line: limits.max_request_line.min(MAX_BYTE_LIMIT),
+                max_header_bytes: limits.max_header_bytes.min(MAX_BYTE_LIMIT),
+                max_headers: limits.max_headers.min(HEADER_SLOTS),
+            },
+        }
+    }
+
+    /// The limits in force (after clamping).
+    pub fn limits(&self) -> &HeadLimits {
+        &self.limits
+    }
+
+    /// Parses a request head from the start of `buf` into `head` (spans
+    /// point into `buf`).
+    ///
+    /// `buf` must hold everything received for this request so far, starting
+    /// at its first byte; bytes after the head (body, pipelined requests)
+    /// are not looked at. On `Partial` or `Err` the contents of `head` are
+    /// unspecified (but valid to `clear` and reuse).
+    ///
+    /// Limits are checked against the bytes already received, so `Partial`
+    /// is only returned while the head can still complete within them: a
+    /// caller that reads until `Complete` or `Err` needs at most
+    /// `max_request_line + 2 + max_header_bytes` bytes of buffer.
+    pub fn parse(&self, buf: &[u8], head: &mut RequestHead) -> Result<ParseStatus, RejectReason> {
+        head.clear();
+        let limits = &self.limits;
+
+        // Limits first, by slicing (Kestrel's `TakeStartLine`): httparse only
+        // ever sees bytes that are within the limits, so the cost of a parse
+        // is bounded by the limits and not by how much the peer sent.
+        let line = scan_request_line(buf, limits.max_request_line);
+        let parse_end = match line {
+            RequestLine::Complete { header_start } => {
+                buf.len().min(header_start + limits.max_header_bytes)
+            }
+            RequestLine::Incomplete => buf.len(),
+            // Cut before the earliest possible LF of the request line, so
+            // httparse reports a syntax error in it if there is one (a TLS
+            // ClientHello is an invalid request, not a long one) and
+            // `Partial` otherwise.
+            RequestLine::TooLong => buf.len().min(limits.max_request_line + 1),
+        };
+        let window = &buf[..parse_end];
+
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_SLOTS];
+        let mut req = httparse::Request::new(&mut []);
+        let parsed = req.parse_with_uninit_headers(window, &mut slots[..limits.max_headers]);
+        let head_len = match parsed {
+            Err(e) => return Err(map_httparse_error(e, &req, window)),
+            Ok(httparse::Status::Partial) => {
+                return match line {
+                    RequestLine::TooLong => Err(RejectReason::RequestLineTooLong),
+                    // The head is not over yet and already fills the whole
+                    // header budget: it cannot end within the limit.
+                    RequestLine::Complete { header_start }
+                        if parse_end - header_start >= limits.max_header_bytes =>
+                    {
+                        Err(RejectReason::HeadersTooLarge)
+                    }
+                    _ => Ok(ParseStatus::Partial),
+                };
+            }
+            Ok(httparse::Status::Complete(n)) => n,
+        };
+        if !matches!(line, RequestLine::Complete { .. }) {
+            // Unreachable: a complete head contains the request line's LF.
+            // Kept as a rejection rather than a panic.
+            return Err(RejectReason::RequestLineTooLong);
+        }
+
+        // httparse only returns Complete with all three set.
+        let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
+            return Err(RejectReason::InvalidRequestLine);
+        };
+        head.method_span = Span::of(buf, method.as_bytes());
+        head.method = Method::from_bytes(method.as_bytes());
+        head.version = if minor == 0 {
+            Version::Http10
+        } else {
+            Version::Http11
+        };
+        let host_from_target = parse_target(head, buf, Span::of(buf, path.as_bytes()))?;
+
+        let mut fields = Fields::default();
+        for h in req.headers.iter() {
+            let header = Header {
+                name: Span::of(buf, h.name.as_bytes()),
+                value: Span::of(buf, h.value),
+            };
+            // Capacity was reserved for `max_headers` in `RequestHead::new`
+            // (with the same limits), so this push does not allocate.
+            head.headers.push(header);
+            fields.add(h.name.as_bytes(), h.value, header.value, head.version)?;
+        }
+        fields.finish(head, host_from_target)?;
+        Ok(ParseStatus::Complete(head_len))
+    }
+}
+
+/// Finds the request line's end within the first `max_line + 2` bytes
+/// (the line plus CRLF), skipping leading empty lines exactly like httparse
+/// does (RFC 9112 2.2).
+fn scan_request_line(buf: &[u8], max_line: usize) -> RequestLine {
+    let window = &buf[..buf.len().min(max_line + 2)];
+    let mut lead = 0;
+    loop {
+        match window.get(lead) {
+            Some(b'\n') => lead += 1,
+            Some(b'\r') if window.get(lead + 1) == Some(&b'\n') => lead += 2,
+            _ => break,
+        }
+    }
+    match window[lead..].iter().position(|&b| b == b'\n') {
+        Some(i) => {
+            let lf = lead + i;
+            // A bare LF may end the line (RFC 9112 2.2 MAY); it carries no
+            // CR to discount.
+            let content_end = if i > 0 && window[lf - 1] == b'\r' {
+                lf - 1
+            } else {
+                lf
+            };
+            if content_end > max_line {
+                RequestLine::TooLong
+            } else {
+                RequestLine::Complete {
+                    header_start: lf + 1,
+                }
+            }
+        }
+        None => {
+            // A trailing CR may be the first half of the line's CRLF.
+            let content = window.len() - usize::from(window.last() == Some(&b'\r'));
+            if content > max_line {
+                RequestLine::TooLong
+            } else {
+                RequestLine::Incomplete
+            }
+        }
+    }
+}
+
+fn map_httparse_error(
+    e: httparse::Error,
+    req: &httparse::Request<'_, '_>,
+    window: &[u8],
+) -> RejectReason {
+    match e {
+        httparse::Error::Version => {
+            if version_is_numeric(req, window) {
+                RejectReason::UnsupportedVersion
+            } else {
+                RejectReason::InvalidRequestLine
+            }
+        }
+        httparse::Error::HeaderName | httparse::Error::HeaderValue => RejectReason::InvalidHeader,
+        httparse::Error::NewLine => {
+            // httparse reports a bad line ending the same way in the request
+            // line and at the end of the header section; tell them apart.
+            if request_line_terminated(req, window) {
+                RejectReason::InvalidHeader
+            } else {
+                RejectReason::InvalidRequestLine
+            }
+        }
+        httparse::Error::TooManyHeaders => RejectReason::TooManyHeaders,
+        httparse::Error::Token | httparse::Error::Status => RejectReason::InvalidRequestLine,
+    }
+}
+
+/// Offset just past the SP that follows the request-target, if httparse got
+/// that far (strict mode: exactly one SP between elements).
+fn version_start(req: &httparse::Request<'_, '_>, window: &[u8]) -> Option<usize> {
+    req.path
+        .map(|p| Span::of(window, p.as_bytes()).end as usize + 1)
+}
+
+/// Whether the version that httparse rejected is a well-formed but
+/// unsupported `HTTP/<digit>.<digit>` (505) rather than garbage (400).
+///
+/// httparse accepts exactly `HTTP/1.0` and `HTTP/1.1`. Any other major
+/// version is unsupported whatever follows it (`HTTP/2`, `HTTP/2.0`, the h2
+/// preface `PRI * HTTP/2.0`), so six bytes decide; for major version 1 the
+/// minor digit decides (`HTTP/1.2` is 505, `HTTP/1.x` is 400). Looking at no
+/// more bytes than httparse needed to fail keeps the answer the same however
+/// the request is split across reads.
+fn version_is_numeric(req: &httparse::Request<'_, '_>, window: &[u8]) -> bool {
+    let Some(start) = version_start(req, window) else {
+        return false;
+    };
+    match window.get(start..) {
+        Some([b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor, ..]) => minor.is_ascii_digit(),
+        Some([b'H', b'T', b'T', b'P', b'/', major, ..]) => major.is_ascii_digit() && *major != b'1',
+        _ => false,
+    }
+}
+
+/// Whether the request line parsed by httparse ended with a proper CRLF (or
+/// LF), i.e. whether a `NewLine` error lies in the header section.
+fn request_line_terminated(req: &httparse::Request<'_, '_>, window: &[u8]) -> bool {
+    if req.version.is_none() {
+        return false;
+    }
+    let Some(start) = version_start(req, window) else {
+        return false;
+    };
+    let rest = window.get(start + 8..).unwrap_or(&[]);
+    rest.starts_with(b"\r\n") || rest.starts_with(b"\n")
+}
+
+/// Classifies the request-target (RFC 9112 3.2) and fills `target`, `path`,
+/// `query`. Returns the authority span for absolute-form targets, which
+/// replaces the Host header (RFC 9112 3.2.2).
+fn parse_target(
+    head: &mut RequestHead,
+    buf: &[u8],
+    target: Span,
+) -> Result<Option<Span>, RejectReason> {
+    let t = target.get(buf);
+    let base = target.start as usize;
+    head.target = target;
+    head.path = Span::new(base, base);
+    head.query = Span::new(target.end as usize, target.end as usize);
+
+    // httparse admits any visible ASCII plus UTF-8. A URI is ASCII
+    // (RFC 3986 2), and a fragment is never part of a request-target
+    // (RFC 9112 3.2: clients strip it), so `#` means a broken or hostile
+    // client.
+    if t.iter().any(|&b| b >= 0x80 || b == b'#') {
+        return Err(RejectReason::InvalidRequestTarget);
+    }
+
+    if head.method == Method::Connect {
+        // authority-form = uri-host ":" port, and only for CONNECT
+        // (RFC 9112 3.2.3; RFC 9110 9.3.6).
+        return match parse_authority(t) {
+            Some(Authority {
+                host,
+                port: Some(port),
+            }) if !host.is_empty() && !port.is_empty() => Ok(None),
+            _ => Err(RejectReason::InvalidRequestTarget),
+        };
+    }
+
+    match t {
+        // origin-form = absolute-path [ "?" query ] (RFC 9112 3.2.1).
+        [b'/', ..] => {
+            split_path_query(head, t, base, 0);
+            Ok(None)
+        }
+        // asterisk-form, only for a server-wide OPTIONS (RFC 9112 3.2.4).
+        [b'*'] => {
+            if head.method != Method::Options {
+                return Err(RejectReason::InvalidRequestTarget);
+            }
+            head.path = target;
+            Ok(None)
+        }
+        // absolute-form (RFC 9112 3.2.2): what a client sends to a proxy,
+        // and which a server MUST accept. We only serve http(s) URIs.
+        _ => {
+            let colon = t
+                .iter()
+                .position(|&b| b == b':')
+                .ok_or(RejectReason::InvalidRequestTarget)?;
+            let scheme = &t[..colon];
+            if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
+                return Err(RejectReason::InvalidRequestTarget);
+            }
+            let rest = &t[colon + 1..];
+            if !rest.starts_with(b"//") {
+                return Err(RejectReason::InvalidRequestTarget);
+            }
+            let auth_start = colon + 3;
+            let auth_end = t[auth_start..]
+                .iter()
+                .position(|&b| b == b'/' || b == b'?')
+                .map_or(t.len(), |i| auth_start + i);
+            // RFC 9110 4.2.1: an http(s) URI with an empty host MUST be
+            // rejected; userinfo (`@`) is deprecated and SHOULD be treated as
+            // an error (RFC 9110 4.2.4). `parse_authority` rejects `@`.
+            let authority = &t[auth_start..auth_end];
+            match parse_authority(authority) {
+                Some(a) if !a.host.is_empty() => {}
+                _ => return Err(RejectReason::InvalidRequestTarget),
+            }
+            if t.get(auth_end) == Some(&b'/') {
+                split_path_query(head, t, base, auth_end);
+            } else {
+                // Empty path means "/" (RFC 9110 4.2.3). Point `path` at the
+                // second slash of "://" so it reads as "/" without copying.
+                head.path = Span::new(base + colon + 2, base + colon + 3);
+                if auth_end < t.len() {
+                    // t[auth_end] == '?'
+                    head.query = Span::new(base + auth_end + 1, base + t.len());
+                }
+            }
+            Ok(Some(Span::new(base + auth_start, base + auth_end)))
+        }
+    }
+}
+
+/// Splits `t[from..]` (which starts with `/`) into path and query.
+fn split_path_query(head: &mut RequestHead, t: &[u8], base: usize, from: usize) {
+    match t[from..].iter().position(|&b| b == b'?') {
+        Some(q) => {
+            head.path = Span::new(base + from, base + from + q);
+            head.query = Span::new(base + from + q + 1, base + t.len());
+        }
+        None => head.path = Span::new(base + from, base + t.len()),
+    }
+}
+
+/// `uri-host [ ":" port ]`, split and validated (RFC 3986 3.2.2-3.2.3).
+struct Authority<'a> {
+    host: &'a [u8],
+    port: Option<&'a [u8]>,
+}
+
+/// Validates `host [ ":" port ]` where host is an IP-literal in brackets or
+/// a reg-name / IPv4address; rejects userinfo. `None` if invalid.
+fn parse_authority(a: &[u8]) -> Option<Authority<'_>> {
+    // unreserved / sub-delims (RFC 3986 2.2, 2.3).
+    fn reg_char(b: u8) -> bool {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            )
+    }
+    let (host, rest) = if a.first() == Some(&b'[') {
+        // IP-literal: IPv6address or IPvFuture (which also allows ':').
+        let close = a.iter().position(|&b| b == b']')?;
+        let inner = &a[1..close];
+        if inner.is_empty() || !inner.iter().all(|&b| reg_char(b) || b == b':') {
+            return None;
+        }
+        (&a[..=close], &a[close + 1..])
+    } else {
+        let end = a.iter().position(|&b| b == b':').unwrap_or(a.len());
+        let host = &a[..end];
+        // reg-name also allows pct-encoded; `%` is let through and the
+        // escapes are the application's concern.
+        if !host.iter().all(|&b| reg_char(b) || b == b'%') {
+            return None;
+        }
+        (host, &a[end..])
+    };
+    let port = match rest {
+        [] => None,
+        [b':', port @ ..] if port.iter().all(u8::is_ascii_digit) => Some(port),
+        _ => return None,
+    };
+    Some(Authority { host, port })
+}
+
+/// Whether a comma-separated header list (RFC 9110 5.6.1) contains `token`
+/// (ASCII case-insensitive). Empty elements are ignored.
+fn list_contains(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|e| e.trim_ascii().eq_ignore_ascii_case(token))
+}
+
+/// Parses a Content-Length value: exactly `1*DIGIT`, fitting in `u64`
+/// (RFC 9110 8.6). Signs, inner spaces and lists are rejected rather than
+/// repaired: any leniency here is a request-smuggling lever.
+fn parse_content_length(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &b| {
+        if b.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// Accumulates the semantically relevant headers during the single pass
+/// over the header lines.
+#[derive(Default)]
+struct Fields {
+    host: Option<Span>,
+    content_length: Option<u64>,
+    /// Transfer-Encoding seen at all.
+    te: bool,
+    /// Number of non-empty transfer-coding elements across all TE lines.
+    te_codings: u32,
+    /// Number of those that are `chunked`.
+    te_chunked: u32,
+    /// Whether the last coding seen is `chunked`.
+    te_last_chunked: bool,
+    conn_close: bool,
+    conn_keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl Fields {
+    fn add(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        value_span: Span,
+        version: Version,
+    ) -> Result<(), RejectReason> {
+        // Dispatch on length first: most headers are rejected by one compare.
+        match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => {
+                if self.host.is_some() {
+                    return Err(RejectReason::MultipleHost);
+                }
+                // RFC 9112 3.2: a Host value that is not uri-host [":" port]
+                // MUST get 400. An empty value is allowed (RFC 9112 3.2: sent
+                // for targets without an authority).
+                if !value.is_empty() {
+                    match parse_authority(value) {
+                        Some(a) if !a.host.is_empty() => {}
+                        _ => return Err(RejectReason::InvalidHost),
+                    }
+                }
+                self.host = Some(value_span);
+            }
+            6 if name.eq_ignore_ascii_case(b"expect") => {
+                // RFC 9110 10.1.1: 100-continue is the only expectation
+                // defined; a server MAY answer any other with 417.
+                if !value.eq_ignore_ascii_case(b"100-continue") {
+                    return Err(RejectReason::UnknownExpectation);
+                }
+                // ... and MUST ignore it in an HTTP/1.0 request.
+                self.expect_continue = version == Version::Http11;
+            }
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                // Tokens may be spread over several lines (RFC 9110 7.6.1).
+                self.conn_close |= list_contains(value, b"close");
+                self.conn_keep_alive |= list_contains(value, b"keep-alive");
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                let n = parse_content_length(value).ok_or(RejectReason::InvalidContentLength)?;
+                // RFC 9112 6.3 item 5: repeated identical values MAY be
+                // accepted; differing values are an unrecoverable error.
+                match self.content_length {
+                    Some(prev) if prev != n => return Err(RejectReason::MultipleContentLength),
+                    _ => self.content_length = Some(n),
+                }
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                self.te = true;
+                // Codings are a list, possibly over several lines, applied
+                // in order (RFC 9112 6.1).
+                for coding in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    if coding.is_empty() {
+                        continue;
+                    }
+                    let chunked = coding.eq_ignore_ascii_case(b"chunked");
+                    self.te_codings = self.te_codings.saturating_add(1);
+                    self.te_chunked = self.te_chunked.saturating_add(u32::from(chunked));
+                    self.te_last_chunked = chunked;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(
+        self,
+        head: &mut RequestHead,
+        host_from_target: Option<Span>,
+    ) -> Result<(), RejectReason> {
+        // Host (RFC 9112 3.2): exactly one in HTTP/1.1, still required (and
+        // validated) when an absolute-form target overrides it.
+        if head.version == Version::Http11 && self.host.is_none() {
+            return Err(RejectReason::MissingHost);
+        }
+        head.host = host_from_target.or(self.host).unwrap_or_default();
+
+        // Framing (RFC 9112 6.3), most specific error first.
+        head.body = if self.te {
+            if head.version == Version::Http10 {
+                // RFC 9112 6.1: TE in 1.0 MUST be treated as faulty framing.
+                return Err(RejectReason::TransferEncodingInHttp10);
+            }
+            if self.content_length.is_some() {
+                return Err(RejectReason::ContentLengthWithTransferEncoding);
+            }
+            if !self.te_last_chunked || self.te_chunked > 1 {
+                // chunked not final (or applied twice, RFC 9112 6.1 MUST
+                // NOT): the length cannot be determined (6.3 item 4).
+                return Err(RejectReason::InvalidTransferEncoding);
+            }
+            if self.te_codings > 1 {
+                // `x, chunked`: framed, but we implement no other coding.
+                return Err(RejectReason::UnsupportedTransferEncoding);
+            }
+            BodyKind::Chunked
+        } else {
+            match self.content_length {
+                Some(n) => BodyKind::Length(n),
+                None => BodyKind::None,
+            }
+        };
+
+        // Persistence (RFC 9112 9.3): close always wins.
+        head.keep_alive = match head.version {
+            Version::Http11 => !self.conn_close,
+            Version::Http10 => self.conn_keep_alive && !self.conn_close,
+        };
+        head.expect_continue = self.expect_continue;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse_with(
+        limits: HeadLimits,
+        buf: &[u8],
+    ) -> (Result<ParseStatus, RejectReason>, RequestHead) {
+        let mut head = RequestHead::new(&limits);
+        let res = HeadParser::new(limits).parse(buf, &mut head);
+        (res, head)
+    }
+
+    fn parse(buf: &[u8]) -> (Result<ParseStatus, RejectReason>, RequestHead) {
+        parse_with(HeadLimits::default(), buf)
+    }
+
+    /// Table-driven cases in the style of httparse's `req!`:
+    /// `req! { name, bytes, |head, buf| { asserts } }` expects the whole
+    /// buffer to be one complete head; `req! { name, bytes, Err(reason) }`
+    /// expects a rejection.
+    macro_rules! req {
+        ($name:ident, $buf:expr, |$head:ident, $b:ident| $body:block) => {
+            #[test]
+            fn $name() {
+                let $b: &[u8] = $buf;
+                let (res, $head) = parse($b);
+                assert_eq!(res, Ok(ParseStatus::Complete($b.len())));
+                $body
+            }
+        };
+        ($name:ident, $buf:expr, Err($reason:ident)) => {
+            #[test]
+            fn $name() {
+                let b: &[u8] = $buf;
+                assert_eq!(parse(b).0, Err(RejectReason::$reason));
+            }
+        };
+        ($name:ident, $buf:expr, Partial) => {
+            #[test]
+            fn $name() {
+                let b: &[u8] = $buf;
+                assert_eq!(parse(b).0, Ok(ParseStatus::Partial));
+            }
+        };
+    }
+
+    // ---- typical requests --------------------------------------------------
+
+    req! {
+        wrk_get,
+        b"GET /plaintext HTTP/1.1\r\nHost: localhost:8080\r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.method, Method::Get);
+            assert_eq!(head.method_span.get(buf), b"GET");
+            assert_eq!(head.target.get(buf), b"/plaintext");
+            assert_eq!(head.path.get(buf), b"/plaintext");
+            assert!(head.query.is_empty());
+            assert_eq!(head.version, Version::Http11);
+            assert_eq!(head.host.get(buf), b"localhost:8080");
+            assert_eq!(head.body, BodyKind::None);
+            assert!(head.keep_alive);
+            assert!(!head.expect_continue);
+            assert_eq!(head.header_count(), 1);
+        }
+    }
+
+    req! {
+        curl_get,
+        b"GET /search?q=rust&lang=en HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.path.get(buf), b"/search");
+            assert_eq!(head.query.get(buf), b"q=rust&lang=en");
+            assert_eq!(head.header(buf, "user-agent"), Some(&b"curl/8.5.0"[..]));
+            assert_eq!(head.header(buf, "ACCEPT"), Some(&b"*/*"[..]));
+            assert_eq!(head.header(buf, "missing"), None);
+            assert_eq!(head.header_count(), 3);
+            let names: Vec<&[u8]> = head.headers().iter().map(|h| h.name.get(buf)).collect();
+            assert_eq!(names, [&b"Host"[..], b"User-Agent", b"Accept"]);
+        }
+    }
+
+    req! {
+        post_content_length,
+        b"POST /api HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\nContent-Type: application/json\r\n\r\n",
+        |head, _buf| {
+            assert_eq!(head.method, Method::Post);
+            assert_eq!(head.body, BodyKind::Length(13));
+        }
+    }
+
+    req! {
+        content_length_zero,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+        |head, _buf| { assert_eq!(head.body, BodyKind::Length(0)); }
+    }
+
+    req! {
+        content_length_max_u64,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n",
+        |head, _buf| { assert_eq!(head.body, BodyKind::Length(u64::MAX)); }
+    }
+
+    req! {
+        content_length_ows_trimmed,
+        // Field values exclude surrounding OWS (RFC 9110 5.5), so this is
+        // `5`, not ` 5 `.
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \t 5 \t\r\n\r\n",
+        |head, _buf| { assert_eq!(head.body, BodyKind::Length(5)); }
+    }
+
+    req! {
+        post_chunked,
+        b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+        |head, _buf| { assert_eq!(head.body, BodyKind::Chunked); }
+    }
+
+    req! {
+        chunked_case_insensitive_and_list_syntax,
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , CHUNKED ,\r\n\r\n",
+        |head, _buf| { assert_eq!(head.body, BodyKind::Chunked); }
+    }
+
+    req! {
+        duplicate_identical_content_length,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n",
+        |head, _buf| { assert_eq!(head.body, BodyKind::Length(5)); }
+    }
+
+    req! {
+        expect_continue,
+        b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n",
+        |head, _buf| {
+            assert_eq!(head.method, Method::Put);
+            assert!(head.expect_continue);
+        }
+    }
+
+    req! {
+        expect_continue_ignored_in_http10,
+        b"PUT /f HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+        |head, _buf| { assert!(!head.expect_continue); }
+    }
+
+    req! {
+        leading_empty_lines_skipped,
+        b"\r\n\r\n\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.method_span.get(buf), b"GET");
+            assert_eq!(head.method_span.start, 5);
+            assert_eq!(head.path.get(buf), b"/x");
+            assert_eq!(head.host.get(buf), b"a");
+        }
+    }
+
+    req! {
+        bare_lf_line_endings,
+        // RFC 9112 2.2: a recipient MAY accept a lone LF as line terminator.
+        b"GET / HTTP/1.1\nHost: a\n\n",
+        |head, buf| { assert_eq!(head.host.get(buf), b"a"); }
+    }
+
+    req! {
+        empty_header_value,
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Spaces:   \r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.header(buf, "x-empty"), Some(&b""[..]));
+            assert_eq!(head.header(buf, "x-spaces"), Some(&b""[..]));
+        }
+    }
+
+    req! {
+        extension_method,
+        b"PROPFIND /dav HTTP/1.1\r\nHost: a\r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.method, Method::Other);
+            assert_eq!(head.method.as_str(), "");
+            assert_eq!(head.method_span.get(buf), b"PROPFIND");
+        }
+    }
+
+    req! {
+        lowercase_method_is_other,
+        b"get / HTTP/1.1\r\nHost: a\r\n\r\n",
+        |head, _buf| { assert_eq!(head.method, Method::Other); }
+    }
+
+    #[test]
+    fn method_round_trip() {
+        for m in [
+            Method::Get,
+            Method::Head,
+            Method::Post,
+            Method::Put,
+            Method::Delete,
+            Method::Patch,
+            Method::Options,
+            Method::Connect,
+            Method::Trace,
+        ] {
+            assert_eq!(Method::from_bytes(m.as_str().as_bytes()), m);
+        }
+        assert_eq!(Method::from_bytes(b"Get"), Method::Other);
+        assert_eq!(Version::Http10.as_str(), "HTTP/1.0");
+        assert_eq!(Version::Http11.as_str(), "HTTP/1.1");
+    }
+
+    // ---- request-target forms (RFC 9112 3.2) -------------------------------
+
+    req! {
+        absolute_form,
+        b"GET http://example.com:8080/a/b?c=d HTTP/1.1\r\nHost: other\r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.target.get(buf), b"http://example.com:8080/a/b?c=d");
+            assert_eq!(head.path.get(buf), b"/a/b");
+            assert_eq!(head.query.get(buf), b"c=d");
+            // RFC 9112 3.2.2: the target's authority wins over Host.
+            assert_eq!(head.host.get(buf), b"example.com:8080");
+            assert_eq!(head.header(buf, "host"), Some(&b"other"[..]));
+        }
+    }
+
+    req! {
+        absolute_form_empty_path,
+        b"OPTIONS HTTPS://example.com?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.path.get(buf), b"/");
+            assert_eq!(head.query.get(buf), b"x=1");
+            assert_eq!(head.host.get(buf), b"example.com");
+        }
+    }
+
+    req! {
+        absolute_form_no_path_no_query,
+        b"GET http://[::1]:80 HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.path.get(buf), b"/");
+            assert!(head.query.is_empty());
+            assert_eq!(head.host.get(buf), b"[::1]:80");
+        }
+    }
+
+    req! {
+        asterisk_form,
+        b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.method, Method::Options);
+            assert_eq!(head.path.get(buf), b"*");
+            assert!(head.query.is_empty());
+        }
+    }
+
+    req! {
+        authority_form,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.method, Method::Connect);
+            assert_eq!(head.target.get(buf), b"example.com:443");
+            assert!(head.path.is_empty());
+            assert!(head.query.is_empty());
+        }
+    }
+
+    req! {
+        origin_form_empty_query,
+        b"GET /p? HTTP/1.1\r\nHost: a\r\n\r\n",
+        |head, buf| {
+            assert_eq!(head.path.get(buf), b"/p");
+            assert!(head.query.is_empty());
+        }
+    }
+
+    req! { asterisk_without_options, b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { asterisk_with_suffix, b"OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { authority_form_without_connect, b"GET example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { connect_with_origin_form, b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { connect_without_port, b"CONNECT example.com HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { connect_empty_port, b"CONNECT example.com: HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { absolute_form_bad_scheme, b"GET ftp://example.com/ HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { absolute_form_no_slashes, b"GET http:example.com/ HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { absolute_form_empty_host, b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { absolute_form_userinfo, b"GET http://u:p@example.com/ HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { relative_target, b"GET index.html HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { fragment_in_target, b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestTarget) }
+    req! { non_ascii_target, "GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n".as_bytes(), Err(InvalidRequestTarget) }
+
+    // ---- persistence (RFC 9112 9.3) ----------------------------------------
+
+    #[test]
+    fn keep_alive_rules() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", true),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: CLOSE\r\n\r\n",
+                false,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+                true,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, close\r\n\r\n",
+                false,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: closed\r\n\r\n",
+                true,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            (b"GET / HTTP/1.0\r\n\r\n", false),
+            (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true),
+            (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
+            (
+                b"GET / HTTP/1.0\r\nConnection: foo ,\t keep-alive \r\n\r\n",
+                true,
+            ),
+            (
+                b"GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            (
+                b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+                false,
+            ),
+            (
+                b"GET / HTTP/1.0\r\nConnection: keep-alive-ish\r\n\r\n",
+                false,
+            ),
+        ];
+        for (buf, ka) in cases {
+            let (res, head) = parse(buf);
+            assert_eq!(
+                res,
+                Ok(ParseStatus::Complete(buf.len())),
+                "{}",
+                String::from_utf8_lossy(buf)
+            );
+            assert_eq!(head.keep_alive, *ka, "{}", String::from_utf8_lossy(buf));
+        }
+    }
+
+    req! {
+        http10_without_host,
+        b"GET / HTTP/1.0\r\nUser-Agent: ab\r\n\r\n",
+        |head, _buf| {
+            assert_eq!(head.version, Version::Http10);
+            assert!(head.host.is_empty());
+            assert!(!head.keep_alive);
+        }
+    }
+
+    req! {
+        empty_host_allowed,
+        b"GET / HTTP/1.1\r\nHost:\r\n\r\n",
+        |head, _buf| { assert!(head.host.is_empty()); }
+    }
+
+    // ---- pipelining and partial input --------------------------------------
+
+    #[test]
+    fn pipelined_stops_at_first_head() {
+        let first = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut buf = first.to_vec();
+        buf.extend_from_slice(b"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (res, head) = parse(&buf);
+        assert_eq!(res, Ok(ParseStatus::Complete(first.len())));
+        assert_eq!(head.path.get(&buf), b"/1");
+        let rest = &buf[first.len()..];
+        let (res, head) = parse(rest);
+        assert_eq!(res, Ok(ParseStatus::Complete(rest.len())));
+        assert_eq!(head.path.get(rest), b"/2");
+    }
+
+    #[test]
+    fn head_followed_by_body_bytes() {
+        let buf = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+        let (res, head) = parse(buf);
+        assert_eq!(res, Ok(ParseStatus::Complete(buf.len() - 5)));
+        assert_eq!(head.body, BodyKind::Length(5));
+    }
+
+    const VALID: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /plaintext HTTP/1.1\r\nHost: localhost:8080\r\nAccept: text/plain\r\nConnection: keep-alive\r\n\r\n",
+        b"\r\nPOST /x?y HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+        b"GET http://h/ HTTP/1.0\nContent-Length: 3\n\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: h\r\nX: \r\n\r\n",
+        b"CONNECT h:1 HTTP/1.1\r\nHost: h:1\r\n\r\n",
+    ];
+
+    #[test]
+    fn every_prefix_is_partial() {
+        for req in VALID {
+            for i in 0..req.len() {
+                assert_eq!(
+                    parse(&req[..i]).0,
+                    Ok(ParseStatus::Partial),
+                    "prefix {i} of {}",
+                    String::from_utf8_lossy(req)
+                );
+            }
+            assert_eq!(parse(req).0, Ok(ParseStatus::Complete(req.len())));
+        }
+    }
+
+    // ---- rejections reachable from head parsing ----------------------------
+
+    req! { bad_method_token, b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
+    req! { double_space, b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
+    req! { missing_version, b"GET /\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
+    req! { garbage_version, b"GET / HTTX/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
+    req! { two_digit_version, b"GET / HTTP/10.0\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
+    req! { junk_after_version, b"GET / HTTP/1.1x\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
+    req! { bare_cr_in_leading_lines, b"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
+    req! { control_char_in_target, b"GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
+    req! { tls_client_hello, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", Err(InvalidRequestLine) }
+    req! { http2_version, b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", Err(UnsupportedVersion) }
+    req! { http12_version, b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", Err(UnsupportedVersion) }
+    req! { http09_version, b"GET / HTTP/0.9\r\n\r\n", Err(UnsupportedVersion) }
+    req! { h2_preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Err(UnsupportedVersion) }
+    req! { http2_version_partial, b"GET / HTTP/2", Err(UnsupportedVersion) }
+    req! { http11_version_partial, b"GET / HTTP/1.", Partial }
+    req! { space_in_header_name, b"GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", Err(InvalidHeader) }
+    req! { space_before_colon, b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", Err(InvalidHeader) }
+    req! { nul_in_header_value, b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n", Err(InvalidHeader) }
+    req! { bare_cr_in_header_value, b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", Err(InvalidHeader) }
+    req! { obs_fold, b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", Err(InvalidHeader) }
+    req! { bad_final_line_ending, b"GET / HTTP/1.1\r\nHost: a\r\n\rX", Err(InvalidHeader) }
+    req! { missing_host, b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", Err(MissingHost) }
+    req! { multiple_host, b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", Err(MultipleHost) }
+    req! { multiple_host_http10, b"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n", Err(MultipleHost) }
+    req! { invalid_host_userinfo, b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", Err(InvalidHost) }
+    req! { invalid_host_bad_port, b"GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", Err(InvalidHost) }
+    req! { invalid_host_slash, b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", Err(InvalidHost) }
+    req! { invalid_host_only_port, b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", Err(InvalidHost) }
+    req! { invalid_host_open_bracket, b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", Err(InvalidHost) }
+    req! { cl_plus_sign, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", Err(InvalidContentLength) }
+    req! { cl_minus_sign, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n", Err(InvalidContentLength) }
+    req! { cl_list, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,5\r\n\r\n", Err(InvalidContentLength) }
+    req! { cl_list_spaced, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", Err(InvalidContentLength) }
+    req! { cl_inner_space, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n", Err(InvalidContentLength) }
+    req! { cl_empty, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", Err(InvalidContentLength) }
+    req! { cl_hex, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", Err(InvalidContentLength) }
+    req! { cl_overflow, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n", Err(InvalidContentLength) }
+    req! { cl_differing, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", Err(MultipleContentLength) }
+    req! { cl_with_te, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", Err(ContentLengthWithTransferEncoding) }
+    req! { te_with_cl, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", Err(ContentLengthWithTransferEncoding) }
+    req! { te_gzip_chunked, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", Err(UnsupportedTransferEncoding) }
+    req! { te_gzip_then_chunked_lines, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", Err(UnsupportedTransferEncoding) }
+    req! { te_chunked_gzip, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", Err(InvalidTransferEncoding) }
+    req! { te_gzip_only, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", Err(InvalidTransferEncoding) }
+    req! { te_chunked_twice, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", Err(InvalidTransferEncoding) }
+    req! { te_empty, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", Err(InvalidTransferEncoding) }
+    req! { te_chunked_with_params, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;x=1\r\n\r\n", Err(InvalidTransferEncoding) }
+    req! { te_in_http10, b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", Err(TransferEncodingInHttp10) }
+    req! { te_in_http10_with_cl, b"POST / HTTP/1.0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", Err(TransferEncodingInHttp10) }
+    req! { unknown_expectation, b"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", Err(UnknownExpectation) }
+    req! { expectation_list, b"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue, x\r\n\r\n", Err(UnknownExpectation) }
+
+    // ---- limits ------------------------------------------------------------
+
+    fn small_limits() -> HeadLimits {
+        HeadLimits {
+            max_request_line: 16,
+            max_header_bytes: 32,
+            max_headers: 3,
+        }
+    }
+
+    #[test]
+    fn request_line_limit_boundary() {
+        let limits = small_limits();
+        // "GET /123456 HTTP/1.1" is 20 bytes; the longest allowed path makes
+        // the line exactly 16.
+        let ok = b"GET /234 HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(&ok[..17], b"GET /234 HTTP/1.1");
+        let limits16 = HeadLimits {
+            max_request_line: 17,
+            ..limits
+        };
+        assert_eq!(
+            parse_with(limits16, ok).0,
+            Ok(ParseStatus::Complete(ok.len()))
+        );
+        assert_eq!(
+            parse_with(limits, ok).0,
+            Err(RejectReason::RequestLineTooLong)
+        );
+        // Also while the line is still incomplete: no buffer growth loop.
+        for n in 17..=19 {
+            assert_eq!(
+                parse_with(limits, &ok[..n]).0,
+                Err(RejectReason::RequestLineTooLong),
+                "prefix {n}"
+            );
+        }
+        // A CR at the edge may still be followed by LF.
+        let limits17 = HeadLimits {
+            max_request_line: 17,
+            ..limits
+        };
+        assert_eq!(parse_with(limits17, &ok[..18]).0, Ok(ParseStatus::Partial));
+        // Bare LF at the boundary.
+        let lf = b"GET /234 HTTP/1.1\nHost: a\n\n";
+        assert_eq!(
+            parse_with(limits17, lf).0,
+            Ok(ParseStatus::Complete(lf.len()))
+        );
+        assert_eq!(
+            parse_with(limits, lf).0,
+            Err(RejectReason::RequestLineTooLong)
+        );
+    }
+
+    #[test]
+    fn request_line_limit_counts_leading_empty_lines() {
+        let limits = HeadLimits {
+            max_request_line: 16,
+            ..HeadLimits::default()
+        };
+        let endless = b"\r\n".repeat(100);
+        assert_eq!(
+            parse_with(limits, &endless).0,
+            Err(RejectReason::RequestLineTooLong)
+        );
+        assert_eq!(
+            parse_with(limits, &endless[..16]).0,
+            Ok(ParseStatus::Partial)
+        );
+    }
+
+    #[test]
+    fn long_garbage_line_is_invalid_not_too_long() {
+        let limits = small_limits();
+        assert_eq!(
+            parse_with(limits, b"\x16\x03\x01 garbage garbage garbage garbage").0,
+            Err(RejectReason::InvalidRequestLine)
+        );
+    }
+
+    #[test]
+    fn default_request_line_limit() {
+        let mut buf = b"GET /".to_vec();
+        buf.resize(8 * 1024 + 100, b'a');
+        assert_eq!(parse(&buf).0, Err(RejectReason::RequestLineTooLong));
+        assert_eq!(RejectReason::RequestLineTooLong.status(), 414);
+        let mut ok = b"GET /".to_vec();
+        ok.resize(8 * 1024 - b" HTTP/1.1".len(), b'a');
+        ok.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(parse(&ok).0, Ok(ParseStatus::Complete(ok.len())));
+    }
+
+    #[test]
+    fn header_bytes_limit_boundary() {
+        let limits = small_limits();
+        // Header section = "Host: a\r\n" (9) + "X: " + v + "\r\n" (5 + v) + "\r\n" (2).
+        let make = |v: usize| {
+            let mut b = b"GET / HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
+            b.resize(b.len() + v, b'v');
+            b.extend_from_slice(b"\r\n\r\n");
+            b
+        };
+        let exact = make(32 - 16);
+        assert_eq!(
+            parse_with(limits, &exact).0,
+            Ok(ParseStatus::Complete(exact.len()))
+        );
+        let over = make(32 - 16 + 1);
+        assert_eq!(
+            parse_with(limits, &over).0,
+            Err(RejectReason::HeadersTooLarge)
+        );
+        // Rejected while still partial, once the budget is used up.
+        assert_eq!(
+            parse_with(limits, &over[..over.len() - 1]).0,
+            Err(RejectReason::HeadersTooLarge)
+        );
+        assert_eq!(
+            parse_with(limits, &exact[..exact.len() - 1]).0,
+            Ok(ParseStatus::Partial)
+        );
+        let mut endless = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        endless.resize(10_000, b'v');
+        assert_eq!(
+            parse_with(limits, &endless).0,
+            Err(RejectReason::HeadersTooLarge)
+        );
+        assert_eq!(RejectReason::HeadersTooLarge.status(), 431);
+    }
+
+    #[test]
+    fn header_count_limit() {
+        let limits = small_limits();
+        let three = b"GET / HTTP/1.1\r\nHost: a\r\nB: b\r\nC: c\r\n\r\n";
+        let big = HeadLimits {
+            max_header_bytes: 1024,
+            ..limits
+        };
+        assert_eq!(
+            parse_with(big, three).0,
+            Ok(ParseStatus::Complete(three.len()))
+        );
+        let four = b"GET / HTTP/1.1\r\nHost: a\r\nB: b\r\nC: c\r\nD: d\r\n\r\n";
+        assert_eq!(parse_with(big, four).0, Err(RejectReason::TooManyHeaders));
+        assert_eq!(RejectReason::TooManyHeaders.status(), 431);
+
+        let mut many = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for _ in 0..100 {
+            many.extend_from_slice(b"X: y\r\n");
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(parse(&many).0, Err(RejectReason::TooManyHeaders));
+    }
+
+    #[test]
+    fn max_headers_clamped_to_slots() {
+        let limits = HeadLimits {
+            max_headers: 10_000,
+            max_header_bytes: 1 << 20,
+            ..HeadLimits::default()
+        };
+        let parser = HeadParser::new(limits);
+        assert_eq!(parser.limits().max_headers, HEADER_SLOTS);
+        let mut buf = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for _ in 0..HEADER_SLOTS {
+            buf.extend_from_slice(b"X: y\r\n");
+        }
+        buf.extend_from_slice(b"\r\n");
+        let mut head = RequestHead::new(&limits);
+        assert_eq!(
+            parser.parse(&buf, &mut head),
+            Err(RejectReason::TooManyHeaders)
+        );
+    }
+
+    // ---- storage reuse -----------------------------------------------------
+
+    #[test]
+    fn header_storage_is_reused() {
+        let limits = HeadLimits::default();
+        let parser = HeadParser::new(limits);
+        let mut head = RequestHead::new(&limits);
+        let cap = head.headers.capacity();
+        let ptr = head.headers.as_ptr();
+        assert!(cap >= limits.max_headers);
+        let mut full = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for _ in 1..limits.max_headers {
+            full.extend_from_slice(b"X: y\r\n");
+        }
+        full.extend_from_slice(b"\r\n");
+        for i in 0..1000 {
+            let buf: &[u8] = if i % 2 == 0 {
+                &full
+            } else {
+                VALID[i % VALID.len()]
+            };
+            assert!(matches!(
+                parser.parse(buf, &mut head),
+                Ok(ParseStatus::Complete(_))
+            ));
+            assert_eq!(head.headers.capacity(), cap);
+            assert_eq!(head.headers.as_ptr(), ptr);
+            head.clear();
+            assert_eq!(head.header_count(), 0);
+        }
+    }
+
+    // ---- properties --------------------------------------------------------
+
+    /// A random valid request, with its path.
+    fn valid_request() -> impl Strategy<Value = (Vec<u8>, String)> {
+        (
+            prop::sample::select(vec!["GET", "POST", "DELETE", "PATCH", "M-SEARCH"]),
+            "/[a-zA-Z0-9/._~%-]{0,40}",
+            prop::option::of("[a-z0-9=&]{0,20}"),
+            prop::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,15}", "[ -~]{0,30}"), 0..10),
+            0usize..3,
+            any::<bool>(),
+        )
+            .prop_map(|(method, path, query, headers, leading, bare_lf)| {
+                let nl = if bare_lf { "\n" } else { "\r\n" };
+                let mut s = nl.repeat(leading);
+                s.push_str(&format!("{method} {path}"));
+                if let Some(q) = &query {
+                    s.push_str(&format!("?{q}"));
+                }
+                s.push_str(&format!(" HTTP/1.1{nl}Host: example.com{nl}"));
+                for (n, v) in &headers {
+                    // Avoid names with semantics (and duplicate Host).
+                    s.push_str(&format!("X-{n}: {}{nl}", v.trim()));
+                }
+                s.push_str(nl);
+                (s.into_bytes(), path)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse(&bytes);
+            let _ = parse_with(small_limits(), &bytes);
+        }
+
+        #[test]
+        fn arbitrary_head_like_bytes_never_panic(
+            line in "[A-Z]{1,8} [ -~]{0,40} HTTP/[0-9].[0-9]\r\n",
+            rest in prop::collection::vec(
+                prop::sample::select(b"\r\n:, \tHhostcCnNtT-eEdkxX0123456789;/\x00\x80".to_vec()),
+                0..200,
+            ),
+        ) {
+            let mut buf = line.into_bytes();
+            buf.extend_from_slice(&rest);
+            let _ = parse(&buf);
+            let _ = parse_with(small_limits(), &buf);
+        }
+
+        #[test]
+        fn valid_request_any_split((req, path) in valid_request(), extra in prop::collection::vec(any::<u8>(), 0..32)) {
+            let (whole, head) = parse(&req);
+            prop_assert_eq!(whole, Ok(ParseStatus::Complete(req.len())));
+            prop_assert_eq!(head.path.get(&req), path.as_bytes());
+            for i in 0..req.len() {
+                prop_assert_eq!(parse(&req[..i]).0, Ok(ParseStatus::Partial), "prefix {}", i);
+            }
+            // Bytes after the head (body, next request) change nothing.
+            let mut more = req.clone();
+            more.extend_from_slice(&extra);
+            let (res, head2) = parse(&more);
+            prop_assert_eq!(res, Ok(ParseStatus::Complete(req.len())));
+            prop_assert_eq!(head2, head);
+        }
+
+        #[test]
+        fn mutated_request_prefixes_agree(
+            (req, _) in valid_request(),
+            at in any::<prop::sample::Index>(),
+            byte in prop::sample::select(b"\r\n :/?#*\t\x00\x7f\x80HTP12.0,;aZ".to_vec()),
+        ) {
+            // One corrupted byte anywhere in a valid head: every prefix is
+            // Partial or has exactly the outcome of the whole buffer, i.e.
+            // the result does not depend on how the bytes were split.
+            let mut req = req;
+            let i = at.index(req.len());
+            req[i] = byte;
+            let whole = parse(&req).0;
+            let small = parse_with(small_limits(), &req).0;
+            for cut in 0..req.len() {
+                match parse(&req[..cut]).0 {
+                    Ok(ParseStatus::Partial) => {}
+                    other => prop_assert_eq!(other, whole, "cut {}", cut),
+                }
+                match parse_with(small_limits(), &req[..cut]).0 {
+                    Ok(ParseStatus::Partial) => {}
+                    other => prop_assert_eq!(other, small, "small limits, cut {}", cut),
+                }
+            }
+        }
+
+        #[test]
+        fn prefix_never_contradicts_whole(bytes in prop::collection::vec(any::<u8>(), 0..128), cut in 0usize..128) {
+            // A prefix is either Partial or fails exactly like the whole.
+            let cut = cut.min(bytes.len());
+            let whole = parse(&bytes).0;
+            match parse(&bytes[..cut]).0 {
+                Ok(ParseStatus::Partial) => {}
+                Ok(ParseStatus::Complete(n)) => prop_assert_eq!(whole, Ok(ParseStatus::Complete(n))),
+                Err(e) => prop_assert_eq!(whole, Err(e)),
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The sans-I/O HTTP/1.1 server protocol core.
+//!
+//! Layered like hyper's `proto::h1`, one responsibility per module:
+//!
+//! * [`span`]: byte ranges into a caller-owned buffer;
+//! * [`head`]: request head parsing (httparse plus limits, target forms,
+//!   framing and persistence rules);
+//! * [`body`]: request body framing (Content-Length, chunked);
+//! * [`encode`]: response heads and chunked response bodies;
+//! * [`date`]: the once-per-second `Date` value;
+//! * [`rejection`]: every protocol error, mapped to its status code in one
+//!   place (Kestrel's `RequestRejectionReason`);
+//! * [`conn`]: connection-level decisions.
+//!
+//! None of it performs I/O or allocates per request: storage
+//! ([`RequestHead`], [`ResponseHeaders`], the write buffer) is allocated once
+//! per connection and cleared between requests.
+
+pub mod body;
+pub mod conn;
+pub mod date;
+pub mod encode;
+pub mod head;
+pub mod rejection;
+pub mod span;
+
+pub use body::{BodyDecoder, Decoded, DEFAULT_MAX_TRAILER_BYTES, MAX_CHUNK_EXTENSION_BYTES};
+pub use conn::response_keep_alive;
+pub use date::{DateCache, DATE_LEN};
+pub use encode::{
+    encode_chunk, encode_chunk_header, encode_head, encode_last_chunk, reason_phrase,
+    status_allows_body, InvalidHeader, ResponseFraming, ResponseHeadInfo, ResponseHeaders,
+    CONTINUE_100,
+};
+pub use head::{
+    BodyKind, HeadLimits, HeadParser, Header, Method, ParseStatus, RequestHead, Version,
+    HEADER_SLOTS,
+};
+pub use rejection::RejectReason;
+pub use span::Span;

@@ -1,0 +1,175 @@
+//! The server contract: start an application, expose server features, stop gracefully.
+//!
+//! The counterpart of ASP.NET Core's `IServer`. [`UringServer`](crate::UringServer) (the io_uring
+//! engine) and [`TestServer`](crate::TestServer) (in memory) implement it, and so can a custom
+//! server outside this crate: it needs only to give each request a [`Features`] with the request
+//! and response features and call the [`Application`].
+//!
+//! [`Features`]: crate::http::Features
+//! [`Application`]: crate::Application
+
+mod limits;
+mod options;
+mod urls;
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use limits::Limits;
+pub use options::ServerOptions;
+pub use urls::{format_url, parse_listen_url, UrlError};
+
+use crate::app::Application;
+use crate::http::FeatureMap;
+
+/// A server implementation (ASP.NET Core's `IServer`).
+pub trait Server {
+    /// Binds, starts serving `app`, and returns once the server accepts requests; the
+    /// [`ServerAddresses`] feature then holds the addresses really bound.
+    fn start<A: Application>(&mut self, app: A) -> Result<(), StartError>;
+
+    /// The server's features ([`ServerAddresses`] and any a server adds).
+    fn features(&self) -> &ServerFeatures;
+
+    /// Stops gracefully: stop accepting, let in-flight requests finish until `deadline` has
+    /// passed, then close what is left. Idle keep-alive connections are closed at once.
+    fn stop(&mut self, deadline: Duration) -> StopReport;
+}
+
+/// Why a server could not start; the message names the address or setting at fault.
+#[derive(Debug)]
+pub enum StartError {
+    /// A listen address could not be bound (in use, not permitted, not local...).
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The io_uring engine is not available on this system (kernel too old, disabled, seccomp).
+    Unsupported(String),
+    /// A setting is invalid.
+    Config(String),
+    /// Something else failed while starting (thread spawn, ring setup).
+    Io(std::io::Error),
+    /// `start` was called on a server that is already running.
+    AlreadyStarted,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
+            StartError::Unsupported(why) => write!(f, "io_uring is unavailable: {why}"),
+            StartError::Config(why) => write!(f, "invalid configuration: {why}"),
+            StartError::Io(e) => write!(f, "cannot start the server: {e}"),
+            StartError::AlreadyStarted => f.write_str("the server is already started"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Bind { source, .. } => Some(source),
+            StartError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What a graceful stop did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StopReport {
+    /// Connections open when the stop began.
+    pub connections_at_stop: usize,
+    /// Connections that finished their in-flight request (or were idle) and closed cleanly.
+    pub connections_drained: usize,
+    /// Connections still busy at the deadline and closed forcibly.
+    pub connections_aborted: usize,
+    /// Requests served over the server's lifetime.
+    pub requests_served: u64,
+    /// How long the stop took.
+    pub elapsed: Duration,
+}
+
+impl StopReport {
+    /// Whether every connection finished before the deadline.
+    pub fn is_graceful(&self) -> bool {
+        self.connections_aborted == 0
+    }
+
+    /// Adds another worker's report into this one.
+    pub fn merge(&mut self, other: &StopReport) {
+        self.connections_at_stop += other.connections_at_stop;
+        self.connections_drained += other.connections_drained;
+        self.connections_aborted += other.connections_aborted;
+        self.requests_served += other.requests_served;
+        self.elapsed = self.elapsed.max(other.elapsed);
+    }
+}
+
+impl fmt::Display for StopReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stopped in {:.3}s: {} connection(s) open, {} drained, {} aborted; {} request(s) served",
+            self.elapsed.as_secs_f64(),
+            self.connections_at_stop,
+            self.connections_drained,
+            self.connections_aborted,
+            self.requests_served
+        )
+    }
+}
+
+/// The addresses a server listens on (ASP.NET Core's `IServerAddressesFeature`): after start,
+/// the addresses really bound, so binding port 0 reports the port the system chose.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerAddresses {
+    addresses: Vec<SocketAddr>,
+}
+
+impl ServerAddresses {
+    /// A feature holding `addresses`.
+    pub fn new(addresses: Vec<SocketAddr>) -> Self {
+        ServerAddresses { addresses }
+    }
+
+    /// The bound socket addresses.
+    pub fn socket_addrs(&self) -> &[SocketAddr] {
+        &self.addresses
+    }
+
+    /// The bound addresses as URLs (`http://127.0.0.1:8080`).
+    pub fn urls(&self) -> Vec<String> {
+        self.addresses.iter().map(format_url).collect()
+    }
+}
+
+/// A server's features, looked up by type (ASP.NET Core's `IServer.Features`).
+#[derive(Debug, Default)]
+pub struct ServerFeatures {
+    map: FeatureMap,
+}
+
+impl ServerFeatures {
+    /// The feature of type `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.map.get(TypeId::of::<T>())?.downcast_ref()
+    }
+
+    /// Adds or replaces a feature.
+    pub fn insert<T: Any>(&mut self, feature: T) {
+        self.map.insert(Box::new(feature));
+    }
+
+    /// The bound addresses (empty before start).
+    pub fn addresses(&self) -> &[SocketAddr] {
+        self.get::<ServerAddresses>()
+            .map(ServerAddresses::socket_addrs)
+            .unwrap_or(&[])
+    }
+}

@@ -1,0 +1,115 @@
+//! Options of the socket engines: where to listen, how many workers, limits.
+
+use std::net::SocketAddr;
+
+use super::{parse_listen_url, Limits, StartError};
+
+/// Settings of a socket server. `Default` listens on `http://127.0.0.1:8080` with one worker
+/// per CPU the process may run on.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Listen URLs (`http://127.0.0.1:8080`, `http://[::1]:0`, `http://localhost:8080`).
+    pub urls: Vec<String>,
+    /// Worker threads; `None` means one per CPU in [`cpus`](Self::cpus) or in the process's
+    /// affinity mask.
+    pub workers: Option<usize>,
+    /// CPUs to pin workers to, in order (worker `i` goes to `cpus[i % len]`); `None` means the
+    /// CPUs of the process's affinity mask.
+    pub cpus: Option<Vec<usize>>,
+    /// Request and response limits.
+    pub limits: Limits,
+    /// Value of the `Server` response header; `None` sends none. Default `peregrine`.
+    pub server_header: Option<String>,
+    /// Submission queue entries per worker ring (the completion queue is 4 times larger).
+    /// Default 2048.
+    pub ring_entries: u32,
+    /// Size in bytes of each provided receive buffer. Default 8 KiB.
+    pub recv_buffer_size: usize,
+    /// Provided receive buffers per worker (a power of two up to 32768). Default 2048.
+    pub recv_buffer_count: u16,
+    /// Listen backlog per socket. Default 4096 (capped by `net.core.somaxconn`).
+    pub backlog: i32,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            urls: vec!["http://127.0.0.1:8080".into()],
+            workers: None,
+            cpus: None,
+            limits: Limits::default(),
+            server_header: Some("peregrine".into()),
+            ring_entries: 2048,
+            recv_buffer_size: 8 * 1024,
+            recv_buffer_count: 2048,
+            backlog: 4096,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Options listening on `urls` with every other setting at its default.
+    pub fn with_urls<S: Into<String>>(urls: impl IntoIterator<Item = S>) -> Self {
+        ServerOptions {
+            urls: urls.into_iter().map(Into::into).collect(),
+            ..ServerOptions::default()
+        }
+    }
+
+    /// Sets the number of workers.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// The socket addresses of every URL, in order, without duplicates.
+    pub fn addresses(&self) -> Result<Vec<SocketAddr>, StartError> {
+        if self.urls.is_empty() {
+            return Err(StartError::Config("no listen URL given".into()));
+        }
+        let mut out = Vec::new();
+        for url in &self.urls {
+            for addr in parse_listen_url(url).map_err(|e| StartError::Config(e.to_string()))? {
+                if !out.contains(&addr) {
+                    out.push(addr);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks every setting; the error names the one at fault.
+    pub fn validate(&self) -> Result<(), StartError> {
+        self.addresses()?;
+        self.limits.validate().map_err(StartError::Config)?;
+        if self.workers == Some(0) {
+            return Err(StartError::Config("workers must be at least 1".into()));
+        }
+        if let Some(cpus) = &self.cpus {
+            if cpus.is_empty() {
+                return Err(StartError::Config("the CPU list is empty".into()));
+            }
+        }
+        if !self.recv_buffer_count.is_power_of_two() || self.recv_buffer_count > 32768 {
+            return Err(StartError::Config(
+                "recv_buffer_count must be a power of two up to 32768".into(),
+            ));
+        }
+        if !(512..=1 << 20).contains(&self.recv_buffer_size) {
+            return Err(StartError::Config(
+                "recv_buffer_size must be from 512 bytes to 1 MiB".into(),
+            ));
+        }
+        if !(8..=32768).contains(&self.ring_entries) {
+            return Err(StartError::Config("ring_entries must be from 8 to 32768".into()));
+        }
+        if let Some(h) = &self.server_header {
+            if h.bytes().any(|b| b < 0x20 || b == 0x7f) {
+                return Err(StartError::Config(
+                    "the Server header value has control characters".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! Shared helpers for the integration tests: start a real server on 127.0.0.1:0, and a small
+//! raw HTTP/1.1 client over std sockets that reads responses byte-exactly.
+#![allow(dead_code)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use peregrine::{Application, Server, ServerOptions, UringServer};
+
+/// Starts `app` on the io_uring engine with `workers` workers on an ephemeral port.
+pub fn start<A: Application>(app: A, workers: usize) -> (UringServer, SocketAddr) {
+    start_with(app, ServerOptions::with_urls(["http://127.0.0.1:0"]).workers(workers))
+}
+
+/// Starts `app` with `options`.
+pub fn start_with<A: Application>(app: A, options: ServerOptions) -> (UringServer, SocketAddr) {
+    let mut server = UringServer::new(options);
+    server.start(app).expect("server starts");
+    let addr = server.features().addresses()[0];
+    (server, addr)
+}
+
+/// A connected client socket with a 10 s read timeout (a hang fails the test, not CI).
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// A parsed response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads one response; `head_request` means no body follows whatever the headers say.
+pub fn read_response<R: BufRead>(r: &mut R, head_request: bool) -> io::Result<Response> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    let mut parts = line.trim_end().splitn(3, ' ');
+    let version = parts.next().unwrap_or("");
+    assert!(version.starts_with("HTTP/1."), "bad status line {line:?}");
+    let status: u16 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h)?;
+        let h = h.trim_end_matches(['\r', '\n']);
+        if h.is_empty() {
+            break;
+        }
+        let (n, v) = h.split_once(':').expect("header line has a colon");
+        headers.push((n.to_owned(), v.trim().to_owned()));
+    }
+    let mut resp = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if head_request || status < 200 || status == 204 || status == 304 {
+        return Ok(resp);
+    }
+    if resp
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk)?;
+            assert_eq!(&chunk[n..], b"\r\n", "chunk not followed by CRLF");
+            if n == 0 {
+                break;
+            }
+            resp.body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(len) = resp.header("content-length") {
+        let n: usize = len.parse().expect("content-length");
+        resp.body.resize(n, 0);
+        r.read_exact(&mut resp.body)?;
+    } else {
+        r.read_to_end(&mut resp.body)?;
+    }
+    Ok(resp)
+}
+
+/// Sends `request` on a new connection and reads one response.
+pub fn roundtrip(addr: SocketAddr, request: &[u8]) -> Response {
+    let mut s = connect(addr);
+    s.write_all(request).unwrap();
+    let head = request.starts_with(b"HEAD ");
+    read_response(&mut BufReader::new(s), head).expect("a response")
+}
+
+/// `GET path` on a new connection.
+pub fn get(addr: SocketAddr, path: &str) -> Response {
+    roundtrip(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes(),
+    )
+}
+
+/// Whether the server closed the connection: the next read sees end of stream (or a reset).
+pub fn is_closed<R: Read>(r: &mut R) -> bool {
+    let mut b = [0u8; 1];
+    matches!(r.read(&mut b), Ok(0) | Err(_))
+}
+
+/// Raises the open-file limit to its hard maximum (tests with many sockets).
+pub fn raise_fd_limit() -> u64 {
+    // SAFETY: getrlimit/setrlimit with a valid, initialised rlimit struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        lim.rlim_cur as u64
+    }
+}

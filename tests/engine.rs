@@ -1,0 +1,395 @@
+//! Integration tests of the io_uring engine: real sockets on 127.0.0.1, raw HTTP bytes.
+
+mod common;
+
+use std::io::{BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use peregrine::demo::DemoApp;
+use peregrine::{AppResult, EngineInfo, Handler, HttpContext, Server, ServerOptions, StartError, UringServer};
+
+#[test]
+fn serves_the_demo_routes() {
+    let (mut server, addr) = start(DemoApp, 1);
+    let r = get(addr, "/plaintext");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "Hello, World!");
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("content-length"), Some("13"));
+    assert_eq!(r.header("server"), Some("peregrine"));
+    assert_eq!(r.header("date").map(str::len), Some(29));
+
+    let r = get(addr, "/json");
+    assert_eq!((r.status, r.text().as_str()), (200, r#"{"message":"Hello, World!"}"#));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+
+    assert!(get(addr, "/").text().contains("peregrine"));
+    assert_eq!(get(addr, "/nope").status, 404);
+
+    let r = roundtrip(addr, b"DELETE /json HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
+
+    let r = roundtrip(addr, b"HEAD /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("13"), "HEAD reports the GET length");
+    assert!(r.body.is_empty());
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn server_addresses_report_the_bound_port_and_workers_listen_on_it() {
+    let mut server = UringServer::new(
+        ServerOptions::with_urls(["http://127.0.0.1:0", "http://[::1]:0"]).workers(2),
+    );
+    server.start(DemoApp).unwrap();
+    let addrs = server.features().addresses().to_vec();
+    assert_eq!(addrs.len(), 2);
+    for a in &addrs {
+        assert_ne!(a.port(), 0, "port 0 is replaced by the real port");
+        assert_eq!(get(*a, "/plaintext").status, 200);
+    }
+    let info = server.features().get::<EngineInfo>().unwrap();
+    assert_eq!((info.name, info.workers), ("io_uring", 2));
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let (mut server, addr) = start(DemoApp, 1);
+    let s = connect(addr);
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    for i in 0..1000 {
+        let path = if i % 2 == 0 { "/plaintext" } else { "/json" };
+        write!(w, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let resp = read_response(&mut r, false).unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("connection"), None);
+    }
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let (mut server, addr) = start(DemoApp, 1);
+    let s = connect(addr);
+    let mut w = s.try_clone().unwrap();
+    let mut batch = Vec::new();
+    for i in 0..100 {
+        let body = format!("request {i}");
+        batch.extend_from_slice(
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    }
+    w.write_all(&batch).unwrap();
+    let mut r = BufReader::new(s);
+    for i in 0..100 {
+        let resp = read_response(&mut r, false).unwrap();
+        assert_eq!(resp.text(), format!("request {i}"));
+    }
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn http10_closes_unless_keep_alive() {
+    let (mut server, addr) = start(DemoApp, 1);
+    let mut s = connect(addr);
+    s.write_all(b"GET /plaintext HTTP/1.0\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!((resp.status, resp.text().as_str()), (200, "Hello, World!"));
+    assert!(is_closed(&mut r));
+
+    let mut s = connect(addr);
+    s.write_all(b"GET /plaintext HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.header("connection"), Some("keep-alive"));
+    s.write_all(b"GET /json HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let (mut server, addr) = start(DemoApp, 1);
+    let mut s = connect(addr);
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /json HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(is_closed(&mut r), "nothing is served after Connection: close");
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn chunked_upload_is_streamed_to_the_handler() {
+    let (mut server, addr) = start(DemoApp, 1);
+    let mut s = connect(addr);
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Type: text/x-test\r\n\r\n5;ext=1\r\nhello\r\n").unwrap();
+    thread::sleep(Duration::from_millis(50));
+    s.write_all(b"7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.text(), "hello, world");
+    assert_eq!(
+        resp.header("content-length"),
+        Some("12"),
+        "a body written whole before the handler returns gets a Content-Length"
+    );
+    assert_eq!(resp.header("content-type"), Some("text/x-test"));
+    // The connection is still usable.
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn expect_100_continue_gets_an_interim_response() {
+    let (mut server, addr) = start(DemoApp, 1);
+    let mut s = connect(addr);
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let interim = read_response(&mut r, false).unwrap();
+    assert_eq!(interim.status, 100);
+    s.write_all(b"ping").unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!((resp.status, resp.text().as_str()), (200, "ping"));
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn echoes_8_mib() {
+    let (mut server, addr) = start(DemoApp, 1);
+    let body: Vec<u8> = (0..8 * 1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    let s = connect(addr);
+    let mut w = s.try_clone().unwrap();
+    let sent = body.clone();
+    let writer = thread::spawn(move || {
+        write!(w, "PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", sent.len()).unwrap();
+        w.write_all(&sent).unwrap();
+    });
+    let resp = read_response(&mut BufReader::new(s), false).unwrap();
+    writer.join().unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body.len(), body.len());
+    assert!(resp.body == body, "echoed bytes differ");
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn a_thousand_concurrent_connections() {
+    let limit = raise_fd_limit();
+    assert!(limit >= 2200, "need 2200 file descriptors, have {limit}");
+    let (mut server, addr) = start(DemoApp, 2);
+    let conns: Vec<_> = (0..1000).map(|_| connect(addr)).collect();
+    for mut c in &conns {
+        c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    }
+    for c in &conns {
+        let resp = read_response(&mut BufReader::new(c), false).unwrap();
+        assert_eq!(resp.text(), "Hello, World!");
+    }
+    drop(conns);
+    server.stop(Duration::from_secs(2));
+}
+
+#[test]
+fn malformed_request_gets_400_and_close() {
+    let (mut server, addr) = start(DemoApp, 1);
+    for bad in [
+        &b"GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GARBAGE\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ] {
+        let mut s = connect(addr);
+        s.write_all(bad).unwrap();
+        let mut r = BufReader::new(s);
+        let resp = read_response(&mut r, false).unwrap();
+        assert_eq!(resp.status, 400, "{}", String::from_utf8_lossy(bad));
+        assert!(is_closed(&mut r), "{}", String::from_utf8_lossy(bad));
+    }
+    let r = roundtrip(addr, b"GET / HTTP/2.0\r\nHost: t\r\n\r\n");
+    assert_eq!(r.status, 505);
+    // Still healthy.
+    assert_eq!(get(addr, "/plaintext").status, 200);
+    server.stop(Duration::from_secs(1));
+}
+
+/// A handler that misbehaves on purpose.
+struct Faulty;
+
+impl Handler for Faulty {
+    async fn handle(&self, http: &mut HttpContext<'_>) -> AppResult {
+        match http.request().path() {
+            "/panic" => panic!("handler panic (expected by the test)"),
+            "/error" => Err("application error".into()),
+            "/slow" => {
+                peregrine::rt::sleep(Duration::from_millis(300)).await;
+                http.write(b"slow done");
+                Ok(())
+            }
+            "/stuck" => {
+                peregrine::rt::sleep(Duration::from_secs(30)).await;
+                Ok(())
+            }
+            "/blocking" => {
+                let v = peregrine::rt::spawn_blocking(|| {
+                    thread::sleep(Duration::from_millis(20));
+                    6 * 7
+                })
+                .await;
+                http.write(v.to_string().as_bytes());
+                Ok(())
+            }
+            "/stream" => {
+                for i in 0..3 {
+                    http.write(format!("part{i};").as_bytes());
+                    http.flush().await?;
+                }
+                Ok(())
+            }
+            _ => {
+                http.write(b"ok");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[test]
+fn a_panicking_handler_costs_one_request() {
+    let (mut server, addr) = start(Faulty, 1);
+    let mut s = connect(addr);
+    s.write_all(b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    assert_eq!(read_response(&mut r, false).unwrap().status, 500);
+    assert!(is_closed(&mut r), "a panic closes the connection");
+    let resp = get(addr, "/error");
+    assert_eq!(resp.status, 500);
+    assert_eq!(get(addr, "/ok").text(), "ok", "the worker survives");
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn timers_blocking_work_and_streaming() {
+    let (mut server, addr) = start(Faulty, 1);
+    assert_eq!(get(addr, "/slow").text(), "slow done");
+    assert_eq!(get(addr, "/blocking").text(), "42");
+    let r = get(addr, "/stream");
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(r.text(), "part0;part1;part2;");
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn graceful_stop_finishes_in_flight_requests() {
+    let (mut server, addr) = start(Faulty, 1);
+    let idle = connect(addr);
+    let mut busy = connect(addr);
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    thread::sleep(Duration::from_millis(50));
+    let began = Instant::now();
+    let report = server.stop(Duration::from_secs(5));
+    let resp = read_response(&mut BufReader::new(&busy), false).unwrap();
+    assert_eq!((resp.status, resp.text().as_str()), (200, "slow done"));
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(is_closed(&mut &idle), "idle keep-alive connections are closed");
+    assert!(report.is_graceful(), "{report}");
+    assert_eq!(report.connections_at_stop, 2, "{report}");
+    assert_eq!(report.connections_drained, 2, "{report}");
+    assert!(began.elapsed() < Duration::from_secs(3), "{report}");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the listener is closed after stop"
+    );
+}
+
+#[test]
+fn stop_deadline_aborts_what_is_left() {
+    let (mut server, addr) = start(Faulty, 1);
+    let mut stuck = connect(addr);
+    stuck.write_all(b"GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    thread::sleep(Duration::from_millis(50));
+    let began = Instant::now();
+    let report = server.stop(Duration::from_millis(200));
+    assert!(began.elapsed() < Duration::from_secs(2));
+    assert_eq!(report.connections_aborted, 1, "{report}");
+    assert!(is_closed(&mut stuck));
+}
+
+#[test]
+fn address_in_use_is_a_bind_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut server = UringServer::new(ServerOptions::with_urls([format!("http://127.0.0.1:{port}")]));
+    match server.start(DemoApp) {
+        Err(StartError::Bind { addr, source }) => {
+            assert_eq!(addr.port(), port);
+            assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse);
+        }
+        other => panic!("expected a bind error, got {other:?}"),
+    }
+}
+
+#[test]
+fn many_clients_in_parallel_on_two_workers() {
+    let (mut server, addr) = start(DemoApp, 2);
+    let ok = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let ok = ok.clone();
+            thread::spawn(move || {
+                let s = connect(addr);
+                let mut w = s.try_clone().unwrap();
+                let mut r = BufReader::new(s);
+                for _ in 0..500 {
+                    w.write_all(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                    if read_response(&mut r, false).unwrap().status == 200 {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(ok.load(Ordering::Relaxed), 4000);
+    let report = server.stop(Duration::from_secs(1));
+    assert_eq!(report.requests_served, 4000, "{report}");
+}
+
+#[test]
+fn a_client_that_vanishes_mid_request_does_not_hurt() {
+    let (mut server, addr) = start(DemoApp, 1);
+    for _ in 0..50 {
+        let mut s = connect(addr);
+        s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\npartial").unwrap();
+        drop(s);
+        let mut s = connect(addr);
+        s.write_all(b"GET /plaint").unwrap();
+        drop(s);
+    }
+    let mut buf = Vec::new();
+    let mut s = connect(addr);
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+    s.read_to_end(&mut buf).unwrap();
+    assert!(buf.ends_with(b"Hello, World!"));
+    server.stop(Duration::from_secs(1));
+}
