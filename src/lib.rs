@@ -27,5 +27,7 @@ pub mod testing;
 pub use app::{AppResult, Application, BoxError, Handler};
 pub use engine::uring::{EngineInfo, UringServer};
 pub use http::HttpContext;
-pub use server::{Limits, Server, ServerAddresses, ServerFeatures, ServerOptions, StartError, StopReport};
+pub use server::{
+    Limits, Server, ServerAddresses, ServerFeatures, ServerOptions, StartError, StopReport,
+};
 pub use testing::TestServer;

@@ -62,7 +62,9 @@ fn parse_cpus(list: &str) -> Result<Vec<usize>, String> {
 fn parse_workers(v: &str) -> Result<usize, String> {
     match v.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("invalid worker count {v:?}: expected a number above 0")),
+        _ => Err(format!(
+            "invalid worker count {v:?}: expected a number above 0"
+        )),
     }
 }
 
@@ -97,7 +99,11 @@ fn parse_args(
         match flag.as_str() {
             "-h" | "--help" => return Ok(Parsed::Exit(HELP)),
             "-V" | "--version" => {
-                return Ok(Parsed::Exit(concat!("peregrine ", env!("CARGO_PKG_VERSION"), "\n")))
+                return Ok(Parsed::Exit(concat!(
+                    "peregrine ",
+                    env!("CARGO_PKG_VERSION"),
+                    "\n"
+                )))
             }
             "--urls" => urls.extend(split_urls(&value("--urls")?)),
             "--workers" => workers = Some(parse_workers(&value("--workers")?)?),
@@ -112,11 +118,7 @@ fn parse_args(
                 shutdown_timeout = Duration::from_secs_f64(secs);
             }
             "--no-server-header" => options.server_header = None,
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?} (see --help)"
-                ))
-            }
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
     if urls.is_empty() {
@@ -202,14 +204,21 @@ fn main() -> ExitCode {
         );
     }
     for addr in features.addresses() {
-        println!("peregrine: listening on {}", peregrine::server::format_url(addr));
+        println!(
+            "peregrine: listening on {}",
+            peregrine::server::format_url(addr)
+        );
     }
     println!("peregrine: press Ctrl+C to stop");
 
     let sig = wait_for_signal(&signals);
     println!(
         "peregrine: received {}, stopping (up to {:.1}s for in-flight requests)",
-        if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" },
+        if sig == libc::SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        },
         cli.shutdown_timeout.as_secs_f64()
     );
     let report = server.stop(cli.shutdown_timeout);
@@ -222,8 +231,10 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<ServerOptions, String> {
-        let env: Vec<(String, String)> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         match parse_args(args.iter().map(|s| s.to_string()), |k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })? {
@@ -236,12 +247,27 @@ mod tests {
     fn defaults_and_precedence() {
         assert_eq!(parse(&[], &[]).unwrap().urls, ["http://127.0.0.1:8080"]);
         let env = [("PEREGRINE_URLS", "http://127.0.0.1:1;http://[::1]:2")];
-        assert_eq!(parse(&[], &env).unwrap().urls, ["http://127.0.0.1:1", "http://[::1]:2"]);
+        assert_eq!(
+            parse(&[], &env).unwrap().urls,
+            ["http://127.0.0.1:1", "http://[::1]:2"]
+        );
         assert_eq!(
             parse(&["--urls", "http://127.0.0.1:3"], &env).unwrap().urls,
             ["http://127.0.0.1:3"]
         );
-        let o = parse(&["--urls=http://127.0.0.1:3", "--urls", "http://127.0.0.1:4", "--workers", "2", "--cpus", "0,1-1"], &[]).unwrap();
+        let o = parse(
+            &[
+                "--urls=http://127.0.0.1:3",
+                "--urls",
+                "http://127.0.0.1:4",
+                "--workers",
+                "2",
+                "--cpus",
+                "0,1-1",
+            ],
+            &[],
+        )
+        .unwrap();
         assert_eq!(o.urls.len(), 2);
         assert_eq!(o.workers, Some(2));
         assert_eq!(o.cpus, Some(vec![0, 1]));
@@ -253,10 +279,22 @@ mod tests {
             (&["--bogus"][..], &[][..], "unknown argument \"--bogus\""),
             (&["--workers", "0"], &[], "invalid worker count \"0\""),
             (&["--workers"], &[], "--workers needs a value"),
-            (&["--urls", "127.0.0.1:80"], &[], "invalid listen URL \"127.0.0.1:80\""),
+            (
+                &["--urls", "127.0.0.1:80"],
+                &[],
+                "invalid listen URL \"127.0.0.1:80\"",
+            ),
             (&["--cpus", "3-1"], &[], "invalid CPU list"),
-            (&["--shutdown-timeout", "-1"], &[], "invalid --shutdown-timeout"),
-            (&[], &[("PEREGRINE_WORKERS", "x")], "PEREGRINE_WORKERS: invalid worker count"),
+            (
+                &["--shutdown-timeout", "-1"],
+                &[],
+                "invalid --shutdown-timeout",
+            ),
+            (
+                &[],
+                &[("PEREGRINE_WORKERS", "x")],
+                "PEREGRINE_WORKERS: invalid worker count",
+            ),
         ] {
             let e = parse(args, env).unwrap_err();
             assert!(e.contains(want), "{args:?}: {e}");

@@ -217,7 +217,11 @@ impl TestFeatures {
                 .iter()
                 .map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), v.to_vec()))
                 .collect(),
-            body: if is_head { Vec::new() } else { self.response_body },
+            body: if is_head {
+                Vec::new()
+            } else {
+                self.response_body
+            },
         }
     }
 

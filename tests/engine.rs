@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use peregrine::demo::DemoApp;
-use peregrine::{AppResult, EngineInfo, Handler, HttpContext, Server, ServerOptions, StartError, UringServer};
+use peregrine::{
+    AppResult, EngineInfo, Handler, HttpContext, Server, ServerOptions, StartError, UringServer,
+};
 
 #[test]
 fn serves_the_demo_routes() {
@@ -25,7 +27,10 @@ fn serves_the_demo_routes() {
     assert_eq!(r.header("date").map(str::len), Some(29));
 
     let r = get(addr, "/json");
-    assert_eq!((r.status, r.text().as_str()), (200, r#"{"message":"Hello, World!"}"#));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, r#"{"message":"Hello, World!"}"#)
+    );
     assert_eq!(r.header("content-type"), Some("application/json"));
 
     assert!(get(addr, "/").text().contains("peregrine"));
@@ -36,7 +41,11 @@ fn serves_the_demo_routes() {
 
     let r = roundtrip(addr, b"HEAD /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("content-length"), Some("13"), "HEAD reports the GET length");
+    assert_eq!(
+        r.header("content-length"),
+        Some("13"),
+        "HEAD reports the GET length"
+    );
     assert!(r.body.is_empty());
     server.stop(Duration::from_secs(1));
 }
@@ -130,7 +139,10 @@ fn connection_close_is_honoured() {
     let mut r = BufReader::new(s);
     let resp = read_response(&mut r, false).unwrap();
     assert_eq!(resp.header("connection"), Some("close"));
-    assert!(is_closed(&mut r), "nothing is served after Connection: close");
+    assert!(
+        is_closed(&mut r),
+        "nothing is served after Connection: close"
+    );
     server.stop(Duration::from_secs(1));
 }
 
@@ -140,7 +152,8 @@ fn chunked_upload_is_streamed_to_the_handler() {
     let mut s = connect(addr);
     s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Type: text/x-test\r\n\r\n5;ext=1\r\nhello\r\n").unwrap();
     thread::sleep(Duration::from_millis(50));
-    s.write_all(b"7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n").unwrap();
+    s.write_all(b"7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n")
+        .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     let resp = read_response(&mut r, false).unwrap();
     assert_eq!(resp.text(), "hello, world");
@@ -151,7 +164,8 @@ fn chunked_upload_is_streamed_to_the_handler() {
     );
     assert_eq!(resp.header("content-type"), Some("text/x-test"));
     // The connection is still usable.
-    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     assert_eq!(read_response(&mut r, false).unwrap().status, 200);
     server.stop(Duration::from_secs(1));
 }
@@ -160,8 +174,10 @@ fn chunked_upload_is_streamed_to_the_handler() {
 fn expect_100_continue_gets_an_interim_response() {
     let (mut server, addr) = start(DemoApp, 1);
     let mut s = connect(addr);
-    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
-        .unwrap();
+    s.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     let interim = read_response(&mut r, false).unwrap();
     assert_eq!(interim.status, 100);
@@ -179,7 +195,12 @@ fn echoes_8_mib() {
     let mut w = s.try_clone().unwrap();
     let sent = body.clone();
     let writer = thread::spawn(move || {
-        write!(w, "PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", sent.len()).unwrap();
+        write!(
+            w,
+            "PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            sent.len()
+        )
+        .unwrap();
         w.write_all(&sent).unwrap();
     });
     let resp = read_response(&mut BufReader::new(s), false).unwrap();
@@ -197,7 +218,8 @@ fn a_thousand_concurrent_connections() {
     let (mut server, addr) = start(DemoApp, 2);
     let conns: Vec<_> = (0..1000).map(|_| connect(addr)).collect();
     for mut c in &conns {
-        c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
     }
     for c in &conns {
         let resp = read_response(&mut BufReader::new(c), false).unwrap();
@@ -276,7 +298,8 @@ impl Handler for Faulty {
 fn a_panicking_handler_costs_one_request() {
     let (mut server, addr) = start(Faulty, 1);
     let mut s = connect(addr);
-    s.write_all(b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    s.write_all(b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let mut r = BufReader::new(s);
     assert_eq!(read_response(&mut r, false).unwrap().status, 500);
     assert!(is_closed(&mut r), "a panic closes the connection");
@@ -302,14 +325,18 @@ fn graceful_stop_finishes_in_flight_requests() {
     let (mut server, addr) = start(Faulty, 1);
     let idle = connect(addr);
     let mut busy = connect(addr);
-    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     thread::sleep(Duration::from_millis(50));
     let began = Instant::now();
     let report = server.stop(Duration::from_secs(5));
     let resp = read_response(&mut BufReader::new(&busy), false).unwrap();
     assert_eq!((resp.status, resp.text().as_str()), (200, "slow done"));
     assert_eq!(resp.header("connection"), Some("close"));
-    assert!(is_closed(&mut &idle), "idle keep-alive connections are closed");
+    assert!(
+        is_closed(&mut &idle),
+        "idle keep-alive connections are closed"
+    );
     assert!(report.is_graceful(), "{report}");
     assert_eq!(report.connections_at_stop, 2, "{report}");
     assert_eq!(report.connections_drained, 2, "{report}");
@@ -324,7 +351,9 @@ fn graceful_stop_finishes_in_flight_requests() {
 fn stop_deadline_aborts_what_is_left() {
     let (mut server, addr) = start(Faulty, 1);
     let mut stuck = connect(addr);
-    stuck.write_all(b"GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    stuck
+        .write_all(b"GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     thread::sleep(Duration::from_millis(50));
     let began = Instant::now();
     let report = server.stop(Duration::from_millis(200));
@@ -337,7 +366,9 @@ fn stop_deadline_aborts_what_is_left() {
 fn address_in_use_is_a_bind_error() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let mut server = UringServer::new(ServerOptions::with_urls([format!("http://127.0.0.1:{port}")]));
+    let mut server = UringServer::new(ServerOptions::with_urls([format!(
+        "http://127.0.0.1:{port}"
+    )]));
     match server.start(DemoApp) {
         Err(StartError::Bind { addr, source }) => {
             assert_eq!(addr.port(), port);
@@ -359,7 +390,8 @@ fn many_clients_in_parallel_on_two_workers() {
                 let mut w = s.try_clone().unwrap();
                 let mut r = BufReader::new(s);
                 for _ in 0..500 {
-                    w.write_all(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                    w.write_all(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n")
+                        .unwrap();
                     if read_response(&mut r, false).unwrap().status == 200 {
                         ok.fetch_add(1, Ordering::Relaxed);
                     }
@@ -380,7 +412,8 @@ fn a_client_that_vanishes_mid_request_does_not_hurt() {
     let (mut server, addr) = start(DemoApp, 1);
     for _ in 0..50 {
         let mut s = connect(addr);
-        s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\npartial").unwrap();
+        s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\npartial")
+            .unwrap();
         drop(s);
         let mut s = connect(addr);
         s.write_all(b"GET /plaint").unwrap();
@@ -388,7 +421,8 @@ fn a_client_that_vanishes_mid_request_does_not_hurt() {
     }
     let mut buf = Vec::new();
     let mut s = connect(addr);
-    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
     s.read_to_end(&mut buf).unwrap();
     assert!(buf.ends_with(b"Hello, World!"));
     server.stop(Duration::from_secs(1));

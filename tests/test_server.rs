@@ -18,7 +18,10 @@ fn demo_app_runs_unchanged_on_the_test_server() {
     assert_eq!(server.send(TestRequest::get("/missing")).status, 404);
     assert_eq!(server.send(TestRequest::new("HEAD", "/json")).body, b"");
     let r = server.send(TestRequest::new("PATCH", "/echo"));
-    assert_eq!((r.status, r.header("allow")), (405, Some(&b"POST, PUT"[..])));
+    assert_eq!(
+        (r.status, r.header("allow")),
+        (405, Some(&b"POST, PUT"[..]))
+    );
     assert_eq!(server.stop(std::time::Duration::ZERO).requests_served, 6);
 }
 

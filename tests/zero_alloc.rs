@@ -56,7 +56,8 @@ impl Handler for App {
 }
 
 fn allocations(w: &mut impl Write, r: &mut BufReader<std::net::TcpStream>) -> u64 {
-    w.write_all(b"GET /allocations HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    w.write_all(b"GET /allocations HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     read_response(r, false).unwrap().text().parse().unwrap()
 }
 

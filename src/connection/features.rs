@@ -6,8 +6,8 @@ use std::task::{Context, Poll};
 
 use super::{Http1Connection, Transport, Writing};
 use crate::http::{
-    ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime,
-    ResponseError, ResponseFeature,
+    ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime, ResponseError,
+    ResponseFeature,
 };
 use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
 

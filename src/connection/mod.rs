@@ -261,11 +261,13 @@ impl<T: Transport> Http1Connection<T> {
                 // A partial head at end of stream is dropped: there is no one to answer.
                 return Poll::Ready(Next::Close);
             }
+            // Send the responses encoded so far (and wait for an earlier send) before waiting
+            // for input; the receive is armed first so both are in flight together.
             if !self.out.is_empty() {
                 self.transport.prefetch_recv();
-                if ready!(self.poll_send_out(cx)).is_err() {
-                    return Poll::Ready(Next::Close);
-                }
+            }
+            if ready!(self.poll_send_out(cx)).is_err() {
+                return Poll::Ready(Next::Close);
             }
             match ready!(self.poll_fill(cx)) {
                 Ok(0) => self.read_eof = true,
@@ -583,11 +585,16 @@ impl<T: Transport> Http1Connection<T> {
                 self.body_pos += decoded.consumed;
                 if !decoded.data.is_empty() {
                     let len = decoded.data.len();
-                    self.pending = (at + decoded.data.start as usize, at + decoded.data.end as usize);
+                    self.pending = (
+                        at + decoded.data.start as usize,
+                        at + decoded.data.end as usize,
+                    );
                     self.body_received += len as u64;
                     if let Some(max) = self.worker.limits.max_request_body_size {
                         if self.body_received > max {
-                            return Poll::Ready(Err(self.body_error(RejectReason::RequestBodyTooLarge)));
+                            return Poll::Ready(Err(
+                                self.body_error(RejectReason::RequestBodyTooLarge)
+                            ));
                         }
                     }
                 }
@@ -604,8 +611,8 @@ impl<T: Transport> Http1Connection<T> {
             }
             if !self.out.is_empty() {
                 self.transport.prefetch_recv();
-                ready!(self.poll_send_out(cx))?;
             }
+            ready!(self.poll_send_out(cx))?;
             // Drop consumed body bytes (the head stays where it is).
             let body_start = self.base + self.head_len;
             if self.body_pos > body_start {

@@ -4,8 +4,8 @@ use std::future::poll_fn;
 use std::io;
 
 use super::features::{
-    ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime,
-    ResponseError, ResponseFeature,
+    ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime, ResponseError,
+    ResponseFeature,
 };
 
 /// One request and its response, over a server's [`Features`] (ASP.NET Core's `HttpContext`).
@@ -82,10 +82,12 @@ impl<'a> HttpContext<'a> {
 
     /// Completes when the request is aborted; never completes where the server cannot tell.
     pub async fn aborted(&mut self) {
-        poll_fn(|cx| match self.features_mut().get_mut::<RequestLifetime>() {
-            Some(l) => l.poll_aborted(cx),
-            None => std::task::Poll::Pending,
-        })
+        poll_fn(
+            |cx| match self.features_mut().get_mut::<RequestLifetime>() {
+                Some(l) => l.poll_aborted(cx),
+                None => std::task::Poll::Pending,
+            },
+        )
         .await
     }
 

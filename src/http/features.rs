@@ -204,7 +204,10 @@ impl RequestIdentifier {
             buf[len] = HEX[((request >> (i * 4)) & 0xF) as usize];
             len += 1;
         }
-        RequestIdentifier { buf, len: len as u8 }
+        RequestIdentifier {
+            buf,
+            len: len as u8,
+        }
     }
 
     /// The identifier as text.
@@ -216,7 +219,9 @@ impl RequestIdentifier {
 
 impl fmt::Debug for RequestIdentifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RequestIdentifier").field(&self.as_str()).finish()
+        f.debug_tuple("RequestIdentifier")
+            .field(&self.as_str())
+            .finish()
     }
 }
 
@@ -265,8 +270,10 @@ impl dyn Features + '_ {
 
     /// Adds (or replaces) the feature `feature` for the rest of the request.
     pub fn insert<T: Any>(&mut self, feature: T) -> Result<(), T> {
-        self.insert_any(Box::new(feature))
-            .map_err(|b| *b.downcast::<T>().expect("insert_any returns the feature it was given"))
+        self.insert_any(Box::new(feature)).map_err(|b| {
+            *b.downcast::<T>()
+                .expect("insert_any returns the feature it was given")
+        })
     }
 }
 
@@ -282,7 +289,10 @@ pub struct FeatureMap {
 impl FeatureMap {
     /// The feature of type `type_id`.
     pub fn get(&self, type_id: TypeId) -> Option<&dyn Any> {
-        self.items.iter().map(|b| &**b).find(|b| id_of(*b) == type_id)
+        self.items
+            .iter()
+            .map(|b| &**b)
+            .find(|b| id_of(*b) == type_id)
     }
 
     /// The feature of type `type_id`, mutably.
@@ -315,7 +325,9 @@ fn id_of(feature: &dyn Any) -> TypeId {
 
 impl fmt::Debug for FeatureMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FeatureMap").field("len", &self.items.len()).finish()
+        f.debug_struct("FeatureMap")
+            .field("len", &self.items.len())
+            .finish()
     }
 }
 
@@ -339,7 +351,10 @@ mod tests {
         m.insert(Box::new(1u32));
         m.insert(Box::new("x"));
         m.insert(Box::new(2u32));
-        assert_eq!(m.get(TypeId::of::<u32>()).unwrap().downcast_ref::<u32>(), Some(&2));
+        assert_eq!(
+            m.get(TypeId::of::<u32>()).unwrap().downcast_ref::<u32>(),
+            Some(&2)
+        );
         assert!(m.get(TypeId::of::<u64>()).is_none());
         m.clear();
         assert!(m.get(TypeId::of::<u32>()).is_none());

@@ -3,9 +3,9 @@
 mod context;
 mod features;
 
+pub use crate::proto::h1::{Method, ResponseHeaders, Version};
 pub use context::HttpContext;
 pub use features::{
     ConnectionFeature, FeatureMap, Features, RequestFeature, RequestIdentifier, RequestLifetime,
     ResponseError, ResponseFeature,
 };
-pub use crate::proto::h1::{Method, ResponseHeaders, Version};

@@ -70,7 +70,9 @@ where
             w.wake();
         }
     });
-    pool().send(job).expect("the blocking pool never shuts down");
+    pool()
+        .send(job)
+        .expect("the blocking pool never shuts down");
     JoinHandle { shared }
 }
 

@@ -1,7 +1,7 @@
 //! [`sleep`]: a timeout on the worker's ring, or a shared timer thread off the workers.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;

@@ -101,7 +101,9 @@ impl ServerOptions {
             ));
         }
         if !(8..=32768).contains(&self.ring_entries) {
-            return Err(StartError::Config("ring_entries must be from 8 to 32768".into()));
+            return Err(StartError::Config(
+                "ring_entries must be from 8 to 32768".into(),
+            ));
         }
         if let Some(h) = &self.server_header {
             if h.bytes().any(|b| b < 0x20 || b == 0x7f) {

@@ -63,7 +63,10 @@ pub fn parse_listen_url(url: &str) -> Result<Vec<SocketAddr>, UrlError> {
             .parse::<IpAddr>()
             .map_err(|_| err("the host must be an IP address, localhost or *"))?],
     };
-    Ok(ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect())
+    Ok(ips
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect())
 }
 
 /// Formats a bound address as a URL (`http://127.0.0.1:8080`, `http://[::1]:8080`).
@@ -78,8 +81,14 @@ mod tests {
     #[test]
     fn parses_valid_urls() {
         let one = |u: &str| parse_listen_url(u).unwrap();
-        assert_eq!(one("http://127.0.0.1:8080"), vec!["127.0.0.1:8080".parse().unwrap()]);
-        assert_eq!(one("http://127.0.0.1:0/"), vec!["127.0.0.1:0".parse().unwrap()]);
+        assert_eq!(
+            one("http://127.0.0.1:8080"),
+            vec!["127.0.0.1:8080".parse().unwrap()]
+        );
+        assert_eq!(
+            one("http://127.0.0.1:0/"),
+            vec!["127.0.0.1:0".parse().unwrap()]
+        );
         assert_eq!(one("HTTP://[::1]:80"), vec!["[::1]:80".parse().unwrap()]);
         assert_eq!(one("http://*:9000"), vec!["0.0.0.0:9000".parse().unwrap()]);
         assert_eq!(

@@ -10,7 +10,10 @@ use peregrine::{Application, Server, ServerOptions, UringServer};
 
 /// Starts `app` on the io_uring engine with `workers` workers on an ephemeral port.
 pub fn start<A: Application>(app: A, workers: usize) -> (UringServer, SocketAddr) {
-    start_with(app, ServerOptions::with_urls(["http://127.0.0.1:0"]).workers(workers))
+    start_with(
+        app,
+        ServerOptions::with_urls(["http://127.0.0.1:0"]).workers(workers),
+    )
 }
 
 /// Starts `app` with `options`.

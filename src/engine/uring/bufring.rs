@@ -82,7 +82,10 @@ impl BufRing {
 
     /// The first `len` bytes of buffer `bid`, which a completion handed to userspace.
     pub(crate) fn get(&self, bid: u16, len: usize) -> &[u8] {
-        assert!(bid < self.count && len <= self.size, "buffer id or length out of range");
+        assert!(
+            bid < self.count && len <= self.size,
+            "buffer id or length out of range"
+        );
         // SAFETY: `bid` was returned by a completion and has not been released, so the kernel
         // does not write to it; the range lies inside `memory` (checked above), which lives as
         // long as `self`.

@@ -126,8 +126,7 @@ impl Driver {
             }
             // The submission queue is full: hand what it holds to the kernel and retry.
             if let Err(e) = self.ring.submit() {
-                if e.raw_os_error() != Some(libc::EBUSY) && e.raw_os_error() != Some(libc::EINTR)
-                {
+                if e.raw_os_error() != Some(libc::EBUSY) && e.raw_os_error() != Some(libc::EINTR) {
                     panic!("io_uring submit failed: {e}");
                 }
                 // EBUSY: the completion queue is full; reap before submitting more.
@@ -217,7 +216,12 @@ impl Driver {
     pub(crate) fn submit_and_wait(&mut self, want: usize) -> io::Result<()> {
         match self.ring.submit_and_wait(want) {
             Ok(_) => Ok(()),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::ETIME)) => {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EBUSY | libc::ETIME)
+                ) =>
+            {
                 Ok(())
             }
             Err(e) => Err(e),

@@ -91,7 +91,9 @@ impl UringServer {
                         )));
                     }
                 }
-                list.iter().map(|&id| core_affinity::CoreId { id }).collect()
+                list.iter()
+                    .map(|&id| core_affinity::CoreId { id })
+                    .collect()
             }
             None => allowed,
         };
@@ -157,7 +159,9 @@ impl Server for UringServer {
                 }
                 Err(_) => {
                     self.stop(Duration::ZERO);
-                    return Err(StartError::Unsupported("a worker died while starting".into()));
+                    return Err(StartError::Unsupported(
+                        "a worker died while starting".into(),
+                    ));
                 }
             }
         }

@@ -85,7 +85,9 @@ pub(crate) fn probe() -> Result<RingSetup, String> {
         (opcode::AsyncCancel::CODE, "async cancel"),
     ] {
         if !p.is_supported(code) {
-            return Err(format!("io_uring lacks the {name} operation (kernel too old)"));
+            return Err(format!(
+                "io_uring lacks the {name} operation (kernel too old)"
+            ));
         }
     }
     // Multishot accept and provided-buffer rings both arrived in 5.19.

@@ -187,7 +187,9 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Runtime) -> R) -> Option<R> {
 pub(crate) fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> R {
     CURRENT.with(|c| {
         let rt = c.borrow();
-        let rt = rt.as_deref().expect("not on a peregrine io_uring worker thread");
+        let rt = rt
+            .as_deref()
+            .expect("not on a peregrine io_uring worker thread");
         let mut driver = rt.driver.borrow_mut();
         f(&mut driver)
     })

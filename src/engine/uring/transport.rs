@@ -61,7 +61,10 @@ impl UringTransport {
             return;
         }
         with_driver(|d| {
-            for id in [self.recv_op.take(), self.send_op.take()].into_iter().flatten() {
+            for id in [self.recv_op.take(), self.send_op.take()]
+                .into_iter()
+                .flatten()
+            {
                 d.drop_op(id);
             }
         });

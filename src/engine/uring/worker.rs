@@ -46,6 +46,9 @@ pub(crate) struct WorkerSpec {
 struct Shared<A: Application> {
     app: Arc<A>,
     ctx: Rc<WorkerContext>,
+    /// Pooled protocol objects. Boxed because each connection task owns one and moves it in and
+    /// out of this pool: a pointer, not a kilobytes-large struct.
+    #[allow(clippy::vec_box)]
     conns: RefCell<Vec<Box<Http1Connection<UringTransport>>>>,
     contexts: RefCell<Vec<A::Context>>,
     live: Cell<usize>,
@@ -80,7 +83,11 @@ pub(crate) fn run<A: Application>(
 ) -> StopReport {
     if let Some(cpu) = spec.cpu {
         if !core_affinity::set_for_current(cpu) {
-            tracing::warn!(cpu = cpu.id, "could not pin worker {} to its CPU", spec.index);
+            tracing::warn!(
+                cpu = cpu.id,
+                "could not pin worker {} to its CPU",
+                spec.index
+            );
         }
     }
     let opts = &spec.options;
@@ -194,7 +201,9 @@ impl<A: Application> Worker<A> {
     }
 
     fn arm_date(&mut self) {
-        let entry = opcode::Timeout::new(&*self.date_ts).build().user_data(DATE_TOKEN);
+        let entry = opcode::Timeout::new(&*self.date_ts)
+            .build()
+            .user_data(DATE_TOKEN);
         // SAFETY: the timespec is boxed in the worker, which outlives the op.
         unsafe { self.driver().push_token(entry) };
         self.tokens_in_flight += 1;

@@ -287,7 +287,10 @@ mod tests {
             assert_eq!(reason.status(), status, "{reason:?}");
         }
         for r in RejectReason::ALL {
-            assert!(matches!(r.status(), 400 | 413 | 414 | 417 | 431 | 501 | 505));
+            assert!(matches!(
+                r.status(),
+                400 | 413 | 414 | 417 | 431 | 501 | 505
+            ));
         }
     }
 }
