@@ -124,7 +124,7 @@ done
 stamp=$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RESULTS_DIR/logs"
 csv="$RESULTS_DIR/compare-$stamp.csv"
-echo "round,server,scenario,connections,duration_s,requests,req_per_s,p50_us,p99_us,non_2xx_3xx,err_connect,err_read,err_write,err_timeout,server_cpu_s,server_cpu_pct,cpu_us_per_req" >"$csv"
+echo "round,server,scenario,connections,duration_s,requests,req_per_s,p50_us,p99_us,non_2xx_3xx,err_connect,err_read,err_write,err_timeout,server_cpu_s,server_cpu_pct,cpu_us_per_req,cpu0_us_per_req,cpu1_busy_pct" >"$csv"
 
 server_pid=""
 
@@ -136,6 +136,14 @@ cpu_ticks() {
     stat=$(<"/proc/$1/stat")
     stat=${stat##*) }
     awk '{ print $12 + $13 }' <<<"$stat"
+}
+
+# "BUSY TOTAL" ticks of one CPU from /proc/stat: busy is everything but idle and
+# iowait (so it includes softirq work, ksoftirqd and anything else on that CPU).
+cpu_busy_total() {
+    awk -v cpu="cpu$1" '$1 == cpu {
+        busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6
+    }' /proc/stat
 }
 
 port_listening() {
@@ -220,6 +228,9 @@ run_wrk() {
     local url="http://127.0.0.1:$port$path"
     local before after out
     # (set -e is off inside a function called with ||, so failures are checked here.)
+    local s0 w0 s1 w1
+    s0=$(cpu_busy_total "$SERVER_CPU")
+    w0=$(cpu_busy_total "$WRK_CPU")
     before=$(cpu_ticks "$server_pid") || return 1
     # -t1: wrk has one core (CPU 1). timeout: a hung wrk can't stall the script.
     out=$(timeout $((duration + 30)) taskset -c "$WRK_CPU" \
@@ -232,6 +243,8 @@ run_wrk() {
         echo "server $name exited during $scenario" >&2
         return 1
     }
+    s1=$(cpu_busy_total "$SERVER_CPU")
+    w1=$(cpu_busy_total "$WRK_CPU")
 
     local requests rps p50 p99 non2xx errs
     requests=$(awk '/requests in/ { print $1 }' <<<"$out")
@@ -254,11 +267,14 @@ run_wrk() {
     local ticks=$((after - before))
     awk -v r="$round" -v n="$name" -v s="$scenario" -v c="$conns" -v d="$duration" \
         -v req="$requests" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v nx="${non2xx:-0}" \
-        -v e="${errs:-0,0,0,0}" -v t="$ticks" -v hz="$CLK_TCK" 'BEGIN {
+        -v e="${errs:-0,0,0,0}" -v t="$ticks" -v hz="$CLK_TCK" \
+        -v s0="$s0" -v s1="$s1" -v w0="$w0" -v w1="$w1" 'BEGIN {
         cpu = t / hz
-        printf "%s,%s,%s,%d,%d,%d,%.0f,%s,%s,%d,%s,%.2f,%.1f,%.3f\n",
+        split(s0, a, " "); split(s1, b, " "); cpu0 = (b[1] - a[1]) / hz
+        split(w0, a, " "); split(w1, b, " "); wrk_busy = b[2] > a[2] ? 100 * (b[1] - a[1]) / (b[2] - a[2]) : 0
+        printf "%s,%s,%s,%d,%d,%d,%.0f,%s,%s,%d,%s,%.2f,%.1f,%.3f,%.3f,%.1f\n",
             r, n, s, c, d, req, rps, p50, p99, nx, e, cpu, 100 * cpu / d,
-            (req > 0 ? cpu * 1e6 / req : 0)
+            (req > 0 ? cpu * 1e6 / req : 0), (req > 0 ? cpu0 * 1e6 / req : 0), wrk_busy
     }' >>"$csv"
     printf '  %-12s %-10s %10.0f req/s  p50 %6s us  p99 %7s us  cpu %s ticks\n' \
         "$name" "$scenario" "$rps" "${p50:-n/a}" "${p99:-n/a}" "$ticks" >&2
@@ -310,7 +326,7 @@ medians=$(awk -F, -v names="${names[*]}" -v scen="${scenario_list[*]}" '
         cnt[k]++; conns[k] = $4; dur[k] = $5
         for (c = 6; c <= 9; c++) if ($c != "") col[k, c] = col[k, c] " " $c
         for (c = 10; c <= 14; c++) sum[k, c] += $c
-        for (c = 15; c <= 17; c++) col[k, c] = col[k, c] " " $c
+        for (c = 15; c <= 19; c++) col[k, c] = col[k, c] " " $c
     }
     END {
         ns = split(names, N, " "); nc = split(scen, S, " ")
@@ -320,7 +336,8 @@ medians=$(awk -F, -v names="${names[*]}" -v scen="${scenario_list[*]}" '
             printf "median,%s,%s,%d,%d", N[i], S[j], conns[k], dur[k]
             for (c = 6; c <= 9; c++) { m = median(col[k, c]); printf (m == "" ? ",%s" : ",%.0f"), m }
             for (c = 10; c <= 14; c++) printf ",%d", sum[k, c]
-            printf ",%.2f,%.1f,%.3f,%d\n", median(col[k, 15]), median(col[k, 16]), median(col[k, 17]), cnt[k]
+            printf ",%.2f,%.1f,%.3f,%.3f,%.1f,%d\n", median(col[k, 15]), median(col[k, 16]),
+                median(col[k, 17]), median(col[k, 18]), median(col[k, 19]), cnt[k]
         }
     }' "$csv")
 if [[ -n $medians ]]; then
@@ -328,15 +345,16 @@ if [[ -n $medians ]]; then
     awk '{ sub(/,[0-9]+$/, ""); print }' <<<"$medians" >>"$csv"
 fi
 
-echo "| server | scenario | conns | req/s | p50 (us) | p99 (us) | non-2xx/3xx | socket errors (c/r/w/t) | server CPU % | CPU us/req | rounds |"
-echo "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+echo "| server | scenario | conns | req/s | p50 (us) | p99 (us) | non-2xx/3xx | socket errors (c/r/w/t) | server CPU % | CPU us/req | CPU0 us/req | wrk CPU1 % | rounds |"
+echo "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
 if [[ -n $medians ]]; then
     awk -F, '{
         p50 = $8 == "" ? "n/a" : $8; p99 = $9 == "" ? "n/a" : $9
-        printf "| %s | %s | %d | %d | %s | %s | %d | %d/%d/%d/%d | %.0f | %.2f | %d |\n",
-            $2, $3, $4, $7, p50, p99, $10, $11, $12, $13, $14, $16, $17, $18
+        printf "| %s | %s | %d | %d | %s | %s | %d | %d/%d/%d/%d | %.0f | %.2f | %.2f | %.0f | %d |\n",
+            $2, $3, $4, $7, p50, p99, $10, $11, $12, $13, $14, $16, $17, $18, $19, $20
     }' <<<"$medians"
 fi
 echo
 echo "CPU us/req: server utime+stime (all threads) over the run / requests; tick = $((1000 / CLK_TCK)) ms."
+echo "CPU0 us/req: all busy time of CPU $SERVER_CPU (softirq included) / requests. wrk CPU1 %: busy share of CPU $WRK_CPU (near 100: wrk was the limit)."
 echo "pipelined: 16 requests per write; wrk's latency figures are unreliable with pipelining, so n/a."

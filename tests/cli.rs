@@ -1,0 +1,111 @@
+//! The `peregrine` binary as a user runs it: flags, environment, bound addresses, signals.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+
+use common::get;
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_peregrine"))
+}
+
+/// Starts the binary and returns it with the first address it reports.
+fn spawn(args: &[&str]) -> (Child, SocketAddr, BufReader<std::process::ChildStdout>) {
+    let mut child = binary()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "binary exited before listening");
+        if let Some(url) = line.trim().strip_prefix("peregrine: listening on http://") {
+            return (child, url.parse().unwrap(), out);
+        }
+    }
+}
+
+fn one_line_error(args: &[&str], envs: &[(&str, &str)]) -> (i32, String) {
+    let out = binary().args(args).envs(envs.iter().copied()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn serves_and_stops_gracefully_on_sigterm() {
+    let (mut child, addr, mut out) = spawn(&["--urls", "http://127.0.0.1:0", "--workers", "1"]);
+    assert_ne!(addr.port(), 0);
+    assert_eq!(get(addr, "/plaintext").text(), "Hello, World!");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.contains("received SIGTERM"), "{rest}");
+    assert!(rest.contains("1 request(s) served"), "{rest}");
+}
+
+#[test]
+fn env_urls_is_used_when_no_flag_is_given() {
+    let mut child = binary()
+        .env("PEREGRINE_URLS", "http://127.0.0.1:0")
+        .args(["--workers", "1", "--shutdown-timeout", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    while !text.contains("listening on") {
+        assert!(out.read_line(&mut text).unwrap() > 0);
+    }
+    assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
+    assert!(!text.contains(":8080"), "{text}");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn bad_flags_and_busy_ports_are_one_line_errors() {
+    let (code, err) = one_line_error(&["--frobnicate"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown argument \"--frobnicate\""), "{err}");
+
+    let (code, err) = one_line_error(&["--workers", "many"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid worker count"), "{err}");
+
+    let (code, err) = one_line_error(&["--urls", "https://127.0.0.1:1"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("https is not supported"), "{err}");
+
+    let (code, err) = one_line_error(&[], &[("PEREGRINE_URLS", "http://nowhere:1")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid listen URL \"http://nowhere:1\""), "{err}");
+
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", busy.local_addr().unwrap());
+    let (code, err) = one_line_error(&["--urls", &url], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot bind") && err.contains("in use"), "{err}");
+}
+
+#[test]
+fn help_and_version() {
+    let out = binary().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--urls", "--workers", "PEREGRINE_URLS", "--help"] {
+        assert!(help.contains(flag), "help mentions {flag}");
+    }
+    let out = binary().arg("-V").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("peregrine "));
+}
