@@ -59,7 +59,7 @@ pub trait Application: Send + Sync + 'static {
 /// struct Hello;
 /// impl Handler for Hello {
 ///     async fn handle(&self, http: &mut HttpContext<'_>) -> AppResult {
-///         http.response_mut().headers_mut().set("content-type", b"text/plain")?;
+///         http.set_header("content-type", "text/plain")?;
 ///         http.write(b"Hello, World!");
 ///         Ok(())
 ///     }

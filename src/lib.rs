@@ -31,3 +31,8 @@ pub use server::{
     Limits, Server, ServerAddresses, ServerFeatures, ServerOptions, StartError, StopReport,
 };
 pub use testing::TestServer;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

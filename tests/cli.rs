@@ -24,7 +24,10 @@ fn spawn(args: &[&str]) -> (Child, SocketAddr, BufReader<std::process::ChildStdo
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "binary exited before listening");
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "binary exited before listening"
+        );
         if let Some(url) = line.trim().strip_prefix("peregrine: listening on http://") {
             return (child, url.parse().unwrap(), out);
         }
@@ -32,7 +35,11 @@ fn spawn(args: &[&str]) -> (Child, SocketAddr, BufReader<std::process::ChildStdo
 }
 
 fn one_line_error(args: &[&str], envs: &[(&str, &str)]) -> (i32, String) {
-    let out = binary().args(args).envs(envs.iter().copied()).output().unwrap();
+    let out = binary()
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
     (out.status.code().unwrap_or(-1), stderr)
@@ -89,13 +96,19 @@ fn bad_flags_and_busy_ports_are_one_line_errors() {
 
     let (code, err) = one_line_error(&[], &[("PEREGRINE_URLS", "http://nowhere:1")]);
     assert_eq!(code, 2);
-    assert!(err.contains("invalid listen URL \"http://nowhere:1\""), "{err}");
+    assert!(
+        err.contains("invalid listen URL \"http://nowhere:1\""),
+        "{err}"
+    );
 
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", busy.local_addr().unwrap());
     let (code, err) = one_line_error(&["--urls", &url], &[]);
     assert_eq!(code, 1);
-    assert!(err.contains("cannot bind") && err.contains("in use"), "{err}");
+    assert!(
+        err.contains("cannot bind") && err.contains("in use"),
+        "{err}"
+    );
 }
 
 #[test]
