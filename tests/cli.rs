@@ -71,7 +71,10 @@ fn env_urls_is_used_when_no_flag_is_given() {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut text = String::new();
     while !text.contains("listening on") {
-        assert!(out.read_line(&mut text).unwrap() > 0);
+        if out.read_line(&mut text).unwrap() == 0 {
+            let status = child.wait().unwrap();
+            panic!("binary exited before listening: {status:?}: {text}");
+        }
     }
     assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
     assert!(!text.contains(":8080"), "{text}");
