@@ -13,6 +13,8 @@ fn binary() -> Command {
 }
 
 /// Starts the binary and returns it with the first address it reports.
+// The child is returned to the caller, which waits for it.
+#[allow(clippy::zombie_processes)]
 fn spawn(args: &[&str]) -> (Child, SocketAddr, BufReader<std::process::ChildStdout>) {
     let mut child = binary()
         .args(args)
