@@ -127,3 +127,75 @@ fn help_and_version() {
     let out = binary().arg("-V").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("peregrine "));
 }
+
+/// CPU seconds (user + system) a process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+#[test]
+fn running_out_of_descriptors_pauses_accepting_instead_of_spinning() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = binary();
+    cmd.args(["--urls", "http://127.0.0.1:0", "--workers", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 16,
+                rlim_max: 16,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let addr: SocketAddr = loop {
+        line.clear();
+        if out.read_line(&mut line).unwrap() == 0 {
+            let status = child.wait().unwrap();
+            panic!("binary exited before listening: {status:?}");
+        }
+        if let Some(url) = line.trim().strip_prefix("peregrine: listening on http://") {
+            break url.parse().unwrap();
+        }
+    };
+    // More connections than the server has descriptors for: accept fails with EMFILE.
+    let clients: Vec<_> = (0..40)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let before = cpu_seconds(child.id());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let spent = cpu_seconds(child.id()) - before;
+    drop(clients);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let served = get(addr, "/plaintext").status;
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    assert!(
+        spent < 0.3,
+        "the server burnt {spent:.2}s of CPU in 1s while out of descriptors"
+    );
+    assert_eq!(
+        served, 200,
+        "the server accepts again once descriptors are free"
+    );
+}

@@ -30,6 +30,11 @@ const ACCEPT_TOKEN: u64 = TOKEN_BASE; // + listener index
 const EVENTFD_TOKEN: u64 = TOKEN_BASE + (1 << 32);
 const DATE_TOKEN: u64 = EVENTFD_TOKEN + 1;
 const DEADLINE_TOKEN: u64 = EVENTFD_TOKEN + 2;
+const ACCEPT_RETRY_TOKEN: u64 = TOKEN_BASE + (2 << 32); // + listener index
+
+/// How long a listener rests after an accept error (e.g. `EMFILE`) before accepting again, so
+/// running out of descriptors does not turn into a busy loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What a worker thread is given.
 pub(crate) struct WorkerSpec {
@@ -125,6 +130,8 @@ pub(crate) fn run<A: Application>(
         eventfd_buf: Box::new(0),
         date_ts: Box::new(types::Timespec::new().sec(1)),
         deadline_ts: Box::new(types::Timespec::new()),
+        backoff_ts: Box::new(types::Timespec::from(ACCEPT_BACKOFF)),
+        last_accept_warning: None,
         tokens_in_flight: 0,
         stop: None,
         next_conn: (spec.worker_id as u64) << 40,
@@ -155,6 +162,8 @@ struct Worker<A: Application> {
     eventfd_buf: Box<u64>,
     date_ts: Box<types::Timespec>,
     deadline_ts: Box<types::Timespec>,
+    backoff_ts: Box<types::Timespec>,
+    last_accept_warning: Option<Instant>,
     /// Token ops whose final completion has not arrived.
     tokens_in_flight: usize,
     stop: Option<Stop>,
@@ -204,6 +213,15 @@ impl<A: Application> Worker<A> {
         let entry = opcode::Timeout::new(&*self.date_ts)
             .build()
             .user_data(DATE_TOKEN);
+        // SAFETY: the timespec is boxed in the worker, which outlives the op.
+        unsafe { self.driver().push_token(entry) };
+        self.tokens_in_flight += 1;
+    }
+
+    fn arm_accept_retry(&mut self, i: usize) {
+        let entry = opcode::Timeout::new(&*self.backoff_ts)
+            .build()
+            .user_data(ACCEPT_RETRY_TOKEN + i as u64);
         // SAFETY: the timespec is boxed in the worker, which outlives the op.
         unsafe { self.driver().push_token(entry) };
         self.tokens_in_flight += 1;
@@ -286,13 +304,30 @@ impl<A: Application> Worker<A> {
                         self.accept(res, i);
                     }
                 } else if res != -libc::ECANCELED {
-                    tracing::warn!(
-                        error = %std::io::Error::from_raw_os_error(-res),
-                        "accept failed"
-                    );
+                    let now = Instant::now();
+                    if self
+                        .last_accept_warning
+                        .is_none_or(|t| now - t > Duration::from_secs(1))
+                    {
+                        self.last_accept_warning = Some(now);
+                        tracing::warn!(
+                            error = %std::io::Error::from_raw_os_error(-res),
+                            "accept failed; pausing the listener for {ACCEPT_BACKOFF:?}"
+                        );
+                    }
                 }
                 if !cqueue::more(flags) && self.stop.is_none() {
-                    self.arm_accept(i);
+                    if res < 0 {
+                        self.arm_accept_retry(i);
+                    } else {
+                        self.arm_accept(i);
+                    }
+                }
+            }
+            t if (ACCEPT_RETRY_TOKEN..ACCEPT_RETRY_TOKEN + (1 << 32)).contains(&t) => {
+                self.tokens_in_flight -= 1;
+                if self.stop.is_none() {
+                    self.arm_accept((t - ACCEPT_RETRY_TOKEN) as usize);
                 }
             }
             t if t >= TOKEN_BASE => {}
@@ -381,6 +416,7 @@ impl<A: Application> Worker<A> {
             }
             for i in 0..self.listeners.len() {
                 d.cancel(ACCEPT_TOKEN + i as u64);
+                d.cancel(ACCEPT_RETRY_TOKEN + i as u64);
             }
             d.cancel_all();
         }
