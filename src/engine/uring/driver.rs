@@ -48,6 +48,14 @@ enum Lifecycle {
 struct Op {
     lifecycle: Lifecycle,
     hold: Hold,
+    /// Distinguishes this op from earlier ones that used the same slab slot, so a late
+    /// cancellation or completion can never touch the wrong op.
+    generation: u32,
+}
+
+/// `user_data` of a slab op: generation in the high half (below [`TOKEN_BASE`]), slot below.
+fn user_data(id: usize, generation: u32) -> u64 {
+    u64::from(generation) << 32 | id as u64
 }
 
 /// A completed operation, handed back to the task that started it.
@@ -64,6 +72,7 @@ pub(crate) struct Completion {
 pub(crate) struct Driver {
     ring: IoUring,
     ops: Slab<Op>,
+    generation: u32,
     pub(crate) bufs: BufRing,
 }
 
@@ -73,6 +82,7 @@ impl Driver {
         Driver {
             ring,
             ops: Slab::with_capacity(1024),
+            generation: 0,
             bufs,
         }
     }
@@ -84,11 +94,16 @@ impl Driver {
     /// Every pointer in `entry` must point into `hold`, into the provided-buffer ring, or into
     /// memory that outlives the driver.
     pub(crate) unsafe fn push(&mut self, entry: squeue::Entry, hold: Hold) -> usize {
+        // Generations stay below 2^30 so user_data never reaches TOKEN_BASE.
+        self.generation = (self.generation + 1) & ((1 << 30) - 1);
+        let generation = self.generation;
         let id = self.ops.insert(Op {
             lifecycle: Lifecycle::Submitted,
             hold,
+            generation,
         });
-        let entry = entry.user_data(id as u64);
+        assert!(id < 1 << 32, "too many operations in flight");
+        let entry = entry.user_data(user_data(id, generation));
         // SAFETY: forwarded from the caller's promise; the hold now lives in the slab until the
         // completion for `id` removes it.
         unsafe { self.push_entry(&entry) };
@@ -170,15 +185,20 @@ impl Driver {
             Lifecycle::Ignored => {}
             _ => {
                 op.lifecycle = Lifecycle::Ignored;
-                self.cancel(id as u64);
+                let target = user_data(id, op.generation);
+                self.cancel(target);
             }
         }
     }
 
     /// Records the completion of slab operation `user_data`.
     pub(crate) fn complete(&mut self, user_data: u64, res: i32, flags: u32) {
-        let id = user_data as usize;
-        let Some(op) = self.ops.get_mut(id) else {
+        let (id, generation) = ((user_data & 0xFFFF_FFFF) as usize, (user_data >> 32) as u32);
+        let Some(op) = self
+            .ops
+            .get_mut(id)
+            .filter(|op| op.generation == generation)
+        else {
             return;
         };
         match std::mem::replace(&mut op.lifecycle, Lifecycle::Completed { res, flags }) {
@@ -238,5 +258,74 @@ impl Driver {
     /// Unregisters the provided buffers (before the ring goes away).
     pub(crate) fn shutdown(&mut self) {
         self.bufs.unregister(&self.ring);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::uring::ring::build_ring;
+    use std::task::Waker;
+
+    fn driver() -> Driver {
+        let (ring, _) = build_ring(16).unwrap();
+        let bufs = BufRing::new(&ring, 4, 512).unwrap();
+        Driver::new(ring, bufs)
+    }
+
+    fn drain(d: &mut Driver) {
+        let mut cqes = Vec::new();
+        while d.has_ops() {
+            d.submit_and_wait(1).unwrap();
+            d.reap(&mut cqes);
+            for (ud, res, flags) in cqes.drain(..) {
+                if ud != CANCEL_TOKEN {
+                    d.complete(ud, res, flags);
+                }
+            }
+        }
+    }
+
+    fn timeout(d: &mut Driver, secs: u64) -> usize {
+        let ts = Box::new(Timespec::new().sec(secs));
+        let entry = opcode::Timeout::new(&*ts).build();
+        // SAFETY: the entry points only into the boxed timespec the op holds.
+        unsafe { d.push(entry, Hold::Timespec(ts)) }
+    }
+
+    #[test]
+    fn a_dropped_op_is_cancelled_and_its_slot_freed_on_completion() {
+        let mut d = driver();
+        let id = timeout(&mut d, 60);
+        d.drop_op(id);
+        assert!(d.has_ops(), "the slot lives until the kernel is done");
+        drain(&mut d); // would hang for 60 s if the cancellation did not work
+        assert!(!d.has_ops());
+        d.shutdown();
+    }
+
+    #[test]
+    fn completions_reach_the_op_and_stale_ones_are_ignored() {
+        let mut d = driver();
+        let id = timeout(&mut d, 0);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(d.poll_op(id, &mut cx).is_pending());
+        let generation = d.ops[id].generation;
+        // A completion for an earlier op in the same slot changes nothing.
+        d.complete(user_data(id, generation.wrapping_sub(1)), 7, 0);
+        assert!(d.poll_op(id, &mut cx).is_pending());
+        let mut cqes = Vec::new();
+        while cqes.is_empty() {
+            d.submit_and_wait(1).unwrap();
+            d.reap(&mut cqes);
+        }
+        let (ud, res, flags) = cqes[0];
+        d.complete(ud, res, flags);
+        match d.poll_op(id, &mut cx) {
+            Poll::Ready(c) => assert_eq!(c.res, -libc::ETIME),
+            Poll::Pending => panic!("the completion was lost"),
+        }
+        assert!(!d.has_ops());
+        d.shutdown();
     }
 }
