@@ -303,6 +303,7 @@ fn main() -> io::Result<()> {
                     } else if res != -libc::ENFILE {
                         eprintln!("accept: {}", io::Error::from_raw_os_error(-res));
                     }
+                    continue; // user_data carries no slot: skip the per-slot steps below
                 }
                 OP_RECV => {
                     let c = &mut conns[s];
