@@ -11,7 +11,8 @@ use crate::http::{
 };
 use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
 
-/// `s` as text; request targets are checked to be UTF-8 when the head is parsed.
+/// `s` as text. The parser admits only visible ASCII in the method and target, so this never
+/// falls back to `""` for them.
 fn text(s: &[u8]) -> &str {
     std::str::from_utf8(s).unwrap_or("")
 }

@@ -303,10 +303,6 @@ impl<T: Transport> Http1Connection<T> {
     }
 
     fn begin_request(&mut self, head_len: usize) -> Next {
-        let target = self.head.target.get(&self.input[self.base..]);
-        if std::str::from_utf8(target).is_err() {
-            return Next::Reject(RejectReason::InvalidRequestTarget);
-        }
         if let (BodyKind::Length(n), Some(max)) =
             (self.head.body, self.worker.limits.max_request_body_size)
         {

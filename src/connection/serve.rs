@@ -32,7 +32,19 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         let outcome = {
             let mut http = HttpContext::new(conn);
             app.create_context(context, &mut http);
-            let result = catch_panic(app.process_request(context, &mut http)).await;
+            // Pinned where it is built and polled in place: an application future can be large
+            // (a handler with a buffer on its stack), and every move of it is a memcpy.
+            let result = {
+                let mut request = pin!(app.process_request(context, &mut http));
+                poll_fn(
+                    |cx| match catch_unwind(AssertUnwindSafe(|| request.as_mut().poll(cx))) {
+                        Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+                        Ok(Poll::Pending) => Poll::Pending,
+                        Err(_) => Poll::Ready(Err(())),
+                    },
+                )
+                .await
+            };
             let outcome = match &result {
                 Ok(Ok(())) => Outcome::Ok,
                 Ok(Err(e)) => {
@@ -55,17 +67,4 @@ pub(crate) async fn serve<A: Application, T: Transport>(
             return true;
         }
     }
-}
-
-/// Runs `fut`, turning a panic into `Err(())` (the panic message goes to the panic hook).
-async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, ()> {
-    let mut fut = pin!(fut);
-    poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(_) => Poll::Ready(Err(())),
-        },
-    )
-    .await
 }
