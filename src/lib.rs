@@ -28,7 +28,8 @@ pub use app::{AppResult, Application, BoxError, Handler};
 pub use engine::uring::{EngineInfo, UringServer};
 pub use http::HttpContext;
 pub use server::{
-    Limits, Server, ServerAddresses, ServerFeatures, ServerOptions, StartError, StopReport,
+    Limits, MinDataRate, Server, ServerAddresses, ServerFeatures, ServerOptions, StartError,
+    StopReport,
 };
 pub use testing::TestServer;
 

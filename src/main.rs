@@ -22,6 +22,19 @@ OPTIONS:
     -h, --help               Print this help
     -V, --version            Print the version
 
+LIMITS (each also as env PEREGRINE_<NAME>, e.g. PEREGRINE_KEEP_ALIVE_TIMEOUT=60s):
+    --max-request-line-size <SIZE>          [default: 8K]     longer: 414
+    --max-request-headers-size <SIZE>       [default: 32K]    larger: 431
+    --max-request-header-count <N>          [default: 100]    more: 431
+    --max-request-body-size <SIZE|unlimited> [default: 30000000] larger: 413
+    --max-response-buffer-size <SIZE>       [default: 64K]
+    --request-headers-timeout <DURATION>    [default: 30s]    slower: 408
+    --keep-alive-timeout <DURATION>         [default: 130s]
+    --min-request-body-data-rate <RATE|off> [default: 240/5s] slower: 408
+    --min-response-data-rate <RATE|off>     [default: 240/5s] slower: disconnect
+    --max-connections <N|unlimited>         [default: unlimited] over: accept and close
+  SIZE: bytes, or with K/M/G (KiB/MiB/GiB); DURATION: 30s, 500ms, 2m; RATE: bytes/s[/grace]
+
 ROUTES:
     GET /plaintext, GET /json, POST|PUT /echo, GET / (index); 404 otherwise.
 ";
@@ -33,7 +46,7 @@ struct Cli {
 }
 
 enum Parsed {
-    Run(Cli),
+    Run(Box<Cli>),
     Exit(&'static str),
 }
 
@@ -57,6 +70,15 @@ fn parse_cpus(list: &str) -> Result<Vec<usize>, String> {
         return Err(format!("invalid CPU list {list:?}: it is empty"));
     }
     Ok(cpus)
+}
+
+/// The limit a `--NAME` flag sets, if it is one.
+fn limit_setting(flag: &str) -> Option<&'static str> {
+    let name = flag.strip_prefix("--")?;
+    peregrine::server::LIMIT_SETTINGS
+        .iter()
+        .map(|(n, _)| *n)
+        .find(|n| *n == name)
 }
 
 fn parse_workers(v: &str) -> Result<usize, String> {
@@ -84,6 +106,7 @@ fn parse_args(
     let mut workers = None;
     let mut cpus = None;
     let mut shutdown_timeout = Duration::from_secs(30);
+    let mut limits_given: Vec<&str> = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -118,6 +141,12 @@ fn parse_args(
                 shutdown_timeout = Duration::from_secs_f64(secs);
             }
             "--no-server-header" => options.server_header = None,
+            flag if limit_setting(flag).is_some() => {
+                let name = limit_setting(flag).expect("checked");
+                let v = value(flag)?;
+                options.limits.set(name, &v)?;
+                limits_given.push(name);
+            }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -139,13 +168,25 @@ fn parse_args(
             cpus = Some(parse_cpus(&v).map_err(|e| format!("PEREGRINE_CPUS: {e}"))?);
         }
     }
+    for (name, _) in peregrine::server::LIMIT_SETTINGS {
+        if limits_given.contains(name) {
+            continue;
+        }
+        let var = format!("PEREGRINE_{}", name.to_ascii_uppercase().replace('-', "_"));
+        if let Some(v) = env(&var) {
+            options
+                .limits
+                .set(name, &v)
+                .map_err(|e| format!("{var}: {e}"))?;
+        }
+    }
     options.workers = workers;
     options.cpus = cpus;
     options.validate().map_err(|e| e.to_string())?;
-    Ok(Parsed::Run(Cli {
+    Ok(Parsed::Run(Box::new(Cli {
         options,
         shutdown_timeout,
-    }))
+    })))
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and the workers it starts, which inherit the
@@ -274,6 +315,29 @@ mod tests {
     }
 
     #[test]
+    fn limits_from_flags_and_environment() {
+        let env = [
+            ("PEREGRINE_KEEP_ALIVE_TIMEOUT", "5s"),
+            ("PEREGRINE_MAX_REQUEST_BODY_SIZE", "1M"),
+        ];
+        let o = parse(
+            &[
+                "--max-request-body-size",
+                "unlimited",
+                "--max-connections=10",
+            ],
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            o.limits.max_request_body_size, None,
+            "the flag wins over the environment"
+        );
+        assert_eq!(o.limits.keep_alive_timeout, Duration::from_secs(5));
+        assert_eq!(o.limits.max_concurrent_connections, Some(10));
+    }
+
+    #[test]
     fn bad_input_is_named() {
         for (args, env, want) in [
             (&["--bogus"][..], &[][..], "unknown argument \"--bogus\""),
@@ -294,6 +358,21 @@ mod tests {
                 &[],
                 &[("PEREGRINE_WORKERS", "x")],
                 "PEREGRINE_WORKERS: invalid worker count",
+            ),
+            (
+                &["--keep-alive-timeout", "soon"],
+                &[],
+                "invalid keep-alive-timeout \"soon\"",
+            ),
+            (
+                &["--max-connections", "0"],
+                &[],
+                "max_concurrent_connections must be at least 1",
+            ),
+            (
+                &[],
+                &[("PEREGRINE_MAX_REQUEST_BODY_SIZE", "big")],
+                "PEREGRINE_MAX_REQUEST_BODY_SIZE: invalid max-request-body-size",
             ),
         ] {
             let e = parse(args, env).unwrap_err();

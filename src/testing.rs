@@ -14,9 +14,16 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+use std::collections::VecDeque;
+use std::rc::Rc;
+
 use crate::app::Application;
-use crate::http::{Features, HttpContext, RequestFeature, ResponseError, ResponseFeature};
+use crate::connection::{serve, Closing, Http1Connection, Transport, WorkerContext};
+use crate::http::{
+    ConnectionFeature, Features, HttpContext, RequestFeature, ResponseError, ResponseFeature,
+};
 use crate::proto::h1::{Method, ResponseHeaders, Version};
+use crate::server::Limits;
 use crate::server::{Server, ServerFeatures, StartError, StopReport};
 
 /// A request to send through a [`TestServer`].
@@ -337,6 +344,58 @@ impl Features for TestFeatures {
     }
     fn get_any(&self, _: std::any::TypeId) -> Option<&dyn Any> {
         None
+    }
+}
+
+/// Runs the real HTTP/1.1 protocol object (the one every socket engine uses) over in-memory
+/// bytes: `chunks` arrive one receive at a time, then the stream ends; returns every byte the
+/// server wrote. No sockets, no threads, deterministic but for the `Date` header.
+///
+/// This is Kestrel's in-memory transport for byte-level tests, and the fuzzer's way into the
+/// connection state machine.
+pub fn serve_bytes<A: Application>(app: &A, limits: Limits, chunks: &[&[u8]]) -> Vec<u8> {
+    let worker = Rc::new(WorkerContext::new(limits, Some("peregrine")));
+    let transport = MemoryTransport {
+        input: chunks
+            .iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| c.to_vec())
+            .collect(),
+        output: Vec::new(),
+    };
+    let feature = ConnectionFeature {
+        local_addr: None,
+        remote_addr: None,
+        connection_id: 1,
+    };
+    let mut conn = Http1Connection::new(transport, worker, feature);
+    let mut context = A::Context::default();
+    block_on(async {
+        if serve(&mut conn, app, &mut context).await == Closing::Linger {
+            std::future::poll_fn(|cx| conn.poll_linger(cx)).await;
+        }
+    });
+    std::mem::take(&mut conn.transport_mut().output)
+}
+
+/// Bytes in from a queue, bytes out to a vector.
+struct MemoryTransport {
+    input: VecDeque<Vec<u8>>,
+    output: Vec<u8>,
+}
+
+impl Transport for MemoryTransport {
+    fn poll_recv(&mut self, _: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.input.pop_front().map_or(0, |chunk| {
+            buf.extend_from_slice(&chunk);
+            chunk.len()
+        })))
+    }
+
+    fn poll_send(&mut self, _: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<io::Result<()>> {
+        self.output.extend_from_slice(buf);
+        buf.clear();
+        Poll::Ready(Ok(()))
     }
 }
 

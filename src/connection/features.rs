@@ -6,8 +6,8 @@ use std::task::{Context, Poll};
 
 use super::{Http1Connection, Transport, Writing};
 use crate::http::{
-    ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime, ResponseError,
-    ResponseFeature,
+    ConnectionFeature, Features, MaxRequestBodySize, MinRequestBodyDataRate, RequestFeature,
+    RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature,
 };
 use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
 
@@ -152,6 +152,10 @@ impl<T: Transport> Features for Http1Connection<T> {
             Some(&self.lifetime)
         } else if type_id == TypeId::of::<RequestIdentifier>() {
             Some(&self.request_id)
+        } else if type_id == TypeId::of::<MaxRequestBodySize>() {
+            Some(&self.body_size)
+        } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
+            Some(&self.body_rate)
         } else {
             self.extra.get(type_id)
         }
@@ -164,6 +168,10 @@ impl<T: Transport> Features for Http1Connection<T> {
             Some(&mut self.lifetime)
         } else if type_id == TypeId::of::<RequestIdentifier>() {
             Some(&mut self.request_id)
+        } else if type_id == TypeId::of::<MaxRequestBodySize>() {
+            Some(&mut self.body_size)
+        } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
+            Some(&mut self.body_rate)
         } else {
             self.extra.get_mut(type_id)
         }

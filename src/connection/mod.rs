@@ -10,6 +10,7 @@
 
 mod features;
 mod serve;
+mod timeout;
 mod transport;
 
 use std::cell::{Cell, RefCell};
@@ -18,9 +19,14 @@ use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
 pub(crate) use serve::serve;
+pub(crate) use timeout::Heartbeat;
+use timeout::{ConnTimer, Expired};
 pub(crate) use transport::Transport;
 
-use crate::http::{ConnectionFeature, FeatureMap, RequestIdentifier, RequestLifetime};
+use crate::http::{
+    ConnectionFeature, FeatureMap, MaxRequestBodySize, MinRequestBodyDataRate, RequestIdentifier,
+    RequestLifetime,
+};
 use crate::proto::h1::{
     encode_chunk, encode_head, encode_last_chunk, status_allows_body, BodyDecoder, BodyKind,
     DateCache, HeadParser, Method, ParseStatus, RejectReason, RequestHead, ResponseFraming,
@@ -42,6 +48,12 @@ pub(crate) struct WorkerContext {
     pub(crate) date: RefCell<DateCache>,
     /// Set when the server stops: idle connections close, responses say `Connection: close`.
     pub(crate) draining: Cell<bool>,
+    /// The coarse clock and every connection's timeouts.
+    pub(crate) heartbeat: Heartbeat,
+    /// Requests rejected, by [`RejectReason::ALL`] index.
+    rejections: RefCell<[u64; RejectReason::ALL.len()]>,
+    /// Connections closed by a timeout.
+    timeouts: Cell<u64>,
     /// Spare byte buffers, so idle connections hold none.
     buffers: RefCell<Vec<Vec<u8>>>,
 }
@@ -57,13 +69,33 @@ impl WorkerContext {
             server_header: server_header.map(|s| s.as_bytes().into()),
             date: RefCell::new(date),
             draining: Cell::new(false),
+            heartbeat: Heartbeat::new(),
+            rejections: RefCell::new([0; RejectReason::ALL.len()]),
+            timeouts: Cell::new(0),
             buffers: RefCell::new(Vec::new()),
         }
     }
 
-    /// Refreshes the cached `Date` header value.
+    /// The once-a-second heartbeat: refreshes the cached `Date` value and judges timeouts.
     pub(crate) fn tick(&self) {
         self.date.borrow_mut().update(std::time::SystemTime::now());
+        self.heartbeat.beat(std::time::Instant::now());
+    }
+
+    /// Requests rejected so far (all reasons).
+    pub(crate) fn rejected(&self) -> u64 {
+        self.rejections.borrow().iter().sum()
+    }
+
+    /// Connections closed by a timeout so far.
+    pub(crate) fn timed_out(&self) -> u64 {
+        self.timeouts.get()
+    }
+
+    fn count_rejection(&self, reason: RejectReason) {
+        if let Some(i) = RejectReason::ALL.iter().position(|r| *r == reason) {
+            self.rejections.borrow_mut()[i] += 1;
+        }
     }
 
     fn take_buffer(&self) -> Vec<u8> {
@@ -104,6 +136,24 @@ enum Writing {
     Done,
 }
 
+/// How a connection ends once the request loop is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Closing {
+    /// Nothing is left to read: close at once.
+    Now,
+    /// The client may still be sending (a rejected or unread request): stop writing and read
+    /// what arrives for a while before closing, so a close with unread data does not reset the
+    /// connection and destroy the response the client has not read yet (lingering close).
+    Linger,
+}
+
+/// The heartbeat's period. Deadlines are taken from its coarse clock (up to one period old), so
+/// each gets one period more: a timeout fires up to a second late, never early (as Kestrel's).
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long a lingering close keeps reading (the heartbeat adds up to a second).
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What the next request looks like.
 pub(crate) enum Next {
     /// A complete head is parsed and ready for the application.
@@ -136,7 +186,10 @@ pub(crate) struct Http1Connection<T> {
     lifetime: RequestLifetime,
     request_id: RequestIdentifier,
     extra: FeatureMap,
+    body_size: MaxRequestBodySize,
+    body_rate: MinRequestBodyDataRate,
     requests: u32,
+    timer: Rc<ConnTimer>,
 
     // Input: `input[base..base + head_len]` is the current head; body bytes follow.
     input: Vec<u8>,
@@ -153,6 +206,8 @@ pub(crate) struct Http1Connection<T> {
     read_eof: bool,
     /// Set when the body broke its framing or limit; the response becomes its status.
     body_rejected: Option<RejectReason>,
+    /// Whether the application started reading the body (limits are then fixed).
+    body_started: bool,
 
     // Output: encoded bytes waiting for the transport.
     out: Vec<u8>,
@@ -167,7 +222,11 @@ impl<T: Transport> Http1Connection<T> {
         connection: ConnectionFeature,
     ) -> Self {
         let head = RequestHead::new(&worker.limits.head_limits());
+        let timer = worker.heartbeat.timer();
         Http1Connection {
+            body_size: MaxRequestBodySize::new(worker.limits.max_request_body_size),
+            body_rate: MinRequestBodyDataRate::new(worker.limits.min_request_body_data_rate),
+            timer,
             transport,
             worker,
             connection,
@@ -186,6 +245,7 @@ impl<T: Transport> Http1Connection<T> {
             expect: Continue::None,
             read_eof: false,
             body_rejected: None,
+            body_started: false,
             out: Vec::new(),
             response: Response {
                 status: 200,
@@ -216,6 +276,8 @@ impl<T: Transport> Http1Connection<T> {
         self.expect = Continue::None;
         self.read_eof = false;
         self.body_rejected = None;
+        self.body_started = false;
+        self.timer.reset();
         self.out.clear();
         self.response.writing = Writing::Done;
     }
@@ -244,18 +306,39 @@ impl<T: Transport> Http1Connection<T> {
     /// Waits for the next complete request head, flushing responses when more input is needed.
     pub(crate) fn poll_next_request(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
         loop {
+            match self.timer.take_expired() {
+                None => {}
+                Some(Expired::RequestHeaders) => {
+                    return Poll::Ready(self.reject(RejectReason::RequestHeadersTimeout))
+                }
+                Some(e) => return Poll::Ready(self.timed_out(e)),
+            }
+            let now = self.worker.heartbeat.now();
             if self.base < self.input.len() {
                 match self
                     .worker
                     .parser
                     .parse(&self.input[self.base..], &mut self.head)
                 {
-                    Ok(ParseStatus::Complete(n)) => return Poll::Ready(self.begin_request(n)),
-                    Ok(ParseStatus::Partial) => {}
-                    Err(reason) => return Poll::Ready(Next::Reject(reason)),
+                    Ok(ParseStatus::Complete(n)) => {
+                        self.timer.clear_deadline();
+                        return Poll::Ready(self.begin_request(n));
+                    }
+                    Ok(ParseStatus::Partial) => {
+                        // The clock for a head starts at its first byte and is not restarted
+                        // by more bytes: a client trickling a head (slowloris) runs out.
+                        if self.timer.deadline_kind() != Some(Expired::RequestHeaders) {
+                            let at = now + HEARTBEAT + self.worker.limits.request_headers_timeout;
+                            self.timer.set_deadline(at, Expired::RequestHeaders);
+                        }
+                    }
+                    Err(reason) => return Poll::Ready(self.reject(reason)),
                 }
             } else if self.worker.draining.get() {
                 return Poll::Ready(Next::Close);
+            } else if self.timer.deadline_kind() != Some(Expired::KeepAlive) {
+                let at = now + HEARTBEAT + self.worker.limits.keep_alive_timeout;
+                self.timer.set_deadline(at, Expired::KeepAlive);
             }
             if self.read_eof {
                 // A partial head at end of stream is dropped: there is no one to answer.
@@ -269,12 +352,39 @@ impl<T: Transport> Http1Connection<T> {
             if ready!(self.poll_send_out(cx)).is_err() {
                 return Poll::Ready(Next::Close);
             }
-            match ready!(self.poll_fill(cx)) {
-                Ok(0) => self.read_eof = true,
-                Ok(_) => {}
-                Err(_) => return Poll::Ready(Next::Close),
+            match self.poll_fill(cx) {
+                Poll::Pending => {
+                    self.timer.register(cx.waker());
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(0)) => self.read_eof = true,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Next::Close),
             }
         }
+    }
+
+    /// A malformed (or too slow) request: counted, answered with its status, then closed.
+    fn reject(&mut self, reason: RejectReason) -> Next {
+        self.timer.clear_deadline();
+        self.worker.count_rejection(reason);
+        if reason == RejectReason::RequestHeadersTimeout {
+            self.worker.timeouts.set(self.worker.timeouts.get() + 1);
+        }
+        Next::Reject(reason)
+    }
+
+    /// A timeout that ends the connection without a response.
+    fn timed_out(&mut self, what: Expired) -> Next {
+        if what != Expired::KeepAlive {
+            tracing::debug!(
+                ?what,
+                connection = self.connection.connection_id,
+                "timed out"
+            );
+            self.worker.timeouts.set(self.worker.timeouts.get() + 1);
+        }
+        Next::Close
     }
 
     /// Receives more input, keeping unconsumed bytes; while nothing is buffered the input
@@ -303,13 +413,6 @@ impl<T: Transport> Http1Connection<T> {
     }
 
     fn begin_request(&mut self, head_len: usize) -> Next {
-        if let (BodyKind::Length(n), Some(max)) =
-            (self.head.body, self.worker.limits.max_request_body_size)
-        {
-            if n > max {
-                return Next::Reject(RejectReason::RequestBodyTooLarge);
-            }
-        }
         self.head_len = head_len;
         self.body = BodyDecoder::new(self.head.body);
         self.body_pos = self.base + head_len;
@@ -321,6 +424,11 @@ impl<T: Transport> Http1Connection<T> {
             Continue::None
         };
         self.body_rejected = None;
+        self.body_started = false;
+        self.body_size = MaxRequestBodySize::new(self.worker.limits.max_request_body_size);
+        self.body_rate = MinRequestBodyDataRate::new(self.worker.limits.min_request_body_data_rate);
+        self.timer
+            .start_write_rate(self.worker.limits.min_response_data_rate);
         self.requests = self.requests.wrapping_add(1);
         self.request_id = RequestIdentifier::new(self.connection.connection_id, self.requests);
         self.lifetime.reset();
@@ -372,11 +480,31 @@ impl<T: Transport> Http1Connection<T> {
 
     /// Sends everything encoded so far.
     pub(crate) fn poll_send_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let r = ready!(self.transport.poll_send(cx, &mut self.out));
-        if r.is_err() {
+        if self.timer.take_if(Expired::ResponseRate) {
+            self.timed_out(Expired::ResponseRate);
             self.lifetime.set_aborted();
+            return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
         }
-        Poll::Ready(r)
+        if self.lifetime.is_aborted() {
+            // Aborted by the application or a failed transfer: nothing more goes out.
+            return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
+        }
+        let bytes = self.out.len() as u64;
+        match self.transport.poll_send(cx, &mut self.out) {
+            Poll::Pending => {
+                self.timer.write_waiting(self.worker.heartbeat.now());
+                self.timer.register(cx.waker());
+                Poll::Pending
+            }
+            Poll::Ready(r) => {
+                self.timer
+                    .write_progress(self.worker.heartbeat.now(), bytes);
+                if r.is_err() {
+                    self.lifetime.set_aborted();
+                }
+                Poll::Ready(r)
+            }
+        }
     }
 
     /// The body length the application declared with a `Content-Length` header, if valid.
@@ -523,6 +651,49 @@ impl<T: Transport> Http1Connection<T> {
         self.response.body.clear();
     }
 
+    /// How to close after the last response: linger if the client may still be sending.
+    pub(crate) fn closing(&self) -> Closing {
+        let unread = self.base + self.head_len < self.input.len() || !self.body.is_done();
+        if !self.read_eof && unread {
+            Closing::Linger
+        } else {
+            Closing::Now
+        }
+    }
+
+    /// The lingering close: the write side is shut (the client sees the end of the response),
+    /// and whatever still arrives is read and dropped until the client closes or [`LINGER`]
+    /// passes.
+    pub(crate) fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.timer.take_if(Expired::Linger) {
+            return Poll::Ready(());
+        }
+        if self.timer.deadline_kind() != Some(Expired::Linger) {
+            self.transport.shutdown_write();
+            let at = self.worker.heartbeat.now() + HEARTBEAT + LINGER;
+            self.timer.set_deadline(at, Expired::Linger);
+        }
+        loop {
+            if self.timer.take_if(Expired::Linger) {
+                return Poll::Ready(());
+            }
+            self.input.clear();
+            self.base = 0;
+            self.head_len = 0;
+            match self.poll_fill(cx) {
+                Poll::Pending => {
+                    self.timer.register(cx.waker());
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    self.timer.clear_deadline();
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Ok(_)) => {}
+            }
+        }
+    }
+
     /// Reads and drops what the application left of the request body, so the next request can
     /// be parsed; `false` if the connection must close instead.
     pub(crate) fn poll_finish_body(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
@@ -561,7 +732,29 @@ impl<T: Transport> Http1Connection<T> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        if !self.body_started {
+            self.body_started = true;
+            self.body_size.freeze();
+            self.body_rate.freeze();
+            if let (BodyKind::Length(n), Some(max)) = (self.head.body, self.body_size.get()) {
+                if n > max {
+                    return Poll::Ready(Err(self.body_error(RejectReason::RequestBodyTooLarge)));
+                }
+            }
+            if !self.body.is_done() {
+                self.timer.start_read_rate(self.body_rate.get());
+            }
+        }
         loop {
+            if self.timer.take_if(Expired::RequestBodyRate) {
+                self.worker.timeouts.set(self.worker.timeouts.get() + 1);
+                return Poll::Ready(Err(self.body_error(RejectReason::RequestBodyTimeout)));
+            }
+            if self.timer.take_if(Expired::ResponseRate) {
+                self.timed_out(Expired::ResponseRate);
+                self.lifetime.set_aborted();
+                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+            }
             let (start, end) = self.pending;
             if start < end {
                 let n = buf.len().min(end - start);
@@ -570,6 +763,7 @@ impl<T: Transport> Http1Connection<T> {
                 return Poll::Ready(Ok(n));
             }
             if self.body.is_done() {
+                self.timer.stop_read_rate();
                 return Poll::Ready(Ok(0));
             }
             if self.body_pos < self.input.len() {
@@ -586,7 +780,7 @@ impl<T: Transport> Http1Connection<T> {
                         at + decoded.data.end as usize,
                     );
                     self.body_received += len as u64;
-                    if let Some(max) = self.worker.limits.max_request_body_size {
+                    if let Some(max) = self.body_size.get() {
                         if self.body_received > max {
                             return Poll::Ready(Err(
                                 self.body_error(RejectReason::RequestBodyTooLarge)
@@ -618,10 +812,16 @@ impl<T: Transport> Http1Connection<T> {
             if self.read_eof {
                 return Poll::Ready(Err(self.body_error(RejectReason::UnexpectedEof)));
             }
-            match ready!(self.poll_fill(cx)) {
-                Ok(0) => self.read_eof = true,
-                Ok(_) => {}
-                Err(e) => {
+            let now = self.worker.heartbeat.now();
+            match self.poll_fill(cx) {
+                Poll::Pending => {
+                    self.timer.read_waiting(now);
+                    self.timer.register(cx.waker());
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(0)) => self.read_eof = true,
+                Poll::Ready(Ok(n)) => self.timer.read_progress(now, n as u64),
+                Poll::Ready(Err(e)) => {
                     self.lifetime.set_aborted();
                     return Poll::Ready(Err(e));
                 }
@@ -635,6 +835,8 @@ impl<T: Transport> Http1Connection<T> {
         tracing::debug!(reason = reason.as_str(), "request body rejected");
         self.response.keep_alive = false;
         self.body_rejected = Some(reason);
+        self.worker.count_rejection(reason);
+        self.timer.stop_read_rate();
         // Nothing more of this body can be trusted.
         self.body = BodyDecoder::new(BodyKind::None);
         self.pending = (0, 0);

@@ -5,12 +5,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::task::Poll;
 
-use super::{Http1Connection, Next, Outcome, Transport};
+use super::{Closing, Http1Connection, Next, Outcome, Transport};
 use crate::app::Application;
 use crate::http::HttpContext;
 
-/// Serves requests on `conn` until the connection closes; returns whether it ended cleanly
-/// (end of stream, `Connection: close`, or draining) rather than by an error.
+/// Serves requests on `conn` until the connection is to close; says how to close it.
 ///
 /// Responses to pipelined requests that arrived in one read are encoded back to back and go out
 /// in one send, when the connection next needs input.
@@ -18,15 +17,17 @@ pub(crate) async fn serve<A: Application, T: Transport>(
     conn: &mut Http1Connection<T>,
     app: &A,
     context: &mut A::Context,
-) -> bool {
+) -> Closing {
     loop {
         match poll_fn(|cx| conn.poll_next_request(cx)).await {
             Next::Request => {}
-            Next::Close => return true,
+            Next::Close => return Closing::Now,
             Next::Reject(reason) => {
                 conn.write_rejection(reason);
-                let _ = poll_fn(|cx| conn.poll_send_out(cx)).await;
-                return false;
+                return match poll_fn(|cx| conn.poll_send_out(cx)).await {
+                    Ok(()) => conn.closing(),
+                    Err(_) => Closing::Now,
+                };
             }
         }
         let outcome = {
@@ -63,8 +64,10 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         };
         let keep_alive = conn.complete_response(outcome);
         if !keep_alive || !poll_fn(|cx| conn.poll_finish_body(cx)).await {
-            let _ = poll_fn(|cx| conn.poll_send_out(cx)).await;
-            return true;
+            return match poll_fn(|cx| conn.poll_send_out(cx)).await {
+                Ok(()) => conn.closing(),
+                Err(_) => Closing::Now,
+            };
         }
     }
 }

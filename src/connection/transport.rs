@@ -18,4 +18,7 @@ pub(crate) trait Transport {
 
     /// Starts a receive now, if the transport can, so it overlaps the send that follows.
     fn prefetch_recv(&mut self) {}
+
+    /// Shuts the write side (sends FIN) while reading goes on (lingering close).
+    fn shutdown_write(&mut self) {}
 }

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::task::{Context, Poll, Waker};
 
 use crate::proto::h1::{Method, ResponseHeaders, Version};
+use crate::server::MinDataRate;
 
 /// The request side of a request: its head and its body (ASP.NET Core's `IHttpRequestFeature`).
 pub trait RequestFeature {
@@ -222,6 +223,99 @@ impl fmt::Debug for RequestIdentifier {
         f.debug_tuple("RequestIdentifier")
             .field(&self.as_str())
             .finish()
+    }
+}
+
+/// The body-size limit of one request (ASP.NET Core's `IHttpMaxRequestBodySizeFeature`).
+///
+/// Starts at [`Limits::max_request_body_size`](crate::Limits::max_request_body_size); a handler
+/// may raise or lower it until it starts reading the body, after which it is read-only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxRequestBodySize {
+    limit: Option<u64>,
+    read_only: bool,
+}
+
+/// A per-request setting that can no longer change (the body is already being read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadOnly;
+
+impl fmt::Display for ReadOnly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the request body is already being read; its limits are fixed")
+    }
+}
+
+impl std::error::Error for ReadOnly {}
+
+impl MaxRequestBodySize {
+    /// A feature holding `limit` (`None`: no limit).
+    pub fn new(limit: Option<u64>) -> Self {
+        MaxRequestBodySize {
+            limit,
+            read_only: false,
+        }
+    }
+
+    /// The limit in bytes, `None` for none.
+    pub fn get(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// Whether the limit can still change.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Changes the limit for this request.
+    pub fn set(&mut self, limit: Option<u64>) -> Result<(), ReadOnly> {
+        if self.read_only {
+            return Err(ReadOnly);
+        }
+        self.limit = limit;
+        Ok(())
+    }
+
+    /// Fixes the limit (the body is being read). For servers.
+    pub fn freeze(&mut self) {
+        self.read_only = true;
+    }
+}
+
+/// The minimum upload rate of one request's body (ASP.NET Core's
+/// `IHttpMinRequestBodyDataRateFeature`); a handler may change it before reading the body.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MinRequestBodyDataRate {
+    rate: Option<MinDataRate>,
+    read_only: bool,
+}
+
+impl MinRequestBodyDataRate {
+    /// A feature holding `rate` (`None`: no minimum).
+    pub fn new(rate: Option<MinDataRate>) -> Self {
+        MinRequestBodyDataRate {
+            rate,
+            read_only: false,
+        }
+    }
+
+    /// The minimum rate, `None` for none.
+    pub fn get(&self) -> Option<MinDataRate> {
+        self.rate
+    }
+
+    /// Changes the minimum rate for this request.
+    pub fn set(&mut self, rate: Option<MinDataRate>) -> Result<(), ReadOnly> {
+        if self.read_only {
+            return Err(ReadOnly);
+        }
+        self.rate = rate;
+        Ok(())
+    }
+
+    /// Fixes the rate (the body is being read). For servers.
+    pub fn freeze(&mut self) {
+        self.read_only = true;
     }
 }
 

@@ -6,6 +6,6 @@ mod features;
 pub use crate::proto::h1::{Method, ResponseHeaders, Version};
 pub use context::HttpContext;
 pub use features::{
-    ConnectionFeature, FeatureMap, Features, RequestFeature, RequestIdentifier, RequestLifetime,
-    ResponseError, ResponseFeature,
+    ConnectionFeature, FeatureMap, Features, MaxRequestBodySize, MinRequestBodyDataRate, ReadOnly,
+    RequestFeature, RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature,
 };

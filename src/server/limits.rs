@@ -1,9 +1,61 @@
 //! Request and response limits shared by every engine (Kestrel's `KestrelServerLimits`).
+//!
+//! Every limit, its default, the status it produces and how to change it is listed in
+//! `docs/limits.md`.
+
+use std::fmt;
+use std::time::Duration;
 
 use crate::proto::h1::HeadLimits;
 
+/// A minimum data rate (Kestrel's `MinDataRate`): a transfer slower than `bytes_per_second`,
+/// averaged over the time spent waiting on it, fails once `grace_period` has passed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MinDataRate {
+    /// The slowest acceptable average rate.
+    pub bytes_per_second: f64,
+    /// How long a transfer may run below the rate before it is judged (at least 1 s, the
+    /// heartbeat).
+    pub grace_period: Duration,
+}
+
+impl MinDataRate {
+    /// Kestrel's default: 240 bytes/s after a 5 s grace period.
+    pub const DEFAULT: MinDataRate = MinDataRate {
+        bytes_per_second: 240.0,
+        grace_period: Duration::from_secs(5),
+    };
+
+    /// Checks the values; the message names the one at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.bytes_per_second.is_finite() && self.bytes_per_second > 0.0) {
+            return Err("a minimum data rate must be a positive number of bytes per second".into());
+        }
+        if self.grace_period < Duration::from_secs(1) {
+            return Err("a data-rate grace period must be at least 1s (the heartbeat)".into());
+        }
+        Ok(())
+    }
+
+    /// Whether `bytes` moved in `elapsed` of waiting is too slow.
+    pub fn is_violated(&self, bytes: u64, elapsed: Duration) -> bool {
+        elapsed > self.grace_period
+            && (bytes as f64) < self.bytes_per_second * elapsed.as_secs_f64()
+    }
+}
+
+impl fmt::Display for MinDataRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} B/s after {:?}",
+            self.bytes_per_second, self.grace_period
+        )
+    }
+}
+
 /// Limits applied to every connection. Defaults follow Kestrel's.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
     /// Longest request line (method, target, version) in bytes; longer gets `414`. Default 8 KiB.
     pub max_request_line_size: usize,
@@ -11,14 +63,31 @@ pub struct Limits {
     pub max_request_headers_total_size: usize,
     /// Most header fields in one request; more gets `431`. Default 100.
     pub max_request_header_count: usize,
-    /// Largest request body in bytes, `None` for no limit; a larger declared `Content-Length`
-    /// gets `413` before the body is read, a chunked body fails once it passes the limit.
-    /// Default 30,000,000.
+    /// Largest request body in bytes, `None` for no limit. Checked when the application starts
+    /// reading the body: a larger `Content-Length` fails at once, a chunked body once it passes
+    /// the limit; either way the response is `413`. A handler can change it for its request
+    /// (the [`MaxRequestBodySize`](crate::http::MaxRequestBodySize) feature). Default 30,000,000.
     pub max_request_body_size: Option<u64>,
     /// Response body bytes a handler may buffer before
     /// [`HttpContext::write_all`](crate::HttpContext::write_all) waits for the client. Default
     /// 64 KiB.
     pub max_response_buffer_size: usize,
+    /// Time allowed to receive a whole request head, from its first byte; then `408` and close
+    /// (slowloris). Default 30 s.
+    pub request_headers_timeout: Duration,
+    /// Time an idle connection is kept open waiting for its next request. Default 130 s.
+    pub keep_alive_timeout: Duration,
+    /// Slowest request body upload accepted while the application reads it; slower gets `408`
+    /// and close. `None` disables. A handler can change it for its request (the
+    /// [`MinRequestBodyDataRate`](crate::http::MinRequestBodyDataRate) feature). Default 240 B/s
+    /// after 5 s.
+    pub min_request_body_data_rate: Option<MinDataRate>,
+    /// Slowest response download accepted; a client that reads slower (or not at all) is
+    /// disconnected. `None` disables. Default 240 B/s after 5 s.
+    pub min_response_data_rate: Option<MinDataRate>,
+    /// Most connections open at once across all workers, `None` for no limit. Over it, a new
+    /// connection is accepted and closed at once (counted). Default: no limit.
+    pub max_concurrent_connections: Option<usize>,
 }
 
 impl Default for Limits {
@@ -29,6 +98,11 @@ impl Default for Limits {
             max_request_header_count: 100,
             max_request_body_size: Some(30_000_000),
             max_response_buffer_size: 64 * 1024,
+            request_headers_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(130),
+            min_request_body_data_rate: Some(MinDataRate::DEFAULT),
+            min_response_data_rate: Some(MinDataRate::DEFAULT),
+            max_concurrent_connections: None,
         }
     }
 }
@@ -51,12 +125,249 @@ impl Limits {
         if self.max_request_headers_total_size < 64 {
             return Err("max_request_headers_total_size must be at least 64 bytes".into());
         }
-        if self.max_request_header_count == 0 {
-            return Err("max_request_header_count must be at least 1".into());
+        if !(1..=crate::proto::h1::HEADER_SLOTS).contains(&self.max_request_header_count) {
+            return Err(format!(
+                "max_request_header_count must be from 1 to {}",
+                crate::proto::h1::HEADER_SLOTS
+            ));
         }
         if self.max_response_buffer_size == 0 {
             return Err("max_response_buffer_size must be at least 1 byte".into());
         }
+        if self.request_headers_timeout < Duration::from_secs(1) {
+            return Err("request_headers_timeout must be at least 1s".into());
+        }
+        if self.keep_alive_timeout < Duration::from_secs(1) {
+            return Err("keep_alive_timeout must be at least 1s".into());
+        }
+        if let Some(r) = &self.min_request_body_data_rate {
+            r.validate()
+                .map_err(|e| format!("min_request_body_data_rate: {e}"))?;
+        }
+        if let Some(r) = &self.min_response_data_rate {
+            r.validate()
+                .map_err(|e| format!("min_response_data_rate: {e}"))?;
+        }
+        if self.max_concurrent_connections == Some(0) {
+            return Err("max_concurrent_connections must be at least 1".into());
+        }
         Ok(())
+    }
+}
+
+/// Every limit by the name flags, environment variables and configuration use, with the form
+/// of its value. The binary takes each as `--NAME VALUE` and as `PEREGRINE_NAME` (upper case,
+/// `_` for `-`).
+pub const LIMIT_SETTINGS: &[(&str, &str)] = &[
+    ("max-request-line-size", "SIZE"),
+    ("max-request-headers-size", "SIZE"),
+    ("max-request-header-count", "N"),
+    ("max-request-body-size", "SIZE|unlimited"),
+    ("max-response-buffer-size", "SIZE"),
+    ("request-headers-timeout", "DURATION"),
+    ("keep-alive-timeout", "DURATION"),
+    ("min-request-body-data-rate", "BYTES_PER_SEC[/GRACE]|off"),
+    ("min-response-data-rate", "BYTES_PER_SEC[/GRACE]|off"),
+    ("max-connections", "N|unlimited"),
+];
+
+impl Limits {
+    /// Sets the limit called `name` (see [`LIMIT_SETTINGS`]) from text: sizes in bytes with an
+    /// optional `K`/`KiB`, `M`/`MiB`, `G`/`GiB` suffix (powers of 1024), durations as `30s`,
+    /// `500ms`, `2m` or plain seconds, rates as `240` or `240/5s`. The error names the setting
+    /// and the value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let v = value.trim();
+        let bad = |what: &str| format!("invalid {name} {value:?}: expected {what}");
+        match name {
+            "max-request-line-size" => {
+                self.max_request_line_size = parse_size(v).ok_or_else(|| bad("a size"))?
+            }
+            "max-request-headers-size" => {
+                self.max_request_headers_total_size = parse_size(v).ok_or_else(|| bad("a size"))?
+            }
+            "max-request-header-count" => {
+                self.max_request_header_count = v.parse().map_err(|_| bad("a number"))?
+            }
+            "max-request-body-size" => {
+                self.max_request_body_size = if is_unlimited(v) {
+                    None
+                } else {
+                    Some(parse_size(v).ok_or_else(|| bad("a size or unlimited"))? as u64)
+                }
+            }
+            "max-response-buffer-size" => {
+                self.max_response_buffer_size = parse_size(v).ok_or_else(|| bad("a size"))?
+            }
+            "request-headers-timeout" => {
+                self.request_headers_timeout = parse_duration(v).ok_or_else(|| bad("a duration"))?
+            }
+            "keep-alive-timeout" => {
+                self.keep_alive_timeout = parse_duration(v).ok_or_else(|| bad("a duration"))?
+            }
+            "min-request-body-data-rate" => {
+                self.min_request_body_data_rate =
+                    parse_rate(v).ok_or_else(|| bad("BYTES_PER_SEC[/GRACE] or off"))?
+            }
+            "min-response-data-rate" => {
+                self.min_response_data_rate =
+                    parse_rate(v).ok_or_else(|| bad("BYTES_PER_SEC[/GRACE] or off"))?
+            }
+            "max-connections" => {
+                self.max_concurrent_connections = if is_unlimited(v) {
+                    None
+                } else {
+                    Some(v.parse().map_err(|_| bad("a number or unlimited"))?)
+                }
+            }
+            _ => return Err(format!("unknown limit {name:?}")),
+        }
+        Ok(())
+    }
+}
+
+fn is_unlimited(v: &str) -> bool {
+    v.eq_ignore_ascii_case("unlimited") || v.eq_ignore_ascii_case("none")
+}
+
+/// `1024`, `8K`, `8KiB`, `30M`, `1G` (powers of 1024).
+fn parse_size(v: &str) -> Option<usize> {
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (n, unit) = v.split_at(digits);
+    let n: usize = n.parse().ok()?;
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+}
+
+/// `30s`, `500ms`, `2m`, `1h`, or plain seconds (`30`, `2.5`).
+fn parse_duration(v: &str) -> Option<Duration> {
+    let (n, scale) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = v.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (v, 1.0)
+    };
+    let secs = n.trim().parse::<f64>().ok()? * scale;
+    (secs.is_finite() && (0.0..1e9).contains(&secs)).then(|| Duration::from_secs_f64(secs))
+}
+
+/// `240`, `240/5s`, or `off`.
+fn parse_rate(v: &str) -> Option<Option<MinDataRate>> {
+    if v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("none") {
+        return Some(None);
+    }
+    let (rate, grace) = match v.split_once('/') {
+        Some((r, g)) => (r, parse_duration(g.trim())?),
+        None => (v, MinDataRate::DEFAULT.grace_period),
+    };
+    let bytes_per_second: f64 = rate.trim().parse().ok()?;
+    Some(Some(MinDataRate {
+        bytes_per_second,
+        grace_period: grace,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_parses_and_bad_values_are_named() {
+        let mut l = Limits::default();
+        for (name, value) in [
+            ("max-request-line-size", "16K"),
+            ("max-request-headers-size", "64KiB"),
+            ("max-request-header-count", "50"),
+            ("max-request-body-size", "unlimited"),
+            ("max-response-buffer-size", "1M"),
+            ("request-headers-timeout", "10s"),
+            ("keep-alive-timeout", "2m"),
+            ("min-request-body-data-rate", "100/3s"),
+            ("min-response-data-rate", "off"),
+            ("max-connections", "1000"),
+        ] {
+            l.set(name, value).unwrap();
+        }
+        assert_eq!(l.max_request_line_size, 16 * 1024);
+        assert_eq!(l.max_request_headers_total_size, 64 * 1024);
+        assert_eq!(l.max_request_header_count, 50);
+        assert_eq!(l.max_request_body_size, None);
+        assert_eq!(l.max_response_buffer_size, 1 << 20);
+        assert_eq!(l.request_headers_timeout, Duration::from_secs(10));
+        assert_eq!(l.keep_alive_timeout, Duration::from_secs(120));
+        assert_eq!(
+            l.min_request_body_data_rate,
+            Some(MinDataRate {
+                bytes_per_second: 100.0,
+                grace_period: Duration::from_secs(3)
+            })
+        );
+        assert_eq!(l.min_response_data_rate, None);
+        assert_eq!(l.max_concurrent_connections, Some(1000));
+        assert!(l.validate().is_ok());
+        assert_eq!(LIMIT_SETTINGS.len(), 10, "every setting is in the table");
+
+        for (name, value, want) in [
+            (
+                "max-request-body-size",
+                "lots",
+                "invalid max-request-body-size \"lots\"",
+            ),
+            ("keep-alive-timeout", "-1s", "invalid keep-alive-timeout"),
+            (
+                "min-response-data-rate",
+                "fast",
+                "invalid min-response-data-rate",
+            ),
+            (
+                "max-request-line-size",
+                "8X",
+                "invalid max-request-line-size",
+            ),
+            ("nonsense", "1", "unknown limit"),
+        ] {
+            let e = l.set(name, value).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn validation_names_the_bad_limit() {
+        for (name, value, want) in [
+            ("keep-alive-timeout", "0", "keep_alive_timeout"),
+            (
+                "request-headers-timeout",
+                "100ms",
+                "request_headers_timeout",
+            ),
+            (
+                "min-request-body-data-rate",
+                "0",
+                "min_request_body_data_rate",
+            ),
+            ("min-response-data-rate", "240/0.5s", "grace period"),
+            ("max-connections", "0", "max_concurrent_connections"),
+            (
+                "max-request-header-count",
+                "1000",
+                "max_request_header_count",
+            ),
+        ] {
+            let mut l = Limits::default();
+            l.set(name, value).unwrap();
+            let e = l.validate().unwrap_err();
+            assert!(e.contains(want), "{name}={value}: {e}");
+        }
     }
 }

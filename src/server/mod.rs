@@ -17,7 +17,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use limits::Limits;
+pub use limits::{Limits, MinDataRate, LIMIT_SETTINGS};
 pub use options::ServerOptions;
 pub use urls::{format_url, parse_listen_url, UrlError};
 
@@ -91,6 +91,13 @@ pub struct StopReport {
     pub connections_aborted: usize,
     /// Requests served over the server's lifetime.
     pub requests_served: u64,
+    /// Requests rejected as malformed, too large or too slow (each got its 4xx/5xx status).
+    pub requests_rejected: u64,
+    /// Connections closed because a timeout or minimum data rate ran out (idle keep-alive
+    /// expiry not included).
+    pub connections_timed_out: u64,
+    /// Connections refused (accepted and closed) over `max_concurrent_connections`.
+    pub connections_refused: u64,
     /// How long the stop took.
     pub elapsed: Duration,
 }
@@ -107,6 +114,9 @@ impl StopReport {
         self.connections_drained += other.connections_drained;
         self.connections_aborted += other.connections_aborted;
         self.requests_served += other.requests_served;
+        self.requests_rejected += other.requests_rejected;
+        self.connections_timed_out += other.connections_timed_out;
+        self.connections_refused += other.connections_refused;
         self.elapsed = self.elapsed.max(other.elapsed);
     }
 }
@@ -115,12 +125,16 @@ impl fmt::Display for StopReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "stopped in {:.3}s: {} connection(s) open, {} drained, {} aborted; {} request(s) served",
+            "stopped in {:.3}s: {} connection(s) open, {} drained, {} aborted; {} request(s) served, \
+             {} rejected; {} connection(s) timed out, {} refused",
             self.elapsed.as_secs_f64(),
             self.connections_at_stop,
             self.connections_drained,
             self.connections_aborted,
-            self.requests_served
+            self.requests_served,
+            self.requests_rejected,
+            self.connections_timed_out,
+            self.connections_refused
         )
     }
 }

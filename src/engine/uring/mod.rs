@@ -73,9 +73,12 @@ impl UringServer {
         }
     }
 
-    /// Whether this system can run the engine; the error says why not.
+    /// Whether this system can run the engine; the error says why not. (Runs on a thread of
+    /// its own, like the probe in [`Server::start`].)
     pub fn probe() -> Result<RingSetup, String> {
-        ring::probe()
+        std::thread::spawn(ring::probe)
+            .join()
+            .unwrap_or_else(|_| Err("the io_uring probe panicked".into()))
     }
 
     /// The CPUs workers will be pinned to.
@@ -110,7 +113,13 @@ impl Server for UringServer {
             return Err(StartError::AlreadyStarted);
         }
         self.options.validate()?;
-        let ring = ring::probe().map_err(StartError::Unsupported)?;
+        // The probe runs on a thread of its own: tearing a ring down queues kernel task work to
+        // the thread that created it, which would interrupt (EINTR) the caller's next blocking
+        // system call.
+        let ring = std::thread::spawn(ring::probe)
+            .join()
+            .map_err(|_| StartError::Unsupported("the io_uring probe panicked".into()))?
+            .map_err(StartError::Unsupported)?;
         let cpus = self.plan_cpus()?;
         let workers = cpus.len();
 
@@ -128,6 +137,7 @@ impl Server for UringServer {
         }
 
         let app = Arc::new(app);
+        let open_connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (started_tx, started_rx) = crossbeam_channel::unbounded();
         for (index, (listeners, cpu)) in per_worker.into_iter().zip(cpus.iter()).enumerate() {
             let (remote, inbox) = Remote::new().map_err(StartError::Io)?;
@@ -139,6 +149,7 @@ impl Server for UringServer {
                 options: self.options.clone(),
                 remote: remote.clone(),
                 inbox,
+                open_connections: open_connections.clone(),
             };
             let app = app.clone();
             let started = started_tx.clone();

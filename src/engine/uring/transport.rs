@@ -148,6 +148,13 @@ impl Transport for UringTransport {
         })
     }
 
+    fn shutdown_write(&mut self) {
+        if self.fd >= 0 {
+            // SAFETY: shutdown on a socket we own; no memory is involved.
+            unsafe { libc::shutdown(self.fd, libc::SHUT_WR) };
+        }
+    }
+
     fn prefetch_recv(&mut self) {
         if self.recv_op.is_none() && self.fd >= 0 {
             with_driver(|d| {

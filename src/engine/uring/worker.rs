@@ -6,9 +6,11 @@
 //! timers), repeat.
 
 use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +24,7 @@ use super::ring::{build_ring, RingSetup};
 use super::runtime::{Remote, RemoteMsg, Runtime};
 use super::transport::UringTransport;
 use crate::app::Application;
-use crate::connection::{serve, Http1Connection, WorkerContext};
+use crate::connection::{serve, Closing, Http1Connection, WorkerContext};
 use crate::http::ConnectionFeature;
 use crate::server::{ServerOptions, StopReport};
 
@@ -45,6 +47,9 @@ pub(crate) struct WorkerSpec {
     pub(crate) options: ServerOptions,
     pub(crate) remote: Arc<Remote>,
     pub(crate) inbox: Receiver<RemoteMsg>,
+    /// Connections open across all workers (for `max_concurrent_connections`; touched once per
+    /// connection, never per request).
+    pub(crate) open_connections: Arc<AtomicUsize>,
 }
 
 /// Per-worker state the connection tasks share (through an `Rc`, on this thread only).
@@ -60,6 +65,8 @@ struct Shared<A: Application> {
     drained: Cell<usize>,
     aborted: Cell<usize>,
     requests: Cell<u64>,
+    refused: Cell<u64>,
+    open_connections: Arc<AtomicUsize>,
 }
 
 /// Counts a connection out when its task ends, however it ends.
@@ -72,6 +79,7 @@ impl<A: Application> Drop for LiveGuard<A> {
     fn drop(&mut self) {
         let s = &self.shared;
         s.live.set(s.live.get() - 1);
+        s.open_connections.fetch_sub(1, Ordering::Relaxed);
         if self.finished {
             s.drained.set(s.drained.get() + 1);
         } else {
@@ -120,6 +128,8 @@ pub(crate) fn run<A: Application>(
         drained: Cell::new(0),
         aborted: Cell::new(0),
         requests: Cell::new(0),
+        refused: Cell::new(0),
+        open_connections: spec.open_connections.clone(),
     });
     let mut worker = Worker {
         rt: rt.clone(),
@@ -251,6 +261,9 @@ impl<A: Application> Worker<A> {
                         connections_drained: s.drained.get() - stop.drained_before,
                         connections_aborted: s.aborted.get(),
                         requests_served: s.requests.get(),
+                        requests_rejected: s.ctx.rejected(),
+                        connections_timed_out: s.ctx.timed_out(),
+                        connections_refused: s.refused.get(),
                         elapsed: stop.began.elapsed(),
                     };
                 }
@@ -336,6 +349,20 @@ impl<A: Application> Worker<A> {
     }
 
     fn accept(&mut self, fd: RawFd, listener: usize) {
+        let open = self.shared.open_connections.fetch_add(1, Ordering::Relaxed);
+        if self
+            .shared
+            .ctx
+            .limits
+            .max_concurrent_connections
+            .is_some_and(|max| open >= max)
+        {
+            self.shared.open_connections.fetch_sub(1, Ordering::Relaxed);
+            self.shared.refused.set(self.shared.refused.get() + 1);
+            // SAFETY: the socket was just accepted and is owned by nobody else.
+            unsafe { libc::close(fd) };
+            return;
+        }
         self.next_conn += 1;
         let local = self.listeners[listener].1;
         let sock = {
@@ -376,7 +403,9 @@ impl<A: Application> Worker<A> {
                 )),
             };
             let mut context = shared.contexts.borrow_mut().pop().unwrap_or_default();
-            serve(&mut conn, &*shared.app, &mut context).await;
+            if serve(&mut conn, &*shared.app, &mut context).await == Closing::Linger {
+                poll_fn(|cx| conn.poll_linger(cx)).await;
+            }
             shared
                 .requests
                 .set(shared.requests.get() + u64::from(conn.requests()));

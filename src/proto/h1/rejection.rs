@@ -84,6 +84,11 @@ pub enum RejectReason {
     /// The body is larger than the configured maximum request body size, by its declared
     /// Content-Length or as it streams in (413 Content Too Large, RFC 9110 15.5.14).
     RequestBodyTooLarge,
+    /// The request head did not arrive within the request-headers timeout
+    /// (408 Request Timeout, RFC 9110 15.5.9; the slowloris defence).
+    RequestHeadersTimeout,
+    /// The request body arrived slower than the minimum data rate (408).
+    RequestBodyTimeout,
 }
 
 impl RejectReason {
@@ -112,6 +117,8 @@ impl RejectReason {
         RejectReason::TrailersTooLarge,
         RejectReason::UnexpectedEof,
         RejectReason::RequestBodyTooLarge,
+        RejectReason::RequestHeadersTimeout,
+        RejectReason::RequestBodyTimeout,
     ];
 
     /// The response status code for this rejection. The single place where
@@ -124,6 +131,7 @@ impl RejectReason {
             RejectReason::UnsupportedVersion => 505,
             RejectReason::UnknownExpectation => 417,
             RejectReason::RequestBodyTooLarge => 413,
+            RejectReason::RequestHeadersTimeout | RejectReason::RequestBodyTimeout => 408,
             RejectReason::InvalidRequestLine
             | RejectReason::InvalidRequestTarget
             | RejectReason::InvalidHeader
@@ -172,6 +180,8 @@ impl RejectReason {
             RejectReason::TrailersTooLarge => "trailers_too_large",
             RejectReason::UnexpectedEof => "unexpected_eof",
             RejectReason::RequestBodyTooLarge => "request_body_too_large",
+            RejectReason::RequestHeadersTimeout => "request_headers_timeout",
+            RejectReason::RequestBodyTimeout => "request_body_timeout",
         }
     }
 
@@ -202,6 +212,8 @@ impl RejectReason {
             RejectReason::TrailersTooLarge => "trailer section too large",
             RejectReason::UnexpectedEof => "connection closed before the request body ended",
             RejectReason::RequestBodyTooLarge => "request body too large",
+            RejectReason::RequestHeadersTimeout => "request headers not received in time",
+            RejectReason::RequestBodyTimeout => "request body arrived below the minimum data rate",
         }
     }
 }
@@ -246,12 +258,14 @@ mod tests {
             TrailersTooLarge => 20,
             UnexpectedEof => 21,
             RequestBodyTooLarge => 22,
+            RequestHeadersTimeout => 23,
+            RequestBodyTimeout => 24,
         }
     }
 
     #[test]
     fn all_is_complete_and_names_are_unique_snake_case() {
-        assert_eq!(RejectReason::ALL.len(), 23);
+        assert_eq!(RejectReason::ALL.len(), 25);
         for (i, r) in RejectReason::ALL.iter().enumerate() {
             assert_eq!(ordinal(*r), i, "{r:?} out of place in ALL");
         }
@@ -281,6 +295,8 @@ mod tests {
             (InvalidTransferEncoding, 400),
             (UnexpectedEof, 400),
             (RequestBodyTooLarge, 413),
+            (RequestHeadersTimeout, 408),
+            (RequestBodyTimeout, 408),
             (MissingHost, 400),
         ];
         for (reason, status) in cases {
@@ -289,7 +305,7 @@ mod tests {
         for r in RejectReason::ALL {
             assert!(matches!(
                 r.status(),
-                400 | 413 | 414 | 417 | 431 | 501 | 505
+                400 | 408 | 413 | 414 | 417 | 431 | 501 | 505
             ));
         }
     }
