@@ -33,6 +33,7 @@ LIMITS (each also as env PEREGRINE_<NAME>, e.g. PEREGRINE_KEEP_ALIVE_TIMEOUT=60s
     --min-request-body-data-rate <RATE|off> [default: 240/5s] slower: 408
     --min-response-data-rate <RATE|off>     [default: 240/5s] slower: disconnect
     --max-connections <N|unlimited>         [default: unlimited] over: accept and close
+    --max-upgraded-connections <N|unlimited> [default: unlimited] over: upgrade refused
   SIZE: bytes, or with K/M/G (KiB/MiB/GiB); DURATION: 30s, 500ms, 2m; RATE: bytes/s[/grace]
 
 ROUTES:

@@ -354,7 +354,11 @@ impl Features for TestFeatures {
 /// This is Kestrel's in-memory transport for byte-level tests, and the fuzzer's way into the
 /// connection state machine.
 pub fn serve_bytes<A: Application>(app: &A, limits: Limits, chunks: &[&[u8]]) -> Vec<u8> {
-    let worker = Rc::new(WorkerContext::new(limits, Some("peregrine")));
+    let worker = Rc::new(WorkerContext::new(
+        limits,
+        Some("peregrine"),
+        Default::default(),
+    ));
     let transport = MemoryTransport {
         input: chunks
             .iter()

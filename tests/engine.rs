@@ -428,3 +428,88 @@ fn a_client_that_vanishes_mid_request_does_not_hurt() {
     assert!(buf.ends_with(b"Hello, World!"));
     server.stop(Duration::from_secs(1));
 }
+
+/// Upgrades `/echo-protocol` requests and echoes the upgraded stream line by line; answers 503
+/// when the server refuses the upgrade.
+struct Upgrader;
+
+impl Handler for Upgrader {
+    async fn handle(&self, http: &mut HttpContext<'_>) -> AppResult {
+        if !http.is_upgradable_request() {
+            http.set_status(426)?;
+            return Ok(());
+        }
+        http.set_header("upgrade", "echo")?;
+        let mut stream = match http.upgrade().await {
+            Ok(s) => s,
+            Err(_) => {
+                http.set_status(503)?;
+                return Ok(());
+            }
+        };
+        let mut buf = [0u8; 256];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            stream.write_all(&buf[..n]).await?;
+        }
+    }
+}
+
+const UPGRADE: &[u8] =
+    b"GET /echo-protocol HTTP/1.1\r\nHost: t\r\nConnection: keep-alive, Upgrade\r\nUpgrade: echo\r\n\r\n";
+
+#[test]
+fn upgraded_connections_are_byte_streams() {
+    let (mut server, addr) = start(Upgrader, 1);
+    let mut s = connect(addr);
+    // The first upgraded bytes ride in the same packet as the head.
+    let mut first = UPGRADE.to_vec();
+    first.extend_from_slice(b"early ");
+    s.write_all(&first).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.status, 101);
+    assert_eq!(resp.header("upgrade"), Some("echo"));
+    assert_eq!(resp.header("connection"), Some("upgrade"));
+    s.write_all(b"ping").unwrap();
+    let mut got = [0u8; 10];
+    r.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"early ping");
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(
+        is_closed(&mut r),
+        "the connection ends with the application"
+    );
+    assert_eq!(get(addr, "/plain").status, 426, "not an upgrade request");
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn the_upgraded_connection_limit_is_enforced() {
+    let mut options = ServerOptions::with_urls(["http://127.0.0.1:0"]).workers(1);
+    options.limits.max_concurrent_upgraded_connections = Some(1);
+    let (mut server, addr) = start_with(Upgrader, options);
+    let mut first = connect(addr);
+    first.write_all(UPGRADE).unwrap();
+    let mut r1 = BufReader::new(first.try_clone().unwrap());
+    assert_eq!(read_response(&mut r1, false).unwrap().status, 101);
+    assert_eq!(
+        roundtrip(addr, UPGRADE).status,
+        503,
+        "a second upgrade is refused"
+    );
+    drop((first, r1));
+    thread::sleep(Duration::from_millis(200));
+    let mut again = connect(addr);
+    again.write_all(UPGRADE).unwrap();
+    let mut r = BufReader::new(again);
+    assert_eq!(
+        read_response(&mut r, false).unwrap().status,
+        101,
+        "room again"
+    );
+    server.stop(Duration::from_secs(1));
+}

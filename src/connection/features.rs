@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use super::{Http1Connection, Transport, Writing};
 use crate::http::{
     ConnectionFeature, Features, MaxRequestBodySize, MinRequestBodyDataRate, RequestFeature,
-    RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature,
+    RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature, UpgradeFeature,
 };
 use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
 
@@ -128,6 +128,28 @@ impl<T: Transport> ResponseFeature for Http1Connection<T> {
     }
 }
 
+impl<T: Transport> UpgradeFeature for Http1Connection<T> {
+    fn is_upgradable_request(&self) -> bool {
+        self.is_upgradable()
+    }
+
+    fn poll_upgrade(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Http1Connection::poll_upgrade(self, cx)
+    }
+
+    fn poll_read_upgraded(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Http1Connection::poll_read_upgraded(self, cx, buf)
+    }
+
+    fn poll_write_upgraded(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<()>> {
+        Http1Connection::poll_write_upgraded(self, cx, data)
+    }
+}
+
 impl<T: Transport> Features for Http1Connection<T> {
     fn request(&self) -> &dyn RequestFeature {
         self
@@ -143,6 +165,10 @@ impl<T: Transport> Features for Http1Connection<T> {
 
     fn response_mut(&mut self) -> &mut dyn ResponseFeature {
         self
+    }
+
+    fn upgrade(&mut self) -> Option<&mut dyn UpgradeFeature> {
+        Some(self)
     }
 
     fn get_any(&self, type_id: TypeId) -> Option<&dyn Any> {

@@ -16,6 +16,8 @@ mod transport;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 pub(crate) use serve::serve;
@@ -54,13 +56,19 @@ pub(crate) struct WorkerContext {
     rejections: RefCell<[u64; RejectReason::ALL.len()]>,
     /// Connections closed by a timeout.
     timeouts: Cell<u64>,
+    /// Upgraded connections open across all workers (touched once per upgrade).
+    upgraded: Arc<AtomicUsize>,
     /// Spare byte buffers, so idle connections hold none.
     buffers: RefCell<Vec<Vec<u8>>>,
 }
 
 impl WorkerContext {
     /// A context for one worker.
-    pub(crate) fn new(limits: Limits, server_header: Option<&str>) -> WorkerContext {
+    pub(crate) fn new(
+        limits: Limits,
+        server_header: Option<&str>,
+        upgraded: Arc<AtomicUsize>,
+    ) -> WorkerContext {
         let mut date = DateCache::new();
         date.update(std::time::SystemTime::now());
         WorkerContext {
@@ -72,6 +80,7 @@ impl WorkerContext {
             heartbeat: Heartbeat::new(),
             rejections: RefCell::new([0; RejectReason::ALL.len()]),
             timeouts: Cell::new(0),
+            upgraded,
             buffers: RefCell::new(Vec::new()),
         }
     }
@@ -134,6 +143,14 @@ enum Writing {
     Streaming(ResponseFraming),
     /// The response is complete.
     Done,
+}
+
+impl<T> Drop for Http1Connection<T> {
+    fn drop(&mut self) {
+        if self.upgraded {
+            self.worker.upgraded.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// How a connection ends once the request loop is over.
@@ -208,6 +225,10 @@ pub(crate) struct Http1Connection<T> {
     body_rejected: Option<RejectReason>,
     /// Whether the application started reading the body (limits are then fixed).
     body_started: bool,
+    /// Whether the connection switched protocols (counted in `WorkerContext::upgraded`).
+    upgraded: bool,
+    /// An upgraded-stream write whose bytes are in `out` and not yet sent.
+    upgrade_write_pending: bool,
 
     // Output: encoded bytes waiting for the transport.
     out: Vec<u8>,
@@ -246,6 +267,8 @@ impl<T: Transport> Http1Connection<T> {
             read_eof: false,
             body_rejected: None,
             body_started: false,
+            upgraded: false,
+            upgrade_write_pending: false,
             out: Vec::new(),
             response: Response {
                 status: 200,
@@ -277,9 +300,114 @@ impl<T: Transport> Http1Connection<T> {
         self.read_eof = false;
         self.body_rejected = None;
         self.body_started = false;
+        self.end_upgrade();
+        self.upgrade_write_pending = false;
         self.timer.reset();
         self.out.clear();
         self.response.writing = Writing::Done;
+    }
+
+    /// Counts an upgraded connection out.
+    fn end_upgrade(&mut self) {
+        if self.upgraded {
+            self.upgraded = false;
+            self.worker.upgraded.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the request asks to switch protocols (HTTP/1.1, `Connection: upgrade`, an
+    /// `Upgrade` header, no body).
+    fn is_upgradable(&self) -> bool {
+        let bytes = self.head_bytes();
+        let connection_upgrade = self.head.headers().iter().any(|h| {
+            h.name.get(bytes).eq_ignore_ascii_case(b"connection")
+                && h.value
+                    .get(bytes)
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+        });
+        self.head.version == Version::Http11
+            && self.head.body == BodyKind::None
+            && connection_upgrade
+            && self.head.header(bytes, "upgrade").is_some()
+    }
+
+    /// Sends `101 Switching Protocols`; from then on the connection is a byte stream.
+    fn poll_upgrade(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.upgraded {
+            let refuse = |why: &str| Poll::Ready(Err(io::Error::other(why.to_owned())));
+            if !self.is_upgradable() {
+                return refuse("the request does not ask for an upgrade");
+            }
+            if self.response.writing != Writing::NotStarted {
+                return refuse("the response has already started");
+            }
+            let open = self.worker.upgraded.fetch_add(1, Ordering::Relaxed);
+            if self
+                .worker
+                .limits
+                .max_concurrent_upgraded_connections
+                .is_some_and(|max| open >= max)
+            {
+                self.worker.upgraded.fetch_sub(1, Ordering::Relaxed);
+                return refuse("the upgraded-connection limit is reached");
+            }
+            self.upgraded = true;
+            self.response.keep_alive = false;
+            self.response.body.clear();
+            self.encode_response_head(101, ResponseFraming::NoBody, true);
+            self.response.writing = Writing::Done;
+            // An upgraded stream has its own pace: no minimum data rates apply.
+            self.timer.stop_read_rate();
+            self.timer.start_write_rate(None);
+        }
+        self.poll_send_out(cx)
+    }
+
+    /// Reads upgraded-stream bytes: first those received after the head, then the socket's.
+    fn poll_read_upgraded(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if !self.upgraded {
+            return Poll::Ready(Err(io::Error::other("the connection is not upgraded")));
+        }
+        loop {
+            if self.body_pos < self.input.len() {
+                let n = buf.len().min(self.input.len() - self.body_pos);
+                buf[..n].copy_from_slice(&self.input[self.body_pos..self.body_pos + n]);
+                self.body_pos += n;
+                return Poll::Ready(Ok(n));
+            }
+            if self.read_eof || buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            // The head stays (the application may still look at it); read bytes go.
+            let keep = self.base + self.head_len;
+            self.input.truncate(keep);
+            self.body_pos = keep;
+            match ready!(self.poll_fill(cx)) {
+                Ok(0) => self.read_eof = true,
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Writes upgraded-stream bytes and sends them.
+    fn poll_write_upgraded(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<()>> {
+        if !self.upgraded {
+            return Poll::Ready(Err(io::Error::other("the connection is not upgraded")));
+        }
+        // `data` is appended once: a pending send is polled again with nothing new.
+        if !self.upgrade_write_pending {
+            self.out.extend_from_slice(data);
+            self.upgrade_write_pending = true;
+        }
+        let r = ready!(self.poll_send_out(cx));
+        self.upgrade_write_pending = false;
+        Poll::Ready(r)
     }
 
     /// Gives the byte buffers back to the worker when the connection ends.

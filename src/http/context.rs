@@ -5,7 +5,7 @@ use std::io;
 
 use super::features::{
     ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime, ResponseError,
-    ResponseFeature,
+    ResponseFeature, UpgradeFeature,
 };
 
 /// One request and its response, over a server's [`Features`] (ASP.NET Core's `HttpContext`).
@@ -128,6 +128,27 @@ impl<'a> HttpContext<'a> {
         poll_fn(|cx| self.response_mut().poll_flush(cx)).await
     }
 
+    /// Whether the request asks to switch protocols and the server can do it.
+    pub fn is_upgradable_request(&mut self) -> bool {
+        self.features
+            .upgrade()
+            .is_some_and(|u| u.is_upgradable_request())
+    }
+
+    /// Switches protocols: sends `101 Switching Protocols` with the response headers set so far
+    /// (set `Upgrade` first) and returns the connection as a byte stream. The connection closes
+    /// when the application returns.
+    pub async fn upgrade(&mut self) -> io::Result<Upgraded<'_, 'a>> {
+        let upgrade = self.features.upgrade().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this server cannot upgrade connections",
+            )
+        })?;
+        poll_fn(|cx| upgrade.poll_upgrade(cx)).await?;
+        Ok(Upgraded { http: self })
+    }
+
     /// Reads request body bytes into `buf`; `Ok(0)` at the end of the body.
     pub async fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.request_mut().poll_read_body(cx, buf)).await
@@ -154,5 +175,29 @@ impl<'a> HttpContext<'a> {
             }
             out.extend_from_slice(&chunk[..n]);
         }
+    }
+}
+
+/// An upgraded connection: an opaque byte stream, from [`HttpContext::upgrade`].
+pub struct Upgraded<'h, 'a> {
+    http: &'h mut HttpContext<'a>,
+}
+
+impl Upgraded<'_, '_> {
+    fn feature(&mut self) -> &mut dyn UpgradeFeature {
+        self.http
+            .features
+            .upgrade()
+            .expect("an upgraded connection keeps its upgrade feature")
+    }
+
+    /// Reads bytes from the client; `Ok(0)` when it closed its side.
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.feature().poll_read_upgraded(cx, buf)).await
+    }
+
+    /// Writes `data` to the client.
+    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        poll_fn(|cx| self.feature().poll_write_upgraded(cx, data)).await
     }
 }

@@ -319,6 +319,26 @@ impl MinRequestBodyDataRate {
     }
 }
 
+/// Switching the connection to another protocol (ASP.NET Core's `IHttpUpgradeFeature`), e.g.
+/// WebSocket: after `101 Switching Protocols` the connection is an opaque byte stream.
+pub trait UpgradeFeature {
+    /// Whether the request asks for an upgrade: HTTP/1.1, `Connection: upgrade`, an `Upgrade`
+    /// header, and no body.
+    fn is_upgradable_request(&self) -> bool;
+    /// Sends `101 Switching Protocols` with the response headers set so far (the application
+    /// sets `Upgrade`). Fails if the request is not upgradable, the response has started, or
+    /// the server's upgraded-connection limit is reached.
+    fn poll_upgrade(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Reads upgraded-stream bytes; `Ok(0)` when the client closed its side.
+    fn poll_read_upgraded(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>>;
+    /// Writes `data` to the upgraded stream (sent before this returns `Ready`).
+    fn poll_write_upgraded(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<()>>;
+}
+
 /// A request's feature collection (ASP.NET Core's `IFeatureCollection`).
 ///
 /// A server must provide [`request`](Self::request) and [`response`](Self::response); optional
@@ -334,6 +354,10 @@ pub trait Features {
     fn response(&self) -> &dyn ResponseFeature;
     /// The response feature, for writing.
     fn response_mut(&mut self) -> &mut dyn ResponseFeature;
+    /// The upgrade feature, where the server supports upgrades.
+    fn upgrade(&mut self) -> Option<&mut dyn UpgradeFeature> {
+        None
+    }
     /// The optional feature of type `type_id`, if this server or a middleware provides it.
     fn get_any(&self, type_id: TypeId) -> Option<&dyn Any> {
         let _ = type_id;

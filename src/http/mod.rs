@@ -4,8 +4,9 @@ mod context;
 mod features;
 
 pub use crate::proto::h1::{Method, ResponseHeaders, Version};
-pub use context::HttpContext;
+pub use context::{HttpContext, Upgraded};
 pub use features::{
     ConnectionFeature, FeatureMap, Features, MaxRequestBodySize, MinRequestBodyDataRate, ReadOnly,
     RequestFeature, RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature,
+    UpgradeFeature,
 };

@@ -88,6 +88,10 @@ pub struct Limits {
     /// Most connections open at once across all workers, `None` for no limit. Over it, a new
     /// connection is accepted and closed at once (counted). Default: no limit.
     pub max_concurrent_connections: Option<usize>,
+    /// Most upgraded connections (`101 Switching Protocols`) open at once across all workers,
+    /// `None` for no limit. Over it, [`HttpContext::upgrade`](crate::HttpContext::upgrade)
+    /// fails and the application answers (e.g. `503`). Default: no limit.
+    pub max_concurrent_upgraded_connections: Option<usize>,
 }
 
 impl Default for Limits {
@@ -103,6 +107,7 @@ impl Default for Limits {
             min_request_body_data_rate: Some(MinDataRate::DEFAULT),
             min_response_data_rate: Some(MinDataRate::DEFAULT),
             max_concurrent_connections: None,
+            max_concurrent_upgraded_connections: None,
         }
     }
 }
@@ -151,6 +156,9 @@ impl Limits {
         if self.max_concurrent_connections == Some(0) {
             return Err("max_concurrent_connections must be at least 1".into());
         }
+        if self.max_concurrent_upgraded_connections == Some(0) {
+            return Err("max_concurrent_upgraded_connections must be at least 1".into());
+        }
         Ok(())
     }
 }
@@ -169,6 +177,7 @@ pub const LIMIT_SETTINGS: &[(&str, &str)] = &[
     ("min-request-body-data-rate", "BYTES_PER_SEC[/GRACE]|off"),
     ("min-response-data-rate", "BYTES_PER_SEC[/GRACE]|off"),
     ("max-connections", "N|unlimited"),
+    ("max-upgraded-connections", "N|unlimited"),
 ];
 
 impl Limits {
@@ -215,6 +224,13 @@ impl Limits {
             }
             "max-connections" => {
                 self.max_concurrent_connections = if is_unlimited(v) {
+                    None
+                } else {
+                    Some(v.parse().map_err(|_| bad("a number or unlimited"))?)
+                }
+            }
+            "max-upgraded-connections" => {
+                self.max_concurrent_upgraded_connections = if is_unlimited(v) {
                     None
                 } else {
                     Some(v.parse().map_err(|_| bad("a number or unlimited"))?)
@@ -296,6 +312,7 @@ mod tests {
             ("min-request-body-data-rate", "100/3s"),
             ("min-response-data-rate", "off"),
             ("max-connections", "1000"),
+            ("max-upgraded-connections", "7"),
         ] {
             l.set(name, value).unwrap();
         }
@@ -316,7 +333,8 @@ mod tests {
         assert_eq!(l.min_response_data_rate, None);
         assert_eq!(l.max_concurrent_connections, Some(1000));
         assert!(l.validate().is_ok());
-        assert_eq!(LIMIT_SETTINGS.len(), 10, "every setting is in the table");
+        assert_eq!(l.max_concurrent_upgraded_connections, Some(7));
+        assert_eq!(LIMIT_SETTINGS.len(), 11, "every setting is in the table");
 
         for (name, value, want) in [
             (

@@ -138,6 +138,7 @@ impl Server for UringServer {
 
         let app = Arc::new(app);
         let open_connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let upgraded_connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (started_tx, started_rx) = crossbeam_channel::unbounded();
         for (index, (listeners, cpu)) in per_worker.into_iter().zip(cpus.iter()).enumerate() {
             let (remote, inbox) = Remote::new().map_err(StartError::Io)?;
@@ -150,6 +151,7 @@ impl Server for UringServer {
                 remote: remote.clone(),
                 inbox,
                 open_connections: open_connections.clone(),
+                upgraded_connections: upgraded_connections.clone(),
             };
             let app = app.clone();
             let started = started_tx.clone();

@@ -50,6 +50,8 @@ pub(crate) struct WorkerSpec {
     /// Connections open across all workers (for `max_concurrent_connections`; touched once per
     /// connection, never per request).
     pub(crate) open_connections: Arc<AtomicUsize>,
+    /// Upgraded connections open across all workers.
+    pub(crate) upgraded_connections: Arc<AtomicUsize>,
 }
 
 /// Per-worker state the connection tasks share (through an `Rc`, on this thread only).
@@ -121,6 +123,7 @@ pub(crate) fn run<A: Application>(
         ctx: Rc::new(WorkerContext::new(
             opts.limits.clone(),
             opts.server_header.as_deref(),
+            spec.upgraded_connections.clone(),
         )),
         conns: RefCell::new(Vec::new()),
         contexts: RefCell::new(Vec::new()),
