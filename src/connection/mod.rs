@@ -31,13 +31,17 @@ use crate::http::{
 };
 use crate::proto::h1::{
     encode_chunk, encode_head, encode_last_chunk, status_allows_body, BodyDecoder, BodyKind,
-    DateCache, HeadParser, Method, ParseStatus, RejectReason, RequestHead, ResponseFraming,
-    ResponseHeadInfo, ResponseHeaders, Version, CONTINUE_100,
+    DateCache, HeadLimits, HeadParser, Method, ParseStatus, RejectReason, RequestHead,
+    ResponseFraming, ResponseHeadInfo, ResponseHeaders, Version, CONTINUE_100,
 };
 use crate::server::Limits;
 
 /// Initial capacity of a connection's input and output buffers.
 const BUFFER_CAPACITY: usize = 8 * 1024;
+/// Request header slots and response header entries a new connection starts with.
+const INITIAL_HEADER_SLOTS: usize = 16;
+/// A response body buffer grown past this by one large response is not kept for the next.
+const MAX_KEPT_BODY_CAPACITY: usize = 64 * 1024;
 /// Unread request body a connection reads and discards to stay alive; more closes it.
 const MAX_DISCARD: u64 = 256 * 1024;
 
@@ -242,7 +246,13 @@ impl<T: Transport> Http1Connection<T> {
         worker: Rc<WorkerContext>,
         connection: ConnectionFeature,
     ) -> Self {
-        let head = RequestHead::new(&worker.limits.head_limits());
+        // Room for a typical request's headers and response headers; a connection that sees
+        // more grows them once and keeps the capacity, so steady state still never allocates,
+        // while an idle connection stays small.
+        let head = RequestHead::new(&HeadLimits {
+            max_headers: INITIAL_HEADER_SLOTS,
+            ..worker.limits.head_limits()
+        });
         let timer = worker.heartbeat.timer();
         Http1Connection {
             body_size: MaxRequestBodySize::new(worker.limits.max_request_body_size),
@@ -272,7 +282,7 @@ impl<T: Transport> Http1Connection<T> {
             out: Vec::new(),
             response: Response {
                 status: 200,
-                headers: ResponseHeaders::default(),
+                headers: ResponseHeaders::with_capacity(256, INITIAL_HEADER_SLOTS),
                 body: Vec::new(),
                 body_len: 0,
                 writing: Writing::Done,
@@ -568,6 +578,9 @@ impl<T: Transport> Http1Connection<T> {
         r.status = 200;
         r.headers.clear();
         r.body.clear();
+        if r.body.capacity() > MAX_KEPT_BODY_CAPACITY {
+            r.body = Vec::new();
+        }
         r.body_len = 0;
         r.writing = Writing::NotStarted;
         r.keep_alive = self.head.keep_alive && !self.worker.draining.get();
