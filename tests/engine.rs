@@ -280,6 +280,12 @@ impl Handler for Faulty {
                 http.write(v.to_string().as_bytes());
                 Ok(())
             }
+            "/id" => {
+                let id = http.trace_identifier().unwrap_or("none").to_owned();
+                let peer = http.connection().and_then(|c| c.remote_addr).is_some();
+                http.write(format!("{id} {peer}").as_bytes());
+                Ok(())
+            }
             "/stream" => {
                 for i in 0..3 {
                     http.write(format!("part{i};").as_bytes());
@@ -307,6 +313,29 @@ fn a_panicking_handler_costs_one_request() {
     let resp = get(addr, "/error");
     assert_eq!(resp.status, 500);
     assert_eq!(get(addr, "/ok").text(), "ok", "the worker survives");
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn request_identifiers_and_connection_features() {
+    let (mut server, addr) = start(Faulty, 1);
+    let s = connect(addr);
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        w.write_all(b"GET /id HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        ids.push(read_response(&mut r, false).unwrap().text());
+    }
+    let (conn0, rest0) = ids[0].split_once(':').unwrap();
+    let (conn1, rest1) = ids[1].split_once(':').unwrap();
+    assert_eq!(conn0, conn1, "same connection id on one connection");
+    assert!(conn0.bytes().all(|b| b.is_ascii_hexdigit()), "{ids:?}");
+    assert_eq!(
+        (rest0, rest1),
+        ("00000001 true", "00000002 true"),
+        "{ids:?}"
+    );
     server.stop(Duration::from_secs(1));
 }
 

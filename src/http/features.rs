@@ -181,40 +181,46 @@ impl RequestLifetime {
 }
 
 /// A server-assigned identifier of the request (ASP.NET Core's `IHttpRequestIdentifierFeature`),
-/// `"{connection id:X}:{request number:08X}"` like Kestrel's, formatted without allocating.
-#[derive(Clone, Copy)]
+/// `"{connection id:X}:{request number:08X}"` like Kestrel's. It is formatted on first use,
+/// without allocating, so requests that never ask for it pay nothing.
+#[derive(Clone)]
 pub struct RequestIdentifier {
-    buf: [u8; 33],
-    len: u8,
+    connection: u64,
+    request: u32,
+    text: std::cell::OnceCell<([u8; 25], u8)>,
 }
 
 impl RequestIdentifier {
-    /// Builds the identifier of request number `request` on connection `connection`.
+    /// The identifier of request number `request` on connection `connection`.
     pub fn new(connection: u64, request: u32) -> Self {
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        let mut buf = [0u8; 33];
-        let mut len = 0;
-        let digits = (16 - connection.leading_zeros() as usize / 4).max(1);
-        for i in (0..digits).rev() {
-            buf[len] = HEX[((connection >> (i * 4)) & 0xF) as usize];
-            len += 1;
-        }
-        buf[len] = b':';
-        len += 1;
-        for i in (0..8).rev() {
-            buf[len] = HEX[((request >> (i * 4)) & 0xF) as usize];
-            len += 1;
-        }
         RequestIdentifier {
-            buf,
-            len: len as u8,
+            connection,
+            request,
+            text: std::cell::OnceCell::new(),
         }
     }
 
     /// The identifier as text.
     pub fn as_str(&self) -> &str {
+        let (buf, len) = self.text.get_or_init(|| {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            let mut buf = [0u8; 25];
+            let mut len = 0;
+            let digits = (16 - self.connection.leading_zeros() as usize / 4).max(1);
+            for i in (0..digits).rev() {
+                buf[len] = HEX[((self.connection >> (i * 4)) & 0xF) as usize];
+                len += 1;
+            }
+            buf[len] = b':';
+            len += 1;
+            for i in (0..8).rev() {
+                buf[len] = HEX[((self.request >> (i * 4)) & 0xF) as usize];
+                len += 1;
+            }
+            (buf, len as u8)
+        });
         // Only ASCII hex digits and ':' are ever written.
-        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
+        std::str::from_utf8(&buf[..*len as usize]).unwrap_or("")
     }
 }
 
