@@ -658,7 +658,13 @@ impl<T: Transport> Http1Connection<T> {
     fn start_streaming(&mut self) {
         let r = &self.response;
         let is_head = self.head.method == Method::Head;
-        let mut keep_alive = r.keep_alive && !self.worker.draining.get();
+        // The head goes out before the request is over: if its body is sure not to be consumed
+        // (an unanswered 100-continue, or more left than the connection would skip), say now
+        // that the connection closes.
+        let body_lost = !self.body.is_done()
+            && (self.expect == Continue::Expected
+                || self.body.remaining().is_none_or(|n| n > MAX_DISCARD));
+        let mut keep_alive = r.keep_alive && !self.worker.draining.get() && !body_lost;
         let framing = if !status_allows_body(r.status) {
             ResponseFraming::NoBody
         } else if let Some(n) = self.declared_length() {
@@ -699,11 +705,17 @@ impl<T: Transport> Http1Connection<T> {
 
     /// Finishes the response after the application returned; returns whether the connection
     /// may serve another request.
-    pub(crate) fn complete_response(&mut self, outcome: Outcome) -> bool {
+    ///
+    /// `body_consumed` says whether the request body was read to its end; if not, the
+    /// connection's framing is lost and the response announces `Connection: close`.
+    pub(crate) fn complete_response(&mut self, outcome: Outcome, body_consumed: bool) -> bool {
         let failed = !matches!(outcome, Outcome::Ok);
         if self.lifetime.is_aborted() {
             self.response.writing = Writing::Done;
             return false;
+        }
+        if !body_consumed {
+            self.response.keep_alive = false;
         }
         match self.response.writing {
             Writing::NotStarted => {
@@ -750,11 +762,6 @@ impl<T: Transport> Http1Connection<T> {
             Writing::Done => {}
         }
         self.response.writing = Writing::Done;
-        // An unanswered `Expect: 100-continue` means the client may still send the body, or
-        // may not: the connection's framing is unknown, so it cannot be reused.
-        if self.expect == Continue::Expected && !self.body.is_done() {
-            self.response.keep_alive = false;
-        }
         self.response.keep_alive && !self.worker.draining.get()
     }
 
@@ -835,9 +842,14 @@ impl<T: Transport> Http1Connection<T> {
         }
     }
 
-    /// Reads and drops what the application left of the request body, so the next request can
-    /// be parsed; `false` if the connection must close instead.
-    pub(crate) fn poll_finish_body(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+    /// Reads and drops what the application left of the request body (up to a limit), so the
+    /// next request can be parsed; `false` if the connection must close instead: the body is
+    /// too large to skip, broke its framing, or an `Expect: 100-continue` was never answered
+    /// (the client may or may not send the body).
+    pub(crate) fn poll_drain_body(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        if self.body_rejected.is_some() {
+            return Poll::Ready(false);
+        }
         if !self.body.is_done() {
             if self.expect == Continue::Expected {
                 return Poll::Ready(false);
@@ -857,6 +869,11 @@ impl<T: Transport> Http1Connection<T> {
                 }
             }
         }
+        Poll::Ready(true)
+    }
+
+    /// Moves past the finished request: its head and body bytes are consumed.
+    pub(crate) fn finish_request(&mut self) {
         self.pending = (0, 0);
         self.base = self.body_pos;
         self.head_len = 0;
@@ -865,7 +882,6 @@ impl<T: Transport> Http1Connection<T> {
             self.base = 0;
             self.body_pos = 0;
         }
-        Poll::Ready(true)
     }
 
     /// The request-body read behind [`RequestFeature::poll_read_body`](crate::http::RequestFeature).

@@ -62,12 +62,15 @@ pub(crate) async fn serve<A: Application, T: Transport>(
             app.dispose_context(context, error.as_ref());
             outcome
         };
-        let keep_alive = conn.complete_response(outcome);
-        if !keep_alive || !poll_fn(|cx| conn.poll_finish_body(cx)).await {
+        // Whatever the application left of the request body is read (and dropped) before the
+        // response head is written, so the head can say whether the connection stays open.
+        let body_consumed = poll_fn(|cx| conn.poll_drain_body(cx)).await;
+        if !conn.complete_response(outcome, body_consumed) {
             return match poll_fn(|cx| conn.poll_send_out(cx)).await {
                 Ok(()) => conn.closing(),
                 Err(_) => Closing::Now,
             };
         }
+        conn.finish_request();
     }
 }

@@ -1540,7 +1540,104 @@ mod tests {
             })
     }
 
+    /// A random valid request from [`valid_request`] with a body: none, `Content-Length`, or
+    /// chunked (cut into chunks of `chunk` bytes). Returns the bytes and the body.
+    fn with_body(req: &[u8], body: Option<(Vec<u8>, bool)>, chunk: usize) -> (Vec<u8>, Vec<u8>) {
+        let Some((body, chunked)) = body else {
+            return (req.to_vec(), Vec::new());
+        };
+        // The head ends with its blank line, CRLF or bare LF like the rest of it.
+        let nl: &[u8] = if req.ends_with(b"\r\n\r\n") {
+            b"\r\n"
+        } else {
+            b"\n"
+        };
+        let mut out = req[..req.len() - nl.len()].to_vec();
+        if chunked {
+            out.extend_from_slice(b"Transfer-Encoding: chunked");
+            out.extend_from_slice(nl);
+            out.extend_from_slice(nl);
+            for c in body.chunks(chunk.max(1)) {
+                out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                out.extend_from_slice(c);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            out.extend_from_slice(format!("Content-Length: {}", body.len()).as_bytes());
+            out.extend_from_slice(nl);
+            out.extend_from_slice(nl);
+            out.extend_from_slice(&body);
+        }
+        (out, body)
+    }
+
     proptest! {
+        #[test]
+        fn pipelined_requests_parse_in_order_whatever_the_reads(
+            reqs in prop::collection::vec(
+                (
+                    valid_request(),
+                    prop::option::of((prop::collection::vec(any::<u8>(), 0..60), any::<bool>())),
+                    1usize..20,
+                ),
+                1..6,
+            ),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        ) {
+            // Each request alone: its head and its body.
+            let mut stream = Vec::new();
+            let mut expected = Vec::new();
+            for ((req, _), body, chunk) in &reqs {
+                let (bytes, body) = with_body(req, body.clone(), *chunk);
+                let (res, head) = parse(&bytes);
+                let Ok(ParseStatus::Complete(n)) = res else {
+                    return Err(TestCaseError::fail(format!("{res:?} for a valid request")));
+                };
+                expected.push((n, head, body));
+                stream.extend_from_slice(&bytes);
+            }
+            // The same requests back to back, arriving in reads cut at `cuts`, consumed the
+            // way a connection does: parse the head from everything buffered after the
+            // previous request, then decode its body as more arrives.
+            let mut ends: Vec<usize> = cuts.iter().map(|c| c.index(stream.len() + 1)).collect();
+            ends.push(stream.len());
+            ends.sort_unstable();
+            let mut reads = ends.into_iter();
+            let mut avail = 0;
+            let mut base = 0;
+            let limits = HeadLimits::default();
+            let parser = HeadParser::new(limits);
+            let mut head = RequestHead::new(&limits);
+            for (i, (n, want_head, want_body)) in expected.iter().enumerate() {
+                let head_len = loop {
+                    match parser.parse(&stream[base..avail], &mut head) {
+                        Ok(ParseStatus::Complete(n)) => break n,
+                        Ok(ParseStatus::Partial) => {
+                            avail = reads.next().expect("the head completes within the stream");
+                        }
+                        Err(e) => return Err(TestCaseError::fail(format!("request {i}: {e:?}"))),
+                    }
+                };
+                prop_assert_eq!(head_len, *n, "request {}", i);
+                prop_assert_eq!(&head, want_head, "request {}", i);
+                let mut decoder = crate::proto::h1::BodyDecoder::new(head.body);
+                let mut pos = base + head_len;
+                let mut body = Vec::new();
+                while !decoder.is_done() {
+                    let d = decoder.decode(&stream[pos..avail]).unwrap();
+                    body.extend_from_slice(d.data.get(&stream[pos..avail]));
+                    pos += d.consumed;
+                    if !d.done && d.consumed == 0 {
+                        avail = reads.next().expect("the body completes within the stream");
+                    }
+                }
+                prop_assert_eq!(&body, want_body, "request {}", i);
+                base = pos;
+            }
+            prop_assert_eq!(base, stream.len(), "every byte belongs to a request");
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
             let _ = parse(&bytes);

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus in fuzz/corpus/<target>/ (run from anywhere; idempotent).
+
+Seeds for `chunked` and `connection` start with the split-control prefix described in
+fuzz/src/lib.rs: one byte c, then c % 8 piece sizes, then the payload.
+"""
+import os
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+WRK = b"GET /plaintext HTTP/1.1\r\nHost: localhost:8080\r\n\r\n"
+CURL = (b"GET /json?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/8.5.0\r\n"
+        b"Accept: */*\r\n\r\n")
+BROWSER = (b"GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0\r\n"
+           b"Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8\r\n"
+           b"Accept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\n"
+           b"Connection: keep-alive\r\nCookie: a=b; c=d\r\nCache-Control: max-age=0\r\n\r\n")
+HEADS = {
+    "wrk_get": WRK,
+    "curl_get": CURL,
+    "browser_get": BROWSER,
+    "head": b"HEAD /plaintext HTTP/1.1\r\nHost: a\r\n\r\n",
+    "post_cl": b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+    "post_chunked": b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "expect": b"PUT /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+    "http10": b"GET / HTTP/1.0\r\n\r\n",
+    "http10_keepalive": b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "absolute_form": b"GET http://example.com:8080/a/b?c=d HTTP/1.1\r\nHost: other\r\n\r\n",
+    "asterisk": b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+    "connect": b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    "ipv6_host": b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+    "bare_lf": b"GET / HTTP/1.1\nHost: a\n\n",
+    "leading_crlf": b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "pipelined": WRK * 3,
+    # One per rejection class.
+    "rej_bad_method": b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "rej_double_space": b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "rej_target_fragment": b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n",
+    "rej_obs_fold": b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+    "rej_space_before_colon": b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+    "rej_nul_value": b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n",
+    "rej_bare_cr": b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
+    "rej_missing_host": b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
+    "rej_two_hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    "rej_bad_host": b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+    "rej_cl_signed": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n",
+    "rej_cl_list": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+    "rej_cl_differ": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+    "rej_cl_te": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "rej_te_unknown": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    "rej_te_not_last": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+    "rej_te_http10": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "rej_version": b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+    "rej_expect": b"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n",
+    "rej_h2_preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    "rej_tls": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    "rej_long_line": b"GET /" + b"a" * 100 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+    "rej_many_headers": b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: y\r\n" * 12 + b"\r\n",
+    "rej_big_header": b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"v" * 300 + b"\r\n\r\n",
+}
+
+CHUNKED = {
+    "simple": b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    "extensions": b"4;name=value;flag\r\nWiki\r\nA ; q=\"x y\"\r\n0123456789\r\n0;last\r\n\r\n",
+    "trailers": b"3\r\nabc\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n",
+    "upper_hex_zeros": b"000A\r\n0123456789\r\n00\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    "max_size": b"ffffffffffffffff\r\nab",
+    "overflow": b"10000000000000000\r\n",
+    "bare_lf_size": b"5\nhello\r\n0\r\n\r\n",
+    "bare_lf_data": b"5\r\nhello\n0\r\n\r\n",
+    "missing_crlf": b"5\r\nhelloX\r\n0\r\n\r\n",
+    "space_before_crlf": b"5 \r\nhello\r\n0\r\n\r\n",
+    "ctl_in_ext": b"1;a\x01\r\nx\r\n0\r\n\r\n",
+    "ctl_in_trailer": b"0\r\nX: \x01\r\n\r\n",
+    "bad_trailer_end": b"0\r\nX: y\n\r\n",
+    "incomplete": b"5\r\nhel",
+    "long_trailer": b"0\r\nX-Long: " + b"y" * 40 + b"\r\n\r\n",
+}
+
+CONN = {
+    "wrk_pipelined": WRK * 4,
+    "curl": CURL,
+    "keepalive_then_close": WRK + b"GET /json HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" + WRK,
+    "head_then_get": b"HEAD /plaintext HTTP/1.1\r\nHost: a\r\n\r\n" + WRK,
+    "echo_cl": b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" + WRK,
+    "echo_chunked": b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n" + WRK,
+    "echo_expect": b"PUT /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+    "get_with_body": b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc" + WRK,
+    "expect_unread": b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc" + WRK,
+    "http10": b"GET /plaintext HTTP/1.0\r\n\r\n" + WRK,
+    "http10_keepalive": b"GET /plaintext HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + WRK,
+    "not_found_and_405": b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\nDELETE /echo HTTP/1.1\r\nHost: a\r\n\r\n",
+    "smuggle_cl_te": b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+    "bad_chunk": b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+    "truncated_body": b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello",
+    "too_large": b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 30000001\r\n\r\n",
+    "missing_host_after_ok": WRK + b"GET / HTTP/1.1\r\n\r\n",
+    "version_505": b"GET / HTTP/3.0\r\nHost: a\r\n\r\n",
+    "expect_417": b"PUT /echo HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n",
+    "te_501": b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    "partial_head": WRK + b"GET /plain",
+}
+
+
+def write(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+for name, data in HEADS.items():
+    write("head", name, data)
+for name, data in CHUNKED.items():
+    write("chunked", name, b"\x00" + data)             # one piece
+    write("chunked", name + "_split", b"\x03\x01\x02\x05" + data)  # pieces of 1, 2, 5
+# High bit of the first byte: the 16-byte trailer limit.
+write("chunked", "long_trailer_small_limit", b"\x80" + CHUNKED["long_trailer"])
+for name, data in CONN.items():
+    write("connection", name, b"\x00" + data)
+    write("connection", name + "_split", b"\x02\x01\x07" + data)   # pieces of 1, 7
