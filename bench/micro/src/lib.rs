@@ -1,0 +1,1 @@
+//! Benchmarks only: see `benches/h1.rs` and `cd bench/micro && cargo bench`.
