@@ -179,18 +179,8 @@ start_server() { # name port
         sleep 0.1
     done
 }
-stop_server() {
-    [[ -n $server_pid ]] || return 0
-    kill -TERM "$server_pid" 2>/dev/null || true
-    local i
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 cpu_ticks() {
