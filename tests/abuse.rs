@@ -27,7 +27,7 @@ fn fast_rate() -> Option<MinDataRate> {
     })
 }
 
-/// Serves the demo routes plus `/big` (64 MiB streamed) and `/upload` (body limit raised to
+/// Serves the demo routes plus `/big` (64 MiB streamed), `/eight` (8 MiB streamed) and `/upload` (body limit raised to
 /// 100 MB for this request only, then reads and counts the body).
 struct App;
 
@@ -37,6 +37,13 @@ impl Handler for App {
             "/big" => {
                 let chunk = [b'x'; 64 * 1024];
                 for _ in 0..1024 {
+                    http.write_all(&chunk).await?;
+                }
+                Ok(())
+            }
+            "/eight" => {
+                let chunk = [b'q'; 64 * 1024];
+                for _ in 0..128 {
                     http.write_all(&chunk).await?;
                 }
                 Ok(())
@@ -143,8 +150,12 @@ fn a_slow_upload_gets_408() {
 
 #[test]
 fn a_client_that_never_reads_is_dropped() {
+    // A send of 64 KiB may take 1 s + 64 KiB / 100 KB/s (+ up to a second of heartbeat).
     let limits = Limits {
-        min_response_data_rate: fast_rate(),
+        min_response_data_rate: Some(MinDataRate {
+            bytes_per_second: 100_000.0,
+            grace_period: Duration::from_secs(1),
+        }),
         ..Limits::default()
     };
     let (mut server, addr) = start_with(App, options(limits));
@@ -168,6 +179,44 @@ fn a_client_that_never_reads_is_dropped() {
     assert_eq!(get(addr, "/plaintext").status, 200, "the worker is healthy");
     let report = server.stop(Duration::from_secs(1));
     assert!(report.connections_timed_out >= 1, "{report}");
+}
+
+#[test]
+fn a_slow_reader_above_the_minimum_rate_gets_the_whole_response() {
+    let limits = Limits {
+        min_response_data_rate: fast_rate(), // 10,000 B/s after 1 s
+        ..Limits::default()
+    };
+    let (mut server, addr) = start_with(App, options(limits));
+    let mut s = connect(addr);
+    socket2::SockRef::from(&s)
+        .set_recv_buffer_size(16 * 1024)
+        .unwrap();
+    s.write_all(b"GET /eight HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // About 2 MB/s, far above the minimum, but slower than the server writes: once the kernel's
+    // buffers are full, sends wait on the client for seconds in all, well past the grace
+    // period. Only a send that stalls past its own allowance may count against the client.
+    let began = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("cut off after {} bytes: {e}", got.len()),
+        }
+        thread::sleep(Duration::from_millis(30));
+    }
+    assert!(
+        began.elapsed() > Duration::from_secs(2),
+        "{:?}",
+        began.elapsed()
+    );
+    let body = got.iter().filter(|&&b| b == b'q').count();
+    assert_eq!(body, 8 << 20, "the whole body arrived");
+    let report = server.stop(Duration::from_secs(1));
+    assert_eq!(report.connections_timed_out, 0, "{report}");
 }
 
 #[test]

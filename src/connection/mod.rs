@@ -233,6 +233,10 @@ pub(crate) struct Http1Connection<T> {
     upgraded: bool,
     /// An upgraded-stream write whose bytes are in `out` and not yet sent.
     upgrade_write_pending: bool,
+    /// The minimum response rate for this request (`None` once upgraded).
+    write_rate: Option<crate::server::MinDataRate>,
+    /// A send is in flight and its deadline is set.
+    send_in_flight: bool,
 
     // Output: encoded bytes waiting for the transport.
     out: Vec<u8>,
@@ -279,6 +283,8 @@ impl<T: Transport> Http1Connection<T> {
             body_started: false,
             upgraded: false,
             upgrade_write_pending: false,
+            write_rate: None,
+            send_in_flight: false,
             out: Vec::new(),
             response: Response {
                 status: 200,
@@ -312,6 +318,7 @@ impl<T: Transport> Http1Connection<T> {
         self.body_started = false;
         self.end_upgrade();
         self.upgrade_write_pending = false;
+        self.send_in_flight = false;
         self.timer.reset();
         self.out.clear();
         self.response.writing = Writing::Done;
@@ -369,7 +376,7 @@ impl<T: Transport> Http1Connection<T> {
             self.response.writing = Writing::Done;
             // An upgraded stream has its own pace: no minimum data rates apply.
             self.timer.stop_read_rate();
-            self.timer.start_write_rate(None);
+            self.write_rate = None;
         }
         self.poll_send_out(cx)
     }
@@ -565,8 +572,7 @@ impl<T: Transport> Http1Connection<T> {
         self.body_started = false;
         self.body_size = MaxRequestBodySize::new(self.worker.limits.max_request_body_size);
         self.body_rate = MinRequestBodyDataRate::new(self.worker.limits.min_request_body_data_rate);
-        self.timer
-            .start_write_rate(self.worker.limits.min_response_data_rate);
+        self.write_rate = self.worker.limits.min_response_data_rate;
         self.requests = self.requests.wrapping_add(1);
         self.request_id = RequestIdentifier::new(self.connection.connection_id, self.requests);
         self.lifetime.reset();
@@ -630,16 +636,29 @@ impl<T: Transport> Http1Connection<T> {
             // Aborted by the application or a failed transfer: nothing more goes out.
             return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
         }
-        let bytes = self.out.len() as u64;
+        if !self.send_in_flight && !self.out.is_empty() {
+            // Kestrel's rule: a send of N bytes may take the grace period plus N at the minimum
+            // rate; a client that has not taken it by then is dropped.
+            if let Some(rate) = self.write_rate {
+                let allowed = rate.grace_period
+                    + std::time::Duration::from_secs_f64(
+                        self.out.len() as f64 / rate.bytes_per_second,
+                    );
+                let at = self.worker.heartbeat.now() + HEARTBEAT + allowed;
+                self.timer.set_write_deadline(Some(at));
+            }
+            self.send_in_flight = true;
+        }
         match self.transport.poll_send(cx, &mut self.out) {
             Poll::Pending => {
-                self.timer.write_waiting(self.worker.heartbeat.now());
                 self.timer.register(cx.waker());
                 Poll::Pending
             }
             Poll::Ready(r) => {
-                self.timer
-                    .write_progress(self.worker.heartbeat.now(), bytes);
+                if self.send_in_flight {
+                    self.send_in_flight = false;
+                    self.timer.set_write_deadline(None);
+                }
                 if r.is_err() {
                     self.lifetime.set_aborted();
                 }

@@ -22,7 +22,8 @@ pub(crate) enum Expired {
     RequestHeaders,
     /// The request body arrived slower than its minimum rate.
     RequestBodyRate,
-    /// The client read the response slower than the minimum rate.
+    /// The client did not take a send within its time (grace period plus its size at the
+    /// minimum response rate, Kestrel's rule).
     ResponseRate,
     /// A lingering close has waited long enough.
     Linger,
@@ -51,7 +52,7 @@ impl RateWindow {
 pub(crate) struct ConnTimer {
     deadline: Cell<Option<(Instant, Expired)>>,
     read: Cell<Option<RateWindow>>,
-    write: Cell<Option<RateWindow>>,
+    write_deadline: Cell<Option<Instant>>,
     expired: Cell<Option<Expired>>,
     waker: RefCell<Option<Waker>>,
 }
@@ -104,31 +105,10 @@ impl ConnTimer {
         });
     }
 
-    /// Starts judging the response download rate (`None`: no minimum).
-    pub(crate) fn start_write_rate(&self, rate: Option<MinDataRate>) {
-        self.write.set(rate.map(|rate| RateWindow {
-            rate,
-            waited: Duration::ZERO,
-            bytes: 0,
-            since: None,
-        }));
-    }
-
-    /// A send of `bytes` starts waiting on the client.
-    pub(crate) fn write_waiting(&self, now: Instant) {
-        update(&self.write, |w| {
-            w.since.get_or_insert(now);
-        });
-    }
-
-    /// A send of `bytes` completed.
-    pub(crate) fn write_progress(&self, now: Instant, bytes: u64) {
-        update(&self.write, |w| {
-            if let Some(s) = w.since.take() {
-                w.waited += now.saturating_duration_since(s);
-            }
-            w.bytes += bytes;
-        });
+    /// Sets (or clears) the deadline of the send in flight: a client too slow to take it by
+    /// then is dropped.
+    pub(crate) fn set_write_deadline(&self, at: Option<Instant>) {
+        self.write_deadline.set(at);
     }
 
     /// Remembers whom to wake when something expires.
@@ -160,7 +140,7 @@ impl ConnTimer {
     pub(crate) fn reset(&self) {
         self.deadline.set(None);
         self.read.set(None);
-        self.write.set(None);
+        self.write_deadline.set(None);
         self.expired.set(None);
         self.waker.borrow_mut().take();
     }
@@ -170,13 +150,15 @@ impl ConnTimer {
         let expired = match self.deadline.get() {
             Some((at, what)) if now >= at => Some(what),
             _ if self.read.get().is_some_and(|w| w.violated(now)) => Some(Expired::RequestBodyRate),
-            _ if self.write.get().is_some_and(|w| w.violated(now)) => Some(Expired::ResponseRate),
+            _ if self.write_deadline.get().is_some_and(|at| now >= at) => {
+                Some(Expired::ResponseRate)
+            }
             _ => None,
         };
         if let Some(what) = expired {
             self.deadline.set(None);
             self.read.set(None);
-            self.write.set(None);
+            self.write_deadline.set(None);
             self.expired.set(Some(what));
             if let Some(w) = self.waker.borrow_mut().take() {
                 w.wake();
