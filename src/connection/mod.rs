@@ -926,11 +926,7 @@ impl<T: Transport> Http1Connection<T> {
                 self.worker.timeouts.set(self.worker.timeouts.get() + 1);
                 return Poll::Ready(Err(self.body_error(RejectReason::RequestBodyTimeout)));
             }
-            if self.timer.take_if(Expired::ResponseRate) {
-                self.timed_out(Expired::ResponseRate);
-                self.lifetime.set_aborted();
-                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
-            }
+            // (A stalled send of the 100-continue is judged in `poll_send_out`, below.)
             let (start, end) = self.pending;
             if start < end {
                 let n = buf.len().min(end - start);

@@ -50,11 +50,7 @@ impl Future for Sleep {
         }
         let left = self.deadline - now;
         let armed = runtime::with_current(|rt| {
-            let ts = Box::new(
-                types::Timespec::new()
-                    .sec(left.as_secs())
-                    .nsec(left.subsec_nanos()),
-            );
+            let ts = Box::new(types::Timespec::from(left));
             let entry = opcode::Timeout::new(&*ts as *const types::Timespec).build();
             let mut driver = rt.driver.borrow_mut();
             // SAFETY: the entry points only to the boxed timespec, which the op holds until its

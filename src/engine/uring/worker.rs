@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use io_uring::{cqueue, opcode, types};
+use io_uring::{cqueue, opcode, squeue, types};
 use socket2::{SockRef, Socket};
 
 use super::bufring::BufRing;
@@ -188,15 +188,21 @@ impl<A: Application> Worker<A> {
         self.rt.driver.borrow_mut()
     }
 
+    /// Pushes one of the worker's own operations and counts it until its final completion.
+    ///
+    /// # Safety
+    ///
+    /// Memory the entry points to must be owned by the worker, which waits for every token op
+    /// before dropping it (see `shutdown`).
+    unsafe fn push_token(&mut self, entry: squeue::Entry) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.driver().push_token(entry) };
+        self.tokens_in_flight += 1;
+    }
+
     fn arm_accepts(&mut self) {
-        for (i, (sock, _)) in self.listeners.iter().enumerate() {
-            let entry = opcode::AcceptMulti::new(types::Fd(sock.as_raw_fd()))
-                .flags(libc::SOCK_CLOEXEC)
-                .build()
-                .user_data(ACCEPT_TOKEN + i as u64);
-            // SAFETY: accept names no memory (no address buffer).
-            unsafe { self.rt.driver.borrow_mut().push_token(entry) };
-            self.tokens_in_flight += 1;
+        for i in 0..self.listeners.len() {
+            self.arm_accept(i);
         }
     }
 
@@ -206,9 +212,8 @@ impl<A: Application> Worker<A> {
             .flags(libc::SOCK_CLOEXEC)
             .build()
             .user_data(ACCEPT_TOKEN + i as u64);
-        // SAFETY: accept names no memory.
-        unsafe { self.driver().push_token(entry) };
-        self.tokens_in_flight += 1;
+        // SAFETY: accept names no memory (no address buffer).
+        unsafe { self.push_token(entry) };
     }
 
     fn arm_eventfd(&mut self) {
@@ -216,40 +221,28 @@ impl<A: Application> Worker<A> {
         let entry = opcode::Read::new(types::Fd(self.remote.eventfd()), ptr.cast(), 8)
             .build()
             .user_data(EVENTFD_TOKEN);
-        // SAFETY: the target is the boxed u64 the worker owns; the worker waits for this read's
-        // completion before dropping it (shutdown drains every token op).
-        unsafe { self.driver().push_token(entry) };
-        self.tokens_in_flight += 1;
+        // SAFETY: the target is the boxed u64 the worker owns until every token op completed.
+        unsafe { self.push_token(entry) };
+    }
+
+    /// Arms a timeout whose duration lives in one of the worker's boxed timespecs.
+    fn arm_timeout(&mut self, ts: *const types::Timespec, token: u64) {
+        let entry = opcode::Timeout::new(ts).build().user_data(token);
+        // SAFETY: `ts` points into a timespec boxed in the worker, which outlives the op.
+        unsafe { self.push_token(entry) };
     }
 
     fn arm_date(&mut self) {
-        let entry = opcode::Timeout::new(&*self.date_ts)
-            .build()
-            .user_data(DATE_TOKEN);
-        // SAFETY: the timespec is boxed in the worker, which outlives the op.
-        unsafe { self.driver().push_token(entry) };
-        self.tokens_in_flight += 1;
+        self.arm_timeout(&*self.date_ts, DATE_TOKEN);
     }
 
     fn arm_accept_retry(&mut self, i: usize) {
-        let entry = opcode::Timeout::new(&*self.backoff_ts)
-            .build()
-            .user_data(ACCEPT_RETRY_TOKEN + i as u64);
-        // SAFETY: the timespec is boxed in the worker, which outlives the op.
-        unsafe { self.driver().push_token(entry) };
-        self.tokens_in_flight += 1;
+        self.arm_timeout(&*self.backoff_ts, ACCEPT_RETRY_TOKEN + i as u64);
     }
 
     fn arm_deadline(&mut self, left: Duration) {
-        *self.deadline_ts = types::Timespec::new()
-            .sec(left.as_secs())
-            .nsec(left.subsec_nanos());
-        let entry = opcode::Timeout::new(&*self.deadline_ts)
-            .build()
-            .user_data(DEADLINE_TOKEN);
-        // SAFETY: the timespec is boxed in the worker, which outlives the op.
-        unsafe { self.driver().push_token(entry) };
-        self.tokens_in_flight += 1;
+        *self.deadline_ts = types::Timespec::from(left);
+        self.arm_timeout(&*self.deadline_ts, DEADLINE_TOKEN);
     }
 
     fn run_loop(&mut self) -> StopReport {
