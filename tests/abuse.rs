@@ -380,22 +380,14 @@ fn ten_thousand_idle_connections() {
     // The server runs as its own process so each side has its own descriptor table.
     let limit = raise_fd_limit();
     assert!(limit >= 10_500, "need 10,500 descriptors, have {limit}");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_peregrine"))
-        .args(["--urls", "http://127.0.0.1:0", "--workers", "1"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let addr: std::net::SocketAddr = loop {
-        let mut line = String::new();
-        if std::io::BufRead::read_line(&mut out, &mut line).unwrap() == 0 {
-            let status = child.wait().unwrap();
-            panic!("the server exited: {status:?}");
-        }
-        if let Some(a) = line.trim().strip_prefix("peregrine: listening on http://") {
-            break a.parse().unwrap();
-        }
-    };
+    let (mut child, addr, _out) = spawn_server(
+        std::process::Command::new(env!("CARGO_BIN_EXE_peregrine")).args([
+            "--urls",
+            "http://127.0.0.1:0",
+            "--workers",
+            "1",
+        ]),
+    );
     // Warm up: the first requests size the pools.
     assert_eq!(get(addr, "/plaintext").status, 200);
     let before = rss_kib(child.id());

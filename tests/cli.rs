@@ -2,38 +2,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 
-use common::get;
+use common::{get, spawn_server};
 
 fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_peregrine"))
 }
 
-/// Starts the binary and returns it with the first address it reports.
-// The child is returned to the caller, which waits for it.
-#[allow(clippy::zombie_processes)]
+/// Starts the binary with `args` and returns it with the first address it reports.
 fn spawn(args: &[&str]) -> (Child, SocketAddr, BufReader<std::process::ChildStdout>) {
-    let mut child = binary()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "binary exited before listening"
-        );
-        if let Some(url) = line.trim().strip_prefix("peregrine: listening on http://") {
-            return (child, url.parse().unwrap(), out);
-        }
-    }
+    spawn_server(binary().args(args).stderr(Stdio::piped()))
 }
 
 fn one_line_error(args: &[&str], envs: &[(&str, &str)]) -> (i32, String) {
@@ -64,22 +45,19 @@ fn serves_and_stops_gracefully_on_sigterm() {
 
 #[test]
 fn env_urls_is_used_when_no_flag_is_given() {
-    let mut child = binary()
-        .env("PEREGRINE_URLS", "http://127.0.0.1:0")
-        .args(["--workers", "1", "--shutdown-timeout", "1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut text = String::new();
-    while !text.contains("listening on") {
-        if out.read_line(&mut text).unwrap() == 0 {
-            let status = child.wait().unwrap();
-            panic!("binary exited before listening: {status:?}: {text}");
-        }
-    }
-    assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
-    assert!(!text.contains(":8080"), "{text}");
+    let (mut child, addr, _out) =
+        spawn_server(binary().env("PEREGRINE_URLS", "http://127.0.0.1:0").args([
+            "--workers",
+            "1",
+            "--shutdown-timeout",
+            "1",
+        ]));
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    assert_ne!(
+        addr.port(),
+        8080,
+        "the environment's port 0 is used, not the default"
+    );
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert!(child.wait().unwrap().success());
@@ -148,7 +126,6 @@ fn running_out_of_descriptors_pauses_accepting_instead_of_spinning() {
     use std::os::unix::process::CommandExt;
     let mut cmd = binary();
     cmd.args(["--urls", "http://127.0.0.1:0", "--workers", "1"])
-        .stdout(Stdio::piped())
         .stderr(Stdio::null());
     // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
     unsafe {
@@ -163,19 +140,7 @@ fn running_out_of_descriptors_pauses_accepting_instead_of_spinning() {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    let addr: SocketAddr = loop {
-        line.clear();
-        if out.read_line(&mut line).unwrap() == 0 {
-            let status = child.wait().unwrap();
-            panic!("binary exited before listening: {status:?}");
-        }
-        if let Some(url) = line.trim().strip_prefix("peregrine: listening on http://") {
-            break url.parse().unwrap();
-        }
-    };
+    let (mut child, addr, _out) = spawn_server(&mut cmd);
     // More connections than the server has descriptors for: accept fails with EMFILE.
     let clients: Vec<_> = (0..40)
         .map(|_| std::net::TcpStream::connect(addr).unwrap())

@@ -4,6 +4,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use peregrine::{Application, Server, ServerOptions, UringServer};
@@ -151,5 +152,29 @@ pub fn raise_fd_limit() -> u64 {
         }
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
         lim.rlim_cur as u64
+    }
+}
+
+/// Starts a `peregrine` binary command with stdout piped and returns it, the first address it
+/// reports listening on, and its stdout for reading the rest. Panics (after reaping it) if the
+/// process exits first.
+// The child is returned to the caller, which waits for it.
+#[allow(clippy::zombie_processes)]
+pub fn spawn_server(cmd: &mut Command) -> (Child, SocketAddr, BufReader<ChildStdout>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if out.read_line(&mut line).unwrap() == 0 {
+            let status = child.wait().unwrap();
+            panic!("the binary exited before listening: {status:?}");
+        }
+        if let Some(url) = line.trim().strip_prefix("peregrine: listening on http://") {
+            return (child, url.parse().unwrap(), out);
+        }
     }
 }
