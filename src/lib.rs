@@ -1,4 +1,5 @@
-//! Peregrine: an in-process HTTP/1.1 server engine for Linux, built on io_uring, thread-per-core.
+//! Peregrine: an in-process HTTP/1.1 server engine for Linux, built on io_uring, thread-per-core,
+//! with a portable epoll engine where io_uring is unavailable.
 //!
 //! The layers, top to bottom (see `docs/architecture.md`):
 //!
@@ -8,7 +9,8 @@
 //! - `connection` (internal): the per-connection protocol object that implements the features
 //!   and runs the request loop, shared by every engine.
 //! - [`proto`]: the sans-io HTTP/1.1 parser, body decoder and response encoder.
-//! - [`engine`]: the io_uring engine ([`UringServer`]), which only moves bytes.
+//! - [`engine`]: the engines, which only move bytes: io_uring ([`UringServer`]), portable epoll
+//!   ([`PortableServer`]), and [`HttpServer`], which picks one.
 //! - [`testing`]: [`TestServer`], an in-memory server for testing applications.
 //! - [`rt`]: timers, local tasks and blocking work for handlers.
 #![deny(missing_docs)]
@@ -25,7 +27,7 @@ pub mod server;
 pub mod testing;
 
 pub use app::{AppResult, Application, BoxError, Handler};
-pub use engine::uring::{EngineInfo, UringServer};
+pub use engine::{EngineChoice, EngineInfo, EngineKind, HttpServer, PortableServer, UringServer};
 pub use http::HttpContext;
 pub use server::{
     Limits, MinDataRate, Server, ServerAddresses, ServerFeatures, ServerOptions, StartError,

@@ -1,10 +1,11 @@
-//! The `peregrine` server binary: serves the demo application on the io_uring engine.
+//! The `peregrine` server binary: serves the demo application on the io_uring engine, or on the
+//! portable epoll engine where io_uring is unavailable.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use peregrine::demo::DemoApp;
-use peregrine::{EngineInfo, Server, ServerOptions, UringServer};
+use peregrine::{EngineChoice, EngineInfo, HttpServer, Server, ServerOptions};
 
 const HELP: &str = "\
 peregrine: an io_uring, thread-per-core HTTP/1.1 server (serving the demo application)
@@ -15,6 +16,8 @@ USAGE:
 OPTIONS:
     --urls <URLS>            Listen URLs, separated by ';' or given several times
                              [default: http://127.0.0.1:8080] [env: PEREGRINE_URLS]
+    --engine <ENGINE>        auto (io_uring if the kernel allows it, else portable), uring
+                             or portable [default: auto] [env: PEREGRINE_ENGINE]
     --workers <N>            Worker threads, one per CPU by default [env: PEREGRINE_WORKERS]
     --cpus <LIST>            CPUs to pin workers to, e.g. 0,2-3 [env: PEREGRINE_CPUS]
     --shutdown-timeout <S>   Seconds in-flight requests get on SIGINT/SIGTERM [default: 30]
@@ -106,6 +109,7 @@ fn parse_args(
     let mut urls: Vec<String> = Vec::new();
     let mut workers = None;
     let mut cpus = None;
+    let mut engine = None;
     let mut shutdown_timeout = Duration::from_secs(30);
     let mut limits_given: Vec<&str> = Vec::new();
     let mut args = args.into_iter();
@@ -130,6 +134,7 @@ fn parse_args(
                 )))
             }
             "--urls" => urls.extend(split_urls(&value("--urls")?)),
+            "--engine" => engine = Some(value("--engine")?.parse::<EngineChoice>()?),
             "--workers" => workers = Some(parse_workers(&value("--workers")?)?),
             "--cpus" => cpus = Some(parse_cpus(&value("--cpus")?)?),
             "--shutdown-timeout" => {
@@ -158,6 +163,14 @@ fn parse_args(
     }
     if !urls.is_empty() {
         options.urls = urls;
+    }
+    if engine.is_none() {
+        if let Some(v) = env("PEREGRINE_ENGINE") {
+            engine = Some(v.parse().map_err(|e| format!("PEREGRINE_ENGINE: {e}"))?);
+        }
+    }
+    if let Some(engine) = engine {
+        options.engine = engine;
     }
     if workers.is_none() {
         if let Some(v) = env("PEREGRINE_WORKERS") {
@@ -233,7 +246,7 @@ fn main() -> ExitCode {
     };
 
     let signals = block_stop_signals();
-    let mut server = UringServer::new(cli.options);
+    let mut server = HttpServer::new(cli.options);
     if let Err(e) = server.start(DemoApp) {
         eprintln!("peregrine: error: {e}");
         return ExitCode::from(1);
@@ -242,7 +255,9 @@ fn main() -> ExitCode {
     if let Some(info) = features.get::<EngineInfo>() {
         println!(
             "peregrine: {} engine, {} worker(s) pinned to CPUs {:?}",
-            info.name, info.workers, info.cpus
+            info.name(),
+            info.workers,
+            info.cpus
         );
     }
     for addr in features.addresses() {
@@ -343,6 +358,12 @@ mod tests {
         for (args, env, want) in [
             (&["--bogus"][..], &[][..], "unknown argument \"--bogus\""),
             (&["--workers", "0"], &[], "invalid worker count \"0\""),
+            (&["--engine", "iouring"], &[], "unknown engine \"iouring\""),
+            (
+                &[],
+                &[("PEREGRINE_ENGINE", "kqueue")],
+                "PEREGRINE_ENGINE: unknown engine",
+            ),
             (&["--workers"], &[], "--workers needs a value"),
             (
                 &["--urls", "127.0.0.1:80"],

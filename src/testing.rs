@@ -401,6 +401,10 @@ impl Transport for MemoryTransport {
         buf.clear();
         Poll::Ready(Ok(()))
     }
+
+    fn close(&mut self) {
+        self.input.clear();
+    }
 }
 
 struct ThreadWaker(Thread);

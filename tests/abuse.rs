@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use peregrine::demo::DemoApp;
 use peregrine::http::MaxRequestBodySize;
-use peregrine::{AppResult, Handler, HttpContext, Limits, MinDataRate, Server, ServerOptions};
+use peregrine::{
+    AppResult, EngineChoice, Handler, HttpContext, Limits, MinDataRate, Server, ServerOptions,
+};
 
 fn options(limits: Limits) -> ServerOptions {
     let mut o = ServerOptions::with_urls(["http://127.0.0.1:0"]).workers(1);
@@ -70,13 +72,12 @@ impl Handler for App {
     }
 }
 
-#[test]
-fn slowloris_gets_408_and_the_connection_closes() {
+fn slowloris_gets_408_and_the_connection_closes(engine: EngineChoice) {
     let limits = Limits {
         request_headers_timeout: Duration::from_secs(2),
         ..Limits::default()
     };
-    let (mut server, addr) = start_with(App, options(limits));
+    let (mut server, addr) = start_with(engine, App, options(limits));
     let mut s = connect(addr);
     let began = Instant::now();
     let head = b"GET /plaintext HTTP/1.1\r\nHost: t\r\nX-Slow: ";
@@ -116,13 +117,12 @@ fn slowloris_gets_408_and_the_connection_closes() {
     assert_eq!(report.connections_timed_out, 1, "{report}");
 }
 
-#[test]
-fn a_slow_upload_gets_408() {
+fn a_slow_upload_gets_408(engine: EngineChoice) {
     let limits = Limits {
         min_request_body_data_rate: fast_rate(),
         ..Limits::default()
     };
-    let (mut server, addr) = start_with(App, options(limits));
+    let (mut server, addr) = start_with(engine, App, options(limits));
     let mut s = connect(addr);
     s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
         .unwrap();
@@ -148,8 +148,7 @@ fn a_slow_upload_gets_408() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn a_client_that_never_reads_is_dropped() {
+fn a_client_that_never_reads_is_dropped(engine: EngineChoice) {
     // A send of 64 KiB may take 1 s + 64 KiB / 100 KB/s (+ up to a second of heartbeat).
     let limits = Limits {
         min_response_data_rate: Some(MinDataRate {
@@ -158,7 +157,7 @@ fn a_client_that_never_reads_is_dropped() {
         }),
         ..Limits::default()
     };
-    let (mut server, addr) = start_with(App, options(limits));
+    let (mut server, addr) = start_with(engine, App, options(limits));
     let mut s = connect(addr);
     s.write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
@@ -181,13 +180,12 @@ fn a_client_that_never_reads_is_dropped() {
     assert!(report.connections_timed_out >= 1, "{report}");
 }
 
-#[test]
-fn a_slow_reader_above_the_minimum_rate_gets_the_whole_response() {
+fn a_slow_reader_above_the_minimum_rate_gets_the_whole_response(engine: EngineChoice) {
     let limits = Limits {
         min_response_data_rate: fast_rate(), // 10,000 B/s after 1 s
         ..Limits::default()
     };
-    let (mut server, addr) = start_with(App, options(limits));
+    let (mut server, addr) = start_with(engine, App, options(limits));
     let mut s = connect(addr);
     socket2::SockRef::from(&s)
         .set_recv_buffer_size(16 * 1024)
@@ -219,13 +217,12 @@ fn a_slow_reader_above_the_minimum_rate_gets_the_whole_response() {
     assert_eq!(report.connections_timed_out, 0, "{report}");
 }
 
-#[test]
-fn idle_keep_alive_connections_are_closed_after_the_timeout() {
+fn idle_keep_alive_connections_are_closed_after_the_timeout(engine: EngineChoice) {
     let limits = Limits {
         keep_alive_timeout: Duration::from_secs(1),
         ..Limits::default()
     };
-    let (mut server, addr) = start_with(App, options(limits));
+    let (mut server, addr) = start_with(engine, App, options(limits));
     let mut s = connect(addr);
     s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
@@ -241,13 +238,12 @@ fn idle_keep_alive_connections_are_closed_after_the_timeout() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn connections_over_the_limit_are_refused() {
+fn connections_over_the_limit_are_refused(engine: EngineChoice) {
     let limits = Limits {
         max_concurrent_connections: Some(4),
         ..Limits::default()
     };
-    let (mut server, addr) = start_with(App, options(limits));
+    let (mut server, addr) = start_with(engine, App, options(limits));
     let held: Vec<_> = (0..4)
         .map(|_| {
             let mut s = connect(addr);
@@ -275,13 +271,12 @@ fn connections_over_the_limit_are_refused() {
     assert_eq!(report.connections_refused, 1, "{report}");
 }
 
-#[test]
-fn the_body_limit_is_413_unless_the_handler_raises_it() {
+fn the_body_limit_is_413_unless_the_handler_raises_it(engine: EngineChoice) {
     let limits = Limits {
         max_request_body_size: Some(1000),
         ..Limits::default()
     };
-    let (mut server, addr) = start_with(App, options(limits));
+    let (mut server, addr) = start_with(engine, App, options(limits));
     let body = vec![b'a'; 5000];
     let mut req = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n".to_vec();
     req.extend_from_slice(&body);
@@ -307,9 +302,8 @@ fn the_body_limit_is_413_unless_the_handler_raises_it() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn half_closed_clients_still_get_their_response() {
-    let (mut server, addr) = start(App, 1);
+fn half_closed_clients_still_get_their_response(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, App, 1);
     let mut s = connect(addr);
     s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
         .unwrap();
@@ -321,9 +315,8 @@ fn half_closed_clients_still_get_their_response() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn resets_in_the_middle_of_a_large_response_do_not_hurt() {
-    let (mut server, addr) = start(App, 1);
+fn resets_in_the_middle_of_a_large_response_do_not_hurt(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, App, 1);
     for _ in 0..20 {
         let mut s = connect(addr);
         s.write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -341,9 +334,8 @@ fn resets_in_the_middle_of_a_large_response_do_not_hurt() {
     assert!(report.is_graceful(), "{report}");
 }
 
-#[test]
-fn a_flood_of_tiny_pipelined_requests_is_answered_in_order() {
-    let (mut server, addr) = start(App, 1);
+fn a_flood_of_tiny_pipelined_requests_is_answered_in_order(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, App, 1);
     let s = connect(addr);
     let mut w = s.try_clone().unwrap();
     const N: usize = 50_000;
@@ -375,8 +367,7 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
-#[test]
-fn ten_thousand_idle_connections() {
+fn ten_thousand_idle_connections(engine: EngineChoice) {
     // The server runs as its own process so each side has its own descriptor table.
     let limit = raise_fd_limit();
     assert!(limit >= 10_500, "need 10,500 descriptors, have {limit}");
@@ -386,6 +377,8 @@ fn ten_thousand_idle_connections() {
             "http://127.0.0.1:0",
             "--workers",
             "1",
+            "--engine",
+            engine_flag(engine),
         ]),
     );
     // Warm up: the first requests size the pools.
@@ -416,3 +409,17 @@ fn ten_thousand_idle_connections() {
         "{per_connection} bytes per idle connection"
     );
 }
+
+engine_tests!(
+    slowloris_gets_408_and_the_connection_closes,
+    a_slow_upload_gets_408,
+    a_client_that_never_reads_is_dropped,
+    a_slow_reader_above_the_minimum_rate_gets_the_whole_response,
+    idle_keep_alive_connections_are_closed_after_the_timeout,
+    connections_over_the_limit_are_refused,
+    the_body_limit_is_413_unless_the_handler_raises_it,
+    half_closed_clients_still_get_their_response,
+    resets_in_the_middle_of_a_large_response_do_not_hurt,
+    a_flood_of_tiny_pipelined_requests_is_answered_in_order,
+    ten_thousand_idle_connections,
+);

@@ -6,7 +6,8 @@ use std::io::BufReader;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 
-use common::{get, spawn_server};
+use common::{engine_flag, get, spawn_server};
+use peregrine::EngineChoice;
 
 fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_peregrine"))
@@ -121,11 +122,11 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
-#[test]
-fn running_out_of_descriptors_pauses_accepting_instead_of_spinning() {
+fn running_out_of_descriptors_pauses_accepting_instead_of_spinning(engine: EngineChoice) {
     use std::os::unix::process::CommandExt;
     let mut cmd = binary();
     cmd.args(["--urls", "http://127.0.0.1:0", "--workers", "1"])
+        .args(["--engine", engine_flag(engine)])
         .stderr(Stdio::null());
     // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
     unsafe {
@@ -164,3 +165,5 @@ fn running_out_of_descriptors_pauses_accepting_instead_of_spinning() {
         "the server accepts again once descriptors are free"
     );
 }
+
+engine_tests!(running_out_of_descriptors_pauses_accepting_instead_of_spinning);

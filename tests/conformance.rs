@@ -1,4 +1,4 @@
-//! The HTTP/1.1 conformance suite (`tests/conformance/`) against peregrine: the io_uring engine
+//! The HTTP/1.1 conformance suite (`tests/conformance/`) against peregrine: each engine in turn
 //! with the demo application on 127.0.0.1, over real sockets.
 //!
 //! Every case must conform to the RFC, and where the RFC allows several answers peregrine must
@@ -11,12 +11,25 @@ mod suite;
 use std::time::Duration;
 
 use peregrine::demo::DemoApp;
-use peregrine::{Server, ServerOptions, UringServer};
+use peregrine::{EngineChoice, HttpServer, Server, ServerOptions};
 use suite::{cases::cases, run_all, table, Timeouts, NO_RESPONSE};
 
 #[test]
-fn peregrine_conforms() {
-    let mut server = UringServer::new(ServerOptions::with_urls(["http://127.0.0.1:0"]).workers(1));
+fn peregrine_conforms_on_io_uring() {
+    conforms(EngineChoice::Uring);
+}
+
+#[test]
+fn peregrine_conforms_on_the_portable_engine() {
+    conforms(EngineChoice::Portable);
+}
+
+fn conforms(engine: EngineChoice) {
+    let mut server = HttpServer::new(
+        ServerOptions::with_urls(["http://127.0.0.1:0"])
+            .workers(1)
+            .engine(engine),
+    );
     server.start(DemoApp).expect("server starts");
     let addr = server.features().addresses()[0];
 

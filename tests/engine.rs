@@ -1,4 +1,5 @@
-//! Integration tests of the io_uring engine: real sockets on 127.0.0.1, raw HTTP bytes.
+//! Integration tests of both engines (each test runs once per engine, see `engine_tests!`):
+//! real sockets on 127.0.0.1, raw HTTP bytes.
 
 mod common;
 
@@ -12,12 +13,12 @@ use std::time::{Duration, Instant};
 use common::*;
 use peregrine::demo::DemoApp;
 use peregrine::{
-    AppResult, EngineInfo, Handler, HttpContext, Server, ServerOptions, StartError, UringServer,
+    AppResult, EngineChoice, EngineInfo, Handler, HttpContext, HttpServer, Server, ServerOptions,
+    StartError,
 };
 
-#[test]
-fn serves_the_demo_routes() {
-    let (mut server, addr) = start(DemoApp, 1);
+fn serves_the_demo_routes(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 1);
     let r = get(addr, "/plaintext");
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "Hello, World!");
@@ -50,10 +51,11 @@ fn serves_the_demo_routes() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn server_addresses_report_the_bound_port_and_workers_listen_on_it() {
-    let mut server = UringServer::new(
-        ServerOptions::with_urls(["http://127.0.0.1:0", "http://[::1]:0"]).workers(2),
+fn server_addresses_report_the_bound_port_and_workers_listen_on_it(engine: EngineChoice) {
+    let mut server = HttpServer::new(
+        ServerOptions::with_urls(["http://127.0.0.1:0", "http://[::1]:0"])
+            .workers(2)
+            .engine(engine),
     );
     server.start(DemoApp).unwrap();
     let addrs = server.features().addresses().to_vec();
@@ -63,13 +65,25 @@ fn server_addresses_report_the_bound_port_and_workers_listen_on_it() {
         assert_eq!(get(*a, "/plaintext").status, 200);
     }
     let info = server.features().get::<EngineInfo>().unwrap();
-    assert_eq!((info.name, info.workers), ("io_uring", 2));
+    let name = match engine {
+        EngineChoice::Portable => "portable",
+        _ => "io_uring",
+    };
+    assert_eq!((info.name(), info.workers), (name, 2));
+    assert_eq!(
+        info.ring.is_some(),
+        name == "io_uring",
+        "ring flags only on io_uring"
+    );
+    assert_eq!(
+        info.fallback_reason, None,
+        "an engine asked for is not a fallback"
+    );
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn keep_alive_serves_many_requests_on_one_connection() {
-    let (mut server, addr) = start(DemoApp, 1);
+fn keep_alive_serves_many_requests_on_one_connection(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 1);
     let s = connect(addr);
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
@@ -83,9 +97,8 @@ fn keep_alive_serves_many_requests_on_one_connection() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn pipelined_requests_are_answered_in_order() {
-    let (mut server, addr) = start(DemoApp, 1);
+fn pipelined_requests_are_answered_in_order(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 1);
     let s = connect(addr);
     let mut w = s.try_clone().unwrap();
     let mut batch = Vec::new();
@@ -108,9 +121,8 @@ fn pipelined_requests_are_answered_in_order() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn http10_closes_unless_keep_alive() {
-    let (mut server, addr) = start(DemoApp, 1);
+fn http10_closes_unless_keep_alive(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 1);
     let mut s = connect(addr);
     s.write_all(b"GET /plaintext HTTP/1.0\r\n\r\n").unwrap();
     let mut r = BufReader::new(s);
@@ -130,9 +142,8 @@ fn http10_closes_unless_keep_alive() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn connection_close_is_honoured() {
-    let (mut server, addr) = start(DemoApp, 1);
+fn connection_close_is_honoured(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 1);
     let mut s = connect(addr);
     s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /json HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
@@ -146,9 +157,8 @@ fn connection_close_is_honoured() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn chunked_upload_is_streamed_to_the_handler() {
-    let (mut server, addr) = start(DemoApp, 1);
+fn chunked_upload_is_streamed_to_the_handler(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 1);
     let mut s = connect(addr);
     s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Type: text/x-test\r\n\r\n5;ext=1\r\nhello\r\n").unwrap();
     thread::sleep(Duration::from_millis(50));
@@ -170,9 +180,8 @@ fn chunked_upload_is_streamed_to_the_handler() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn expect_100_continue_gets_an_interim_response() {
-    let (mut server, addr) = start(DemoApp, 1);
+fn expect_100_continue_gets_an_interim_response(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 1);
     let mut s = connect(addr);
     s.write_all(
         b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
@@ -187,9 +196,8 @@ fn expect_100_continue_gets_an_interim_response() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn echoes_8_mib() {
-    let (mut server, addr) = start(DemoApp, 1);
+fn echoes_8_mib(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 1);
     let body: Vec<u8> = (0..8 * 1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
     let s = connect(addr);
     let mut w = s.try_clone().unwrap();
@@ -211,11 +219,10 @@ fn echoes_8_mib() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn a_thousand_concurrent_connections() {
+fn a_thousand_concurrent_connections(engine: EngineChoice) {
     let limit = raise_fd_limit();
     assert!(limit >= 2200, "need 2200 file descriptors, have {limit}");
-    let (mut server, addr) = start(DemoApp, 2);
+    let (mut server, addr) = start(engine, DemoApp, 2);
     let conns: Vec<_> = (0..1000).map(|_| connect(addr)).collect();
     for mut c in &conns {
         c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -229,9 +236,8 @@ fn a_thousand_concurrent_connections() {
     server.stop(Duration::from_secs(2));
 }
 
-#[test]
-fn malformed_request_gets_400_and_close() {
-    let (mut server, addr) = start(DemoApp, 1);
+fn malformed_request_gets_400_and_close(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 1);
     for bad in [
         &b"GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n"[..],
         b"GET / HTTP/1.1\r\n\r\n",
@@ -301,9 +307,8 @@ impl Handler for Faulty {
     }
 }
 
-#[test]
-fn a_panicking_handler_costs_one_request() {
-    let (mut server, addr) = start(Faulty, 1);
+fn a_panicking_handler_costs_one_request(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, Faulty, 1);
     let mut s = connect(addr);
     s.write_all(b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
@@ -316,9 +321,8 @@ fn a_panicking_handler_costs_one_request() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn request_identifiers_and_connection_features() {
-    let (mut server, addr) = start(Faulty, 1);
+fn request_identifiers_and_connection_features(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, Faulty, 1);
     let s = connect(addr);
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
@@ -339,9 +343,8 @@ fn request_identifiers_and_connection_features() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn timers_blocking_work_and_streaming() {
-    let (mut server, addr) = start(Faulty, 1);
+fn timers_blocking_work_and_streaming(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, Faulty, 1);
     assert_eq!(get(addr, "/slow").text(), "slow done");
     assert_eq!(get(addr, "/blocking").text(), "42");
     let r = get(addr, "/stream");
@@ -350,9 +353,8 @@ fn timers_blocking_work_and_streaming() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn graceful_stop_finishes_in_flight_requests() {
-    let (mut server, addr) = start(Faulty, 1);
+fn graceful_stop_finishes_in_flight_requests(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, Faulty, 1);
     let idle = connect(addr);
     let mut busy = connect(addr);
     busy.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -377,9 +379,8 @@ fn graceful_stop_finishes_in_flight_requests() {
     );
 }
 
-#[test]
-fn stop_deadline_aborts_what_is_left() {
-    let (mut server, addr) = start(Faulty, 1);
+fn stop_deadline_aborts_what_is_left(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, Faulty, 1);
     let mut stuck = connect(addr);
     stuck
         .write_all(b"GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -392,13 +393,12 @@ fn stop_deadline_aborts_what_is_left() {
     assert!(is_closed(&mut stuck));
 }
 
-#[test]
-fn address_in_use_is_a_bind_error() {
+fn address_in_use_is_a_bind_error(engine: EngineChoice) {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let mut server = UringServer::new(ServerOptions::with_urls([format!(
-        "http://127.0.0.1:{port}"
-    )]));
+    let mut server = HttpServer::new(
+        ServerOptions::with_urls([format!("http://127.0.0.1:{port}")]).engine(engine),
+    );
     match server.start(DemoApp) {
         Err(StartError::Bind { addr, source }) => {
             assert_eq!(addr.port(), port);
@@ -408,9 +408,8 @@ fn address_in_use_is_a_bind_error() {
     }
 }
 
-#[test]
-fn many_clients_in_parallel_on_two_workers() {
-    let (mut server, addr) = start(DemoApp, 2);
+fn many_clients_in_parallel_on_two_workers(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 2);
     let ok = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..8)
         .map(|_| {
@@ -437,9 +436,8 @@ fn many_clients_in_parallel_on_two_workers() {
     assert_eq!(report.requests_served, 4000, "{report}");
 }
 
-#[test]
-fn a_client_that_vanishes_mid_request_does_not_hurt() {
-    let (mut server, addr) = start(DemoApp, 1);
+fn a_client_that_vanishes_mid_request_does_not_hurt(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, DemoApp, 1);
     for _ in 0..50 {
         let mut s = connect(addr);
         s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\npartial")
@@ -490,9 +488,8 @@ impl Handler for Upgrader {
 const UPGRADE: &[u8] =
     b"GET /echo-protocol HTTP/1.1\r\nHost: t\r\nConnection: keep-alive, Upgrade\r\nUpgrade: echo\r\n\r\n";
 
-#[test]
-fn upgraded_connections_are_byte_streams() {
-    let (mut server, addr) = start(Upgrader, 1);
+fn upgraded_connections_are_byte_streams(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, Upgrader, 1);
     let mut s = connect(addr);
     // The first upgraded bytes ride in the same packet as the head.
     let mut first = UPGRADE.to_vec();
@@ -516,11 +513,10 @@ fn upgraded_connections_are_byte_streams() {
     server.stop(Duration::from_secs(1));
 }
 
-#[test]
-fn the_upgraded_connection_limit_is_enforced() {
+fn the_upgraded_connection_limit_is_enforced(engine: EngineChoice) {
     let mut options = ServerOptions::with_urls(["http://127.0.0.1:0"]).workers(1);
     options.limits.max_concurrent_upgraded_connections = Some(1);
-    let (mut server, addr) = start_with(Upgrader, options);
+    let (mut server, addr) = start_with(engine, Upgrader, options);
     let mut first = connect(addr);
     first.write_all(UPGRADE).unwrap();
     let mut r1 = BufReader::new(first.try_clone().unwrap());
@@ -542,3 +538,27 @@ fn the_upgraded_connection_limit_is_enforced() {
     );
     server.stop(Duration::from_secs(1));
 }
+
+engine_tests!(
+    serves_the_demo_routes,
+    server_addresses_report_the_bound_port_and_workers_listen_on_it,
+    keep_alive_serves_many_requests_on_one_connection,
+    pipelined_requests_are_answered_in_order,
+    http10_closes_unless_keep_alive,
+    connection_close_is_honoured,
+    chunked_upload_is_streamed_to_the_handler,
+    expect_100_continue_gets_an_interim_response,
+    echoes_8_mib,
+    a_thousand_concurrent_connections,
+    malformed_request_gets_400_and_close,
+    a_panicking_handler_costs_one_request,
+    request_identifiers_and_connection_features,
+    timers_blocking_work_and_streaming,
+    graceful_stop_finishes_in_flight_requests,
+    stop_deadline_aborts_what_is_left,
+    address_in_use_is_a_bind_error,
+    many_clients_in_parallel_on_two_workers,
+    a_client_that_vanishes_mid_request_does_not_hurt,
+    upgraded_connections_are_byte_streams,
+    the_upgraded_connection_limit_is_enforced,
+);

@@ -9,7 +9,7 @@ use std::io::{BufReader, Write};
 use std::time::Duration;
 
 use common::*;
-use peregrine::{AppResult, Handler, HttpContext, Server};
+use peregrine::{AppResult, EngineChoice, Handler, HttpContext, Server};
 
 struct Counting;
 
@@ -61,9 +61,8 @@ fn allocations(w: &mut impl Write, r: &mut BufReader<std::net::TcpStream>) -> u6
     read_response(r, false).unwrap().text().parse().unwrap()
 }
 
-#[test]
-fn steady_state_plaintext_allocates_nothing() {
-    let (mut server, addr) = start(App, 1);
+fn steady_state_plaintext_allocates_nothing(engine: EngineChoice) {
+    let (mut server, addr) = start(engine, App, 1);
     let s = connect(addr);
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
@@ -101,3 +100,5 @@ fn steady_state_plaintext_allocates_nothing() {
     assert_eq!(allocations(&mut w, &mut r) - before, 0);
     server.stop(Duration::from_secs(1));
 }
+
+engine_tests!(steady_state_plaintext_allocates_nothing);

@@ -21,4 +21,7 @@ pub(crate) trait Transport {
 
     /// Shuts the write side (sends FIN) while reading goes on (lingering close).
     fn shutdown_write(&mut self) {}
+
+    /// Closes the connection, abandoning whatever is in flight (the connection is done).
+    fn close(&mut self);
 }

@@ -1,4 +1,5 @@
-//! [`sleep`]: a timeout on the worker's ring, or a shared timer thread off the workers.
+//! [`sleep`]: a timeout on an io_uring worker's ring, a timer in a portable worker's reactor, or
+//! a shared timer thread off the workers.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -11,66 +12,95 @@ use std::time::{Duration, Instant};
 
 use io_uring::{opcode, types};
 
-use crate::engine::uring::driver::Hold;
-use crate::engine::uring::runtime;
+use crate::engine::portable::reactor;
+use crate::engine::uring::driver::{self, Hold};
 
 /// Waits for `duration`.
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep {
         deadline: Instant::now() + duration,
-        op: None,
+        armed: Armed::No,
         _not_send: PhantomData,
     }
 }
 
-/// The future of [`sleep`]. It is `!Send`: a ring timeout belongs to the worker that armed it.
+/// The future of [`sleep`]. It is `!Send`: a worker's timer belongs to the worker that armed it.
 pub struct Sleep {
     deadline: Instant,
-    /// The ring timeout, when armed on a worker.
-    op: Option<usize>,
+    armed: Armed,
     _not_send: PhantomData<*const ()>,
+}
+
+/// Where a [`Sleep`] waits.
+enum Armed {
+    /// Not yet polled, or on the shared timer thread (which keeps no handle).
+    No,
+    /// A timeout op on this io_uring worker's ring.
+    Ring(usize),
+    /// A timer in this portable worker's reactor.
+    Reactor(usize),
 }
 
 impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if let Some(id) = self.op {
-            return match runtime::with_driver(|d| d.poll_op(id, cx)) {
-                Poll::Ready(_) => {
-                    self.op = None;
-                    Poll::Ready(())
+        match self.armed {
+            Armed::Ring(id) => {
+                return match driver::with_driver(|d| d.poll_op(id, cx)) {
+                    Poll::Ready(_) => {
+                        self.armed = Armed::No;
+                        Poll::Ready(())
+                    }
+                    Poll::Pending => Poll::Pending,
+                };
+            }
+            Armed::Reactor(key) => {
+                if Instant::now() >= self.deadline {
+                    reactor::with_reactor(|r| r.remove_timer(key));
+                    self.armed = Armed::No;
+                    return Poll::Ready(());
                 }
-                Poll::Pending => Poll::Pending,
-            };
+                reactor::with_reactor(|r| r.set_timer_waker(key, cx.waker()));
+                return Poll::Pending;
+            }
+            Armed::No => {}
         }
         let now = Instant::now();
         if now >= self.deadline {
             return Poll::Ready(());
         }
         let left = self.deadline - now;
-        let armed = runtime::with_current(|rt| {
+        let ring = driver::try_with_driver(|driver| {
             let ts = Box::new(types::Timespec::from(left));
             let entry = opcode::Timeout::new(&*ts as *const types::Timespec).build();
-            let mut driver = rt.driver.borrow_mut();
             // SAFETY: the entry points only to the boxed timespec, which the op holds until its
             // completion.
             let id = unsafe { driver.push(entry, Hold::Timespec(ts)) };
             let _ = driver.poll_op(id, cx);
             id
         });
-        match armed {
-            Some(id) => self.op = Some(id),
-            None => timer_thread().register(self.deadline, cx.waker().clone()),
+        if let Some(id) = ring {
+            self.armed = Armed::Ring(id);
+            return Poll::Pending;
         }
+        let deadline = self.deadline;
+        if let Some(key) = reactor::try_with_reactor(|r| r.add_timer(deadline, cx.waker().clone()))
+        {
+            self.armed = Armed::Reactor(key);
+            return Poll::Pending;
+        }
+        timer_thread().register(self.deadline, cx.waker().clone());
         Poll::Pending
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(id) = self.op {
-            runtime::with_driver(|d| d.drop_op(id));
+        match self.armed {
+            Armed::Ring(id) => driver::with_driver(|d| d.drop_op(id)),
+            Armed::Reactor(key) => reactor::with_reactor(|r| r.remove_timer(key)),
+            Armed::No => {}
         }
     }
 }

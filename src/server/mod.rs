@@ -54,6 +54,8 @@ pub enum StartError {
     Config(String),
     /// Something else failed while starting (thread spawn, ring setup).
     Io(std::io::Error),
+    /// A worker thread could not set itself up (ring or epoll creation, memory limits).
+    Worker(String),
     /// `start` was called on a server that is already running.
     AlreadyStarted,
 }
@@ -65,6 +67,7 @@ impl fmt::Display for StartError {
             StartError::Unsupported(why) => write!(f, "io_uring is unavailable: {why}"),
             StartError::Config(why) => write!(f, "invalid configuration: {why}"),
             StartError::Io(e) => write!(f, "cannot start the server: {e}"),
+            StartError::Worker(why) => write!(f, "a worker failed to start: {why}"),
             StartError::AlreadyStarted => f.write_str("the server is already started"),
         }
     }

@@ -1,13 +1,17 @@
-//! Options of the socket engines: where to listen, how many workers, limits.
+//! Options of the socket engines: which engine, where to listen, how many workers, limits.
 
 use std::net::SocketAddr;
 
 use super::{parse_listen_url, Limits, StartError};
+use crate::engine::EngineChoice;
 
 /// Settings of a socket server. `Default` listens on `http://127.0.0.1:8080` with one worker
 /// per CPU the process may run on.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
+    /// Which engine [`HttpServer`](crate::HttpServer) runs: `Auto` (the default) picks io_uring
+    /// when the kernel allows it and the portable epoll engine otherwise.
+    pub engine: EngineChoice,
     /// Listen URLs (`http://127.0.0.1:8080`, `http://[::1]:0`, `http://localhost:8080`).
     pub urls: Vec<String>,
     /// Worker threads; `None` means one per CPU in [`cpus`](Self::cpus) or in the process's
@@ -34,6 +38,7 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
+            engine: EngineChoice::Auto,
             urls: vec!["http://127.0.0.1:8080".into()],
             workers: None,
             cpus: None,
@@ -54,6 +59,12 @@ impl ServerOptions {
             urls: urls.into_iter().map(Into::into).collect(),
             ..ServerOptions::default()
         }
+    }
+
+    /// Sets the engine.
+    pub fn engine(mut self, engine: EngineChoice) -> Self {
+        self.engine = engine;
+        self
     }
 
     /// Sets the number of workers.

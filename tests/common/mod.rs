@@ -7,20 +7,68 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use peregrine::{Application, Server, ServerOptions, UringServer};
+use peregrine::{Application, EngineChoice, HttpServer, Server, ServerOptions};
 
-/// Starts `app` on the io_uring engine with `workers` workers on an ephemeral port.
-pub fn start<A: Application>(app: A, workers: usize) -> (UringServer, SocketAddr) {
+/// Generates, for each named test body `fn name(engine: EngineChoice)`, one `#[test]` per
+/// engine: `uring::name` and `portable::name`. Every engine must pass the same suite.
+#[macro_export]
+macro_rules! engine_tests {
+    ($($name:ident),* $(,)?) => {
+        mod uring {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(peregrine::EngineChoice::Uring);
+                }
+            )*
+        }
+        mod portable {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(peregrine::EngineChoice::Portable);
+                }
+            )*
+        }
+    };
+}
+
+/// The engine names `--engine` takes, for tests that start the binary.
+pub fn engine_flag(engine: EngineChoice) -> &'static str {
+    match engine {
+        EngineChoice::Auto => "auto",
+        EngineChoice::Uring => "uring",
+        EngineChoice::Portable => "portable",
+    }
+}
+
+/// Starts `app` on `engine` with `workers` workers on an ephemeral port.
+pub fn start<A: Application>(
+    engine: EngineChoice,
+    app: A,
+    workers: usize,
+) -> (HttpServer, SocketAddr) {
     start_with(
+        engine,
         app,
         ServerOptions::with_urls(["http://127.0.0.1:0"]).workers(workers),
     )
 }
 
-/// Starts `app` with `options`.
-pub fn start_with<A: Application>(app: A, options: ServerOptions) -> (UringServer, SocketAddr) {
-    let mut server = UringServer::new(options);
+/// Starts `app` on `engine` with `options`; checks the engine that runs is the one asked for.
+pub fn start_with<A: Application>(
+    engine: EngineChoice,
+    app: A,
+    options: ServerOptions,
+) -> (HttpServer, SocketAddr) {
+    let mut server = HttpServer::new(options.engine(engine));
     server.start(app).expect("server starts");
+    let info = server.features().get::<peregrine::EngineInfo>().unwrap();
+    let expected = match engine {
+        EngineChoice::Portable => peregrine::EngineKind::Portable,
+        _ => peregrine::EngineKind::Uring,
+    };
+    assert_eq!(info.kind, expected, "the engine asked for runs");
     let addr = server.features().addresses()[0];
     (server, addr)
 }

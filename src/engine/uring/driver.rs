@@ -7,7 +7,9 @@
 //! cancellation is submitted, so the kernel never writes into freed memory (tokio-uring's and
 //! monoio's lifecycle model). The worker does not drop the ring before the slab is empty.
 
+use std::cell::RefCell;
 use std::io;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use io_uring::types::Timespec;
@@ -328,4 +330,31 @@ mod tests {
         assert!(!d.has_ops());
         d.shutdown();
     }
+}
+
+thread_local! {
+    /// The driver of the io_uring worker running on this thread, if any.
+    static CURRENT: RefCell<Option<Rc<RefCell<Driver>>>> = const { RefCell::new(None) };
+}
+
+/// Makes `driver` this thread's current driver (the worker owns it; transports and timers reach
+/// it through [`with_driver`]).
+pub(crate) fn install(driver: Rc<RefCell<Driver>>) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(driver));
+}
+
+/// Removes this thread's current driver.
+pub(crate) fn uninstall() {
+    CURRENT.with(|c| c.borrow_mut().take());
+}
+
+/// Runs `f` with this thread's driver, or returns `None` off an io_uring worker thread.
+pub(crate) fn try_with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
+    CURRENT.with(|c| c.borrow().as_deref().map(|d| f(&mut d.borrow_mut())))
+}
+
+/// Runs `f` with this thread's driver. Panics off an io_uring worker thread (engine-internal
+/// use: only the engine's own transports call it).
+pub(crate) fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> R {
+    try_with_driver(f).expect("not on a peregrine io_uring worker thread")
 }

@@ -8,8 +8,7 @@ use std::task::{Context, Poll};
 use io_uring::{cqueue, opcode, squeue, types};
 
 use super::bufring::BUF_GROUP;
-use super::driver::{Driver, Hold};
-use super::runtime::with_driver;
+use super::driver::{with_driver, Driver, Hold};
 use crate::connection::Transport;
 
 /// One accepted socket, owned by the connection task that serves it.
@@ -56,7 +55,7 @@ impl UringTransport {
     }
 
     /// Cancels what is in flight and closes the socket.
-    pub(crate) fn close(&mut self) {
+    fn close_now(&mut self) {
         if self.fd < 0 {
             return;
         }
@@ -76,7 +75,7 @@ impl UringTransport {
 
 impl Drop for UringTransport {
     fn drop(&mut self) {
-        self.close();
+        self.close_now();
     }
 }
 
@@ -153,6 +152,10 @@ impl Transport for UringTransport {
             // SAFETY: shutdown on a socket we own; no memory is involved.
             unsafe { libc::shutdown(self.fd, libc::SHUT_WR) };
         }
+    }
+
+    fn close(&mut self) {
+        self.close_now();
     }
 
     fn prefetch_recv(&mut self) {

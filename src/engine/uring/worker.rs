@@ -5,28 +5,25 @@
 //! completion to its op (waking the task) or to the worker's own token ops (accept, eventfd,
 //! timers), repeat.
 
-use std::cell::{Cell, RefCell};
-use std::future::poll_fn;
+use std::cell::{RefCell, RefMut};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use io_uring::{cqueue, opcode, squeue, types};
-use socket2::{SockRef, Socket};
+use socket2::Socket;
 
 use super::bufring::BufRing;
-use super::driver::{Driver, CANCEL_TOKEN, TOKEN_BASE};
+use super::driver::{self, Driver, CANCEL_TOKEN, TOKEN_BASE};
 use super::ring::{build_ring, RingSetup};
-use super::runtime::{Remote, RemoteMsg, Runtime};
 use super::transport::UringTransport;
 use crate::app::Application;
-use crate::connection::{serve, Closing, Http1Connection, WorkerContext};
-use crate::http::ConnectionFeature;
-use crate::server::{ServerOptions, StopReport};
+use crate::engine::executor::{Remote, RemoteMsg, Runtime};
+use crate::engine::workers::{AcceptWarnings, ConnectionHost, Stop, WorkerSpec, ACCEPT_BACKOFF};
+use crate::server::StopReport;
 
 const ACCEPT_TOKEN: u64 = TOKEN_BASE; // + listener index
 const EVENTFD_TOKEN: u64 = TOKEN_BASE + (1 << 32);
@@ -34,77 +31,13 @@ const DATE_TOKEN: u64 = EVENTFD_TOKEN + 1;
 const DEADLINE_TOKEN: u64 = EVENTFD_TOKEN + 2;
 const ACCEPT_RETRY_TOKEN: u64 = TOKEN_BASE + (2 << 32); // + listener index
 
-/// How long a listener rests after an accept error (e.g. `EMFILE`) before accepting again, so
-/// running out of descriptors does not turn into a busy loop.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// What a worker thread is given.
-pub(crate) struct WorkerSpec {
-    pub(crate) index: usize,
-    pub(crate) worker_id: u32,
-    pub(crate) cpu: Option<core_affinity::CoreId>,
-    pub(crate) listeners: Vec<(Socket, SocketAddr)>,
-    pub(crate) options: ServerOptions,
-    pub(crate) remote: Arc<Remote>,
-    pub(crate) inbox: Receiver<RemoteMsg>,
-    /// Connections open across all workers (for `max_concurrent_connections`; touched once per
-    /// connection, never per request).
-    pub(crate) open_connections: Arc<AtomicUsize>,
-    /// Upgraded connections open across all workers.
-    pub(crate) upgraded_connections: Arc<AtomicUsize>,
-}
-
-/// Per-worker state the connection tasks share (through an `Rc`, on this thread only).
-struct Shared<A: Application> {
-    app: Arc<A>,
-    ctx: Rc<WorkerContext>,
-    /// Pooled protocol objects. Boxed because each connection task owns one and moves it in and
-    /// out of this pool: a pointer, not a kilobytes-large struct.
-    #[allow(clippy::vec_box)]
-    conns: RefCell<Vec<Box<Http1Connection<UringTransport>>>>,
-    contexts: RefCell<Vec<A::Context>>,
-    live: Cell<usize>,
-    drained: Cell<usize>,
-    aborted: Cell<usize>,
-    requests: Cell<u64>,
-    refused: Cell<u64>,
-    open_connections: Arc<AtomicUsize>,
-}
-
-/// Counts a connection out when its task ends, however it ends.
-struct LiveGuard<A: Application> {
-    shared: Rc<Shared<A>>,
-    finished: bool,
-}
-
-impl<A: Application> Drop for LiveGuard<A> {
-    fn drop(&mut self) {
-        let s = &self.shared;
-        s.live.set(s.live.get() - 1);
-        s.open_connections.fetch_sub(1, Ordering::Relaxed);
-        if self.finished {
-            s.drained.set(s.drained.get() + 1);
-        } else {
-            s.aborted.set(s.aborted.get() + 1);
-        }
-    }
-}
-
 /// Runs a worker until it is told to stop; `started` learns whether set-up worked.
 pub(crate) fn run<A: Application>(
     spec: WorkerSpec,
     app: Arc<A>,
     started: crossbeam_channel::Sender<Result<RingSetup, String>>,
 ) -> StopReport {
-    if let Some(cpu) = spec.cpu {
-        if !core_affinity::set_for_current(cpu) {
-            tracing::warn!(
-                cpu = cpu.id,
-                "could not pin worker {} to its CPU",
-                spec.index
-            );
-        }
-    }
+    spec.pin();
     let opts = &spec.options;
     let setup = build_ring(opts.ring_entries).and_then(|(ring, setup)| {
         let bufs = BufRing::new(&ring, opts.recv_buffer_count, opts.recv_buffer_size)?;
@@ -117,26 +50,14 @@ pub(crate) fn run<A: Application>(
             return StopReport::default();
         }
     };
-    let rt = Runtime::enter(spec.worker_id, driver, spec.remote.clone());
-    let shared = Rc::new(Shared {
-        app,
-        ctx: Rc::new(WorkerContext::new(
-            opts.limits.clone(),
-            opts.server_header.as_deref(),
-            spec.upgraded_connections.clone(),
-        )),
-        conns: RefCell::new(Vec::new()),
-        contexts: RefCell::new(Vec::new()),
-        live: Cell::new(0),
-        drained: Cell::new(0),
-        aborted: Cell::new(0),
-        requests: Cell::new(0),
-        refused: Cell::new(0),
-        open_connections: spec.open_connections.clone(),
-    });
+    let driver = Rc::new(RefCell::new(driver));
+    driver::install(driver.clone());
+    let rt = Runtime::enter(spec.worker_id, spec.remote.clone());
+    let host = ConnectionHost::new(&spec, app);
     let mut worker = Worker {
         rt: rt.clone(),
-        shared,
+        driver,
+        host,
         listeners: spec.listeners,
         remote: spec.remote,
         inbox: spec.inbox,
@@ -144,10 +65,9 @@ pub(crate) fn run<A: Application>(
         date_ts: Box::new(types::Timespec::new().sec(1)),
         deadline_ts: Box::new(types::Timespec::new()),
         backoff_ts: Box::new(types::Timespec::from(ACCEPT_BACKOFF)),
-        last_accept_warning: None,
+        accept_warnings: AcceptWarnings::new(),
         tokens_in_flight: 0,
         stop: None,
-        next_conn: (spec.worker_id as u64) << 40,
     };
     worker.arm_accepts();
     worker.arm_eventfd();
@@ -156,18 +76,14 @@ pub(crate) fn run<A: Application>(
     let report = worker.run_loop();
     worker.shutdown();
     rt.exit();
+    driver::uninstall();
     report
-}
-
-struct Stop {
-    began: Instant,
-    connections_at_stop: usize,
-    drained_before: usize,
 }
 
 struct Worker<A: Application> {
     rt: Rc<Runtime>,
-    shared: Rc<Shared<A>>,
+    driver: Rc<RefCell<Driver>>,
+    host: Rc<ConnectionHost<A, UringTransport>>,
     listeners: Vec<(Socket, SocketAddr)>,
     remote: Arc<Remote>,
     inbox: Receiver<RemoteMsg>,
@@ -176,16 +92,15 @@ struct Worker<A: Application> {
     date_ts: Box<types::Timespec>,
     deadline_ts: Box<types::Timespec>,
     backoff_ts: Box<types::Timespec>,
-    last_accept_warning: Option<Instant>,
+    accept_warnings: AcceptWarnings,
     /// Token ops whose final completion has not arrived.
     tokens_in_flight: usize,
     stop: Option<Stop>,
-    next_conn: u64,
 }
 
 impl<A: Application> Worker<A> {
-    fn driver(&self) -> std::cell::RefMut<'_, Driver> {
-        self.rt.driver.borrow_mut()
+    fn driver(&self) -> RefMut<'_, Driver> {
+        self.driver.borrow_mut()
     }
 
     /// Pushes one of the worker's own operations and counts it until its final completion.
@@ -250,18 +165,8 @@ impl<A: Application> Worker<A> {
         loop {
             self.rt.run_ready();
             if let Some(stop) = &self.stop {
-                if self.shared.live.get() == 0 {
-                    let s = &self.shared;
-                    return StopReport {
-                        connections_at_stop: stop.connections_at_stop,
-                        connections_drained: s.drained.get() - stop.drained_before,
-                        connections_aborted: s.aborted.get(),
-                        requests_served: s.requests.get(),
-                        requests_rejected: s.ctx.rejected(),
-                        connections_timed_out: s.ctx.timed_out(),
-                        connections_refused: s.refused.get(),
-                        elapsed: stop.began.elapsed(),
-                    };
+                if self.host.live() == 0 {
+                    return self.host.report(stop);
                 }
             }
             let want = usize::from(!self.rt.has_ready());
@@ -290,7 +195,7 @@ impl<A: Application> Worker<A> {
             }
             DATE_TOKEN => {
                 self.tokens_in_flight -= 1;
-                self.shared.ctx.tick();
+                self.host.ctx.tick();
                 self.arm_date();
             }
             DEADLINE_TOKEN => {
@@ -313,17 +218,8 @@ impl<A: Application> Worker<A> {
                         self.accept(res, i);
                     }
                 } else if res != -libc::ECANCELED {
-                    let now = Instant::now();
-                    if self
-                        .last_accept_warning
-                        .is_none_or(|t| now - t > Duration::from_secs(1))
-                    {
-                        self.last_accept_warning = Some(now);
-                        tracing::warn!(
-                            error = %std::io::Error::from_raw_os_error(-res),
-                            "accept failed; pausing the listener for {ACCEPT_BACKOFF:?}"
-                        );
-                    }
+                    self.accept_warnings
+                        .warn(std::io::Error::from_raw_os_error(-res), ACCEPT_BACKOFF);
                 }
                 if !cqueue::more(flags) && self.stop.is_none() {
                     if res < 0 {
@@ -345,88 +241,28 @@ impl<A: Application> Worker<A> {
     }
 
     fn accept(&mut self, fd: RawFd, listener: usize) {
-        let open = self.shared.open_connections.fetch_add(1, Ordering::Relaxed);
-        if self
-            .shared
-            .ctx
-            .limits
-            .max_concurrent_connections
-            .is_some_and(|max| open >= max)
-        {
-            self.shared.open_connections.fetch_sub(1, Ordering::Relaxed);
-            self.shared.refused.set(self.shared.refused.get() + 1);
+        if !self.host.admit() {
             // SAFETY: the socket was just accepted and is owned by nobody else.
             unsafe { libc::close(fd) };
             return;
         }
-        self.next_conn += 1;
-        let local = self.listeners[listener].1;
-        let sock = {
-            // SAFETY: `fd` was just accepted and is open; the borrow ends before it is handed on.
-            let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-            let r = SockRef::from(&borrowed);
-            let remote = r.peer_addr().ok().and_then(|a| a.as_socket());
-            let local = if local.ip().is_unspecified() {
-                r.local_addr().ok().and_then(|a| a.as_socket())
-            } else {
-                Some(local)
-            };
-            (local, remote)
-        };
-        let connection = ConnectionFeature {
-            local_addr: sock.0,
-            remote_addr: sock.1,
-            connection_id: self.next_conn,
-        };
-        let shared = self.shared.clone();
-        shared.live.set(shared.live.get() + 1);
-        self.rt.spawn(async move {
-            let mut guard = LiveGuard {
-                shared: shared.clone(),
-                finished: false,
-            };
-            let transport = UringTransport::new(fd);
-            let pooled = shared.conns.borrow_mut().pop();
-            let mut conn = match pooled {
-                Some(mut c) => {
-                    c.reset(transport, connection);
-                    c
-                }
-                None => Box::new(Http1Connection::new(
-                    transport,
-                    shared.ctx.clone(),
-                    connection,
-                )),
-            };
-            let mut context = shared.contexts.borrow_mut().pop().unwrap_or_default();
-            if serve(&mut conn, &*shared.app, &mut context).await == Closing::Linger {
-                poll_fn(|cx| conn.poll_linger(cx)).await;
-            }
-            shared
-                .requests
-                .set(shared.requests.get() + u64::from(conn.requests()));
-            conn.transport_mut().close();
-            conn.recycle();
-            shared.conns.borrow_mut().push(conn);
-            shared.contexts.borrow_mut().push(context);
-            guard.finished = true;
-        });
+        // SAFETY: `fd` was just accepted and is open; the borrow ends before it is handed on.
+        let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let connection = self
+            .host
+            .connection_feature(socket, self.listeners[listener].1);
+        self.host
+            .serve(&self.rt, UringTransport::new(fd), connection);
     }
 
     fn begin_stop(&mut self, deadline: Instant) {
         if self.stop.is_some() {
             return;
         }
-        self.stop = Some(Stop {
-            began: Instant::now(),
-            connections_at_stop: self.shared.live.get(),
-            drained_before: self.shared.drained.get(),
-        });
         for i in 0..self.listeners.len() {
             self.driver().cancel(ACCEPT_TOKEN + i as u64);
         }
-        self.shared.ctx.draining.set(true);
-        self.rt.wake_all();
+        self.stop = Some(self.host.begin_stop(&self.rt));
         self.arm_deadline(deadline.saturating_duration_since(Instant::now()));
     }
 
@@ -472,6 +308,7 @@ impl<A: Application> Worker<A> {
             tracing::error!("io_uring operations outlived shutdown; leaking the ring");
             std::mem::forget(std::mem::take(&mut self.eventfd_buf));
             std::mem::forget(self.rt.clone());
+            std::mem::forget(self.driver.clone());
             return;
         }
         self.driver().shutdown();

@@ -1,9 +1,13 @@
-//! The per-worker executor: a slab of `!Send` tasks, a ready queue, and wakers that are a task
-//! index (no allocation to create, clone or wake).
+//! The per-worker executor, shared by both engines: a slab of `!Send` tasks, a ready queue, and
+//! wakers that are a task index (no allocation to create, clone or wake).
 //!
 //! A waker woken on its own worker pushes the task onto that worker's ready queue. Woken from any
 //! other thread (the blocking pool), it sends the task index through the worker's
-//! [`Remote`] channel and writes the worker's eventfd, which the worker reads on its ring.
+//! [`Remote`] channel and writes the worker's eventfd, which the worker watches (a read on its
+//! ring, or a registration in its epoll set).
+//!
+//! The executor knows nothing of I/O: each engine keeps its own driver (ring or reactor) in a
+//! thread-local of its own and runs [`Runtime::run_ready`] between waits.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -18,8 +22,6 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use slab::Slab;
-
-use super::driver::Driver;
 
 type Task = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -86,7 +88,6 @@ pub(crate) fn next_worker_id() -> u32 {
 /// A worker's runtime, reachable from its tasks through a thread-local.
 pub(crate) struct Runtime {
     pub(crate) worker_id: u32,
-    pub(crate) driver: RefCell<Driver>,
     tasks: RefCell<Slab<Option<Task>>>,
     ready: RefCell<VecDeque<usize>>,
     /// Task being polled (so a waker of the running task can be recognised).
@@ -99,10 +100,9 @@ thread_local! {
 
 impl Runtime {
     /// Creates the runtime and installs it as this thread's current one; registers `remote`.
-    pub(crate) fn enter(worker_id: u32, driver: Driver, remote: Arc<Remote>) -> Rc<Runtime> {
+    pub(crate) fn enter(worker_id: u32, remote: Arc<Remote>) -> Rc<Runtime> {
         let rt = Rc::new(Runtime {
             worker_id,
-            driver: RefCell::new(driver),
             tasks: RefCell::new(Slab::with_capacity(1024)),
             ready: RefCell::new(VecDeque::with_capacity(1024)),
             polling: Cell::new(None),
@@ -181,18 +181,6 @@ impl Runtime {
 /// Runs `f` with the current worker's runtime, if this thread is a worker.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Runtime) -> R) -> Option<R> {
     CURRENT.with(|c| c.borrow().as_deref().map(f))
-}
-
-/// Runs `f` with the current worker's driver. Panics off a worker thread (engine-internal use).
-pub(crate) fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> R {
-    CURRENT.with(|c| {
-        let rt = c.borrow();
-        let rt = rt
-            .as_deref()
-            .expect("not on a peregrine io_uring worker thread");
-        let mut driver = rt.driver.borrow_mut();
-        f(&mut driver)
-    })
 }
 
 // A waker's data word is `worker_id << 32 | task index`; task indexes stay below 2^32 because

@@ -1,0 +1,245 @@
+//! One portable worker: a thread pinned to a CPU, with its own epoll set, listeners, executor
+//! and connections. Nothing here is shared with another worker.
+//!
+//! The loop: run ready tasks (they read and write their sockets until one would block), wait
+//! for readiness, timers or the eventfd, route each event (a socket edge wakes its tasks, a
+//! listener edge accepts every queued connection), repeat.
+
+use std::cell::RefCell;
+use std::os::fd::AsFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::net::TcpListener;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Token};
+
+use super::reactor::{self, Reactor, WORKER_TOKEN_BASE};
+use super::transport::PortableTransport;
+use crate::app::Application;
+use crate::engine::executor::{Remote, RemoteMsg, Runtime};
+use crate::engine::workers::{AcceptWarnings, ConnectionHost, Stop, WorkerSpec, ACCEPT_BACKOFF};
+use crate::server::StopReport;
+
+const EVENTFD_TOKEN: Token = Token(WORKER_TOKEN_BASE);
+const LISTENER_TOKEN: usize = WORKER_TOKEN_BASE + 1; // + listener index
+
+/// The heartbeat period: the `Date` value and connection timeouts are judged this often.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Runs a worker until it is told to stop; `started` learns whether set-up worked.
+pub(crate) fn run<A: Application>(
+    spec: WorkerSpec,
+    app: Arc<A>,
+    started: crossbeam_channel::Sender<Result<(), String>>,
+) -> StopReport {
+    spec.pin();
+    let mut worker = match Worker::new(spec, app) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = started.send(Err(e));
+            return StopReport::default();
+        }
+    };
+    let _ = started.send(Ok(()));
+    let report = worker.run_loop();
+    worker.shutdown();
+    report
+}
+
+struct Listener {
+    socket: TcpListener,
+    local: std::net::SocketAddr,
+    /// After an accept error, the listener rests until this instant.
+    paused_until: Option<Instant>,
+}
+
+struct Worker<A: Application> {
+    rt: Rc<Runtime>,
+    reactor: Rc<RefCell<Reactor>>,
+    host: Rc<ConnectionHost<A, PortableTransport>>,
+    listeners: Vec<Listener>,
+    remote: Arc<Remote>,
+    inbox: Receiver<RemoteMsg>,
+    accept_warnings: AcceptWarnings,
+    next_beat: Instant,
+    stop: Option<Stop>,
+    /// When in-flight requests run out of time after a stop began.
+    stop_deadline: Option<Instant>,
+}
+
+impl<A: Application> Worker<A> {
+    fn new(spec: WorkerSpec, app: Arc<A>) -> Result<Self, String> {
+        let setup = |e: std::io::Error| format!("worker {}: epoll set-up: {e}", spec.index);
+        let reactor = Reactor::new().map_err(setup)?;
+        let mut listeners = Vec::with_capacity(spec.listeners.len());
+        for (i, (socket, local)) in spec.listeners.iter().enumerate() {
+            let std_listener: std::net::TcpListener = socket.try_clone().map_err(setup)?.into();
+            std_listener.set_nonblocking(true).map_err(setup)?;
+            let mut socket = TcpListener::from_std(std_listener);
+            reactor
+                .registry()
+                .register(&mut socket, Token(LISTENER_TOKEN + i), Interest::READABLE)
+                .map_err(setup)?;
+            listeners.push(Listener {
+                socket,
+                local: *local,
+                paused_until: None,
+            });
+        }
+        let eventfd = spec.remote.eventfd();
+        reactor
+            .registry()
+            .register(&mut SourceFd(&eventfd), EVENTFD_TOKEN, Interest::READABLE)
+            .map_err(setup)?;
+        let reactor = Rc::new(RefCell::new(reactor));
+        reactor::install(reactor.clone());
+        let rt = Runtime::enter(spec.worker_id, spec.remote.clone());
+        let host = ConnectionHost::new(&spec, app);
+        Ok(Worker {
+            rt,
+            reactor,
+            host,
+            listeners,
+            remote: spec.remote,
+            inbox: spec.inbox,
+            accept_warnings: AcceptWarnings::new(),
+            next_beat: Instant::now() + HEARTBEAT,
+            stop: None,
+            stop_deadline: None,
+        })
+    }
+
+    fn run_loop(&mut self) -> StopReport {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            self.rt.run_ready();
+            if let Some(stop) = &self.stop {
+                if self.host.live() == 0 {
+                    return self.host.report(stop);
+                }
+            }
+            let now = Instant::now();
+            let next_timer = self.reactor.borrow_mut().fire_timers(now);
+            let timeout = if self.rt.has_ready() {
+                Some(Duration::ZERO)
+            } else {
+                let wake_at = [
+                    Some(self.next_beat),
+                    next_timer,
+                    self.stop_deadline,
+                    self.listeners.iter().filter_map(|l| l.paused_until).min(),
+                ]
+                .into_iter()
+                .flatten()
+                .min();
+                wake_at.map(|at| at.saturating_duration_since(now))
+            };
+            if let Err(e) = self.reactor.borrow_mut().wait(&mut events, timeout) {
+                panic!("epoll_wait failed: {e}");
+            }
+            for event in events.iter() {
+                match event.token() {
+                    EVENTFD_TOKEN => self.on_eventfd(),
+                    Token(t) if t >= LISTENER_TOKEN => self.accept_all(t - LISTENER_TOKEN),
+                    _ => self.reactor.borrow_mut().dispatch(event),
+                }
+            }
+            self.on_time(Instant::now());
+        }
+    }
+
+    /// Timers, the heartbeat, paused listeners and the stop deadline.
+    fn on_time(&mut self, now: Instant) {
+        self.reactor.borrow_mut().fire_timers(now);
+        if now >= self.next_beat {
+            self.host.ctx.tick();
+            self.next_beat = now + HEARTBEAT;
+        }
+        for i in 0..self.listeners.len() {
+            if self.listeners[i].paused_until.is_some_and(|t| now >= t) {
+                self.listeners[i].paused_until = None;
+                self.accept_all(i);
+            }
+        }
+        if self.stop_deadline.is_some_and(|t| now >= t) {
+            self.stop_deadline = None;
+            // In-flight requests ran out of time: drop their tasks (closing sockets).
+            self.rt.drop_tasks();
+        }
+    }
+
+    fn on_eventfd(&mut self) {
+        let mut count = [0u8; 8];
+        // The eventfd is blocking, but an edge means its counter is above zero and only this
+        // thread reads it, so the read returns at once (and resets the counter).
+        let _ = read_eventfd(&self.remote, &mut count);
+        while let Ok(msg) = self.inbox.try_recv() {
+            match msg {
+                RemoteMsg::Wake(task) => self.rt.wake(task),
+                RemoteMsg::Stop(deadline) => self.begin_stop(deadline),
+            }
+        }
+    }
+
+    /// Accepts every connection queued on listener `i` (edge-triggered: the queue must be
+    /// emptied, or no further edge comes).
+    fn accept_all(&mut self, i: usize) {
+        if self.stop.is_some() || self.listeners[i].paused_until.is_some() {
+            return;
+        }
+        loop {
+            match self.listeners[i].socket.accept() {
+                Ok((stream, _)) => {
+                    if !self.host.admit() {
+                        continue; // dropping the stream closes it
+                    }
+                    let connection = self
+                        .host
+                        .connection_feature(stream.as_fd(), self.listeners[i].local);
+                    match PortableTransport::new(stream) {
+                        Ok(transport) => self.host.serve(&self.rt, transport, connection),
+                        Err(e) => {
+                            self.host.release();
+                            tracing::warn!(error = %e, "could not register a connection");
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    self.accept_warnings.warn(e, ACCEPT_BACKOFF);
+                    self.listeners[i].paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn begin_stop(&mut self, deadline: Instant) {
+        if self.stop.is_some() {
+            return;
+        }
+        for l in &mut self.listeners {
+            let _ = self.reactor.borrow().registry().deregister(&mut l.socket);
+        }
+        self.stop = Some(self.host.begin_stop(&self.rt));
+        self.stop_deadline = Some(deadline);
+    }
+
+    /// Drops every task (closing their sockets) while the reactor is still installed.
+    fn shutdown(&mut self) {
+        self.rt.drop_tasks();
+        self.rt.exit();
+        reactor::uninstall();
+    }
+}
+
+/// Reads the eventfd's 8-byte counter.
+fn read_eventfd(remote: &Remote, buf: &mut [u8; 8]) -> isize {
+    // SAFETY: reads at most 8 bytes into a live 8-byte buffer from an eventfd the remote owns.
+    unsafe { libc::read(remote.eventfd(), buf.as_mut_ptr().cast(), 8) }
+}

@@ -1,0 +1,408 @@
+//! What both engines do the same way around their I/O loops: plan CPUs, bind the listeners,
+//! start and stop the worker threads ([`WorkerPool`]), and, inside one worker, admit, serve,
+//! pool and count connections ([`ConnectionHost`]).
+//!
+//! An engine contributes only its loop: how bytes and readiness reach the tasks.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use socket2::{SockRef, Socket};
+
+use super::executor::{self, Remote, RemoteMsg, Runtime};
+use super::listener;
+use crate::app::Application;
+use crate::connection::{serve, Closing, Http1Connection, Transport, WorkerContext};
+use crate::http::ConnectionFeature;
+use crate::server::{ServerOptions, StartError, StopReport};
+
+/// What a worker thread is given.
+pub(crate) struct WorkerSpec {
+    pub(crate) index: usize,
+    pub(crate) worker_id: u32,
+    pub(crate) cpu: Option<core_affinity::CoreId>,
+    pub(crate) listeners: Vec<(Socket, SocketAddr)>,
+    pub(crate) options: ServerOptions,
+    pub(crate) remote: Arc<Remote>,
+    pub(crate) inbox: Receiver<RemoteMsg>,
+    /// Connections open across all workers (for `max_concurrent_connections`; touched once per
+    /// connection, never per request).
+    pub(crate) open_connections: Arc<AtomicUsize>,
+    /// Upgraded connections open across all workers.
+    pub(crate) upgraded_connections: Arc<AtomicUsize>,
+}
+
+impl WorkerSpec {
+    /// Pins the calling thread to the worker's CPU, if it has one (a warning if that fails).
+    pub(crate) fn pin(&self) {
+        if let Some(cpu) = self.cpu {
+            if !core_affinity::set_for_current(cpu) {
+                tracing::warn!(
+                    cpu = cpu.id,
+                    "could not pin worker {} to its CPU",
+                    self.index
+                );
+            }
+        }
+    }
+}
+
+/// A worker thread's body: runs until stopped; `started` learns whether its set-up worked.
+pub(crate) type WorkerMain<A, S> = fn(WorkerSpec, Arc<A>, Sender<Result<S, String>>) -> StopReport;
+
+/// The worker threads of a started server, and how to reach them.
+#[derive(Default)]
+pub(crate) struct WorkerPool {
+    workers: Vec<(Arc<Remote>, JoinHandle<StopReport>)>,
+}
+
+/// What [`WorkerPool::start`] reports.
+pub(crate) struct Started<S> {
+    /// The addresses really bound, in the order of the options' URLs.
+    pub(crate) addresses: Vec<SocketAddr>,
+    /// The CPU of each worker.
+    pub(crate) cpus: Vec<Option<usize>>,
+    /// The set-up the last worker reported.
+    pub(crate) setup: S,
+}
+
+impl WorkerPool {
+    /// Whether workers are running.
+    pub(crate) fn is_running(&self) -> bool {
+        !self.workers.is_empty()
+    }
+
+    /// Binds every address (one `SO_REUSEPORT` listener per worker), then starts one thread per
+    /// worker running `main` and waits until each reports its set-up.
+    pub(crate) fn start<A: Application, S: Send + 'static>(
+        &mut self,
+        options: &ServerOptions,
+        app: A,
+        main: WorkerMain<A, S>,
+        initial_setup: S,
+    ) -> Result<Started<S>, StartError> {
+        let cpus = plan_cpus(options)?;
+        let workers = cpus.len();
+
+        // Bind everything before starting any thread, so a bad address fails start cleanly.
+        let mut per_worker: Vec<Vec<(Socket, SocketAddr)>> =
+            (0..workers).map(|_| Vec::new()).collect();
+        let mut addresses = Vec::new();
+        for addr in options.addresses()? {
+            let (sockets, real) = listener::bind_group(addr, workers, options.backlog)
+                .map_err(|source| StartError::Bind { addr, source })?;
+            for (w, s) in sockets.into_iter().enumerate() {
+                per_worker[w].push((s, real));
+            }
+            addresses.push(real);
+        }
+
+        let app = Arc::new(app);
+        let open_connections = Arc::new(AtomicUsize::new(0));
+        let upgraded_connections = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started_rx) = crossbeam_channel::unbounded();
+        for (index, (listeners, cpu)) in per_worker.into_iter().zip(cpus.iter()).enumerate() {
+            let (remote, inbox) = Remote::new().map_err(StartError::Io)?;
+            let spec = WorkerSpec {
+                index,
+                worker_id: executor::next_worker_id(),
+                cpu: *cpu,
+                listeners,
+                options: options.clone(),
+                remote: remote.clone(),
+                inbox,
+                open_connections: open_connections.clone(),
+                upgraded_connections: upgraded_connections.clone(),
+            };
+            let app = app.clone();
+            let started = started_tx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("peregrine-w{index}"))
+                .spawn(move || main(spec, app, started))
+                .map_err(StartError::Io)?;
+            self.workers.push((remote, handle));
+        }
+        drop(started_tx);
+        let mut setup = initial_setup;
+        for _ in 0..workers {
+            let failure = match started_rx.recv() {
+                Ok(Ok(s)) => {
+                    setup = s;
+                    continue;
+                }
+                Ok(Err(e)) => e,
+                Err(_) => "a worker died while starting".into(),
+            };
+            self.stop(Duration::ZERO);
+            return Err(StartError::Worker(failure));
+        }
+        Ok(Started {
+            addresses,
+            cpus: cpus.iter().map(|c| c.map(|c| c.id)).collect(),
+            setup,
+        })
+    }
+
+    /// Tells every worker to stop by `deadline` from now and waits for them; merges their
+    /// reports.
+    pub(crate) fn stop(&mut self, deadline: Duration) -> StopReport {
+        let began = Instant::now();
+        let at = began + deadline;
+        for (remote, _) in &self.workers {
+            remote.send(RemoteMsg::Stop(at));
+        }
+        let mut report = StopReport::default();
+        for (_, handle) in self.workers.drain(..) {
+            match handle.join() {
+                Ok(r) => report.merge(&r),
+                Err(_) => tracing::error!("a worker thread panicked"),
+            }
+        }
+        report.elapsed = began.elapsed();
+        report
+    }
+}
+
+/// The CPUs workers will be pinned to: the options' list, or every CPU this process may use.
+fn plan_cpus(options: &ServerOptions) -> Result<Vec<Option<core_affinity::CoreId>>, StartError> {
+    let allowed = core_affinity::get_core_ids().unwrap_or_default();
+    let cpus: Vec<core_affinity::CoreId> = match &options.cpus {
+        Some(list) => {
+            for &c in list {
+                if !allowed.iter().any(|a| a.id == c) {
+                    return Err(StartError::Config(format!(
+                        "CPU {c} is not available to this process (allowed: {:?})",
+                        allowed.iter().map(|a| a.id).collect::<Vec<_>>()
+                    )));
+                }
+            }
+            list.iter()
+                .map(|&id| core_affinity::CoreId { id })
+                .collect()
+        }
+        None => allowed,
+    };
+    let workers = options.workers.unwrap_or(cpus.len().max(1));
+    Ok((0..workers)
+        .map(|i| (!cpus.is_empty()).then(|| cpus[i % cpus.len()]))
+        .collect())
+}
+
+/// Where a worker's stop began, for its report.
+pub(crate) struct Stop {
+    began: Instant,
+    connections_at_stop: usize,
+    drained_before: usize,
+}
+
+/// One worker's connections: admission, the serving task of each, pooled protocol objects and
+/// application contexts, and the counts a stop report needs. Lives on the worker thread only.
+pub(crate) struct ConnectionHost<A: Application, T: Transport> {
+    app: Arc<A>,
+    pub(crate) ctx: Rc<WorkerContext>,
+    /// Pooled protocol objects. Boxed because each connection task owns one and moves it in and
+    /// out of this pool: a pointer, not a kilobytes-large struct.
+    #[allow(clippy::vec_box)]
+    conns: RefCell<Vec<Box<Http1Connection<T>>>>,
+    contexts: RefCell<Vec<A::Context>>,
+    live: Cell<usize>,
+    drained: Cell<usize>,
+    aborted: Cell<usize>,
+    requests: Cell<u64>,
+    refused: Cell<u64>,
+    next_conn: Cell<u64>,
+    open_connections: Arc<AtomicUsize>,
+}
+
+/// Counts a connection out when its task ends, however it ends.
+struct LiveGuard<A: Application, T: Transport> {
+    host: Rc<ConnectionHost<A, T>>,
+    finished: bool,
+}
+
+impl<A: Application, T: Transport> Drop for LiveGuard<A, T> {
+    fn drop(&mut self) {
+        let h = &self.host;
+        h.live.set(h.live.get() - 1);
+        h.open_connections.fetch_sub(1, Ordering::Relaxed);
+        if self.finished {
+            h.drained.set(h.drained.get() + 1);
+        } else {
+            h.aborted.set(h.aborted.get() + 1);
+        }
+    }
+}
+
+impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
+    /// The host of worker `spec`, serving `app`.
+    pub(crate) fn new(spec: &WorkerSpec, app: Arc<A>) -> Rc<Self> {
+        let opts = &spec.options;
+        Rc::new(ConnectionHost {
+            app,
+            ctx: Rc::new(WorkerContext::new(
+                opts.limits.clone(),
+                opts.server_header.as_deref(),
+                spec.upgraded_connections.clone(),
+            )),
+            conns: RefCell::new(Vec::new()),
+            contexts: RefCell::new(Vec::new()),
+            live: Cell::new(0),
+            drained: Cell::new(0),
+            aborted: Cell::new(0),
+            requests: Cell::new(0),
+            refused: Cell::new(0),
+            next_conn: Cell::new(u64::from(spec.worker_id) << 40),
+            open_connections: spec.open_connections.clone(),
+        })
+    }
+
+    /// Connections this worker serves now.
+    pub(crate) fn live(&self) -> usize {
+        self.live.get()
+    }
+
+    /// Counts a new connection in, unless `max_concurrent_connections` are open already (then it
+    /// is counted as refused and the caller closes it).
+    pub(crate) fn admit(&self) -> bool {
+        let open = self.open_connections.fetch_add(1, Ordering::Relaxed);
+        if self
+            .ctx
+            .limits
+            .max_concurrent_connections
+            .is_some_and(|max| open >= max)
+        {
+            self.open_connections.fetch_sub(1, Ordering::Relaxed);
+            self.refused.set(self.refused.get() + 1);
+            return false;
+        }
+        true
+    }
+
+    /// Counts out an admitted connection that could not be served after all.
+    pub(crate) fn release(&self) {
+        self.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The connection feature of an admitted socket accepted on a listener bound to `local`.
+    pub(crate) fn connection_feature(
+        &self,
+        socket: BorrowedFd<'_>,
+        local: SocketAddr,
+    ) -> ConnectionFeature {
+        let id = self.next_conn.get() + 1;
+        self.next_conn.set(id);
+        let r = SockRef::from(&socket);
+        let remote = r.peer_addr().ok().and_then(|a| a.as_socket());
+        let local = if local.ip().is_unspecified() {
+            r.local_addr().ok().and_then(|a| a.as_socket())
+        } else {
+            Some(local)
+        };
+        ConnectionFeature {
+            local_addr: local,
+            remote_addr: remote,
+            connection_id: id,
+        }
+    }
+
+    /// Spawns the task that serves an admitted connection on `rt`: it takes a pooled protocol
+    /// object, runs the request loop, lingers if it must, closes the transport and gives the
+    /// protocol object back to the pool.
+    pub(crate) fn serve(
+        self: &Rc<Self>,
+        rt: &Runtime,
+        transport: T,
+        connection: ConnectionFeature,
+    ) {
+        let host = self.clone();
+        host.live.set(host.live.get() + 1);
+        rt.spawn(async move {
+            let mut guard = LiveGuard {
+                host: host.clone(),
+                finished: false,
+            };
+            let pooled = host.conns.borrow_mut().pop();
+            let mut conn = match pooled {
+                Some(mut c) => {
+                    c.reset(transport, connection);
+                    c
+                }
+                None => Box::new(Http1Connection::new(
+                    transport,
+                    host.ctx.clone(),
+                    connection,
+                )),
+            };
+            let mut context = host.contexts.borrow_mut().pop().unwrap_or_default();
+            if serve(&mut conn, &*host.app, &mut context).await == Closing::Linger {
+                poll_fn(|cx| conn.poll_linger(cx)).await;
+            }
+            host.requests
+                .set(host.requests.get() + u64::from(conn.requests()));
+            conn.transport_mut().close();
+            conn.recycle();
+            host.conns.borrow_mut().push(conn);
+            host.contexts.borrow_mut().push(context);
+            guard.finished = true;
+        });
+    }
+
+    /// Starts draining: idle connections close and responses announce the close. Returns the
+    /// bookkeeping for the stop report.
+    pub(crate) fn begin_stop(&self, rt: &Runtime) -> Stop {
+        self.ctx.draining.set(true);
+        rt.wake_all();
+        Stop {
+            began: Instant::now(),
+            connections_at_stop: self.live.get(),
+            drained_before: self.drained.get(),
+        }
+    }
+
+    /// The worker's report once every connection has ended.
+    pub(crate) fn report(&self, stop: &Stop) -> StopReport {
+        StopReport {
+            connections_at_stop: stop.connections_at_stop,
+            connections_drained: self.drained.get() - stop.drained_before,
+            connections_aborted: self.aborted.get(),
+            requests_served: self.requests.get(),
+            requests_rejected: self.ctx.rejected(),
+            connections_timed_out: self.ctx.timed_out(),
+            connections_refused: self.refused.get(),
+            elapsed: stop.began.elapsed(),
+        }
+    }
+}
+
+/// Logs an accept failure at most once a second (a full descriptor table fails every accept).
+pub(crate) struct AcceptWarnings {
+    last: Option<Instant>,
+}
+
+impl AcceptWarnings {
+    /// No warning yet.
+    pub(crate) fn new() -> Self {
+        AcceptWarnings { last: None }
+    }
+
+    /// Logs `error`, unless a warning went out less than a second ago.
+    pub(crate) fn warn(&mut self, error: std::io::Error, backoff: Duration) {
+        let now = Instant::now();
+        if self.last.is_none_or(|t| now - t > Duration::from_secs(1)) {
+            self.last = Some(now);
+            tracing::warn!(%error, "accept failed; pausing the listener for {backoff:?}");
+        }
+    }
+}
+
+/// How long a listener rests after an accept error (e.g. `EMFILE`) before accepting again, so
+/// running out of descriptors does not turn into a busy loop.
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
