@@ -247,7 +247,7 @@ def main():
             rps, cpu = num(r["req_per_s"]), num(r["cpu_us_per_req"])
             errs = sum(int(num(r[k]) or 0) for k in
                        ("non_2xx_3xx", "err_connect", "err_read", "err_write", "err_timeout"))
-            name = f"**{s}**" if s == "peregrine" else s
+            name = f"**{s}**" if s.startswith("peregrine") else s
             if s == "ceiling" and sc == "json":
                 name += " (answers plaintext)"
             L.append(f"| {name} | {fmt_int(rps)} | {fmt_ratio(rps, b_rps)} | {r['p50_us'] or 'n/a'} | "
@@ -275,7 +275,7 @@ def main():
             if not r:
                 L.append(f"| {s} | did not run | | | | | | | | | | |")
                 continue
-            name = f"**{s}**" if s == "peregrine" else s
+            name = f"**{s}**" if s.startswith("peregrine") else s
             L.append(f"| {name} | {fmt_int(num(r['req_per_s']))} | {r['p50_us']} | {r['p90_us']} | {r['p99_us']} | "
                      f"{r['p999_us']} | {r['max_us']} | {fmt_ratio(num(r['p99_us']), num(b['p99_us']) if b else None)} | "
                      f"{num(r['server_cpu_pct']):.0f} | {num(r['cpu_us_per_req']):.2f} | "
@@ -304,7 +304,7 @@ def main():
             if not r:
                 L.append(f"| {s} | did not run | | | | | |")
                 continue
-            name = f"**{s}**" if s == "peregrine" else s
+            name = f"**{s}**" if s.startswith("peregrine") else s
             L.append(f"| {name} | {int(r['conns']):,} | {int(r['alive']):,} | {int(r['rss_before_kib']):,} | "
                      f"{int(r['rss_after_kib']):,} | {int(num(r['bytes_per_conn'])):,} | "
                      f"{fmt_ratio(num(r['bytes_per_conn']), num(b['bytes_per_conn']) if b else None)} |")

@@ -13,7 +13,7 @@
 #   --rounds N    compare.sh rounds (default 3; medians reported)
 #   --duration S  seconds per load run (default 10)
 #   --rate R      open-loop rate for the fixed-rate latency run (default 50000 req/s)
-#   --servers L   comma-separated subset of: peregrine,hyper,actix,may_minihttp,monoio,
+#   --servers L   comma-separated subset of: peregrine,peregrine-portable,hyper,actix,may_minihttp,monoio,
 #                 tokio-uring,ceiling,nginx (default: all)
 #   --no-build    use the binaries already built
 #
@@ -26,7 +26,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 cd "$ROOT"
 
-ALL_SERVERS="peregrine,hyper,actix,may_minihttp,monoio,tokio-uring,ceiling,nginx"
+ALL_SERVERS="peregrine,peregrine-portable,hyper,actix,may_minihttp,monoio,tokio-uring,ceiling,nginx"
 quick=0 rounds=3 duration=10 rate=50000 servers=$ALL_SERVERS build=1
 rounds_set=0 duration_set=0
 while (($#)); do
@@ -60,7 +60,8 @@ fi
 
 # name|crate directory (under bench/peers, or "" for the root)|command ({port} filled in)
 declare -A CMD=(
-    [peregrine]="target/release/peregrine --urls http://127.0.0.1:{port} --workers 1"
+    [peregrine]="target/release/peregrine --engine uring --urls http://127.0.0.1:{port} --workers 1"
+    [peregrine-portable]="target/release/peregrine --engine portable --urls http://127.0.0.1:{port} --workers 1"
     [hyper]="bench/peers/hyper/target/release/hyper-peer --addr 127.0.0.1:{port}"
     [actix]="bench/peers/actix/target/release/actix-peer --addr 127.0.0.1:{port}"
     [may_minihttp]="bench/peers/may-minihttp/target/release/may-minihttp-peer --addr 127.0.0.1:{port}"
