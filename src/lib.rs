@@ -13,6 +13,7 @@
 //!   ([`PortableServer`]), and [`HttpServer`], which picks one.
 //! - [`testing`]: [`TestServer`], an in-memory server for testing applications.
 //! - [`rt`]: timers, local tasks and blocking work for handlers.
+//! - [`metrics`]: per-worker counters, Prometheus text, and the admin application.
 #![deny(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
@@ -21,6 +22,7 @@ mod connection;
 pub mod demo;
 pub mod engine;
 pub mod http;
+pub mod metrics;
 pub mod proto;
 pub mod rt;
 pub mod server;

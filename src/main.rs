@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use peregrine::demo::DemoApp;
-use peregrine::{EngineChoice, EngineInfo, HttpServer, Server, ServerOptions};
+use std::sync::Arc;
+
+use peregrine::metrics::{AdminApp, ServerMetrics};
+use peregrine::{EngineChoice, EngineInfo, HttpServer, PortableServer, Server, ServerOptions};
 
 const HELP: &str = "\
 peregrine: an io_uring, thread-per-core HTTP/1.1 server (serving the demo application)
@@ -20,6 +23,8 @@ OPTIONS:
                              or portable [default: auto] [env: PEREGRINE_ENGINE]
     --workers <N>            Worker threads, one per CPU by default [env: PEREGRINE_WORKERS]
     --cpus <LIST>            CPUs to pin workers to, e.g. 0,2-3 [env: PEREGRINE_CPUS]
+    --admin-urls <URLS>      Serve /metrics (Prometheus) and /healthz on these URLs, apart
+                             from the application [default: none] [env: PEREGRINE_ADMIN_URLS]
     --shutdown-timeout <S>   Seconds in-flight requests get on SIGINT/SIGTERM [default: 30]
     --no-server-header       Do not send the Server response header
     -h, --help               Print this help
@@ -47,6 +52,8 @@ ROUTES:
 struct Cli {
     options: ServerOptions,
     shutdown_timeout: Duration,
+    /// Where the admin endpoints (/metrics, /healthz) listen, if anywhere.
+    admin_urls: Vec<String>,
 }
 
 enum Parsed {
@@ -110,6 +117,7 @@ fn parse_args(
     let mut workers = None;
     let mut cpus = None;
     let mut engine = None;
+    let mut admin_urls: Vec<String> = Vec::new();
     let mut shutdown_timeout = Duration::from_secs(30);
     let mut limits_given: Vec<&str> = Vec::new();
     let mut args = args.into_iter();
@@ -134,6 +142,7 @@ fn parse_args(
                 )))
             }
             "--urls" => urls.extend(split_urls(&value("--urls")?)),
+            "--admin-urls" => admin_urls.extend(split_urls(&value("--admin-urls")?)),
             "--engine" => engine = Some(value("--engine")?.parse::<EngineChoice>()?),
             "--workers" => workers = Some(parse_workers(&value("--workers")?)?),
             "--cpus" => cpus = Some(parse_cpus(&value("--cpus")?)?),
@@ -164,6 +173,12 @@ fn parse_args(
     if !urls.is_empty() {
         options.urls = urls;
     }
+    if admin_urls.is_empty() {
+        if let Some(v) = env("PEREGRINE_ADMIN_URLS") {
+            admin_urls.extend(split_urls(&v));
+        }
+    }
+    let admin = admin_options(&admin_urls).map_err(|e| format!("--admin-urls: {e}"))?;
     if engine.is_none() {
         if let Some(v) = env("PEREGRINE_ENGINE") {
             engine = Some(v.parse().map_err(|e| format!("PEREGRINE_ENGINE: {e}"))?);
@@ -200,7 +215,19 @@ fn parse_args(
     Ok(Parsed::Run(Box::new(Cli {
         options,
         shutdown_timeout,
+        admin_urls: admin.map(|a| a.urls).unwrap_or_default(),
     })))
+}
+
+/// The admin server's options: the portable engine (it needs no io_uring and serves a scrape
+/// now and then), one worker, the same validation as the main URLs. `None` when no URL is given.
+fn admin_options(urls: &[String]) -> Result<Option<ServerOptions>, String> {
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    let options = ServerOptions::with_urls(urls.iter().cloned()).workers(1);
+    options.addresses().map_err(|e| e.to_string())?;
+    Ok(Some(options))
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and the workers it starts, which inherit the
@@ -266,6 +293,25 @@ fn main() -> ExitCode {
             peregrine::server::format_url(addr)
         );
     }
+    let mut admin = None;
+    if let Some(options) = admin_options(&cli.admin_urls).ok().flatten() {
+        let metrics = features
+            .get::<Arc<ServerMetrics>>()
+            .expect("a started server has metrics")
+            .clone();
+        let mut server = PortableServer::new(options);
+        if let Err(e) = server.start(AdminApp::new(metrics)) {
+            eprintln!("peregrine: error: admin endpoints: {e}");
+            return ExitCode::from(1);
+        }
+        for addr in server.features().addresses() {
+            println!(
+                "peregrine: admin endpoints (/metrics, /healthz) on {}",
+                peregrine::server::format_url(addr)
+            );
+        }
+        admin = Some(server);
+    }
     println!("peregrine: press Ctrl+C to stop");
 
     let sig = wait_for_signal(&signals);
@@ -278,7 +324,11 @@ fn main() -> ExitCode {
         },
         cli.shutdown_timeout.as_secs_f64()
     );
+    // The admin endpoints outlive the drain, so a load balancer sees /healthz turn to 503.
     let report = server.stop(cli.shutdown_timeout);
+    if let Some(mut admin) = admin {
+        admin.stop(Duration::from_secs(1));
+    }
     println!("peregrine: {report}");
     ExitCode::SUCCESS
 }
@@ -359,6 +409,7 @@ mod tests {
             (&["--bogus"][..], &[][..], "unknown argument \"--bogus\""),
             (&["--workers", "0"], &[], "invalid worker count \"0\""),
             (&["--engine", "iouring"], &[], "unknown engine \"iouring\""),
+            (&["--admin-urls", "ftp://x:1"], &[], "--admin-urls: "),
             (
                 &[],
                 &[("PEREGRINE_ENGINE", "kqueue")],

@@ -358,6 +358,7 @@ pub fn serve_bytes<A: Application>(app: &A, limits: Limits, chunks: &[&[u8]]) ->
         limits,
         Some("peregrine"),
         Default::default(),
+        Default::default(),
     ));
     let transport = MemoryTransport {
         input: chunks

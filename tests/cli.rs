@@ -167,3 +167,41 @@ fn running_out_of_descriptors_pauses_accepting_instead_of_spinning(engine: Engin
 }
 
 engine_tests!(running_out_of_descriptors_pauses_accepting_instead_of_spinning);
+
+#[test]
+fn admin_urls_serve_metrics_and_health_apart_from_the_application() {
+    use std::io::BufRead;
+    let (mut child, addr, mut out) = spawn(&[
+        "--urls",
+        "http://127.0.0.1:0",
+        "--workers",
+        "1",
+        "--admin-urls",
+        "http://127.0.0.1:0",
+    ]);
+    let mut line = String::new();
+    let admin: SocketAddr = loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "no admin line");
+        if let Some(url) = line.trim().split_once(" on http://").map(|(_, u)| u) {
+            if line.contains("admin endpoints") {
+                break url.parse().unwrap();
+            }
+        }
+    };
+    assert_eq!(get(addr, "/plaintext").status, 200);
+    assert_eq!(
+        get(addr, "/metrics").status,
+        404,
+        "not on the public listener"
+    );
+    let scrape = get(admin, "/metrics").text();
+    assert!(
+        scrape.contains("peregrine_requests_total{worker=\"0\"} 2"),
+        "{scrape}"
+    );
+    assert_eq!(get(admin, "/healthz").status, 200);
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}

@@ -29,6 +29,7 @@ use crate::http::{
     ConnectionFeature, FeatureMap, MaxRequestBodySize, MinRequestBodyDataRate, RequestIdentifier,
     RequestLifetime,
 };
+use crate::metrics::{TimeoutKind, WorkerMetrics};
 use crate::proto::h1::{
     encode_chunk, encode_head, encode_last_chunk, status_allows_body, BodyDecoder, BodyKind,
     DateCache, HeadLimits, HeadParser, Method, ParseStatus, RejectReason, RequestHead,
@@ -56,10 +57,8 @@ pub(crate) struct WorkerContext {
     pub(crate) draining: Cell<bool>,
     /// The coarse clock and every connection's timeouts.
     pub(crate) heartbeat: Heartbeat,
-    /// Requests rejected, by [`RejectReason::ALL`] index.
-    rejections: RefCell<[u64; RejectReason::ALL.len()]>,
-    /// Connections closed by a timeout.
-    timeouts: Cell<u64>,
+    /// This worker's counters (connections, requests, bytes, rejections, timeouts).
+    pub(crate) metrics: Arc<WorkerMetrics>,
     /// Upgraded connections open across all workers (touched once per upgrade).
     upgraded: Arc<AtomicUsize>,
     /// Spare byte buffers, so idle connections hold none.
@@ -72,6 +71,7 @@ impl WorkerContext {
         limits: Limits,
         server_header: Option<&str>,
         upgraded: Arc<AtomicUsize>,
+        metrics: Arc<WorkerMetrics>,
     ) -> WorkerContext {
         let mut date = DateCache::new();
         date.update(std::time::SystemTime::now());
@@ -82,8 +82,7 @@ impl WorkerContext {
             date: RefCell::new(date),
             draining: Cell::new(false),
             heartbeat: Heartbeat::new(),
-            rejections: RefCell::new([0; RejectReason::ALL.len()]),
-            timeouts: Cell::new(0),
+            metrics,
             upgraded,
             buffers: RefCell::new(Vec::new()),
         }
@@ -97,18 +96,16 @@ impl WorkerContext {
 
     /// Requests rejected so far (all reasons).
     pub(crate) fn rejected(&self) -> u64 {
-        self.rejections.borrow().iter().sum()
+        self.metrics.rejected()
     }
 
     /// Connections closed by a timeout so far.
     pub(crate) fn timed_out(&self) -> u64 {
-        self.timeouts.get()
+        self.metrics.timed_out()
     }
 
     fn count_rejection(&self, reason: RejectReason) {
-        if let Some(i) = RejectReason::ALL.iter().position(|r| *r == reason) {
-            self.rejections.borrow_mut()[i] += 1;
-        }
+        self.metrics.rejection(reason);
     }
 
     fn take_buffer(&self) -> Vec<u8> {
@@ -438,6 +435,11 @@ impl<T: Transport> Http1Connection<T> {
         self.requests
     }
 
+    /// Counts one answered request in the worker's metrics.
+    pub(crate) fn count_request(&self) {
+        self.worker.metrics.request();
+    }
+
     /// The transport, for engines that need to reach it.
     pub(crate) fn transport_mut(&mut self) -> &mut T {
         &mut self.transport
@@ -514,20 +516,20 @@ impl<T: Transport> Http1Connection<T> {
         self.timer.clear_deadline();
         self.worker.count_rejection(reason);
         if reason == RejectReason::RequestHeadersTimeout {
-            self.worker.timeouts.set(self.worker.timeouts.get() + 1);
+            self.worker.metrics.timeout(TimeoutKind::RequestHeaders);
         }
         Next::Reject(reason)
     }
 
     /// A timeout that ends the connection without a response.
     fn timed_out(&mut self, what: Expired) -> Next {
+        self.worker.metrics.timeout(what.kind());
         if what != Expired::KeepAlive {
             tracing::debug!(
                 ?what,
                 connection = self.connection.connection_id,
                 "timed out"
             );
-            self.worker.timeouts.set(self.worker.timeouts.get() + 1);
         }
         Next::Close
     }
@@ -548,6 +550,9 @@ impl<T: Transport> Http1Connection<T> {
         self.input
             .reserve(BUFFER_CAPACITY.min(max_head + 2 * BUFFER_CAPACITY));
         let polled = self.transport.poll_recv(cx, &mut self.input);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.worker.metrics.received(n);
+        }
         if polled.is_pending() && self.input.is_empty() {
             self.worker.give_buffer(std::mem::take(&mut self.input));
             if self.out.is_empty() && self.out.capacity() > 0 {
@@ -648,6 +653,7 @@ impl<T: Transport> Http1Connection<T> {
                 self.timer.set_write_deadline(Some(at));
             }
             self.send_in_flight = true;
+            self.worker.metrics.sent(self.out.len());
         }
         match self.transport.poll_send(cx, &mut self.out) {
             Poll::Pending => {
@@ -833,6 +839,7 @@ impl<T: Transport> Http1Connection<T> {
     /// passes.
     pub(crate) fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.timer.take_if(Expired::Linger) {
+            self.worker.metrics.timeout(TimeoutKind::Linger);
             return Poll::Ready(());
         }
         if self.timer.deadline_kind() != Some(Expired::Linger) {
@@ -842,6 +849,7 @@ impl<T: Transport> Http1Connection<T> {
         }
         loop {
             if self.timer.take_if(Expired::Linger) {
+                self.worker.metrics.timeout(TimeoutKind::Linger);
                 return Poll::Ready(());
             }
             self.input.clear();
@@ -923,7 +931,7 @@ impl<T: Transport> Http1Connection<T> {
         }
         loop {
             if self.timer.take_if(Expired::RequestBodyRate) {
-                self.worker.timeouts.set(self.worker.timeouts.get() + 1);
+                self.worker.metrics.timeout(TimeoutKind::RequestBodyRate);
                 return Poll::Ready(Err(self.body_error(RejectReason::RequestBodyTimeout)));
             }
             // (A stalled send of the 100-continue is judged in `poll_send_out`, below.)

@@ -23,6 +23,7 @@ pub(crate) async fn serve<A: Application, T: Transport>(
             Next::Request => {}
             Next::Close => return Closing::Now,
             Next::Reject(reason) => {
+                conn.count_request();
                 conn.write_rejection(reason);
                 return match poll_fn(|cx| conn.poll_send_out(cx)).await {
                     Ok(()) => conn.closing(),
@@ -65,6 +66,7 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         // Whatever the application left of the request body is read (and dropped) before the
         // response head is written, so the head can say whether the connection stays open.
         let body_consumed = poll_fn(|cx| conn.poll_drain_body(cx)).await;
+        conn.count_request();
         if !conn.complete_response(outcome, body_consumed) {
             return match poll_fn(|cx| conn.poll_send_out(cx)).await {
                 Ok(()) => conn.closing(),

@@ -11,6 +11,7 @@ use std::rc::{Rc, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::metrics::TimeoutKind;
 use crate::server::MinDataRate;
 
 /// What ran out.
@@ -27,6 +28,19 @@ pub(crate) enum Expired {
     ResponseRate,
     /// A lingering close has waited long enough.
     Linger,
+}
+
+impl Expired {
+    /// The metric label of this timeout.
+    pub(crate) fn kind(self) -> TimeoutKind {
+        match self {
+            Expired::KeepAlive => TimeoutKind::KeepAlive,
+            Expired::RequestHeaders => TimeoutKind::RequestHeaders,
+            Expired::RequestBodyRate => TimeoutKind::RequestBodyRate,
+            Expired::ResponseRate => TimeoutKind::ResponseRate,
+            Expired::Linger => TimeoutKind::Linger,
+        }
+    }
 }
 
 /// Time spent waiting on a transfer and bytes moved while waiting, for a data-rate check.

@@ -18,10 +18,11 @@ use crossbeam_channel::{Receiver, Sender};
 use socket2::{SockRef, Socket};
 
 use super::executor::{self, Remote, RemoteMsg, Runtime};
-use super::listener;
+use super::{listener, EngineKind};
 use crate::app::Application;
 use crate::connection::{serve, Closing, Http1Connection, Transport, WorkerContext};
 use crate::http::ConnectionFeature;
+use crate::metrics::{ServerMetrics, WorkerMetrics};
 use crate::server::{ServerOptions, StartError, StopReport};
 
 /// What a worker thread is given.
@@ -38,9 +39,33 @@ pub(crate) struct WorkerSpec {
     pub(crate) open_connections: Arc<AtomicUsize>,
     /// Upgraded connections open across all workers.
     pub(crate) upgraded_connections: Arc<AtomicUsize>,
+    /// This worker's counters.
+    pub(crate) metrics: Arc<WorkerMetrics>,
 }
 
 impl WorkerSpec {
+    /// The spec of this worker's successor: the same listening sockets (duplicated, so they
+    /// outlive this run), channel, counters and CPU, under a new worker id.
+    fn respawn(&self) -> std::io::Result<WorkerSpec> {
+        let listeners = self
+            .listeners
+            .iter()
+            .map(|(s, a)| Ok((s.try_clone()?, *a)))
+            .collect::<std::io::Result<_>>()?;
+        Ok(WorkerSpec {
+            index: self.index,
+            worker_id: executor::next_worker_id(),
+            cpu: self.cpu,
+            listeners,
+            options: self.options.clone(),
+            remote: self.remote.clone(),
+            inbox: self.inbox.clone(),
+            open_connections: self.open_connections.clone(),
+            upgraded_connections: self.upgraded_connections.clone(),
+            metrics: self.metrics.clone(),
+        })
+    }
+
     /// Pins the calling thread to the worker's CPU, if it has one (a warning if that fails).
     pub(crate) fn pin(&self) {
         if let Some(cpu) = self.cpu {
@@ -56,12 +81,27 @@ impl WorkerSpec {
 }
 
 /// A worker thread's body: runs until stopped; `started` learns whether its set-up worked.
-pub(crate) type WorkerMain<A, S> = fn(WorkerSpec, Arc<A>, Sender<Result<S, String>>) -> StopReport;
+pub(crate) type WorkerMain<A, S> = fn(WorkerSpec, Arc<A>, Sender<Result<S, String>>) -> WorkerExit;
+
+/// How a worker's run ended.
+pub(crate) enum WorkerExit {
+    /// It was told to stop, and did.
+    Stopped(StopReport),
+    /// It could not set itself up; `started` was told why.
+    SetupFailed,
+    /// It panicked outside any request (its loop, an application's context hooks). It has
+    /// released what it could; the supervisor starts a new one on the same listeners.
+    Died,
+}
+
+/// The longest a supervisor waits before restarting a worker that keeps dying.
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The worker threads of a started server, and how to reach them.
 #[derive(Default)]
 pub(crate) struct WorkerPool {
     workers: Vec<(Arc<Remote>, JoinHandle<StopReport>)>,
+    metrics: Option<Arc<ServerMetrics>>,
 }
 
 /// What [`WorkerPool::start`] reports.
@@ -72,6 +112,8 @@ pub(crate) struct Started<S> {
     pub(crate) cpus: Vec<Option<usize>>,
     /// The set-up the last worker reported.
     pub(crate) setup: S,
+    /// The workers' counters (ready once every worker has started).
+    pub(crate) metrics: Arc<ServerMetrics>,
 }
 
 impl WorkerPool {
@@ -86,11 +128,13 @@ impl WorkerPool {
         &mut self,
         options: &ServerOptions,
         app: A,
+        engine: EngineKind,
         main: WorkerMain<A, S>,
         initial_setup: S,
     ) -> Result<Started<S>, StartError> {
         let cpus = plan_cpus(options)?;
         let workers = cpus.len();
+        let metrics = ServerMetrics::new(engine.name(), workers);
 
         // Bind everything before starting any thread, so a bad address fails start cleanly.
         let mut per_worker: Vec<Vec<(Socket, SocketAddr)>> =
@@ -121,12 +165,13 @@ impl WorkerPool {
                 inbox,
                 open_connections: open_connections.clone(),
                 upgraded_connections: upgraded_connections.clone(),
+                metrics: metrics.worker(index),
             };
             let app = app.clone();
             let started = started_tx.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("peregrine-w{index}"))
-                .spawn(move || main(spec, app, started))
+                .spawn(move || supervise(spec, app, started, main))
                 .map_err(StartError::Io)?;
             self.workers.push((remote, handle));
         }
@@ -144,10 +189,13 @@ impl WorkerPool {
             self.stop(Duration::ZERO);
             return Err(StartError::Worker(failure));
         }
+        metrics.set_ready(true);
+        self.metrics = Some(metrics.clone());
         Ok(Started {
             addresses,
             cpus: cpus.iter().map(|c| c.map(|c| c.id)).collect(),
             setup,
+            metrics,
         })
     }
 
@@ -156,6 +204,9 @@ impl WorkerPool {
     pub(crate) fn stop(&mut self, deadline: Duration) -> StopReport {
         let began = Instant::now();
         let at = began + deadline;
+        if let Some(m) = &self.metrics {
+            m.set_ready(false);
+        }
         for (remote, _) in &self.workers {
             remote.send(RemoteMsg::Stop(at));
         }
@@ -168,6 +219,55 @@ impl WorkerPool {
         }
         report.elapsed = began.elapsed();
         report
+    }
+}
+
+/// Runs worker `spec` on this thread, and runs it again, on the same listening sockets, each
+/// time it dies (ASP.NET Core Module's restart-on-crash, per worker). The sockets are kept, not
+/// re-bound, so connections waiting in their accept queues are not lost; the ring or epoll set,
+/// buffers, executor and connections are new. Restarts back off exponentially (100 ms up to
+/// 5 s) while a worker keeps dying within a second of starting.
+fn supervise<A: Application, S>(
+    spec: WorkerSpec,
+    app: Arc<A>,
+    started: Sender<Result<S, String>>,
+    main: WorkerMain<A, S>,
+) -> StopReport {
+    let index = spec.index;
+    let metrics = spec.metrics.clone();
+    let mut spec = Some(spec);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let run = spec.take().expect("a spec for every run");
+        let next = run.respawn();
+        let began = Instant::now();
+        match main(run, app.clone(), started.clone()) {
+            WorkerExit::Stopped(mut report) => {
+                report.workers_restarted = metrics.snapshot().restarts;
+                return report;
+            }
+            WorkerExit::SetupFailed => return StopReport::default(),
+            WorkerExit::Died => {}
+        }
+        metrics.restarted();
+        match next {
+            Ok(next) => spec = Some(next),
+            Err(e) => {
+                tracing::error!(worker = index, error = %e, "worker died and cannot restart");
+                return StopReport::default();
+            }
+        }
+        if began.elapsed() > Duration::from_secs(1) {
+            backoff = Duration::from_millis(100);
+        }
+        tracing::error!(
+            worker = index,
+            restarts = metrics.snapshot().restarts,
+            "worker died; restarting it in {backoff:?}"
+        );
+        // A stop that arrives during the pause is still in the inbox for the new worker.
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
     }
 }
 
@@ -217,7 +317,6 @@ pub(crate) struct ConnectionHost<A: Application, T: Transport> {
     drained: Cell<usize>,
     aborted: Cell<usize>,
     requests: Cell<u64>,
-    refused: Cell<u64>,
     next_conn: Cell<u64>,
     open_connections: Arc<AtomicUsize>,
 }
@@ -233,6 +332,7 @@ impl<A: Application, T: Transport> Drop for LiveGuard<A, T> {
         let h = &self.host;
         h.live.set(h.live.get() - 1);
         h.open_connections.fetch_sub(1, Ordering::Relaxed);
+        h.ctx.metrics.connection_closed();
         if self.finished {
             h.drained.set(h.drained.get() + 1);
         } else {
@@ -251,6 +351,7 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
                 opts.limits.clone(),
                 opts.server_header.as_deref(),
                 spec.upgraded_connections.clone(),
+                spec.metrics.clone(),
             )),
             conns: RefCell::new(Vec::new()),
             contexts: RefCell::new(Vec::new()),
@@ -258,7 +359,6 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
             drained: Cell::new(0),
             aborted: Cell::new(0),
             requests: Cell::new(0),
-            refused: Cell::new(0),
             next_conn: Cell::new(u64::from(spec.worker_id) << 40),
             open_connections: spec.open_connections.clone(),
         })
@@ -280,7 +380,7 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
             .is_some_and(|max| open >= max)
         {
             self.open_connections.fetch_sub(1, Ordering::Relaxed);
-            self.refused.set(self.refused.get() + 1);
+            self.ctx.metrics.connection_refused();
             return false;
         }
         true
@@ -324,6 +424,7 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
     ) {
         let host = self.clone();
         host.live.set(host.live.get() + 1);
+        host.ctx.metrics.connection_accepted();
         rt.spawn(async move {
             let mut guard = LiveGuard {
                 host: host.clone(),
@@ -376,7 +477,8 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
             requests_served: self.requests.get(),
             requests_rejected: self.ctx.rejected(),
             connections_timed_out: self.ctx.timed_out(),
-            connections_refused: self.refused.get(),
+            connections_refused: self.ctx.metrics.snapshot().connections_refused,
+            workers_restarted: 0, // filled in by the supervisor
             elapsed: stop.began.elapsed(),
         }
     }

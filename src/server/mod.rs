@@ -101,6 +101,8 @@ pub struct StopReport {
     pub connections_timed_out: u64,
     /// Connections refused (accepted and closed) over `max_concurrent_connections`.
     pub connections_refused: u64,
+    /// Times a worker died (a panic outside a request, a failed ring) and was restarted.
+    pub workers_restarted: u64,
     /// How long the stop took.
     pub elapsed: Duration,
 }
@@ -120,6 +122,7 @@ impl StopReport {
         self.requests_rejected += other.requests_rejected;
         self.connections_timed_out += other.connections_timed_out;
         self.connections_refused += other.connections_refused;
+        self.workers_restarted += other.workers_restarted;
         self.elapsed = self.elapsed.max(other.elapsed);
     }
 }
@@ -129,7 +132,7 @@ impl fmt::Display for StopReport {
         write!(
             f,
             "stopped in {:.3}s: {} connection(s) open, {} drained, {} aborted; {} request(s) served, \
-             {} rejected; {} connection(s) timed out, {} refused",
+             {} rejected; {} connection(s) timed out, {} refused; {} worker restart(s)",
             self.elapsed.as_secs_f64(),
             self.connections_at_stop,
             self.connections_drained,
@@ -137,7 +140,8 @@ impl fmt::Display for StopReport {
             self.requests_served,
             self.requests_rejected,
             self.connections_timed_out,
-            self.connections_refused
+            self.connections_refused,
+            self.workers_restarted
         )
     }
 }

@@ -69,9 +69,12 @@ impl PortableServer {
             return Err(StartError::AlreadyStarted);
         }
         self.options.validate()?;
-        let started = self.pool.start(&self.options, app, worker::run, ())?;
+        let started = self
+            .pool
+            .start(&self.options, app, EngineKind::Portable, worker::run, ())?;
         self.features
             .insert(ServerAddresses::new(started.addresses));
+        self.features.insert(started.metrics);
         self.features.insert(EngineInfo {
             kind: EngineKind::Portable,
             workers: started.cpus.len(),

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::os::fd::AsFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +21,9 @@ use super::reactor::{self, Reactor, WORKER_TOKEN_BASE};
 use super::transport::PortableTransport;
 use crate::app::Application;
 use crate::engine::executor::{Remote, RemoteMsg, Runtime};
-use crate::engine::workers::{AcceptWarnings, ConnectionHost, Stop, WorkerSpec, ACCEPT_BACKOFF};
+use crate::engine::workers::{
+    AcceptWarnings, ConnectionHost, Stop, WorkerExit, WorkerSpec, ACCEPT_BACKOFF,
+};
 use crate::server::StopReport;
 
 const EVENTFD_TOKEN: Token = Token(WORKER_TOKEN_BASE);
@@ -34,19 +37,24 @@ pub(crate) fn run<A: Application>(
     spec: WorkerSpec,
     app: Arc<A>,
     started: crossbeam_channel::Sender<Result<(), String>>,
-) -> StopReport {
+) -> WorkerExit {
     spec.pin();
     let mut worker = match Worker::new(spec, app) {
         Ok(w) => w,
         Err(e) => {
             let _ = started.send(Err(e));
-            return StopReport::default();
+            return WorkerExit::SetupFailed;
         }
     };
     let _ = started.send(Ok(()));
-    let report = worker.run_loop();
+    // A panic outside any request (the loop, an application's context hooks) ends this run;
+    // its connections are dropped and the supervisor starts a new worker.
+    let result = catch_unwind(AssertUnwindSafe(|| worker.run_loop()));
     worker.shutdown();
-    report
+    match result {
+        Ok(report) => WorkerExit::Stopped(report),
+        Err(_) => WorkerExit::Died,
+    }
 }
 
 struct Listener {

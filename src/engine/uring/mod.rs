@@ -75,10 +75,13 @@ impl UringServer {
         app: A,
         setup: RingSetup,
     ) -> Result<(), StartError> {
-        let started = self.pool.start(&self.options, app, worker::run, setup)?;
+        let started = self
+            .pool
+            .start(&self.options, app, EngineKind::Uring, worker::run, setup)?;
         let workers = started.cpus.len();
         self.features
             .insert(ServerAddresses::new(started.addresses));
+        self.features.insert(started.metrics);
         self.features.insert(EngineInfo {
             kind: EngineKind::Uring,
             workers,

@@ -8,6 +8,7 @@
 use std::cell::{RefCell, RefMut};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +23,9 @@ use super::ring::{build_ring, RingSetup};
 use super::transport::UringTransport;
 use crate::app::Application;
 use crate::engine::executor::{Remote, RemoteMsg, Runtime};
-use crate::engine::workers::{AcceptWarnings, ConnectionHost, Stop, WorkerSpec, ACCEPT_BACKOFF};
+use crate::engine::workers::{
+    AcceptWarnings, ConnectionHost, Stop, WorkerExit, WorkerSpec, ACCEPT_BACKOFF,
+};
 use crate::server::StopReport;
 
 const ACCEPT_TOKEN: u64 = TOKEN_BASE; // + listener index
@@ -36,7 +39,7 @@ pub(crate) fn run<A: Application>(
     spec: WorkerSpec,
     app: Arc<A>,
     started: crossbeam_channel::Sender<Result<RingSetup, String>>,
-) -> StopReport {
+) -> WorkerExit {
     spec.pin();
     let opts = &spec.options;
     let setup = build_ring(opts.ring_entries).and_then(|(ring, setup)| {
@@ -47,7 +50,7 @@ pub(crate) fn run<A: Application>(
         Ok(v) => v,
         Err(e) => {
             let _ = started.send(Err(format!("worker {}: ring set-up: {e}", spec.index)));
-            return StopReport::default();
+            return WorkerExit::SetupFailed;
         }
     };
     let driver = Rc::new(RefCell::new(driver));
@@ -73,11 +76,16 @@ pub(crate) fn run<A: Application>(
     worker.arm_eventfd();
     worker.arm_date();
     let _ = started.send(Ok(setup));
-    let report = worker.run_loop();
+    // A panic here (outside any request: the loop itself, or an application's context hooks)
+    // still goes through the careful shutdown, so no buffer is freed under the kernel.
+    let result = catch_unwind(AssertUnwindSafe(|| worker.run_loop()));
     worker.shutdown();
     rt.exit();
     driver::uninstall();
-    report
+    match result {
+        Ok(report) => WorkerExit::Stopped(report),
+        Err(_) => WorkerExit::Died,
+    }
 }
 
 struct Worker<A: Application> {

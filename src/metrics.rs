@@ -1,0 +1,417 @@
+//! Server metrics: per-worker counters, written without locks on the request path, read and
+//! summed by whoever asks ([`ServerMetrics::snapshot`]), and rendered in the Prometheus text
+//! format ([`ServerMetrics::render_prometheus`]).
+//!
+//! Each worker owns one [`WorkerMetrics`] block (its own cache lines) and is its only writer, so
+//! an increment is a relaxed load and store: no locked instruction, no shared cache line. A
+//! reader on another thread may see a count a few increments old, never a torn one.
+//!
+//! A started server exposes its [`ServerMetrics`] as a server feature; [`AdminApp`] serves them
+//! (`/metrics`) with a readiness probe (`/healthz`) on a listener of their own, which the
+//! `peregrine` binary starts with `--admin-urls`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::app::{AppResult, Handler};
+use crate::http::HttpContext;
+use crate::proto::h1::RejectReason;
+
+/// What a connection timeout was waiting for (a metric label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutKind {
+    /// An idle keep-alive connection was closed (normal housekeeping, not a client fault).
+    KeepAlive,
+    /// The request head did not arrive in time (`408`).
+    RequestHeaders,
+    /// The request body arrived slower than its minimum rate (`408`).
+    RequestBodyRate,
+    /// The client did not take the response at the minimum rate.
+    ResponseRate,
+    /// A lingering close waited long enough.
+    Linger,
+}
+
+impl TimeoutKind {
+    /// Every kind, in label order.
+    pub const ALL: [TimeoutKind; 5] = [
+        TimeoutKind::KeepAlive,
+        TimeoutKind::RequestHeaders,
+        TimeoutKind::RequestBodyRate,
+        TimeoutKind::ResponseRate,
+        TimeoutKind::Linger,
+    ];
+
+    /// Stable snake_case name for metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutKind::KeepAlive => "keep_alive",
+            TimeoutKind::RequestHeaders => "request_headers",
+            TimeoutKind::RequestBodyRate => "request_body_rate",
+            TimeoutKind::ResponseRate => "response_rate",
+            TimeoutKind::Linger => "linger",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+const REASONS: usize = RejectReason::ALL.len();
+
+/// One worker's counters. Only that worker writes them.
+#[derive(Debug)]
+#[repr(align(128))]
+pub struct WorkerMetrics {
+    connections_accepted: AtomicU64,
+    connections_closed: AtomicU64,
+    connections_refused: AtomicU64,
+    requests: AtomicU64,
+    bytes_received: AtomicU64,
+    bytes_sent: AtomicU64,
+    restarts: AtomicU64,
+    rejections: [AtomicU64; REASONS],
+    timeouts: [AtomicU64; TimeoutKind::ALL.len()],
+}
+
+impl Default for WorkerMetrics {
+    fn default() -> Self {
+        WorkerMetrics {
+            connections_accepted: AtomicU64::new(0),
+            connections_closed: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+            rejections: std::array::from_fn(|_| AtomicU64::new(0)),
+            timeouts: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+/// Adds `n` to a counter only this thread writes: a relaxed load and store, which compile to
+/// plain moves (a locked read-modify-write would serialise the core for nothing).
+#[inline]
+fn add(counter: &AtomicU64, n: u64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
+}
+
+impl WorkerMetrics {
+    pub(crate) fn connection_accepted(&self) {
+        add(&self.connections_accepted, 1);
+    }
+    pub(crate) fn connection_closed(&self) {
+        add(&self.connections_closed, 1);
+    }
+    pub(crate) fn connection_refused(&self) {
+        add(&self.connections_refused, 1);
+    }
+    pub(crate) fn request(&self) {
+        add(&self.requests, 1);
+    }
+    pub(crate) fn received(&self, bytes: usize) {
+        add(&self.bytes_received, bytes as u64);
+    }
+    pub(crate) fn sent(&self, bytes: usize) {
+        add(&self.bytes_sent, bytes as u64);
+    }
+    pub(crate) fn restarted(&self) {
+        add(&self.restarts, 1);
+    }
+    pub(crate) fn rejection(&self, reason: RejectReason) {
+        if let Some(i) = RejectReason::ALL.iter().position(|r| *r == reason) {
+            add(&self.rejections[i], 1);
+        }
+    }
+    pub(crate) fn timeout(&self, kind: TimeoutKind) {
+        add(&self.timeouts[kind.index()], 1);
+    }
+
+    /// Requests rejected so far, all reasons.
+    pub(crate) fn rejected(&self) -> u64 {
+        self.rejections
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Connections closed by a timeout that was the client's fault (keep-alive expiry is not).
+    pub(crate) fn timed_out(&self) -> u64 {
+        TimeoutKind::ALL
+            .iter()
+            .filter(|k| **k != TimeoutKind::KeepAlive)
+            .map(|k| self.timeouts[k.index()].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> WorkerSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        WorkerSnapshot {
+            connections_accepted: get(&self.connections_accepted),
+            connections_closed: get(&self.connections_closed),
+            connections_refused: get(&self.connections_refused),
+            requests: get(&self.requests),
+            bytes_received: get(&self.bytes_received),
+            bytes_sent: get(&self.bytes_sent),
+            restarts: get(&self.restarts),
+            rejections: std::array::from_fn(|i| get(&self.rejections[i])),
+            timeouts: std::array::from_fn(|i| get(&self.timeouts[i])),
+        }
+    }
+}
+
+/// One worker's counters at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerSnapshot {
+    /// Connections accepted and served (refused ones not included).
+    pub connections_accepted: u64,
+    /// Connections closed after being served.
+    pub connections_closed: u64,
+    /// Connections closed at once because `max_concurrent_connections` were open.
+    pub connections_refused: u64,
+    /// Requests answered (rejected ones included).
+    pub requests: u64,
+    /// Bytes received from clients.
+    pub bytes_received: u64,
+    /// Bytes handed to the kernel to send.
+    pub bytes_sent: u64,
+    /// Times the worker was restarted after it died.
+    pub restarts: u64,
+    /// Rejections, by [`RejectReason::ALL`] index.
+    pub rejections: [u64; REASONS],
+    /// Timeouts, by [`TimeoutKind::ALL`] index.
+    pub timeouts: [u64; TimeoutKind::ALL.len()],
+}
+
+impl WorkerSnapshot {
+    /// Connections open now.
+    pub fn connections_active(&self) -> u64 {
+        self.connections_accepted
+            .saturating_sub(self.connections_closed)
+    }
+
+    /// Rejections of `reason`.
+    pub fn rejections_of(&self, reason: RejectReason) -> u64 {
+        RejectReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .map_or(0, |i| self.rejections[i])
+    }
+
+    /// Timeouts of `kind`.
+    pub fn timeouts_of(&self, kind: TimeoutKind) -> u64 {
+        self.timeouts[kind.index()]
+    }
+
+    fn add(&mut self, other: &WorkerSnapshot) {
+        self.connections_accepted += other.connections_accepted;
+        self.connections_closed += other.connections_closed;
+        self.connections_refused += other.connections_refused;
+        self.requests += other.requests;
+        self.bytes_received += other.bytes_received;
+        self.bytes_sent += other.bytes_sent;
+        self.restarts += other.restarts;
+        for (a, b) in self.rejections.iter_mut().zip(other.rejections) {
+            *a += b;
+        }
+        for (a, b) in self.timeouts.iter_mut().zip(other.timeouts) {
+            *a += b;
+        }
+    }
+}
+
+/// The metrics of a whole server: one block per worker, and whether it is ready for traffic (a
+/// server feature; clone the `Arc` to keep reading after the server is gone).
+#[derive(Debug)]
+pub struct ServerMetrics {
+    engine: &'static str,
+    workers: Vec<Arc<WorkerMetrics>>,
+    ready: AtomicBool,
+}
+
+impl ServerMetrics {
+    /// Metrics for `workers` workers of the engine named `engine`, not yet ready.
+    pub(crate) fn new(engine: &'static str, workers: usize) -> Arc<ServerMetrics> {
+        Arc::new(ServerMetrics {
+            engine,
+            workers: (0..workers).map(|_| Arc::default()).collect(),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    /// Worker `i`'s block, for the worker to write.
+    pub(crate) fn worker(&self, i: usize) -> Arc<WorkerMetrics> {
+        self.workers[i].clone()
+    }
+
+    /// Marks the server ready (started) or not (draining, stopped).
+    pub(crate) fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    /// Whether the server accepts new work: started and not draining. A load balancer's
+    /// readiness probe should follow this.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Each worker's counters now.
+    pub fn per_worker(&self) -> Vec<WorkerSnapshot> {
+        self.workers.iter().map(|w| w.snapshot()).collect()
+    }
+
+    /// Every worker's counters summed.
+    pub fn snapshot(&self) -> WorkerSnapshot {
+        let mut total = WorkerSnapshot::default();
+        for w in &self.workers {
+            total.add(&w.snapshot());
+        }
+        total
+    }
+
+    /// Appends the metrics in the Prometheus text exposition format (version 0.0.4), one
+    /// series per worker (label `worker`).
+    pub fn render_prometheus(&self, out: &mut String) {
+        let workers = self.per_worker();
+        let mut family =
+            |name: &str, kind: &str, help: &str, value: &dyn Fn(&WorkerSnapshot) -> u64| {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+                for (i, w) in workers.iter().enumerate() {
+                    let _ = writeln!(out, "{name}{{worker=\"{i}\"}} {}", value(w));
+                }
+            };
+        family(
+            "peregrine_connections_accepted_total",
+            "counter",
+            "Connections accepted and served.",
+            &|w| w.connections_accepted,
+        );
+        family(
+            "peregrine_connections_active",
+            "gauge",
+            "Connections open now.",
+            &|w| w.connections_active(),
+        );
+        family(
+            "peregrine_connections_refused_total",
+            "counter",
+            "Connections closed at once because the connection limit was reached.",
+            &|w| w.connections_refused,
+        );
+        family(
+            "peregrine_requests_total",
+            "counter",
+            "Requests answered, rejections included.",
+            &|w| w.requests,
+        );
+        family(
+            "peregrine_received_bytes_total",
+            "counter",
+            "Bytes received from clients.",
+            &|w| w.bytes_received,
+        );
+        family(
+            "peregrine_sent_bytes_total",
+            "counter",
+            "Bytes handed to the kernel to send.",
+            &|w| w.bytes_sent,
+        );
+        family(
+            "peregrine_worker_restarts_total",
+            "counter",
+            "Times a worker died and was restarted.",
+            &|w| w.restarts,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP peregrine_rejections_total Requests rejected, by reason and status.\n\
+             # TYPE peregrine_rejections_total counter"
+        );
+        for (i, w) in workers.iter().enumerate() {
+            for (r, reason) in RejectReason::ALL.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "peregrine_rejections_total{{worker=\"{i}\",reason=\"{}\",status=\"{}\"}} {}",
+                    reason.as_str(),
+                    reason.status(),
+                    w.rejections[r]
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP peregrine_timeouts_total Connections closed by a timeout, by kind.\n\
+             # TYPE peregrine_timeouts_total counter"
+        );
+        for (i, w) in workers.iter().enumerate() {
+            for kind in TimeoutKind::ALL {
+                let _ = writeln!(
+                    out,
+                    "peregrine_timeouts_total{{worker=\"{i}\",kind=\"{}\"}} {}",
+                    kind.as_str(),
+                    w.timeouts_of(kind)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP peregrine_ready Whether the server accepts new work (1) or is draining (0).\n\
+             # TYPE peregrine_ready gauge\nperegrine_ready{{engine=\"{}\"}} {}",
+            self.engine,
+            u8::from(self.is_ready())
+        );
+    }
+}
+
+/// The admin application: `GET /metrics` (Prometheus text format) and `GET /healthz` (`200
+/// ready`, or `503 draining` once a stop began, so a load balancer stops sending new work).
+/// Serve it on a listener of its own, apart from the application's traffic.
+pub struct AdminApp {
+    metrics: Arc<ServerMetrics>,
+}
+
+impl AdminApp {
+    /// Serves `metrics`.
+    pub fn new(metrics: Arc<ServerMetrics>) -> AdminApp {
+        AdminApp { metrics }
+    }
+}
+
+impl Handler for AdminApp {
+    async fn handle(&self, http: &mut HttpContext<'_>) -> AppResult {
+        let path = http.request().path();
+        match path {
+            "/metrics" => {
+                let mut text = String::with_capacity(16 * 1024);
+                self.metrics.render_prometheus(&mut text);
+                http.set_header("content-type", "text/plain; version=0.0.4; charset=utf-8")?;
+                http.write(text.as_bytes());
+            }
+            "/healthz" | "/readyz" => {
+                http.set_header("content-type", "text/plain")?;
+                if self.metrics.is_ready() {
+                    http.write(b"ready\n");
+                } else {
+                    http.set_status(503)?;
+                    http.write(b"draining\n");
+                }
+            }
+            "/livez" => {
+                http.set_header("content-type", "text/plain")?;
+                http.write(b"alive\n");
+            }
+            _ => {
+                http.set_status(404)?;
+                http.write(b"not found: try /metrics, /healthz or /livez\n");
+            }
+        }
+        Ok(())
+    }
+}
