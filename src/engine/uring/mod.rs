@@ -6,22 +6,18 @@
 
 pub(crate) mod bufring;
 pub(crate) mod driver;
-mod listener;
 mod ring;
 pub(crate) mod runtime;
 mod transport;
 mod worker;
 
-use std::net::SocketAddr;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use ring::RingSetup;
 
 use crate::app::Application;
-use crate::server::{
-    Server, ServerAddresses, ServerFeatures, ServerOptions, StartError, StopReport,
-};
+use crate::server::{Server, ServerFeatures, ServerOptions, StartError, StopReport};
 use runtime::{Remote, RemoteMsg};
 use std::sync::Arc;
 
@@ -61,6 +57,8 @@ pub struct UringServer {
     options: ServerOptions,
     features: ServerFeatures,
     workers: Vec<(Arc<Remote>, JoinHandle<StopReport>)>,
+    /// Unix socket files this server created, removed when it stops.
+    unix_files: Vec<crate::server::listen::UnixSocketFile>,
 }
 
 impl UringServer {
@@ -70,6 +68,7 @@ impl UringServer {
             options,
             features: ServerFeatures::default(),
             workers: Vec::new(),
+            unix_files: Vec::new(),
         }
     }
 
@@ -124,17 +123,10 @@ impl Server for UringServer {
         let workers = cpus.len();
 
         // Bind everything before starting any thread, so a bad address fails start cleanly.
-        let mut per_worker: Vec<Vec<(socket2::Socket, SocketAddr)>> =
-            (0..workers).map(|_| Vec::new()).collect();
-        let mut bound = Vec::new();
-        for addr in self.options.addresses()? {
-            let (sockets, real) = listener::bind_group(addr, workers, self.options.backlog)
-                .map_err(|source| StartError::Bind { addr, source })?;
-            for (w, s) in sockets.into_iter().enumerate() {
-                per_worker[w].push((s, real));
-            }
-            bound.push(real);
-        }
+        // (hosting: TCP groups, Unix sockets and inherited sockets, see server/listen.rs.)
+        let bound = crate::server::listen::bind_all(&self.options, workers)?;
+        let per_worker = bound.per_worker;
+        self.unix_files = bound.unix_files;
 
         let app = Arc::new(app);
         let open_connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -178,7 +170,7 @@ impl Server for UringServer {
                 }
             }
         }
-        self.features.insert(ServerAddresses::new(bound));
+        self.features.insert(bound.addresses);
         self.features.insert(EngineInfo {
             name: "io_uring",
             workers,
@@ -198,6 +190,8 @@ impl Server for UringServer {
         for (remote, _) in &self.workers {
             remote.send(RemoteMsg::Stop(at));
         }
+        // Listeners are closing: new clients of a Unix socket find no file rather than a refusal.
+        self.unix_files.clear();
         let mut report = StopReport::default();
         for (_, handle) in self.workers.drain(..) {
             match handle.join() {

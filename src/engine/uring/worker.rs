@@ -43,7 +43,7 @@ pub(crate) struct WorkerSpec {
     pub(crate) index: usize,
     pub(crate) worker_id: u32,
     pub(crate) cpu: Option<core_affinity::CoreId>,
-    pub(crate) listeners: Vec<(Socket, SocketAddr)>,
+    pub(crate) listeners: Vec<(Socket, Option<SocketAddr>)>,
     pub(crate) options: ServerOptions,
     pub(crate) remote: Arc<Remote>,
     pub(crate) inbox: Receiver<RemoteMsg>,
@@ -168,7 +168,8 @@ struct Stop {
 struct Worker<A: Application> {
     rt: Rc<Runtime>,
     shared: Rc<Shared<A>>,
-    listeners: Vec<(Socket, SocketAddr)>,
+    /// Each listener and its bound IP address (`None`: a Unix socket).
+    listeners: Vec<(Socket, Option<SocketAddr>)>,
     remote: Arc<Remote>,
     inbox: Receiver<RemoteMsg>,
     /// Target of the eventfd read (the kernel writes here until the read completes).
@@ -366,10 +367,11 @@ impl<A: Application> Worker<A> {
             let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
             let r = SockRef::from(&borrowed);
             let remote = r.peer_addr().ok().and_then(|a| a.as_socket());
-            let local = if local.ip().is_unspecified() {
-                r.local_addr().ok().and_then(|a| a.as_socket())
-            } else {
-                Some(local)
+            // A Unix socket's connections have no IP addresses: both stay `None`.
+            let local = match local {
+                Some(l) if !l.ip().is_unspecified() => Some(l),
+                Some(_) => r.local_addr().ok().and_then(|a| a.as_socket()),
+                None => None,
             };
             (local, remote)
         };
