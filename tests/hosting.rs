@@ -59,7 +59,7 @@ fn serves_over_a_unix_socket_with_its_mode_and_removes_it_on_stop() {
     server.start(ConnInfo).unwrap();
 
     let f = server.features();
-    assert_eq!(f.unix_paths(), [sock.clone()]);
+    assert_eq!(f.unix_paths(), std::slice::from_ref(&sock));
     assert_eq!(f.addresses().len(), 1);
     assert_ne!(
         f.addresses()[0].port(),
