@@ -19,7 +19,7 @@ OPTIONS:
                              [default: http://127.0.0.1:8080] [env: PEREGRINE_URLS]
     --config <FILE>          TOML configuration file (see docs/hosting.md); the
                              environment and flags override it [env: PEREGRINE_CONFIG]
-    --unix-socket-mode <MODE> File mode of unix: sockets, octal, e.g. 660
+    --unix-socket-mode <M>   File mode of unix: sockets, octal, e.g. 660
                              [env: PEREGRINE_UNIX_SOCKET_MODE]
     --workers <N>            Worker threads, one per CPU by default [env: PEREGRINE_WORKERS]
     --cpus <LIST>            CPUs to pin workers to, e.g. 0,2-3 [env: PEREGRINE_CPUS]

@@ -291,6 +291,36 @@ fn systemd_socket_activation_and_notification() {
 }
 
 #[test]
+fn socket_activation_of_a_unix_socket_leaves_its_file_to_systemd() {
+    let dir = temp_dir("systemd-unix");
+    let notify_path = dir.join("notify");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let sock = dir.join("activated.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let mut child = spawn_activated(listener.as_raw_fd(), &notify_path, &["--workers", "2"]);
+    assert!(recv_text(&notify).starts_with("READY=1"));
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let line = wait_for_line(&mut out, "listening on");
+    assert_eq!(
+        line,
+        format!("peregrine: listening on unix:{}", sock.display())
+    );
+    assert_eq!(get_unix(&sock, "/plaintext").text(), "Hello, World!");
+    signal(&child, libc::SIGTERM);
+    assert!(recv_text(&notify).starts_with("STOPPING=1"));
+    let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        sock.exists(),
+        "a socket the server did not create is not removed"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn socket_activation_with_a_socket_that_is_not_listening_is_an_error() {
     let dir = temp_dir("systemd-bad");
     let notify_path = dir.join("notify");

@@ -445,6 +445,17 @@ mod tests {
     }
 
     #[test]
+    fn an_address_the_host_lacks_counts_as_no_ipv6_but_in_use_does_not() {
+        // What the localhost and all-interfaces fallbacks key on: binding an IPv6 address this
+        // host does not have (or creating an IPv6 socket where IPv6 is off) is "no IPv6".
+        let e = bind_tcp("[2001:db8::1]:0".parse().unwrap(), 16, false).unwrap_err();
+        assert!(no_ipv6(&e), "{e}");
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let e = bind_tcp(taken.local_addr().unwrap(), 16, false).unwrap_err();
+        assert!(!no_ipv6(&e), "{e}");
+    }
+
+    #[test]
     fn any_ip_takes_ipv4_connections() {
         let opts = ServerOptions::with_urls(["http://*:0"]);
         let b = bind_all(&opts, 1).unwrap();
