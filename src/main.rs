@@ -17,15 +17,23 @@ USAGE:
     peregrine [OPTIONS]
 
 OPTIONS:
-    --urls <URLS>            Listen URLs, separated by ';' or given several times
+    --urls <URLS>            Listen URLs, separated by ';' or given several times:
+                             http://IP:PORT, http://*:PORT (all interfaces),
+                             http://localhost:PORT, unix:/PATH (PORT 0: any free port)
                              [default: http://127.0.0.1:8080] [env: PEREGRINE_URLS]
+    --config <FILE>          TOML configuration file (see docs/hosting.md); the
+                             environment and flags override it [env: PEREGRINE_CONFIG]
+    --unix-socket-mode <M>   File mode of unix: sockets, octal, e.g. 660
+                             [env: PEREGRINE_UNIX_SOCKET_MODE]
     --engine <ENGINE>        auto (io_uring if the kernel allows it, else portable), uring
                              or portable [default: auto] [env: PEREGRINE_ENGINE]
     --workers <N>            Worker threads, one per CPU by default [env: PEREGRINE_WORKERS]
     --cpus <LIST>            CPUs to pin workers to, e.g. 0,2-3 [env: PEREGRINE_CPUS]
     --admin-urls <URLS>      Serve /metrics (Prometheus) and /healthz on these URLs, apart
                              from the application [default: none] [env: PEREGRINE_ADMIN_URLS]
-    --shutdown-timeout <S>   Seconds in-flight requests get on SIGINT/SIGTERM [default: 30]
+    --shutdown-timeout <S>   Seconds in-flight requests get on SIGINT/SIGTERM; a second
+                             signal exits at once (code 130) [default: 30]
+                             [env: PEREGRINE_SHUTDOWN_TIMEOUT]
     --no-server-header       Do not send the Server response header
     -h, --help               Print this help
     -V, --version            Print the version
@@ -44,6 +52,10 @@ LIMITS (each also as env PEREGRINE_<NAME>, e.g. PEREGRINE_KEEP_ALIVE_TIMEOUT=60s
     --max-upgraded-connections <N|unlimited> [default: unlimited] over: upgrade refused
   SIZE: bytes, or with K/M/G (KiB/MiB/GiB); DURATION: 30s, 500ms, 2m; RATE: bytes/s[/grace]
 
+SYSTEMD:
+    Socket activation (LISTEN_FDS) is served instead of --urls; with NOTIFY_SOCKET set,
+    READY=1 is sent once listening and STOPPING=1 when the drain begins.
+
 ROUTES:
     GET /plaintext, GET /json, POST|PUT /echo, GET / (index); 404 otherwise.
 ";
@@ -61,27 +73,7 @@ enum Parsed {
     Exit(&'static str),
 }
 
-fn parse_cpus(list: &str) -> Result<Vec<usize>, String> {
-    let mut cpus = Vec::new();
-    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let bad = || format!("invalid CPU list {list:?}: expected e.g. 0,2-3");
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (usize, usize) =
-                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-                if a > b {
-                    return Err(bad());
-                }
-                cpus.extend(a..=b);
-            }
-            None => cpus.push(part.parse().map_err(|_| bad())?),
-        }
-    }
-    if cpus.is_empty() {
-        return Err(format!("invalid CPU list {list:?}: it is empty"));
-    }
-    Ok(cpus)
-}
+use peregrine::server::config::parse_cpu_list as parse_cpus;
 
 /// The limit a `--NAME` flag sets, if it is one.
 fn limit_setting(flag: &str) -> Option<&'static str> {
@@ -99,6 +91,60 @@ fn parse_workers(v: &str) -> Result<usize, String> {
             "invalid worker count {v:?}: expected a number above 0"
         )),
     }
+}
+
+fn parse_shutdown_timeout(v: &str) -> Result<Duration, String> {
+    let secs: f64 = v
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
+        .ok_or_else(|| format!("invalid --shutdown-timeout {v:?}: expected seconds"))?;
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_mode_arg(v: &str) -> Result<u32, String> {
+    peregrine::server::config::parse_mode(v).ok_or_else(|| {
+        format!("invalid --unix-socket-mode {v:?}: expected an octal file mode such as 660")
+    })
+}
+
+/// hosting: loads the file named by `--config` (or `PEREGRINE_CONFIG`) into `options`, and
+/// returns the shutdown timeout and Unix socket mode that the environment gives, else the file
+/// (so each layer overrides the one below: file < environment < flags).
+fn apply_config_file(
+    args: &[String],
+    env: &impl Fn(&str) -> Option<String>,
+    options: &mut ServerOptions,
+) -> Result<(Option<Duration>, Option<u32>), String> {
+    let mut path = env("PEREGRINE_CONFIG");
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--config" {
+            path = Some(it.next().ok_or("--config needs a value")?.clone());
+        } else if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(p.to_owned());
+        }
+    }
+    let mut shutdown = None;
+    let mut mode = None;
+    if let Some(path) = path {
+        let config =
+            peregrine::server::config::Config::load(path.as_ref()).map_err(|e| e.to_string())?;
+        config
+            .apply(options)
+            .map_err(|e| format!("config file {path}: {e}"))?;
+        shutdown = config.shutdown_timeout;
+        mode = config.unix_socket_mode;
+    }
+    if let Some(v) = env("PEREGRINE_SHUTDOWN_TIMEOUT") {
+        shutdown = Some(
+            parse_shutdown_timeout(&v).map_err(|e| format!("PEREGRINE_SHUTDOWN_TIMEOUT: {e}"))?,
+        );
+    }
+    if let Some(v) = env("PEREGRINE_UNIX_SOCKET_MODE") {
+        mode = Some(parse_mode_arg(&v).map_err(|e| format!("PEREGRINE_UNIX_SOCKET_MODE: {e}"))?);
+    }
+    Ok((shutdown, mode))
 }
 
 fn split_urls(v: &str) -> impl Iterator<Item = String> + '_ {
@@ -120,6 +166,14 @@ fn parse_args(
     let mut admin_urls: Vec<String> = Vec::new();
     let mut shutdown_timeout = Duration::from_secs(30);
     let mut limits_given: Vec<&str> = Vec::new();
+    // hosting: the configuration file sits above the defaults and below the environment and
+    // the flags, so it is applied first (see docs/hosting.md, "Precedence").
+    let args: Vec<String> = args.into_iter().collect();
+    let (shutdown_given, mode_given) = apply_config_file(&args, &env, &mut options)?;
+    if let Some(t) = shutdown_given {
+        shutdown_timeout = t;
+    }
+    let mut mode_flag = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -147,15 +201,13 @@ fn parse_args(
             "--workers" => workers = Some(parse_workers(&value("--workers")?)?),
             "--cpus" => cpus = Some(parse_cpus(&value("--cpus")?)?),
             "--shutdown-timeout" => {
-                let v = value("--shutdown-timeout")?;
-                let secs: f64 = v
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
-                    .ok_or_else(|| format!("invalid --shutdown-timeout {v:?}: expected seconds"))?;
-                shutdown_timeout = Duration::from_secs_f64(secs);
+                shutdown_timeout = parse_shutdown_timeout(&value("--shutdown-timeout")?)?;
             }
             "--no-server-header" => options.server_header = None,
+            "--config" => {
+                value("--config")?; // applied by `apply_config_file`
+            }
+            "--unix-socket-mode" => mode_flag = Some(parse_mode_arg(&value(flag.as_str())?)?),
             flag if limit_setting(flag).is_some() => {
                 let name = limit_setting(flag).expect("checked");
                 let v = value(flag)?;
@@ -209,8 +261,9 @@ fn parse_args(
                 .map_err(|e| format!("{var}: {e}"))?;
         }
     }
-    options.workers = workers;
-    options.cpus = cpus;
+    options.workers = workers.or(options.workers);
+    options.cpus = cpus.or(options.cpus);
+    options.unix_socket_mode = mode_flag.or(mode_given).or(options.unix_socket_mode);
     options.validate().map_err(|e| e.to_string())?;
     Ok(Parsed::Run(Box::new(Cli {
         options,
@@ -251,6 +304,45 @@ fn wait_for_signal(set: &libc::sigset_t) -> i32 {
     sig
 }
 
+/// hosting: takes the sockets systemd passed (served instead of the URLs) and the
+/// `NOTIFY_SOCKET` notifier. Runs before any other thread starts (it changes the environment).
+fn hosting_setup(
+    options: &mut ServerOptions,
+) -> Result<Option<peregrine::server::systemd::Notifier>, String> {
+    use peregrine::server::systemd;
+    let inherited = systemd::listen_fds().map_err(|e| format!("socket activation: {e}"))?;
+    if !inherited.is_empty() {
+        tracing::info!(
+            sockets = inherited.len(),
+            "socket-activated: serving the inherited sockets instead of the listen URLs"
+        );
+        options.inherited_listeners = inherited;
+    }
+    systemd::Notifier::from_env().map_err(|e| e.to_string())
+}
+
+/// Exit code of a stop forced by a second SIGINT/SIGTERM during the drain (128 + SIGINT, the
+/// shell's code for an interrupted command).
+const FORCED_EXIT: i32 = 130;
+
+/// During the drain, a second SIGINT or SIGTERM exits at once with [`FORCED_EXIT`], abandoning
+/// in-flight requests. (The signals stay blocked in every thread, so this thread's `sigwait`
+/// is the one that takes it.)
+fn force_exit_on_second_signal(signals: libc::sigset_t) {
+    std::thread::spawn(move || {
+        let sig = wait_for_signal(&signals);
+        eprintln!(
+            "peregrine: received a second {}, exiting now without waiting for in-flight requests",
+            if sig == libc::SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            }
+        );
+        std::process::exit(FORCED_EXIT);
+    });
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -272,6 +364,15 @@ fn main() -> ExitCode {
         }
     };
 
+    let mut cli = cli;
+    // hosting: systemd socket activation and readiness notification (docs/hosting.md).
+    let notifier = match hosting_setup(&mut cli.options) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("peregrine: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let signals = block_stop_signals();
     let mut server = HttpServer::new(cli.options);
     if let Err(e) = server.start(DemoApp) {
@@ -291,6 +392,12 @@ fn main() -> ExitCode {
         println!(
             "peregrine: listening on {}",
             peregrine::server::format_url(addr)
+        );
+    }
+    for path in features.unix_paths() {
+        println!(
+            "peregrine: listening on {}",
+            peregrine::server::format_unix_url(path)
         );
     }
     let mut admin = None;
@@ -313,6 +420,15 @@ fn main() -> ExitCode {
         admin = Some(server);
     }
     println!("peregrine: press Ctrl+C to stop");
+    if let Some(n) = &notifier {
+        let urls = features
+            .get::<peregrine::ServerAddresses>()
+            .map(|a| a.urls().join(" "))
+            .unwrap_or_default();
+        if let Err(e) = n.ready(&format!("listening on {urls}")) {
+            tracing::warn!(error = %e, "cannot notify the service manager (READY=1)");
+        }
+    }
 
     let sig = wait_for_signal(&signals);
     println!(
@@ -324,6 +440,12 @@ fn main() -> ExitCode {
         },
         cli.shutdown_timeout.as_secs_f64()
     );
+    if let Some(n) = &notifier {
+        if let Err(e) = n.stopping("draining in-flight requests") {
+            tracing::warn!(error = %e, "cannot notify the service manager (STOPPING=1)");
+        }
+    }
+    force_exit_on_second_signal(signals);
     // The admin endpoints outlive the drain, so a load balancer sees /healthz turn to 503.
     let report = server.stop(cli.shutdown_timeout);
     if let Some(mut admin) = admin {
@@ -403,6 +525,101 @@ mod tests {
         assert_eq!(o.limits.max_concurrent_connections, Some(10));
     }
 
+    fn parse_cli(args: &[&str], env: &[(&str, &str)]) -> Result<Cli, String> {
+        match parse_args(args.iter().map(|s| s.to_string()), |k| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })? {
+            Parsed::Run(cli) => Ok(*cli),
+            Parsed::Exit(_) => Err("exit".into()),
+        }
+    }
+
+    #[test]
+    fn config_file_is_below_environment_and_flags() {
+        let dir = std::env::temp_dir().join(format!("peregrine-main-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("p.toml");
+        std::fs::write(
+            &file,
+            "urls = \"http://127.0.0.1:1\"\nworkers = 3\nshutdown_timeout = 7\n\
+             unix_socket_mode = \"600\"\nserver_header = \"file\"\n\
+             [limits]\nkeep-alive-timeout = \"11s\"\nmax-connections = 5\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+
+        // The file alone (named by the flag, or by the environment).
+        for (args, env) in [
+            (vec!["--config", path], vec![]),
+            (vec![], vec![("PEREGRINE_CONFIG", path)]),
+        ] {
+            let cli = parse_cli(&args, &env).unwrap();
+            let o = &cli.options;
+            assert_eq!(o.urls, ["http://127.0.0.1:1"]);
+            assert_eq!(o.workers, Some(3));
+            assert_eq!(o.unix_socket_mode, Some(0o600));
+            assert_eq!(o.server_header.as_deref(), Some("file"));
+            assert_eq!(o.limits.keep_alive_timeout, Duration::from_secs(11));
+            assert_eq!(o.limits.max_concurrent_connections, Some(5));
+            assert_eq!(cli.shutdown_timeout, Duration::from_secs(7));
+        }
+
+        // The environment overrides the file.
+        let env = [
+            ("PEREGRINE_URLS", "http://127.0.0.1:2"),
+            ("PEREGRINE_WORKERS", "2"),
+            ("PEREGRINE_KEEP_ALIVE_TIMEOUT", "12s"),
+            ("PEREGRINE_SHUTDOWN_TIMEOUT", "8"),
+            ("PEREGRINE_UNIX_SOCKET_MODE", "640"),
+        ];
+        let cli = parse_cli(&["--config", path], &env).unwrap();
+        assert_eq!(cli.options.urls, ["http://127.0.0.1:2"]);
+        assert_eq!(cli.options.workers, Some(2));
+        assert_eq!(
+            cli.options.limits.keep_alive_timeout,
+            Duration::from_secs(12)
+        );
+        assert_eq!(
+            cli.options.limits.max_concurrent_connections,
+            Some(5),
+            "kept from the file"
+        );
+        assert_eq!(cli.options.unix_socket_mode, Some(0o640));
+        assert_eq!(cli.shutdown_timeout, Duration::from_secs(8));
+
+        // Flags override both.
+        let cli = parse_cli(
+            &[
+                "--config",
+                path,
+                "--urls",
+                "http://127.0.0.1:3",
+                "--workers=1",
+                "--keep-alive-timeout",
+                "13s",
+                "--shutdown-timeout",
+                "9",
+                "--unix-socket-mode",
+                "0o666",
+                "--no-server-header",
+            ],
+            &env,
+        )
+        .unwrap();
+        assert_eq!(cli.options.urls, ["http://127.0.0.1:3"]);
+        assert_eq!(cli.options.workers, Some(1));
+        assert_eq!(
+            cli.options.limits.keep_alive_timeout,
+            Duration::from_secs(13)
+        );
+        assert_eq!(cli.options.unix_socket_mode, Some(0o666));
+        assert_eq!(cli.options.server_header, None);
+        assert_eq!(cli.shutdown_timeout, Duration::from_secs(9));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn bad_input_is_named() {
         for (args, env, want) in [
@@ -441,6 +658,32 @@ mod tests {
                 &["--max-connections", "0"],
                 &[],
                 "max_concurrent_connections must be at least 1",
+            ),
+            (
+                &["--config", "/nonexistent/p.toml"],
+                &[],
+                "config file /nonexistent/p.toml: cannot read it",
+            ),
+            (&["--config"], &[], "--config needs a value"),
+            (
+                &["--unix-socket-mode", "999"],
+                &[],
+                "invalid --unix-socket-mode \"999\"",
+            ),
+            (
+                &[],
+                &[("PEREGRINE_UNIX_SOCKET_MODE", "rw")],
+                "PEREGRINE_UNIX_SOCKET_MODE: invalid --unix-socket-mode",
+            ),
+            (
+                &[],
+                &[("PEREGRINE_SHUTDOWN_TIMEOUT", "soon")],
+                "PEREGRINE_SHUTDOWN_TIMEOUT: invalid --shutdown-timeout",
+            ),
+            (
+                &["--urls", "unix:run.sock"],
+                &[],
+                "a Unix socket path must be absolute",
             ),
             (
                 &[],

@@ -205,3 +205,81 @@ fn admin_urls_serve_metrics_and_health_apart_from_the_application() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
 }
+
+/// Writes `text` to a fresh configuration file and returns its path.
+fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("peregrine-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("peregrine.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn config_file_is_served() {
+    let path = config_file(
+        "valid",
+        "urls = [\"http://127.0.0.1:0\"]\nworkers = 1\nserver_header = \"from-file\"\n\
+         [limits]\nmax-request-header-count = 50\n",
+    );
+    let (mut child, addr, _out) = spawn(&["--config", path.to_str().unwrap()]);
+    let r = get(addr, "/plaintext");
+    assert_eq!(r.text(), "Hello, World!");
+    assert_eq!(r.header("server"), Some("from-file"));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn config_file_errors_exit_2_naming_the_key_and_file() {
+    let path = config_file("unknown", "workers = 1\nlisten_backlog = 10\n");
+    let file = path.to_str().unwrap();
+    let (code, err) = one_line_error(&["--config", file], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!(
+            "config file {file}: line 2: unknown key `listen_backlog`"
+        )),
+        "{err}"
+    );
+    let (code, err) = one_line_error(&[], &[("PEREGRINE_CONFIG", file)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown key `listen_backlog`"), "{err}");
+
+    let path = config_file("unknown-limit", "[limits]\nmax-body = \"1M\"\n");
+    let (code, err) = one_line_error(&["--config", path.to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("[limits]: unknown key `max-body`"), "{err}");
+}
+
+#[test]
+fn config_file_is_overridden_by_environment_and_flags() {
+    // The file's URL would fail to bind (no such directory): the environment's replaces it.
+    // The file allows 1 header, the environment 50 (a request with two is served), and the
+    // flag 1 again (it is refused); the file's Server header stays throughout.
+    let path = config_file(
+        "precedence",
+        "urls = \"unix:/nonexistent/dir/p.sock\"\nworkers = 1\nserver_header = \"from-file\"\n\
+         [limits]\nmax-request-header-count = 1\n",
+    );
+    let two_headers = b"GET /plaintext HTTP/1.1\r\nHost: t\r\nX-Two: 2\r\n\r\n";
+    for (flags, status) in [
+        (&[][..], 200),
+        (&["--max-request-header-count", "1"][..], 431),
+    ] {
+        let (mut child, addr, _out) = spawn_server(
+            binary()
+                .env("PEREGRINE_URLS", "http://127.0.0.1:0")
+                .env("PEREGRINE_MAX_REQUEST_HEADER_COUNT", "50")
+                .args(["--config", path.to_str().unwrap()])
+                .args(flags),
+        );
+        let r = common::roundtrip(addr, two_headers);
+        assert_eq!(r.status, status, "flags {flags:?}");
+        assert_eq!(r.header("server"), Some("from-file"));
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        assert!(child.wait().unwrap().success());
+    }
+}

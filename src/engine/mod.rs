@@ -12,7 +12,6 @@
 //! [`HttpServer`] picks one ([`EngineChoice`]) and says which it picked ([`EngineInfo`]).
 
 pub(crate) mod executor;
-mod listener;
 pub mod portable;
 pub mod uring;
 pub(crate) mod workers;

@@ -18,19 +18,21 @@ use crossbeam_channel::{Receiver, Sender};
 use socket2::{SockRef, Socket};
 
 use super::executor::{self, Remote, RemoteMsg, Runtime};
-use super::{listener, EngineKind};
+use super::EngineKind;
 use crate::app::Application;
 use crate::connection::{serve, Closing, Http1Connection, Transport, WorkerContext};
 use crate::http::ConnectionFeature;
 use crate::metrics::{ServerMetrics, WorkerMetrics};
-use crate::server::{ServerOptions, StartError, StopReport};
+use crate::server::listen::{self, UnixSocketFile};
+use crate::server::{ServerAddresses, ServerOptions, StartError, StopReport};
 
 /// What a worker thread is given.
 pub(crate) struct WorkerSpec {
     pub(crate) index: usize,
     pub(crate) worker_id: u32,
     pub(crate) cpu: Option<core_affinity::CoreId>,
-    pub(crate) listeners: Vec<(Socket, SocketAddr)>,
+    /// Each listener and its bound IP address (`None`: a Unix socket).
+    pub(crate) listeners: Vec<(Socket, Option<SocketAddr>)>,
     pub(crate) options: ServerOptions,
     pub(crate) remote: Arc<Remote>,
     pub(crate) inbox: Receiver<RemoteMsg>,
@@ -102,12 +104,15 @@ const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(5);
 pub(crate) struct WorkerPool {
     workers: Vec<(Arc<Remote>, JoinHandle<StopReport>)>,
     metrics: Option<Arc<ServerMetrics>>,
+    /// Unix socket files the server created, removed when it stops.
+    unix_files: Vec<UnixSocketFile>,
 }
 
 /// What [`WorkerPool::start`] reports.
 pub(crate) struct Started<S> {
-    /// The addresses really bound, in the order of the options' URLs.
-    pub(crate) addresses: Vec<SocketAddr>,
+    /// The addresses really bound (IP addresses in the order of the options' URLs, and Unix
+    /// socket paths).
+    pub(crate) addresses: ServerAddresses,
     /// The CPU of each worker.
     pub(crate) cpus: Vec<Option<usize>>,
     /// The set-up the last worker reported.
@@ -137,17 +142,9 @@ impl WorkerPool {
         let metrics = ServerMetrics::new(engine.name(), workers);
 
         // Bind everything before starting any thread, so a bad address fails start cleanly.
-        let mut per_worker: Vec<Vec<(Socket, SocketAddr)>> =
-            (0..workers).map(|_| Vec::new()).collect();
-        let mut addresses = Vec::new();
-        for addr in options.addresses()? {
-            let (sockets, real) = listener::bind_group(addr, workers, options.backlog)
-                .map_err(|source| StartError::Bind { addr, source })?;
-            for (w, s) in sockets.into_iter().enumerate() {
-                per_worker[w].push((s, real));
-            }
-            addresses.push(real);
-        }
+        let bound = listen::bind_all(options, workers)?;
+        let per_worker = bound.per_worker;
+        self.unix_files = bound.unix_files;
 
         let app = Arc::new(app);
         let open_connections = Arc::new(AtomicUsize::new(0));
@@ -192,7 +189,7 @@ impl WorkerPool {
         metrics.set_ready(true);
         self.metrics = Some(metrics.clone());
         Ok(Started {
-            addresses,
+            addresses: bound.addresses,
             cpus: cpus.iter().map(|c| c.map(|c| c.id)).collect(),
             setup,
             metrics,
@@ -210,6 +207,8 @@ impl WorkerPool {
         for (remote, _) in &self.workers {
             remote.send(RemoteMsg::Stop(at));
         }
+        // Listeners are closing: new clients of a Unix socket find no file rather than a refusal.
+        self.unix_files.clear();
         let mut report = StopReport::default();
         for (_, handle) in self.workers.drain(..) {
             match handle.join() {
@@ -391,20 +390,21 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
         self.open_connections.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// The connection feature of an admitted socket accepted on a listener bound to `local`.
+    /// The connection feature of an admitted socket accepted on a listener bound to `local`
+    /// (`None`: a Unix socket, whose connections have no IP addresses).
     pub(crate) fn connection_feature(
         &self,
         socket: BorrowedFd<'_>,
-        local: SocketAddr,
+        local: Option<SocketAddr>,
     ) -> ConnectionFeature {
         let id = self.next_conn.get() + 1;
         self.next_conn.set(id);
         let r = SockRef::from(&socket);
         let remote = r.peer_addr().ok().and_then(|a| a.as_socket());
-        let local = if local.ip().is_unspecified() {
-            r.local_addr().ok().and_then(|a| a.as_socket())
-        } else {
-            Some(local)
+        let local = match local {
+            Some(l) if !l.ip().is_unspecified() => Some(l),
+            Some(_) => r.local_addr().ok().and_then(|a| a.as_socket()),
+            None => None,
         };
         ConnectionFeature {
             local_addr: local,

@@ -113,9 +113,9 @@ pub trait ResponseFeature {
 /// Middleware such as a forwarded-headers handler may replace `remote_addr`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionFeature {
-    /// The local address the connection was accepted on.
+    /// The local address the connection was accepted on; `None` on a Unix domain socket.
     pub local_addr: Option<SocketAddr>,
-    /// The peer's address.
+    /// The peer's address; `None` on a Unix domain socket.
     pub remote_addr: Option<SocketAddr>,
     /// A server-unique identifier of the connection.
     pub connection_id: u64,

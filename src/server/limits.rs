@@ -262,7 +262,7 @@ fn parse_size(v: &str) -> Option<usize> {
 }
 
 /// `30s`, `500ms`, `2m`, `1h`, or plain seconds (`30`, `2.5`).
-fn parse_duration(v: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(v: &str) -> Option<Duration> {
     let (n, scale) = if let Some(n) = v.strip_suffix("ms") {
         (n, 1e-3)
     } else if let Some(n) = v.strip_suffix('s') {

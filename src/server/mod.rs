@@ -8,18 +8,25 @@
 //! [`Features`]: crate::http::Features
 //! [`Application`]: crate::Application
 
+pub mod config;
 mod limits;
+pub(crate) mod listen;
 mod options;
+pub mod systemd;
 mod urls;
 
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use limits::{Limits, MinDataRate, LIMIT_SETTINGS};
+pub use listen::InheritedListener;
 pub use options::ServerOptions;
-pub use urls::{format_url, parse_listen_url, UrlError};
+pub use urls::{
+    format_unix_url, format_url, parse_listen_address, parse_listen_url, ListenAddress, UrlError,
+};
 
 use crate::app::Application;
 use crate::http::FeatureMap;
@@ -48,6 +55,14 @@ pub enum StartError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A Unix domain socket could not be bound (in use by a live server, the path is another
+    /// kind of file, no permission...).
+    BindUnix {
+        /// The socket's path.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// The io_uring engine is not available on this system (kernel too old, disabled, seccomp).
     Unsupported(String),
     /// A setting is invalid.
@@ -64,6 +79,9 @@ impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartError::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
+            StartError::BindUnix { path, source } => {
+                write!(f, "cannot bind unix:{}: {source}", path.display())
+            }
             StartError::Unsupported(why) => write!(f, "io_uring is unavailable: {why}"),
             StartError::Config(why) => write!(f, "invalid configuration: {why}"),
             StartError::Io(e) => write!(f, "cannot start the server: {e}"),
@@ -76,7 +94,7 @@ impl fmt::Display for StartError {
 impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            StartError::Bind { source, .. } => Some(source),
+            StartError::Bind { source, .. } | StartError::BindUnix { source, .. } => Some(source),
             StartError::Io(e) => Some(e),
             _ => None,
         }
@@ -147,26 +165,46 @@ impl fmt::Display for StopReport {
 }
 
 /// The addresses a server listens on (ASP.NET Core's `IServerAddressesFeature`): after start,
-/// the addresses really bound, so binding port 0 reports the port the system chose.
+/// the addresses really bound, so binding port 0 reports the port the system chose. IP
+/// addresses and Unix socket paths are kept apart ([`socket_addrs`](Self::socket_addrs),
+/// [`unix_paths`](Self::unix_paths)); [`urls`](Self::urls) lists both.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerAddresses {
     addresses: Vec<SocketAddr>,
+    unix_paths: Vec<PathBuf>,
 }
 
 impl ServerAddresses {
     /// A feature holding `addresses`.
     pub fn new(addresses: Vec<SocketAddr>) -> Self {
-        ServerAddresses { addresses }
+        ServerAddresses {
+            addresses,
+            unix_paths: Vec::new(),
+        }
     }
 
-    /// The bound socket addresses.
+    /// A feature holding IP `addresses` and Unix socket `unix_paths`.
+    pub fn with_unix_paths(addresses: Vec<SocketAddr>, unix_paths: Vec<PathBuf>) -> Self {
+        ServerAddresses {
+            addresses,
+            unix_paths,
+        }
+    }
+
+    /// The bound IP socket addresses.
     pub fn socket_addrs(&self) -> &[SocketAddr] {
         &self.addresses
     }
 
-    /// The bound addresses as URLs (`http://127.0.0.1:8080`).
+    /// The paths of the bound Unix domain sockets.
+    pub fn unix_paths(&self) -> &[PathBuf] {
+        &self.unix_paths
+    }
+
+    /// The bound addresses as URLs (`http://127.0.0.1:8080`, then `unix:/run/app.sock`).
     pub fn urls(&self) -> Vec<String> {
-        self.addresses.iter().map(format_url).collect()
+        let unix = self.unix_paths.iter().map(|p| format_unix_url(p));
+        self.addresses.iter().map(format_url).chain(unix).collect()
     }
 }
 
@@ -191,6 +229,13 @@ impl ServerFeatures {
     pub fn addresses(&self) -> &[SocketAddr] {
         self.get::<ServerAddresses>()
             .map(ServerAddresses::socket_addrs)
+            .unwrap_or(&[])
+    }
+
+    /// The bound Unix socket paths (empty before start).
+    pub fn unix_paths(&self) -> &[PathBuf] {
+        self.get::<ServerAddresses>()
+            .map(ServerAddresses::unix_paths)
             .unwrap_or(&[])
     }
 }

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use super::{parse_listen_url, Limits, StartError};
+use super::{parse_listen_address, InheritedListener, Limits, ListenAddress, StartError};
 use crate::engine::EngineChoice;
 
 /// Settings of a socket server. `Default` listens on `http://127.0.0.1:8080` with one worker
@@ -12,7 +12,8 @@ pub struct ServerOptions {
     /// Which engine [`HttpServer`](crate::HttpServer) runs: `Auto` (the default) picks io_uring
     /// when the kernel allows it and the portable epoll engine otherwise.
     pub engine: EngineChoice,
-    /// Listen URLs (`http://127.0.0.1:8080`, `http://[::1]:0`, `http://localhost:8080`).
+    /// Listen URLs (`http://127.0.0.1:8080`, `http://[::1]:0`, `http://localhost:8080`,
+    /// `http://*:8080`, `unix:/run/app.sock`; see [`ListenAddress`]).
     pub urls: Vec<String>,
     /// Worker threads; `None` means one per CPU in [`cpus`](Self::cpus) or in the process's
     /// affinity mask.
@@ -33,6 +34,13 @@ pub struct ServerOptions {
     pub recv_buffer_count: u16,
     /// Listen backlog per socket. Default 4096 (capped by `net.core.somaxconn`).
     pub backlog: i32,
+    /// File mode of the Unix sockets the server creates (e.g. `0o660`); `None` leaves what the
+    /// process's umask gives. Connecting needs write permission on the socket.
+    pub unix_socket_mode: Option<u32>,
+    /// Listening sockets handed over by a service manager (systemd socket activation, see
+    /// [`systemd::listen_fds`](super::systemd::listen_fds)). When any are given they are served
+    /// instead of [`urls`](Self::urls), which are then not bound.
+    pub inherited_listeners: Vec<InheritedListener>,
 }
 
 impl Default for ServerOptions {
@@ -48,6 +56,8 @@ impl Default for ServerOptions {
             recv_buffer_size: 8 * 1024,
             recv_buffer_count: 2048,
             backlog: 4096,
+            unix_socket_mode: None,
+            inherited_listeners: Vec::new(),
         }
     }
 }
@@ -73,17 +83,32 @@ impl ServerOptions {
         self
     }
 
-    /// The socket addresses of every URL, in order, without duplicates.
-    pub fn addresses(&self) -> Result<Vec<SocketAddr>, StartError> {
-        if self.urls.is_empty() {
+    /// What every URL asks to listen on, in order, without duplicates.
+    pub fn listen_addresses(&self) -> Result<Vec<ListenAddress>, StartError> {
+        if self.urls.is_empty() && self.inherited_listeners.is_empty() {
             return Err(StartError::Config("no listen URL given".into()));
         }
         let mut out = Vec::new();
         for url in &self.urls {
-            for addr in parse_listen_url(url).map_err(|e| StartError::Config(e.to_string()))? {
-                if !out.contains(&addr) {
-                    out.push(addr);
-                }
+            let addr = parse_listen_address(url).map_err(|e| StartError::Config(e.to_string()))?;
+            if !out.contains(&addr) {
+                out.push(addr);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The IP socket addresses of every URL, in order, without duplicates (see
+    /// [`ListenAddress::socket_addrs`]; Unix socket URLs add none).
+    pub fn addresses(&self) -> Result<Vec<SocketAddr>, StartError> {
+        let mut out = Vec::new();
+        for addr in self
+            .listen_addresses()?
+            .iter()
+            .flat_map(|a| a.socket_addrs())
+        {
+            if !out.contains(&addr) {
+                out.push(addr);
             }
         }
         Ok(out)
@@ -91,7 +116,13 @@ impl ServerOptions {
 
     /// Checks every setting; the error names the one at fault.
     pub fn validate(&self) -> Result<(), StartError> {
-        self.addresses()?;
+        self.listen_addresses()?;
+        if self.unix_socket_mode.is_some_and(|m| m > 0o777) {
+            return Err(StartError::Config(format!(
+                "unix_socket_mode {:o} is not a file mode (at most 777, octal)",
+                self.unix_socket_mode.unwrap_or_default()
+            )));
+        }
         self.limits.validate().map_err(StartError::Config)?;
         if self.workers == Some(0) {
             return Err(StartError::Config("workers must be at least 1".into()));

@@ -16,9 +16,7 @@ use std::time::Duration;
 use super::workers::WorkerPool;
 use super::{EngineInfo, EngineKind};
 use crate::app::Application;
-use crate::server::{
-    Server, ServerAddresses, ServerFeatures, ServerOptions, StartError, StopReport,
-};
+use crate::server::{Server, ServerFeatures, ServerOptions, StartError, StopReport};
 
 /// The portable epoll server (HTTP.sys's role beside Kestrel: another engine behind the same
 /// [`Server`] trait, running the same applications unchanged).
@@ -72,8 +70,7 @@ impl PortableServer {
         let started = self
             .pool
             .start(&self.options, app, EngineKind::Portable, worker::run, ())?;
-        self.features
-            .insert(ServerAddresses::new(started.addresses));
+        self.features.insert(started.addresses);
         self.features.insert(started.metrics);
         self.features.insert(EngineInfo {
             kind: EngineKind::Portable,

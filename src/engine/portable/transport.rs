@@ -1,20 +1,21 @@
 //! A TCP connection as the portable engine moves its bytes: non-blocking `recv` and `send` on
 //! the socket when the reactor says it may be ready, and a wait for the next edge when not.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::task::{ready, Context, Poll};
 
-use mio::net::TcpStream;
+use mio::unix::SourceFd;
+use socket2::Socket;
 
 use super::reactor::{try_with_reactor, with_reactor, Direction};
 use crate::connection::Transport;
 
-/// One accepted socket, owned by the connection task that serves it.
+/// One accepted socket (TCP or Unix), owned by the connection task that serves it.
 pub(crate) struct PortableTransport {
-    /// The socket; `None` once closed.
-    stream: Option<TcpStream>,
+    /// The non-blocking socket; `None` once closed.
+    stream: Option<Socket>,
     /// Its key in the reactor.
     key: usize,
     /// Bytes at the front of the send buffer already sent.
@@ -22,9 +23,9 @@ pub(crate) struct PortableTransport {
 }
 
 impl PortableTransport {
-    /// Registers `stream` with this worker's reactor and takes ownership of it.
-    pub(crate) fn new(mut stream: TcpStream) -> io::Result<Self> {
-        let key = with_reactor(|r| r.register(&mut stream))?;
+    /// Registers the non-blocking `stream` with this worker's reactor and takes ownership of it.
+    pub(crate) fn new(stream: Socket) -> io::Result<Self> {
+        let key = with_reactor(|r| r.register(&mut SourceFd(&stream.as_raw_fd())))?;
         Ok(PortableTransport {
             stream: Some(stream),
             key,
@@ -43,17 +44,11 @@ impl Drop for PortableTransport {
     }
 }
 
-/// The last OS error as an `io::Error`.
-fn last_error() -> io::Error {
-    io::Error::last_os_error()
-}
-
 impl Transport for PortableTransport {
     fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<io::Result<usize>> {
         let Some(stream) = &self.stream else {
             return Poll::Ready(Err(Self::closed()));
         };
-        let fd = stream.as_raw_fd();
         let key = self.key;
         with_reactor(|r| loop {
             ready!(r.poll_ready(key, Direction::Read, cx));
@@ -62,24 +57,22 @@ impl Transport for PortableTransport {
             }
             let spare = buf.spare_capacity_mut();
             let want = spare.len();
-            // SAFETY: `spare` is `want` writable bytes of `buf`'s allocation, which nothing else
-            // touches during the call; recv writes at most `want` bytes there.
-            let n = unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), want, 0) };
-            if n >= 0 {
-                let n = n as usize;
-                // SAFETY: recv initialised the first `n` spare bytes (n <= want).
-                unsafe { buf.set_len(buf.len() + n) };
-                if n < want {
-                    // A short read drains a stream socket's queue: the next bytes bring an edge.
-                    r.clear_ready(key, Direction::Read);
+            match stream.recv(spare) {
+                Ok(n) => {
+                    // SAFETY: recv initialised the first `n` bytes of the spare capacity
+                    // (n <= want, the length of the slice it was given).
+                    unsafe { buf.set_len(buf.len() + n) };
+                    if n < want {
+                        // A short read drains a stream socket's queue: more bytes bring an edge.
+                        r.clear_ready(key, Direction::Read);
+                    }
+                    return Poll::Ready(Ok(n));
                 }
-                return Poll::Ready(Ok(n));
-            }
-            let e = last_error();
-            match e.kind() {
-                io::ErrorKind::WouldBlock => r.clear_ready(key, Direction::Read),
-                io::ErrorKind::Interrupted => {}
-                _ => return Poll::Ready(Err(e)),
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => r.clear_ready(key, Direction::Read),
+                    io::ErrorKind::Interrupted => {}
+                    _ => return Poll::Ready(Err(e)),
+                },
             }
         })
     }
@@ -97,8 +90,8 @@ impl Transport for PortableTransport {
                 return Poll::Ready(Ok(()));
             }
             ready!(r.poll_ready(key, Direction::Write, cx));
-            // std sends with MSG_NOSIGNAL on Linux: a closed peer is EPIPE, not SIGPIPE.
-            match (&*stream).write(&out[self.send_off..]) {
+            // MSG_NOSIGNAL: a closed peer is EPIPE, not SIGPIPE.
+            match stream.send_with_flags(&out[self.send_off..], libc::MSG_NOSIGNAL) {
                 Ok(n) => {
                     self.send_off += n;
                     continue;
@@ -115,6 +108,7 @@ impl Transport for PortableTransport {
             }
         })
     }
+
     fn shutdown_write(&mut self) {
         if let Some(stream) = &self.stream {
             let _ = stream.shutdown(Shutdown::Write);

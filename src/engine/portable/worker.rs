@@ -6,16 +6,16 @@
 //! listener edge accepts every queued connection), repeat.
 
 use std::cell::RefCell;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Token};
+use socket2::Socket;
 
 use super::reactor::{self, Reactor, WORKER_TOKEN_BASE};
 use super::transport::PortableTransport;
@@ -58,8 +58,11 @@ pub(crate) fn run<A: Application>(
 }
 
 struct Listener {
-    socket: TcpListener,
-    local: std::net::SocketAddr,
+    /// Non-blocking; a TCP socket of this worker's `SO_REUSEPORT` group, or a duplicate of a
+    /// shared Unix or inherited socket.
+    socket: Socket,
+    /// Its bound IP address (`None`: a Unix socket).
+    local: Option<std::net::SocketAddr>,
     /// After an accept error, the listener rests until this instant.
     paused_until: Option<Instant>,
 }
@@ -84,12 +87,15 @@ impl<A: Application> Worker<A> {
         let reactor = Reactor::new().map_err(setup)?;
         let mut listeners = Vec::with_capacity(spec.listeners.len());
         for (i, (socket, local)) in spec.listeners.iter().enumerate() {
-            let std_listener: std::net::TcpListener = socket.try_clone().map_err(setup)?.into();
-            std_listener.set_nonblocking(true).map_err(setup)?;
-            let mut socket = TcpListener::from_std(std_listener);
+            let socket = socket.try_clone().map_err(setup)?;
+            socket.set_nonblocking(true).map_err(setup)?;
             reactor
                 .registry()
-                .register(&mut socket, Token(LISTENER_TOKEN + i), Interest::READABLE)
+                .register(
+                    &mut SourceFd(&socket.as_raw_fd()),
+                    Token(LISTENER_TOKEN + i),
+                    Interest::READABLE,
+                )
                 .map_err(setup)?;
             listeners.push(Listener {
                 socket,
@@ -199,7 +205,10 @@ impl<A: Application> Worker<A> {
             return;
         }
         loop {
-            match self.listeners[i].socket.accept() {
+            match self.listeners[i]
+                .socket
+                .accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            {
                 Ok((stream, _)) => {
                     if !self.host.admit() {
                         continue; // dropping the stream closes it
@@ -231,8 +240,12 @@ impl<A: Application> Worker<A> {
         if self.stop.is_some() {
             return;
         }
-        for l in &mut self.listeners {
-            let _ = self.reactor.borrow().registry().deregister(&mut l.socket);
+        for l in &self.listeners {
+            let _ = self
+                .reactor
+                .borrow()
+                .registry()
+                .deregister(&mut SourceFd(&l.socket.as_raw_fd()));
         }
         self.stop = Some(self.host.begin_stop(&self.rt));
         self.stop_deadline = Some(deadline);

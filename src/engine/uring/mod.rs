@@ -19,9 +19,7 @@ pub use ring::RingSetup;
 use super::workers::WorkerPool;
 use super::{EngineInfo, EngineKind};
 use crate::app::Application;
-use crate::server::{
-    Server, ServerAddresses, ServerFeatures, ServerOptions, StartError, StopReport,
-};
+use crate::server::{Server, ServerFeatures, ServerOptions, StartError, StopReport};
 
 /// The io_uring server (the main engine, Kestrel's role).
 ///
@@ -79,8 +77,7 @@ impl UringServer {
             .pool
             .start(&self.options, app, EngineKind::Uring, worker::run, setup)?;
         let workers = started.cpus.len();
-        self.features
-            .insert(ServerAddresses::new(started.addresses));
+        self.features.insert(started.addresses);
         self.features.insert(started.metrics);
         self.features.insert(EngineInfo {
             kind: EngineKind::Uring,

@@ -92,7 +92,8 @@ struct Worker<A: Application> {
     rt: Rc<Runtime>,
     driver: Rc<RefCell<Driver>>,
     host: Rc<ConnectionHost<A, UringTransport>>,
-    listeners: Vec<(Socket, SocketAddr)>,
+    /// Each listener and its bound IP address (`None`: a Unix socket).
+    listeners: Vec<(Socket, Option<SocketAddr>)>,
     remote: Arc<Remote>,
     inbox: Receiver<RemoteMsg>,
     /// Target of the eventfd read (the kernel writes here until the read completes).

@@ -1,0 +1,416 @@
+//! The binary's configuration file (TOML; `--config FILE` or `PEREGRINE_CONFIG`).
+//!
+//! ```toml
+//! urls = ["http://*:8080", "unix:/run/peregrine/http.sock"]   # or one string, ';'-separated
+//! workers = 4
+//! cpus = [0, 1, 2, 3]              # or "0-3"
+//! shutdown_timeout = "30s"         # or seconds: 30, 2.5
+//! server_header = "peregrine"      # or false: send none
+//! unix_socket_mode = "660"         # octal digits in a string, or an integer such as 0o660
+//!
+//! [limits]                         # the names of the limit flags (`_` may stand for `-`)
+//! max-request-body-size = "10M"
+//! keep-alive-timeout = "60s"
+//! max-connections = 10000
+//! ```
+//!
+//! Precedence, lowest first: the defaults, the file, the environment (`PEREGRINE_*`), the
+//! command line. An unknown key, a value of the wrong type or an invalid value is an error that
+//! names the file and the key.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{parse_listen_address, ServerOptions, LIMIT_SETTINGS};
+
+/// A configuration file that could not be read or understood; the message names the file and
+/// the key at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    file: String,
+    problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config file {}: {}", self.file, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The settings a configuration file gives; `None` (or empty) for what it leaves out.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Config {
+    /// Listen URLs.
+    pub urls: Option<Vec<String>>,
+    /// Worker threads.
+    pub workers: Option<usize>,
+    /// CPUs to pin workers to.
+    pub cpus: Option<Vec<usize>>,
+    /// Time in-flight requests get when the server is told to stop.
+    pub shutdown_timeout: Option<Duration>,
+    /// The `Server` header: `Some(None)` sends none.
+    pub server_header: Option<Option<String>>,
+    /// File mode of the Unix sockets the server creates.
+    pub unix_socket_mode: Option<u32>,
+    /// Limits as `(setting name, value)`, applied with [`Limits::set`](super::Limits::set).
+    pub limits: Vec<(&'static str, String)>,
+}
+
+/// The file's shape; the values that take several forms stay TOML values and are checked by
+/// hand so the error can say what was expected.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    urls: Option<toml::Value>,
+    workers: Option<usize>,
+    cpus: Option<toml::Value>,
+    shutdown_timeout: Option<toml::Value>,
+    server_header: Option<toml::Value>,
+    unix_socket_mode: Option<toml::Value>,
+    limits: Option<toml::Table>,
+}
+
+impl Config {
+    /// Reads and parses the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            problem: format!("cannot read it: {e}"),
+        })?;
+        Config::parse(&text, &file)
+    }
+
+    /// Parses `text`; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let err = |problem: String| ConfigError {
+            file: file.to_owned(),
+            problem,
+        };
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let msg = e
+                .message()
+                .trim()
+                .replace("unknown field", "unknown key")
+                .replace('\n', "; ");
+            // The span of an unknown key is its whole table: find the key's own line instead.
+            let unknown = msg
+                .strip_prefix("unknown key `")
+                .and_then(|m| m.split_once('`'))
+                .map(|(k, _)| k);
+            let line = match unknown {
+                Some(key) => text
+                    .lines()
+                    .position(|l| {
+                        l.trim_start()
+                            .strip_prefix(key)
+                            .is_some_and(|r| r.trim_start().starts_with('='))
+                    })
+                    .map(|i| i + 1),
+                None => e
+                    .span()
+                    .map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
+            };
+            err(match line {
+                Some(l) => format!("line {l}: {msg}"),
+                None => msg,
+            })
+        })?;
+        let mut c = Config {
+            workers: raw.workers,
+            ..Config::default()
+        };
+        if let Some(v) = raw.urls {
+            let urls: Vec<String> = match &v {
+                toml::Value::String(s) => s
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                toml::Value::Array(a) => a
+                    .iter()
+                    .map(|u| u.as_str().map(str::to_owned))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| err("urls: expected a list of strings".into()))?,
+                _ => return Err(err("urls: expected a string or a list of strings".into())),
+            };
+            for u in &urls {
+                parse_listen_address(u).map_err(|e| err(format!("urls: {e}")))?;
+            }
+            c.urls = Some(urls);
+        }
+        if let Some(v) = raw.cpus {
+            c.cpus = Some(match &v {
+                toml::Value::String(s) => {
+                    parse_cpu_list(s).map_err(|e| err(format!("cpus: {e}")))?
+                }
+                toml::Value::Array(a) => a
+                    .iter()
+                    .map(|c| c.as_integer().and_then(|c| usize::try_from(c).ok()))
+                    .collect::<Option<_>>()
+                    .filter(|v: &Vec<usize>| !v.is_empty())
+                    .ok_or_else(|| err("cpus: expected a non-empty list of CPU numbers".into()))?,
+                _ => return Err(err("cpus: expected a list such as [0, 1] or \"0-3\"".into())),
+            });
+        }
+        if let Some(v) = raw.shutdown_timeout {
+            let t = match &v {
+                toml::Value::Integer(s) => u64::try_from(*s).ok().map(Duration::from_secs),
+                toml::Value::Float(s) if s.is_finite() && *s >= 0.0 && *s < 86_400.0 => {
+                    Some(Duration::from_secs_f64(*s))
+                }
+                toml::Value::String(s) => super::limits::parse_duration(s.trim()),
+                _ => None,
+            };
+            c.shutdown_timeout = Some(t.ok_or_else(|| {
+                err(format!(
+                    "shutdown_timeout {v}: expected seconds or a duration such as \"30s\""
+                ))
+            })?);
+        }
+        if let Some(v) = raw.server_header {
+            c.server_header = Some(match v {
+                toml::Value::String(s) => Some(s),
+                toml::Value::Boolean(false) => None,
+                toml::Value::Boolean(true) => ServerOptions::default().server_header,
+                _ => return Err(err("server_header: expected a string or false".into())),
+            });
+        }
+        if let Some(v) = raw.unix_socket_mode {
+            let mode = match &v {
+                toml::Value::String(s) => parse_mode(s),
+                toml::Value::Integer(m) => u32::try_from(*m).ok().filter(|m| *m <= 0o777),
+                _ => None,
+            };
+            c.unix_socket_mode = Some(mode.ok_or_else(|| {
+                err(format!(
+                    "unix_socket_mode {v}: expected a file mode such as \"660\" or 0o660"
+                ))
+            })?);
+        }
+        for (key, value) in raw.limits.unwrap_or_default() {
+            let name = LIMIT_SETTINGS
+                .iter()
+                .map(|(n, _)| *n)
+                .find(|n| *n == key.replace('_', "-"))
+                .ok_or_else(|| {
+                    err(format!(
+                        "[limits]: unknown key `{key}` (known: {})",
+                        LIMIT_SETTINGS
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(n) => n.to_string(),
+                other => {
+                    return Err(err(format!(
+                        "[limits] {key} = {other}: expected a string or a number"
+                    )))
+                }
+            };
+            // Checked now, so the error names the file.
+            super::Limits::default()
+                .set(name, &text)
+                .map_err(|e| err(format!("[limits]: {e}")))?;
+            c.limits.push((name, text));
+        }
+        Ok(c)
+    }
+
+    /// Applies the file's settings over `options` (everything it gives replaces what is
+    /// there). The shutdown timeout is the binary's, not a server option.
+    pub fn apply(&self, options: &mut ServerOptions) -> Result<(), String> {
+        if let Some(urls) = &self.urls {
+            options.urls = urls.clone();
+        }
+        if self.workers.is_some() {
+            options.workers = self.workers;
+        }
+        if self.cpus.is_some() {
+            options.cpus = self.cpus.clone();
+        }
+        if let Some(h) = &self.server_header {
+            options.server_header = h.clone();
+        }
+        if self.unix_socket_mode.is_some() {
+            options.unix_socket_mode = self.unix_socket_mode;
+        }
+        for (name, value) in &self.limits {
+            options.limits.set(name, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a file mode written in octal: `660`, `0660`, `0o660`.
+pub fn parse_mode(v: &str) -> Option<u32> {
+    let v = v.trim();
+    let digits = v.strip_prefix("0o").unwrap_or(v);
+    if digits.is_empty() {
+        return None;
+    }
+    u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o777)
+}
+
+/// Parses a CPU list such as `0,2-3`.
+pub fn parse_cpu_list(list: &str) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("invalid CPU list {list:?}: expected e.g. 0,2-3");
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) =
+                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if a > b {
+                    return Err(bad());
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if cpus.is_empty() {
+        return Err(format!("invalid CPU list {list:?}: it is empty"));
+    }
+    Ok(cpus)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, "test.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_full_file() {
+        let c = parse(
+            r#"
+urls = ["http://*:8080", "unix:/run/p.sock"]
+workers = 4
+cpus = [0, 1]
+shutdown_timeout = "2.5s"
+server_header = "edge"
+unix_socket_mode = "660"
+
+[limits]
+max-request-body-size = "10M"
+keep_alive_timeout = 60
+max-connections = 100
+min-response-data-rate = "off"
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.urls.as_deref(),
+            Some(&["http://*:8080".to_owned(), "unix:/run/p.sock".to_owned()][..])
+        );
+        assert_eq!(c.workers, Some(4));
+        assert_eq!(c.cpus, Some(vec![0, 1]));
+        assert_eq!(c.shutdown_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(c.server_header, Some(Some("edge".into())));
+        assert_eq!(c.unix_socket_mode, Some(0o660));
+
+        let mut o = ServerOptions::default();
+        c.apply(&mut o).unwrap();
+        assert_eq!(o.workers, Some(4));
+        assert_eq!(o.server_header.as_deref(), Some("edge"));
+        assert_eq!(o.limits.max_request_body_size, Some(10 << 20));
+        assert_eq!(o.limits.keep_alive_timeout, Duration::from_secs(60));
+        assert_eq!(o.limits.max_concurrent_connections, Some(100));
+        assert_eq!(o.limits.min_response_data_rate, None);
+        assert_eq!(o.unix_socket_mode, Some(0o660));
+        o.validate().unwrap();
+    }
+
+    #[test]
+    fn other_value_forms() {
+        let c = parse(
+            "urls = \"http://127.0.0.1:1; http://[::1]:2\"\ncpus = \"0-2\"\nshutdown_timeout = 3\n\
+             server_header = false\nunix_socket_mode = 0o600\n",
+        )
+        .unwrap();
+        assert_eq!(c.urls.unwrap().len(), 2);
+        assert_eq!(c.cpus, Some(vec![0, 1, 2]));
+        assert_eq!(c.shutdown_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(c.server_header, Some(None));
+        assert_eq!(c.unix_socket_mode, Some(0o600));
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        for (text, want) in [
+            ("bogus = 1", "unknown key `bogus`"),
+            (
+                "workers = 2\nfrobnicate = true",
+                "line 2: unknown key `frobnicate`",
+            ),
+            (
+                "[limits]\nmax-bogus-size = 1",
+                "[limits]: unknown key `max-bogus-size`",
+            ),
+            (
+                "[limits]\nkeep-alive-timeout = \"soon\"",
+                "invalid keep-alive-timeout \"soon\"",
+            ),
+            (
+                "[limits]\nmax-connections = true",
+                "[limits] max-connections = true",
+            ),
+            ("workers = \"four\"", "line 1: invalid type"),
+            ("workers = -1", "line 1:"),
+            ("urls = 5", "urls: expected a string or a list"),
+            (
+                "urls = [\"https://127.0.0.1:1\"]",
+                "urls: invalid listen URL",
+            ),
+            ("cpus = \"3-1\"", "cpus: invalid CPU list"),
+            ("cpus = []", "cpus: expected a non-empty list"),
+            ("shutdown_timeout = \"later\"", "shutdown_timeout \"later\""),
+            (
+                "server_header = 1",
+                "server_header: expected a string or false",
+            ),
+            ("unix_socket_mode = \"999\"", "unix_socket_mode \"999\""),
+            ("unix_socket_mode = 660", "unix_socket_mode 660"),
+            ("urls = [", "line 1:"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.starts_with("config file test.toml: "), "{text}: {e}");
+            assert!(e.contains(want), "{text}: {e}");
+            assert_eq!(e.lines().count(), 1, "one line: {e}");
+        }
+        let e = Config::load(Path::new("/nonexistent/peregrine.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nonexistent/peregrine.toml: cannot read it"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn modes_and_cpu_lists() {
+        assert_eq!(parse_mode("660"), Some(0o660));
+        assert_eq!(parse_mode("0o600"), Some(0o600));
+        assert_eq!(parse_mode("0777"), Some(0o777));
+        for bad in ["", "0o", "8", "1777", "rw"] {
+            assert_eq!(parse_mode(bad), None, "{bad}");
+        }
+        assert_eq!(parse_cpu_list("0,2-3").unwrap(), vec![0, 2, 3]);
+        assert!(parse_cpu_list(" , ").unwrap_err().contains("empty"));
+    }
+}
