@@ -7,7 +7,8 @@
 //! - [`server`]: the [`Server`] trait, options, limits, server features.
 //! - `connection` (internal): the per-connection protocol object that implements the features
 //!   and runs the request loop, shared by every engine.
-//! - [`proto`]: the sans-io HTTP/1.1 parser, body decoder and response encoder.
+//! - [`proto`]: the sans-io HTTP/1.1 parser, body decoder and response encoder, and the PROXY
+//!   protocol header parser.
 //! - [`engine`]: the io_uring engine ([`UringServer`]), which only moves bytes.
 //! - [`testing`]: [`TestServer`], an in-memory server for testing applications.
 //! - [`rt`]: timers, local tasks and blocking work for handlers.
