@@ -854,6 +854,46 @@ mod tests {
         assert_eq!(parse(&V2_SIGNATURE), Ok(Parsed::Incomplete));
     }
 
+    /// Valid headers of every kind, for mutation.
+    fn valid_headers() -> Vec<Vec<u8>> {
+        let mut tlvs = inet6_block();
+        tlvs.extend_from_slice(&[0x02, 0, 3, b'a', b'.', b'b', 0x04, 0, 0]);
+        vec![
+            b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n".to_vec(),
+            b"PROXY TCP6 2001:db8::1 ::1 1 65535\r\n".to_vec(),
+            b"PROXY UNKNOWN\r\n".to_vec(),
+            v2(0x21, 0x11, &inet_block()),
+            v2(0x21, 0x21, &tlvs),
+            v2(0x20, 0x00, &[]),
+        ]
+    }
+
+    proptest::proptest! {
+        /// A mutated valid header parses to a header or an error, consistently over its prefixes
+        /// and extensions (`parse_checked`), and never panics.
+        #[test]
+        fn mutated_headers_are_consistent(
+            which in 0usize..6,
+            at in 0usize..64,
+            byte in proptest::prelude::any::<u8>(),
+            cut in 0usize..64,
+        ) {
+            let mut h = valid_headers()[which].clone();
+            let i = at % h.len();
+            h[i] = byte;
+            h.truncate(h.len() - cut % h.len());
+            let _ = parse_checked(&h);
+        }
+
+        /// Arbitrary bytes never panic, and `Incomplete` is bounded.
+        #[test]
+        fn arbitrary_bytes(buf in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            if parse(&buf) == Ok(Parsed::Incomplete) {
+                proptest::prop_assert!(buf.len() < MAX_HEADER_LEN);
+            }
+        }
+    }
+
     #[test]
     fn errors_display() {
         for e in [
