@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus in fuzz/corpus/<target>/ (run from anywhere; idempotent).
 
-Seeds for `chunked` and `connection` start with the split-control prefix described in
+Seeds for `proxy` are raw PROXY protocol headers (v1 text, v2 binary), most followed by the
+start of a request. Seeds for `chunked` and `connection` start with the split-control prefix described in
 fuzz/src/lib.rs: one byte c, then c % 8 piece sizes, then the payload.
 """
 import os
@@ -121,3 +122,38 @@ write("chunked", "long_trailer_small_limit", b"\x80" + CHUNKED["long_trailer"])
 for name, data in CONN.items():
     write("connection", name, b"\x00" + data)
     write("connection", name + "_split", b"\x02\x01\x07" + data)   # pieces of 1, 7
+
+def v2(ver_cmd, fam, block):
+    return (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([ver_cmd, fam]) + len(block).to_bytes(2, "big")
+            + block)
+
+
+INET = bytes([10, 0, 0, 1, 192, 168, 1, 2]) + (51234).to_bytes(2, "big") + (8080).to_bytes(2, "big")
+INET6 = (bytes.fromhex("20010db8000000000000000000000001") + bytes.fromhex("20010db8000000000000000000000002")
+         + (4711).to_bytes(2, "big") + (443).to_bytes(2, "big"))
+TLVS = b"\x02\x00\x0bexample.com" + b"\x04\x00\x00" + b"\x01\x00\x02h2"
+PROXY = {
+    "v1_tcp4": b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n" + WRK,
+    "v1_tcp6": b"PROXY TCP6 2001:db8::1 ::ffff:10.0.0.1 0 65535\r\n" + WRK,
+    "v1_unknown": b"PROXY UNKNOWN\r\n" + WRK,
+    "v1_unknown_longest": b"PROXY UNKNOWN " + b"ffff:" * 7 + b"ffff " + b"ffff:" * 7 + b"ffff 65535 65535\r\n",
+    "v1_bad_port": b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
+    "v1_bare_lf": b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",
+    "v1_too_long": b"PROXY UNKNOWN " + b"x" * 100 + b"\r\n",
+    "v1_wrong_family": b"PROXY TCP4 ::1 5.6.7.8 1 2\r\n",
+    "v2_tcp4": v2(0x21, 0x11, INET) + WRK,
+    "v2_udp6_tlvs": v2(0x21, 0x22, INET6 + TLVS) + WRK,
+    "v2_local": v2(0x20, 0x00, b"") + WRK,
+    "v2_local_with_block": v2(0x20, 0x11, INET),
+    "v2_unspec": v2(0x21, 0x00, b""),
+    "v2_unix": v2(0x21, 0x31, b"/" * 216),
+    "v2_bad_version": v2(0x11, 0x11, INET),
+    "v2_bad_command": v2(0x22, 0x11, INET),
+    "v2_bad_family": v2(0x21, 0x13, INET),
+    "v2_short_block": v2(0x21, 0x21, INET),
+    "v2_bad_tlv": v2(0x21, 0x11, INET + b"\x02\x00\x05a"),
+    "v2_too_long": v2(0x21, 0x11, INET + b"\x04\x02\x00" + b"\x00" * 512),
+    "not_proxy": WRK,
+}
+for name, data in PROXY.items():
+    write("proxy", name, data)

@@ -6,9 +6,11 @@
 //! - [`app`]: the [`Application`] contract (and the simpler [`Handler`]).
 //! - [`http`]: the [`HttpContext`] an application sees, over the request [features](http::Features).
 //! - [`server`]: the [`Server`] trait, options, limits, server features.
+//! - [`middleware`]: applications that wrap applications: forwarded headers, host filtering.
 //! - `connection` (internal): the per-connection protocol object that implements the features
 //!   and runs the request loop, shared by every engine.
-//! - [`proto`]: the sans-io HTTP/1.1 parser, body decoder and response encoder.
+//! - [`proto`]: the sans-io HTTP/1.1 parser, body decoder and response encoder, and the PROXY
+//!   protocol header parser.
 //! - [`engine`]: the engines, which only move bytes: io_uring ([`UringServer`]), portable epoll
 //!   ([`PortableServer`]), and [`HttpServer`], which picks one.
 //! - [`testing`]: [`TestServer`], an in-memory server for testing applications.
@@ -23,6 +25,7 @@ pub mod demo;
 pub mod engine;
 pub mod http;
 pub mod metrics;
+pub mod middleware;
 pub mod proto;
 pub mod rt;
 pub mod server;

@@ -16,6 +16,7 @@ use peregrine::proto::h1::{
     BodyDecoder, BodyKind, Decoded, HeadLimits, HeadParser, Method, ParseStatus, RejectReason,
     RequestHead, Span, Version, DEFAULT_MAX_TRAILER_BYTES, MAX_CHUNK_EXTENSION_BYTES,
 };
+use peregrine::proto::proxy;
 use peregrine::Limits;
 
 /// Small limits, so that inputs of a few hundred bytes reach every limit check.
@@ -716,9 +717,109 @@ pub fn check_connection(data: &[u8]) {
     );
 }
 
+// ---- proxy ------------------------------------------------------------------------------
+
+/// `proxy` target: the PROXY protocol parser ([`proxy::parse`]) over arbitrary bytes.
+///
+/// * `Complete { consumed, header }`: `0 < consumed <= min(len, MAX_HEADER_LEN)`, a v1 header
+///   ends with CRLF at `consumed`, parsing `buf[..consumed]` gives the same result and every
+///   shorter prefix is `Incomplete`; source and destination are both present or both absent,
+///   and present only for a `PROXY` header of the IPv4 or IPv6 family they belong to; the TLVs
+///   lie inside the header.
+/// * `Incomplete`: the buffer is shorter than the longest header, so a reader never buffers
+///   more than [`proxy::MAX_HEADER_LEN`].
+/// * `Err(e)`: every prefix is `Incomplete` or the same error, and any extension is the same
+///   error.
+/// * A larger limit changes nothing but a `V2TooLong` error.
+pub fn check_proxy(buf: &[u8]) {
+    use proxy::{AddressFamily, Parsed, ProxyCommand, ProxyVersion};
+    let whole = proxy::parse(buf);
+    let wide = proxy::parse_with_limit(buf, usize::MAX);
+    if whole != Err(proxy::ProxyError::V2TooLong) {
+        assert_eq!(wide, whole, "a larger limit changed the result");
+    }
+    match whole {
+        Ok(Parsed::Complete { consumed, header }) => {
+            assert!(consumed > 0 && consumed <= buf.len().min(proxy::MAX_HEADER_LEN));
+            if header.version == ProxyVersion::V1 {
+                assert!(consumed <= proxy::V1_MAX_LEN);
+                assert_eq!(&buf[consumed - 2..consumed], b"\r\n");
+            }
+            assert_eq!(proxy::parse(&buf[..consumed]), whole);
+            for cut in [0, consumed / 2, consumed - 1] {
+                assert_eq!(
+                    proxy::parse(&buf[..cut]),
+                    Ok(Parsed::Incomplete),
+                    "prefix {cut}"
+                );
+            }
+            assert_eq!(header.source.is_some(), header.destination.is_some());
+            if let (Some(s), Some(d)) = (header.source, header.destination) {
+                assert_eq!(header.command, ProxyCommand::Proxy);
+                assert_eq!(s.is_ipv4(), d.is_ipv4());
+                let family = if s.is_ipv4() {
+                    AddressFamily::Inet
+                } else {
+                    AddressFamily::Inet6
+                };
+                assert_eq!(header.family, family);
+            } else {
+                assert!(matches!(
+                    header.family,
+                    AddressFamily::Unspecified | AddressFamily::Unix
+                ));
+            }
+            let tlv_bytes: usize = header.tlvs(buf).map(|t| 3 + t.value.len()).sum();
+            assert!(tlv_bytes <= consumed);
+            assert_eq!(
+                header.tlvs(&buf[..consumed]).count(),
+                header.tlvs(buf).count()
+            );
+        }
+        Ok(Parsed::Incomplete) => {
+            assert!(
+                buf.len() < proxy::MAX_HEADER_LEN,
+                "Incomplete after {}",
+                buf.len()
+            );
+            if buf.first() == Some(&b'P') {
+                assert!(buf.len() < proxy::V1_MAX_LEN);
+            }
+        }
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+            for cut in [0, buf.len() / 2, buf.len().saturating_sub(1)] {
+                match proxy::parse(&buf[..cut]) {
+                    Ok(Parsed::Incomplete) => {}
+                    r => assert_eq!(r, Err(e), "prefix {cut} contradicts the whole buffer"),
+                }
+            }
+            for suffix in [&b"\r\n"[..], b"X", &[0u8; 600]] {
+                let longer = [buf, suffix].concat();
+                assert_eq!(proxy::parse(&longer), Err(e), "appending changed the error");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_examples() {
+        for input in [
+            &b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET"[..],
+            b"PROXY UNKNOWN\r\n",
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
+            b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\x01\x02\x03\x04\x05\x06\x07\x08\x00\x50\x01\xbb",
+            b"\r\n\r\n\0\r\nQUIT\n\x21\x11\xff\xff",
+            b"",
+            b"P",
+        ] {
+            check_proxy(input);
+        }
+    }
 
     #[test]
     fn pieces_cycle() {

@@ -37,3 +37,8 @@ fn chunked_corpus() {
 fn connection_corpus() {
     replay("connection", peregrine_fuzz::check_connection);
 }
+
+#[test]
+fn proxy_corpus() {
+    replay("proxy", peregrine_fuzz::check_proxy);
+}

@@ -34,6 +34,10 @@ impl<T: Transport> RequestFeature for Http1Connection<T> {
         "http"
     }
 
+    fn host(&self) -> Option<&str> {
+        Some(text(self.head.host.get(self.head_bytes()))).filter(|h| !h.is_empty())
+    }
+
     fn raw_target(&self) -> &str {
         text(self.head.target.get(self.head_bytes()))
     }
@@ -171,8 +175,13 @@ impl<T: Transport> Features for Http1Connection<T> {
         Some(self)
     }
 
+    // Inserted features come first: they override the connection's own for one request (see
+    // `Features`). The map is empty unless middleware inserted something, so this costs a
+    // length check on the usual path.
     fn get_any(&self, type_id: TypeId) -> Option<&dyn Any> {
-        if type_id == TypeId::of::<ConnectionFeature>() {
+        if let Some(inserted) = self.extra.get(type_id) {
+            Some(inserted)
+        } else if type_id == TypeId::of::<ConnectionFeature>() {
             Some(&self.connection)
         } else if type_id == TypeId::of::<RequestLifetime>() {
             Some(&self.lifetime)
@@ -183,12 +192,14 @@ impl<T: Transport> Features for Http1Connection<T> {
         } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
             Some(&self.body_rate)
         } else {
-            self.extra.get(type_id)
+            None
         }
     }
 
     fn get_any_mut(&mut self, type_id: TypeId) -> Option<&mut dyn Any> {
-        if type_id == TypeId::of::<ConnectionFeature>() {
+        if self.extra.get(type_id).is_some() {
+            self.extra.get_mut(type_id)
+        } else if type_id == TypeId::of::<ConnectionFeature>() {
             Some(&mut self.connection)
         } else if type_id == TypeId::of::<RequestLifetime>() {
             Some(&mut self.lifetime)
@@ -199,7 +210,7 @@ impl<T: Transport> Features for Http1Connection<T> {
         } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
             Some(&mut self.body_rate)
         } else {
-            self.extra.get_mut(type_id)
+            None
         }
     }
 

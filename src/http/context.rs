@@ -2,10 +2,11 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::net::SocketAddr;
 
 use super::features::{
-    ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime, ResponseError,
-    ResponseFeature, UpgradeFeature,
+    ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime,
+    RequestOverride, ResponseError, ResponseFeature, UpgradeFeature,
 };
 
 /// One request and its response, over a server's [`Features`] (ASP.NET Core's `HttpContext`).
@@ -55,6 +56,32 @@ impl<'a> HttpContext<'a> {
     /// The connection feature, where the server has connections.
     pub fn connection(&self) -> Option<&ConnectionFeature> {
         self.features().get::<ConnectionFeature>()
+    }
+
+    /// The client's address: the connection feature's `remote_addr` (which middleware such as
+    /// [`ForwardedHeaders`](crate::middleware::ForwardedHeaders) may override for the request).
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.connection().and_then(|c| c.remote_addr)
+    }
+
+    /// The request's scheme: a [`RequestOverride`]'s where middleware set one, else the
+    /// request's own ([`RequestFeature::scheme`]).
+    pub fn scheme(&self) -> &str {
+        match self.features().get::<RequestOverride>() {
+            Some(RequestOverride {
+                scheme: Some(s), ..
+            }) => s,
+            _ => self.request().scheme(),
+        }
+    }
+
+    /// The request's host and optional port: a [`RequestOverride`]'s where middleware set one,
+    /// else the request's own ([`RequestFeature::host`]).
+    pub fn host(&self) -> Option<&str> {
+        match self.features().get::<RequestOverride>() {
+            Some(RequestOverride { host: Some(h), .. }) => Some(h),
+            _ => self.request().host(),
+        }
     }
 
     /// The server-assigned request identifier, where the server provides one.

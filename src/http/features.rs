@@ -26,8 +26,19 @@ pub trait RequestFeature {
     fn method_str(&self) -> &str;
     /// `HTTP/1.0` or `HTTP/1.1`.
     fn version(&self) -> Version;
-    /// The URI scheme the request arrived on (`"http"`).
+    /// The URI scheme the request arrived on (`"http"`). Applications that may run behind a
+    /// proxy read [`HttpContext::scheme`](crate::HttpContext::scheme), which honours a
+    /// [`RequestOverride`].
     fn scheme(&self) -> &str;
+    /// The target's host and optional port (`uri-host [ ":" port ]`, as sent): the authority of
+    /// an absolute-form target, else the Host header; `None` when the request has neither
+    /// (HTTP/1.0). The default reads the Host header. Applications that may run behind a proxy
+    /// read [`HttpContext::host`](crate::HttpContext::host), which honours a [`RequestOverride`].
+    fn host(&self) -> Option<&str> {
+        self.header("host")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .filter(|h| !h.is_empty())
+    }
     /// The request target exactly as sent (`/a/b?x=1`, `*`, or an absolute URI).
     fn raw_target(&self) -> &str;
     /// The path of the target, not percent-decoded (`/a/b`).
@@ -110,7 +121,10 @@ pub trait ResponseFeature {
 
 /// The connection a request arrived on (ASP.NET Core's `IHttpConnectionFeature`).
 ///
-/// Middleware such as a forwarded-headers handler may replace `remote_addr`.
+/// Middleware such as [`ForwardedHeaders`](crate::middleware::ForwardedHeaders) that must show
+/// the application another peer *inserts* a changed copy with
+/// [`Features::insert_any`]: it overrides the server's own for the rest of that request only (the
+/// server's copy describes the connection and serves the next request unchanged).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionFeature {
     /// The local address the connection was accepted on; `None` on a Unix domain socket.
@@ -119,6 +133,24 @@ pub struct ConnectionFeature {
     pub remote_addr: Option<SocketAddr>,
     /// A server-unique identifier of the connection.
     pub connection_id: u64,
+}
+
+/// The scheme and host a request is to be treated as having where they differ from what
+/// arrived, e.g. the client's `https` and `Host` behind a TLS-terminating proxy (ASP.NET Core's
+/// middleware sets `Request.Scheme` and `Request.Host` for this).
+///
+/// Middleware inserts it with [`Features::insert_any`]; [`HttpContext::scheme`] and
+/// [`HttpContext::host`] return its values where set, and the request's own otherwise. The
+/// request feature and its headers stay as received.
+///
+/// [`HttpContext::scheme`]: crate::HttpContext::scheme
+/// [`HttpContext::host`]: crate::HttpContext::host
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestOverride {
+    /// The scheme (lowercase, e.g. `"https"`), if overridden.
+    pub scheme: Option<String>,
+    /// The host and optional port (`uri-host [ ":" port ]`), if overridden.
+    pub host: Option<String>,
 }
 
 /// The request's lifetime (ASP.NET Core's `IHttpRequestLifetimeFeature`): whether the client went
@@ -350,7 +382,11 @@ pub trait UpgradeFeature {
 /// A server must provide [`request`](Self::request) and [`response`](Self::response); optional
 /// features are found by type through [`get_any`](Self::get_any) (use the typed
 /// `get::<T>()`/`get_mut::<T>()` on `dyn Features`). Features added with
-/// [`insert_any`](Self::insert_any) live until the end of the request.
+/// [`insert_any`](Self::insert_any) live until the end of the request, and take precedence over
+/// the server's own feature of the same type for that time: a server that takes inserted
+/// features must look them up first in `get_any` and `get_any_mut`. That is how middleware
+/// overrides a feature for one request (a [`ConnectionFeature`] with the client's address behind
+/// a proxy) without changing the connection's.
 pub trait Features {
     /// The request feature.
     fn request(&self) -> &dyn RequestFeature;

@@ -7,6 +7,6 @@ pub use crate::proto::h1::{Method, ResponseHeaders, Version};
 pub use context::{HttpContext, Upgraded};
 pub use features::{
     ConnectionFeature, FeatureMap, Features, MaxRequestBodySize, MinRequestBodyDataRate, ReadOnly,
-    RequestFeature, RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature,
-    UpgradeFeature,
+    RequestFeature, RequestIdentifier, RequestLifetime, RequestOverride, ResponseError,
+    ResponseFeature, UpgradeFeature,
 };

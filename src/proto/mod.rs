@@ -6,3 +6,4 @@
 //! io_uring engine only moves bytes between the kernel and these types.
 
 pub mod h1;
+pub mod proxy;
