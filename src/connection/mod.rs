@@ -43,6 +43,9 @@ const BUFFER_CAPACITY: usize = 8 * 1024;
 const INITIAL_HEADER_SLOTS: usize = 16;
 /// A response body buffer grown past this by one large response is not kept for the next.
 const MAX_KEPT_BODY_CAPACITY: usize = 64 * 1024;
+/// While the server drains, how long a connection that has not sent its first request yet
+/// may take to send it (on top of the heartbeat's granularity).
+const DRAIN_FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Unread request body a connection reads and discards to stay alive; more closes it.
 const MAX_DISCARD: u64 = 256 * 1024;
 
@@ -482,7 +485,18 @@ impl<T: Transport> Http1Connection<T> {
                     Err(reason) => return Poll::Ready(self.reject(reason)),
                 }
             } else if self.worker.draining.get() {
-                return Poll::Ready(Next::Close);
+                if self.requests > 0 {
+                    // Idle between requests while the server drains: close.
+                    return Poll::Ready(Next::Close);
+                }
+                // A connection accepted just before the drain began has its first request on
+                // the way (a client that connects sends at once): it gets a short grace to
+                // arrive, and its answer says `Connection: close`. Closing it unread would fail
+                // a request that reached the server during a restart.
+                let at = now + HEARTBEAT + DRAIN_FIRST_REQUEST_GRACE;
+                if self.timer.deadline().is_none_or(|(t, _)| t > at) {
+                    self.timer.set_deadline(at, Expired::KeepAlive);
+                }
             } else if self.timer.deadline_kind() != Some(Expired::KeepAlive) {
                 let at = now + HEARTBEAT + self.worker.limits.keep_alive_timeout;
                 self.timer.set_deadline(at, Expired::KeepAlive);

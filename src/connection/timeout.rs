@@ -82,6 +82,11 @@ impl ConnTimer {
         self.deadline.get().map(|(_, k)| k)
     }
 
+    /// The pending deadline, if any.
+    pub(crate) fn deadline(&self) -> Option<(Instant, Expired)> {
+        self.deadline.get()
+    }
+
     /// Cancels the deadline.
     pub(crate) fn clear_deadline(&self) {
         self.deadline.set(None);

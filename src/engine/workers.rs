@@ -46,15 +46,10 @@ pub(crate) struct WorkerSpec {
 }
 
 impl WorkerSpec {
-    /// The spec of this worker's successor: the same listening sockets (duplicated, so they
-    /// outlive this run), channel, counters and CPU, under a new worker id.
-    fn respawn(&self) -> std::io::Result<WorkerSpec> {
-        let listeners = self
-            .listeners
-            .iter()
-            .map(|(s, a)| Ok((s.try_clone()?, *a)))
-            .collect::<std::io::Result<_>>()?;
-        Ok(WorkerSpec {
+    /// The spec of this worker's successor, on `listeners` (the dead worker's own sockets):
+    /// the same channel, counters and CPU, under a new worker id.
+    fn respawn(&self, listeners: Vec<(Socket, Option<SocketAddr>)>) -> WorkerSpec {
+        WorkerSpec {
             index: self.index,
             worker_id: executor::next_worker_id(),
             cpu: self.cpu,
@@ -65,7 +60,7 @@ impl WorkerSpec {
             open_connections: self.open_connections.clone(),
             upgraded_connections: self.upgraded_connections.clone(),
             metrics: self.metrics.clone(),
-        })
+        }
     }
 
     /// Pins the calling thread to the worker's CPU, if it has one (a warning if that fails).
@@ -92,8 +87,9 @@ pub(crate) enum WorkerExit {
     /// It could not set itself up; `started` was told why.
     SetupFailed,
     /// It panicked outside any request (its loop, an application's context hooks). It has
-    /// released what it could; the supervisor starts a new one on the same listeners.
-    Died,
+    /// released what it could and hands back its listening sockets, on which the supervisor
+    /// starts a new worker.
+    Died(Vec<(Socket, Option<SocketAddr>)>),
 }
 
 /// The longest a supervisor waits before restarting a worker that keeps dying.
@@ -222,9 +218,9 @@ impl WorkerPool {
 }
 
 /// Runs worker `spec` on this thread, and runs it again, on the same listening sockets, each
-/// time it dies (ASP.NET Core Module's restart-on-crash, per worker). The sockets are kept, not
-/// re-bound, so connections waiting in their accept queues are not lost; the ring or epoll set,
-/// buffers, executor and connections are new. Restarts back off exponentially (100 ms up to
+/// time it dies (ASP.NET Core Module's restart-on-crash, per worker). The sockets are handed
+/// over, not re-bound, so connections waiting in their accept queues are not lost; the ring or
+/// epoll set, buffers, executor and connections are new. Restarts back off exponentially (100 ms up to
 /// 5 s) while a worker keeps dying within a second of starting.
 fn supervise<A: Application, S>(
     spec: WorkerSpec,
@@ -234,28 +230,22 @@ fn supervise<A: Application, S>(
 ) -> StopReport {
     let index = spec.index;
     let metrics = spec.metrics.clone();
-    let mut spec = Some(spec);
+    let mut spec = spec;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let run = spec.take().expect("a spec for every run");
-        let next = run.respawn();
+        // What a successor needs besides the listeners the dead worker hands back.
+        let template = spec.respawn(Vec::new());
         let began = Instant::now();
-        match main(run, app.clone(), started.clone()) {
+        let listeners = match main(spec, app.clone(), started.clone()) {
             WorkerExit::Stopped(mut report) => {
                 report.workers_restarted = metrics.snapshot().restarts;
                 return report;
             }
             WorkerExit::SetupFailed => return StopReport::default(),
-            WorkerExit::Died => {}
-        }
+            WorkerExit::Died(listeners) => listeners,
+        };
         metrics.restarted();
-        match next {
-            Ok(next) => spec = Some(next),
-            Err(e) => {
-                tracing::error!(worker = index, error = %e, "worker died and cannot restart");
-                return StopReport::default();
-            }
-        }
+        spec = template.respawn(listeners);
         if began.elapsed() > Duration::from_secs(1) {
             backoff = Duration::from_millis(100);
         }

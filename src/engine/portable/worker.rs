@@ -53,7 +53,13 @@ pub(crate) fn run<A: Application>(
     worker.shutdown();
     match result {
         Ok(report) => WorkerExit::Stopped(report),
-        Err(_) => WorkerExit::Died,
+        Err(_) => WorkerExit::Died(
+            worker
+                .listeners
+                .drain(..)
+                .map(|l| (l.socket, l.local))
+                .collect(),
+        ),
     }
 }
 
@@ -82,12 +88,13 @@ struct Worker<A: Application> {
 }
 
 impl<A: Application> Worker<A> {
-    fn new(spec: WorkerSpec, app: Arc<A>) -> Result<Self, String> {
-        let setup = |e: std::io::Error| format!("worker {}: epoll set-up: {e}", spec.index);
+    fn new(mut spec: WorkerSpec, app: Arc<A>) -> Result<Self, String> {
+        let index = spec.index;
+        let setup = |e: std::io::Error| format!("worker {index}: epoll set-up: {e}");
         let reactor = Reactor::new().map_err(setup)?;
+        let host = ConnectionHost::new(&spec, app);
         let mut listeners = Vec::with_capacity(spec.listeners.len());
-        for (i, (socket, local)) in spec.listeners.iter().enumerate() {
-            let socket = socket.try_clone().map_err(setup)?;
+        for (i, (socket, local)) in std::mem::take(&mut spec.listeners).into_iter().enumerate() {
             socket.set_nonblocking(true).map_err(setup)?;
             reactor
                 .registry()
@@ -99,7 +106,7 @@ impl<A: Application> Worker<A> {
                 .map_err(setup)?;
             listeners.push(Listener {
                 socket,
-                local: *local,
+                local,
                 paused_until: None,
             });
         }
@@ -111,7 +118,6 @@ impl<A: Application> Worker<A> {
         let reactor = Rc::new(RefCell::new(reactor));
         reactor::install(reactor.clone());
         let rt = Runtime::enter(spec.worker_id, spec.remote.clone());
-        let host = ConnectionHost::new(&spec, app);
         Ok(Worker {
             rt,
             reactor,
@@ -240,13 +246,16 @@ impl<A: Application> Worker<A> {
         if self.stop.is_some() {
             return;
         }
-        for l in &self.listeners {
-            let _ = self
-                .reactor
-                .borrow()
-                .registry()
-                .deregister(&mut SourceFd(&l.socket.as_raw_fd()));
+        // Take what is already queued, then close the listening sockets now, not when the
+        // drain ends: a process started on the same port (a zero-downtime restart) then gets
+        // every new connection, instead of some queueing here unanswered. (Closing removes
+        // them from the epoll set; net.ipv4.tcp_migrate_req=1 moves what arrives in that
+        // instant to the other process.)
+        for i in 0..self.listeners.len() {
+            self.listeners[i].paused_until = None;
+            self.accept_all(i);
         }
+        self.listeners.clear();
         self.stop = Some(self.host.begin_stop(&self.rt));
         self.stop_deadline = Some(deadline);
     }

@@ -7,7 +7,7 @@
 
 use std::cell::{RefCell, RefMut};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -61,6 +61,7 @@ pub(crate) fn run<A: Application>(
         rt: rt.clone(),
         driver,
         host,
+        locals: spec.listeners.iter().map(|(_, a)| *a).collect(),
         listeners: spec.listeners,
         remote: spec.remote,
         inbox: spec.inbox,
@@ -84,7 +85,7 @@ pub(crate) fn run<A: Application>(
     driver::uninstall();
     match result {
         Ok(report) => WorkerExit::Stopped(report),
-        Err(_) => WorkerExit::Died,
+        Err(_) => WorkerExit::Died(std::mem::take(&mut worker.listeners)),
     }
 }
 
@@ -94,6 +95,9 @@ struct Worker<A: Application> {
     host: Rc<ConnectionHost<A, UringTransport>>,
     /// Each listener and its bound IP address (`None`: a Unix socket).
     listeners: Vec<(Socket, Option<SocketAddr>)>,
+    /// The bound address of each listener, by accept token (they outlive the sockets, which
+    /// close when a stop begins, while accepts may still complete).
+    locals: Vec<Option<SocketAddr>>,
     remote: Arc<Remote>,
     inbox: Receiver<RemoteMsg>,
     /// Target of the eventfd read (the kernel writes here until the read completes).
@@ -220,12 +224,10 @@ impl<A: Application> Worker<A> {
                     self.tokens_in_flight -= 1;
                 }
                 if res >= 0 {
-                    if self.stop.is_some() {
-                        // SAFETY: a socket accepted after the stop began, owned by nobody else.
-                        unsafe { libc::close(res) };
-                    } else {
-                        self.accept(res, i);
-                    }
+                    // Served even when a stop has begun: the client reached the server, and
+                    // closing it unread would fail its request (its answer closes the
+                    // connection, since the server is draining).
+                    self.accept(res, i);
                 } else if res != -libc::ECANCELED {
                     self.accept_warnings
                         .warn(std::io::Error::from_raw_os_error(-res), ACCEPT_BACKOFF);
@@ -257,9 +259,7 @@ impl<A: Application> Worker<A> {
         }
         // SAFETY: `fd` was just accepted and is open; the borrow ends before it is handed on.
         let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let connection = self
-            .host
-            .connection_feature(socket, self.listeners[listener].1);
+        let connection = self.host.connection_feature(socket, self.locals[listener]);
         self.host
             .serve(&self.rt, UringTransport::new(fd), connection);
     }
@@ -270,6 +270,16 @@ impl<A: Application> Worker<A> {
         }
         for i in 0..self.listeners.len() {
             self.driver().cancel(ACCEPT_TOKEN + i as u64);
+        }
+        // Take what is already queued, then close the listening sockets now, not when the
+        // drain ends: a process started on the same port (a zero-downtime restart) then gets
+        // every new connection, instead of some queueing here unanswered. (The cancelled
+        // accepts hold the sockets until they finish; net.ipv4.tcp_migrate_req=1 moves what
+        // arrives in that instant to the other process.)
+        let queued = drain_accept_queues(&self.listeners);
+        self.listeners.clear();
+        for (socket, i) in queued {
+            self.accept(socket.into_raw_fd(), i);
         }
         self.stop = Some(self.host.begin_stop(&self.rt));
         self.arm_deadline(deadline.saturating_duration_since(Instant::now()));
@@ -284,7 +294,7 @@ impl<A: Application> Worker<A> {
             for t in [EVENTFD_TOKEN, DATE_TOKEN, DEADLINE_TOKEN] {
                 d.cancel(t);
             }
-            for i in 0..self.listeners.len() {
+            for i in 0..self.locals.len() {
                 d.cancel(ACCEPT_TOKEN + i as u64);
                 d.cancel(ACCEPT_RETRY_TOKEN + i as u64);
             }
@@ -322,4 +332,19 @@ impl<A: Application> Worker<A> {
         }
         self.driver().shutdown();
     }
+}
+
+/// Accepts every connection waiting in the listeners' queues (without blocking), with the index
+/// of the listener each came from.
+fn drain_accept_queues(listeners: &[(Socket, Option<SocketAddr>)]) -> Vec<(Socket, usize)> {
+    let mut queued = Vec::new();
+    for (i, (socket, _)) in listeners.iter().enumerate() {
+        if socket.set_nonblocking(true).is_err() {
+            continue;
+        }
+        while let Ok((conn, _)) = socket.accept4(libc::SOCK_CLOEXEC) {
+            queued.push((conn, i));
+        }
+    }
+    queued
 }
