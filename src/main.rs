@@ -29,6 +29,10 @@ OPTIONS:
                              or portable [default: auto] [env: PEREGRINE_ENGINE]
     --workers <N>            Worker threads, one per CPU by default [env: PEREGRINE_WORKERS]
     --cpus <LIST>            CPUs to pin workers to, e.g. 0,2-3 [env: PEREGRINE_CPUS]
+    --proxy-protocol-urls <URLS>
+                             More listen URLs, whose connections start with a PROXY
+                             protocol v1/v2 header (from HAProxy, nginx stream, a load
+                             balancer) [default: none] [env: PEREGRINE_PROXY_PROTOCOL_URLS]
     --admin-urls <URLS>      Serve /metrics (Prometheus) and /healthz on these URLs, apart
                              from the application [default: none] [env: PEREGRINE_ADMIN_URLS]
     --shutdown-timeout <S>   Seconds in-flight requests get on SIGINT/SIGTERM; a second
@@ -164,6 +168,7 @@ fn parse_args(
     let mut cpus = None;
     let mut engine = None;
     let mut admin_urls: Vec<String> = Vec::new();
+    let mut proxy_urls: Vec<String> = Vec::new();
     let mut shutdown_timeout = Duration::from_secs(30);
     let mut limits_given: Vec<&str> = Vec::new();
     // hosting: the configuration file sits above the defaults and below the environment and
@@ -197,6 +202,9 @@ fn parse_args(
             }
             "--urls" => urls.extend(split_urls(&value("--urls")?)),
             "--admin-urls" => admin_urls.extend(split_urls(&value("--admin-urls")?)),
+            "--proxy-protocol-urls" => {
+                proxy_urls.extend(split_urls(&value("--proxy-protocol-urls")?))
+            }
             "--engine" => engine = Some(value("--engine")?.parse::<EngineChoice>()?),
             "--workers" => workers = Some(parse_workers(&value("--workers")?)?),
             "--cpus" => cpus = Some(parse_cpus(&value("--cpus")?)?),
@@ -224,6 +232,14 @@ fn parse_args(
     }
     if !urls.is_empty() {
         options.urls = urls;
+    }
+    if proxy_urls.is_empty() {
+        if let Some(v) = env("PEREGRINE_PROXY_PROTOCOL_URLS") {
+            proxy_urls.extend(split_urls(&v));
+        }
+    }
+    if !proxy_urls.is_empty() {
+        options.proxy_protocol_urls = proxy_urls;
     }
     if admin_urls.is_empty() {
         if let Some(v) = env("PEREGRINE_ADMIN_URLS") {
@@ -627,6 +643,16 @@ mod tests {
             (&["--workers", "0"], &[], "invalid worker count \"0\""),
             (&["--engine", "iouring"], &[], "unknown engine \"iouring\""),
             (&["--admin-urls", "ftp://x:1"], &[], "--admin-urls: "),
+            (
+                &[
+                    "--urls",
+                    "http://127.0.0.1:9",
+                    "--proxy-protocol-urls",
+                    "http://127.0.0.1:9",
+                ],
+                &[],
+                "is both a plain and a PROXY protocol listen URL",
+            ),
             (
                 &[],
                 &[("PEREGRINE_ENGINE", "kqueue")],

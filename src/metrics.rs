@@ -72,6 +72,7 @@ pub struct WorkerMetrics {
     bytes_received: AtomicU64,
     bytes_sent: AtomicU64,
     restarts: AtomicU64,
+    proxy_header_errors: AtomicU64,
     rejections: [AtomicU64; REASONS],
     timeouts: [AtomicU64; TimeoutKind::ALL.len()],
 }
@@ -86,6 +87,7 @@ impl Default for WorkerMetrics {
             bytes_received: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
+            proxy_header_errors: AtomicU64::new(0),
             rejections: std::array::from_fn(|_| AtomicU64::new(0)),
             timeouts: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -124,6 +126,9 @@ impl WorkerMetrics {
     pub(crate) fn restarted(&self) {
         add(&self.restarts, 1);
     }
+    pub(crate) fn proxy_header_rejected(&self) {
+        add(&self.proxy_header_errors, 1);
+    }
     pub(crate) fn rejection(&self, reason: RejectReason) {
         if let Some(i) = RejectReason::ALL.iter().position(|r| *r == reason) {
             add(&self.rejections[i], 1);
@@ -161,6 +166,7 @@ impl WorkerMetrics {
             bytes_received: get(&self.bytes_received),
             bytes_sent: get(&self.bytes_sent),
             restarts: get(&self.restarts),
+            proxy_header_errors: get(&self.proxy_header_errors),
             rejections: std::array::from_fn(|i| get(&self.rejections[i])),
             timeouts: std::array::from_fn(|i| get(&self.timeouts[i])),
         }
@@ -184,6 +190,8 @@ pub struct WorkerSnapshot {
     pub bytes_sent: u64,
     /// Times the worker was restarted after it died.
     pub restarts: u64,
+    /// Connections closed because their PROXY protocol header was malformed or late.
+    pub proxy_header_errors: u64,
     /// Rejections, by [`RejectReason::ALL`] index.
     pub rejections: [u64; REASONS],
     /// Timeouts, by [`TimeoutKind::ALL`] index.
@@ -218,6 +226,7 @@ impl WorkerSnapshot {
         self.bytes_received += other.bytes_received;
         self.bytes_sent += other.bytes_sent;
         self.restarts += other.restarts;
+        self.proxy_header_errors += other.proxy_header_errors;
         for (a, b) in self.rejections.iter_mut().zip(other.rejections) {
             *a += b;
         }
@@ -328,6 +337,12 @@ impl ServerMetrics {
             "counter",
             "Times a worker died and was restarted.",
             &|w| w.restarts,
+        );
+        family(
+            "peregrine_proxy_header_errors_total",
+            "counter",
+            "Connections closed because their PROXY protocol header was malformed or late.",
+            &|w| w.proxy_header_errors,
         );
         let _ = writeln!(
             out,

@@ -35,6 +35,7 @@ use crate::proto::h1::{
     DateCache, HeadLimits, HeadParser, Method, ParseStatus, RejectReason, RequestHead,
     ResponseFraming, ResponseHeadInfo, ResponseHeaders, Version, CONTINUE_100,
 };
+use crate::proto::proxy;
 use crate::server::Limits;
 
 /// Initial capacity of a connection's input and output buffers.
@@ -210,6 +211,8 @@ pub(crate) struct Http1Connection<T> {
     body_size: MaxRequestBodySize,
     body_rate: MinRequestBodyDataRate,
     requests: u32,
+    /// The listener expects a PROXY protocol header, not yet read.
+    awaiting_proxy_header: bool,
     timer: Rc<ConnTimer>,
 
     // Input: `input[base..base + head_len]` is the current head; body bytes follow.
@@ -269,6 +272,7 @@ impl<T: Transport> Http1Connection<T> {
             request_id: RequestIdentifier::new(connection.connection_id, 0),
             extra: FeatureMap::default(),
             requests: 0,
+            awaiting_proxy_header: false,
             input: Vec::new(),
             base: 0,
             head_len: 0,
@@ -304,6 +308,7 @@ impl<T: Transport> Http1Connection<T> {
         self.lifetime.reset();
         self.extra.clear();
         self.requests = 0;
+        self.awaiting_proxy_header = false;
         self.request_id = RequestIdentifier::new(connection.connection_id, 0);
         self.input.clear();
         self.base = 0;
@@ -455,6 +460,11 @@ impl<T: Transport> Http1Connection<T> {
 
     /// Waits for the next complete request head, flushing responses when more input is needed.
     pub(crate) fn poll_next_request(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
+        if self.awaiting_proxy_header {
+            if let Some(next) = ready!(self.poll_proxy_header(cx)) {
+                return Poll::Ready(next);
+            }
+        }
         loop {
             match self.timer.take_expired() {
                 None => {}
@@ -523,6 +533,67 @@ impl<T: Transport> Http1Connection<T> {
                 Poll::Ready(Err(_)) => return Poll::Ready(Next::Close),
             }
         }
+    }
+
+    /// Reads the PROXY protocol header a listener opted into: the connection's addresses become
+    /// the ones it names, and the bytes after it are the HTTP stream. `Some(next)` ends the
+    /// connection: a malformed header, or none within the request headers timeout, closes it
+    /// without an answer (the peer is a proxy that does not speak HTTP to us yet).
+    fn poll_proxy_header(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next>> {
+        loop {
+            if self.timer.take_if(Expired::RequestHeaders) {
+                self.worker.metrics.proxy_header_rejected();
+                return Poll::Ready(Some(self.timed_out(Expired::RequestHeaders)));
+            }
+            if self.timer.deadline_kind() != Some(Expired::RequestHeaders) {
+                let at = self.worker.heartbeat.now()
+                    + HEARTBEAT
+                    + self.worker.limits.request_headers_timeout;
+                self.timer.set_deadline(at, Expired::RequestHeaders);
+            }
+            match proxy::parse(&self.input[self.base..]) {
+                Ok(proxy::Parsed::Complete { consumed, header }) => {
+                    self.base += consumed;
+                    self.awaiting_proxy_header = false;
+                    self.timer.clear_deadline();
+                    if header.command == proxy::ProxyCommand::Proxy {
+                        if let Some(source) = header.source {
+                            self.connection.remote_addr = Some(source);
+                            self.connection.local_addr = header.destination;
+                        }
+                    }
+                    return Poll::Ready(None);
+                }
+                Ok(proxy::Parsed::Incomplete) => {}
+                Err(e) => {
+                    tracing::debug!(
+                        error = %e,
+                        connection = self.connection.connection_id,
+                        "PROXY protocol header rejected"
+                    );
+                    self.worker.metrics.proxy_header_rejected();
+                    return Poll::Ready(Some(Next::Close));
+                }
+            }
+            if self.read_eof {
+                return Poll::Ready(Some(Next::Close));
+            }
+            match self.poll_fill(cx) {
+                Poll::Pending => {
+                    self.timer.register(cx.waker());
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(0)) => self.read_eof = true,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Some(Next::Close)),
+            }
+        }
+    }
+
+    /// Makes the connection read a PROXY protocol header before its first request (its
+    /// listener opted in).
+    pub(crate) fn expect_proxy_header(&mut self) {
+        self.awaiting_proxy_header = true;
     }
 
     /// A malformed (or too slow) request: counted, answered with its status, then closed.

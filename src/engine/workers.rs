@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use socket2::{SockRef, Socket};
+use socket2::SockRef;
 
 use super::executor::{self, Remote, RemoteMsg, Runtime};
 use super::EngineKind;
@@ -23,7 +23,7 @@ use crate::app::Application;
 use crate::connection::{serve, Closing, Http1Connection, Transport, WorkerContext};
 use crate::http::ConnectionFeature;
 use crate::metrics::{ServerMetrics, WorkerMetrics};
-use crate::server::listen::{self, UnixSocketFile};
+use crate::server::listen::{self, ListenSocket, UnixSocketFile};
 use crate::server::{ServerAddresses, ServerOptions, StartError, StopReport};
 
 /// What a worker thread is given.
@@ -31,8 +31,8 @@ pub(crate) struct WorkerSpec {
     pub(crate) index: usize,
     pub(crate) worker_id: u32,
     pub(crate) cpu: Option<core_affinity::CoreId>,
-    /// Each listener and its bound IP address (`None`: a Unix socket).
-    pub(crate) listeners: Vec<(Socket, Option<SocketAddr>)>,
+    /// The worker's listening sockets.
+    pub(crate) listeners: Vec<ListenSocket>,
     pub(crate) options: ServerOptions,
     pub(crate) remote: Arc<Remote>,
     pub(crate) inbox: Receiver<RemoteMsg>,
@@ -48,7 +48,7 @@ pub(crate) struct WorkerSpec {
 impl WorkerSpec {
     /// The spec of this worker's successor, on `listeners` (the dead worker's own sockets):
     /// the same channel, counters and CPU, under a new worker id.
-    fn respawn(&self, listeners: Vec<(Socket, Option<SocketAddr>)>) -> WorkerSpec {
+    fn respawn(&self, listeners: Vec<ListenSocket>) -> WorkerSpec {
         WorkerSpec {
             index: self.index,
             worker_id: executor::next_worker_id(),
@@ -89,7 +89,7 @@ pub(crate) enum WorkerExit {
     /// It panicked outside any request (its loop, an application's context hooks). It has
     /// released what it could and hands back its listening sockets, on which the supervisor
     /// starts a new worker.
-    Died(Vec<(Socket, Option<SocketAddr>)>),
+    Died(Vec<ListenSocket>),
 }
 
 /// The longest a supervisor waits before restarting a worker that keeps dying.
@@ -404,13 +404,15 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
     }
 
     /// Spawns the task that serves an admitted connection on `rt`: it takes a pooled protocol
-    /// object, runs the request loop, lingers if it must, closes the transport and gives the
-    /// protocol object back to the pool.
+    /// object, runs the request loop (after the PROXY protocol header, where the listener opted
+    /// into one), lingers if it must, closes the transport and gives the protocol object back
+    /// to the pool.
     pub(crate) fn serve(
         self: &Rc<Self>,
         rt: &Runtime,
         transport: T,
         connection: ConnectionFeature,
+        proxy_protocol: bool,
     ) {
         let host = self.clone();
         host.live.set(host.live.get() + 1);
@@ -432,6 +434,9 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
                     connection,
                 )),
             };
+            if proxy_protocol {
+                conn.expect_proxy_header();
+            }
             let mut context = host.contexts.borrow_mut().pop().unwrap_or_default();
             if serve(&mut conn, &*host.app, &mut context).await == Closing::Linger {
                 poll_fn(|cx| conn.poll_linger(cx)).await;

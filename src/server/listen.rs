@@ -101,9 +101,20 @@ impl Drop for UnixSocketFile {
     }
 }
 
-/// One worker's listeners: the socket and the IP address it is bound to (`None` for a Unix
-/// socket, whose connections have no IP addresses).
-pub(crate) type WorkerListeners = Vec<(Socket, Option<SocketAddr>)>;
+/// One listening socket of one worker.
+#[derive(Debug)]
+pub(crate) struct ListenSocket {
+    /// The socket.
+    pub(crate) socket: Socket,
+    /// The IP address it is bound to (`None` for a Unix socket, whose connections have no IP
+    /// addresses).
+    pub(crate) local: Option<SocketAddr>,
+    /// Whether its connections start with a PROXY protocol header.
+    pub(crate) proxy_protocol: bool,
+}
+
+/// One worker's listeners.
+pub(crate) type WorkerListeners = Vec<ListenSocket>;
 
 /// Everything bound for a server.
 pub(crate) struct Bound {
@@ -140,28 +151,28 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
                 (None, Some(path)) => paths.push(path.to_path_buf()),
                 (None, None) => {}
             }
-            b.share(sock, ip).map_err(StartError::Io)?;
+            b.share(sock, ip, false).map_err(StartError::Io)?;
         }
         b.addresses = ServerAddresses::with_unix_paths(ips, paths);
         return Ok(b);
     }
     let backlog = options.backlog;
-    for address in options.listen_addresses()? {
+    for (address, proxy) in options.listen_plan()? {
         match address {
             ListenAddress::Ip(addr) => {
                 let (sockets, real) = bind_tcp_group(addr, workers, backlog, false)
                     .map_err(|source| StartError::Bind { addr, source })?;
-                b.add_group(sockets, real);
+                b.add_group(sockets, real, proxy);
                 ips.push(real);
             }
             ListenAddress::AnyIp(port) => {
                 let (sockets, real) = bind_any(port, workers, backlog)?;
-                b.add_group(sockets, real);
+                b.add_group(sockets, real, proxy);
                 ips.push(real);
             }
             ListenAddress::Localhost(port) => {
                 for (sockets, real) in bind_localhost(port, workers, backlog)? {
-                    b.add_group(sockets, real);
+                    b.add_group(sockets, real, proxy);
                     ips.push(real);
                 }
             }
@@ -174,7 +185,7 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
                         }
                     })?;
                 b.unix_files.push(file);
-                b.share(sock, None).map_err(StartError::Io)?;
+                b.share(sock, None, proxy).map_err(StartError::Io)?;
                 paths.push(path);
             }
         }
@@ -184,19 +195,36 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
 }
 
 impl Bound {
-    fn add_group(&mut self, sockets: Vec<Socket>, addr: SocketAddr) {
-        for (w, s) in sockets.into_iter().enumerate() {
-            self.per_worker[w].push((s, Some(addr)));
+    fn add_group(&mut self, sockets: Vec<Socket>, addr: SocketAddr, proxy_protocol: bool) {
+        for (w, socket) in sockets.into_iter().enumerate() {
+            self.per_worker[w].push(ListenSocket {
+                socket,
+                local: Some(addr),
+                proxy_protocol,
+            });
         }
     }
 
     /// Gives every worker a duplicate of `sock` (worker 0 the original).
-    fn share(&mut self, sock: Socket, addr: Option<SocketAddr>) -> io::Result<()> {
+    fn share(
+        &mut self,
+        sock: Socket,
+        local: Option<SocketAddr>,
+        proxy_protocol: bool,
+    ) -> io::Result<()> {
         for w in 1..self.per_worker.len() {
             // `try_clone` duplicates with close-on-exec set.
-            self.per_worker[w].push((sock.try_clone()?, addr));
+            self.per_worker[w].push(ListenSocket {
+                socket: sock.try_clone()?,
+                local,
+                proxy_protocol,
+            });
         }
-        self.per_worker[0].push((sock, addr));
+        self.per_worker[0].push(ListenSocket {
+            socket: sock,
+            local,
+            proxy_protocol,
+        });
         Ok(())
     }
 }

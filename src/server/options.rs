@@ -34,6 +34,11 @@ pub struct ServerOptions {
     pub recv_buffer_count: u16,
     /// Listen backlog per socket. Default 4096 (capped by `net.core.somaxconn`).
     pub backlog: i32,
+    /// Listen URLs whose connections start with a PROXY protocol (v1 or v2) header, as
+    /// HAProxy's `send-proxy` or nginx's `proxy_protocol on` send: the header's client address
+    /// becomes the connection's remote address. A connection whose header is malformed, or not
+    /// complete within the request headers timeout, is closed. Default: none.
+    pub proxy_protocol_urls: Vec<String>,
     /// File mode of the Unix sockets the server creates (e.g. `0o660`); `None` leaves what the
     /// process's umask gives. Connecting needs write permission on the socket.
     pub unix_socket_mode: Option<u32>,
@@ -56,6 +61,7 @@ impl Default for ServerOptions {
             recv_buffer_size: 8 * 1024,
             recv_buffer_count: 2048,
             backlog: 4096,
+            proxy_protocol_urls: Vec::new(),
             unix_socket_mode: None,
             inherited_listeners: Vec::new(),
         }
@@ -83,16 +89,42 @@ impl ServerOptions {
         self
     }
 
-    /// What every URL asks to listen on, in order, without duplicates.
+    /// What every URL asks to listen on, in order, without duplicates ([`urls`](Self::urls),
+    /// then [`proxy_protocol_urls`](Self::proxy_protocol_urls)).
     pub fn listen_addresses(&self) -> Result<Vec<ListenAddress>, StartError> {
-        if self.urls.is_empty() && self.inherited_listeners.is_empty() {
+        Ok(self.listen_plan()?.into_iter().map(|(a, _)| a).collect())
+    }
+
+    /// Every address to listen on, and whether its connections start with a PROXY protocol
+    /// header.
+    pub(crate) fn listen_plan(&self) -> Result<Vec<(ListenAddress, bool)>, StartError> {
+        if self.urls.is_empty()
+            && self.proxy_protocol_urls.is_empty()
+            && self.inherited_listeners.is_empty()
+        {
             return Err(StartError::Config("no listen URL given".into()));
         }
-        let mut out = Vec::new();
-        for url in &self.urls {
-            let addr = parse_listen_address(url).map_err(|e| StartError::Config(e.to_string()))?;
-            if !out.contains(&addr) {
-                out.push(addr);
+        let mut out: Vec<(ListenAddress, bool)> = Vec::new();
+        let lists = [(&self.urls, false), (&self.proxy_protocol_urls, true)];
+        for (urls, proxy) in lists {
+            for url in urls {
+                let addr =
+                    parse_listen_address(url).map_err(|e| StartError::Config(e.to_string()))?;
+                // Port 0 is "any free port": the same URL in both lists is two listeners.
+                let any_port = match &addr {
+                    ListenAddress::Ip(a) => a.port() == 0,
+                    ListenAddress::AnyIp(p) | ListenAddress::Localhost(p) => *p == 0,
+                    ListenAddress::Unix(_) => false,
+                };
+                match out.iter().find(|(a, _)| *a == addr) {
+                    Some((_, p)) if *p != proxy && !any_port => {
+                        return Err(StartError::Config(format!(
+                            "{url} is both a plain and a PROXY protocol listen URL"
+                        )))
+                    }
+                    Some((_, p)) if *p == proxy => {}
+                    _ => out.push((addr, proxy)),
+                }
             }
         }
         Ok(out)

@@ -24,6 +24,7 @@ use crate::engine::executor::{Remote, RemoteMsg, Runtime};
 use crate::engine::workers::{
     AcceptWarnings, ConnectionHost, Stop, WorkerExit, WorkerSpec, ACCEPT_BACKOFF,
 };
+use crate::server::listen::ListenSocket;
 use crate::server::StopReport;
 
 const EVENTFD_TOKEN: Token = Token(WORKER_TOKEN_BASE);
@@ -57,7 +58,11 @@ pub(crate) fn run<A: Application>(
             worker
                 .listeners
                 .drain(..)
-                .map(|l| (l.socket, l.local))
+                .map(|l| ListenSocket {
+                    socket: l.socket,
+                    local: l.local,
+                    proxy_protocol: l.proxy_protocol,
+                })
                 .collect(),
         ),
     }
@@ -69,6 +74,8 @@ struct Listener {
     socket: Socket,
     /// Its bound IP address (`None`: a Unix socket).
     local: Option<std::net::SocketAddr>,
+    /// Whether its connections start with a PROXY protocol header.
+    proxy_protocol: bool,
     /// After an accept error, the listener rests until this instant.
     paused_until: Option<Instant>,
 }
@@ -94,7 +101,12 @@ impl<A: Application> Worker<A> {
         let reactor = Reactor::new().map_err(setup)?;
         let host = ConnectionHost::new(&spec, app);
         let mut listeners = Vec::with_capacity(spec.listeners.len());
-        for (i, (socket, local)) in std::mem::take(&mut spec.listeners).into_iter().enumerate() {
+        for (i, l) in std::mem::take(&mut spec.listeners).into_iter().enumerate() {
+            let ListenSocket {
+                socket,
+                local,
+                proxy_protocol,
+            } = l;
             socket.set_nonblocking(true).map_err(setup)?;
             reactor
                 .registry()
@@ -107,6 +119,7 @@ impl<A: Application> Worker<A> {
             listeners.push(Listener {
                 socket,
                 local,
+                proxy_protocol,
                 paused_until: None,
             });
         }
@@ -223,7 +236,12 @@ impl<A: Application> Worker<A> {
                         .host
                         .connection_feature(stream.as_fd(), self.listeners[i].local);
                     match PortableTransport::new(stream) {
-                        Ok(transport) => self.host.serve(&self.rt, transport, connection),
+                        Ok(transport) => self.host.serve(
+                            &self.rt,
+                            transport,
+                            connection,
+                            self.listeners[i].proxy_protocol,
+                        ),
                         Err(e) => {
                             self.host.release();
                             tracing::warn!(error = %e, "could not register a connection");

@@ -26,6 +26,7 @@ use crate::engine::executor::{Remote, RemoteMsg, Runtime};
 use crate::engine::workers::{
     AcceptWarnings, ConnectionHost, Stop, WorkerExit, WorkerSpec, ACCEPT_BACKOFF,
 };
+use crate::server::listen::ListenSocket;
 use crate::server::StopReport;
 
 const ACCEPT_TOKEN: u64 = TOKEN_BASE; // + listener index
@@ -61,7 +62,11 @@ pub(crate) fn run<A: Application>(
         rt: rt.clone(),
         driver,
         host,
-        locals: spec.listeners.iter().map(|(_, a)| *a).collect(),
+        locals: spec
+            .listeners
+            .iter()
+            .map(|l| (l.local, l.proxy_protocol))
+            .collect(),
         listeners: spec.listeners,
         remote: spec.remote,
         inbox: spec.inbox,
@@ -93,11 +98,10 @@ struct Worker<A: Application> {
     rt: Rc<Runtime>,
     driver: Rc<RefCell<Driver>>,
     host: Rc<ConnectionHost<A, UringTransport>>,
-    /// Each listener and its bound IP address (`None`: a Unix socket).
-    listeners: Vec<(Socket, Option<SocketAddr>)>,
-    /// The bound address of each listener, by accept token (they outlive the sockets, which
-    /// close when a stop begins, while accepts may still complete).
-    locals: Vec<Option<SocketAddr>>,
+    listeners: Vec<ListenSocket>,
+    /// Each listener's bound address and PROXY protocol opt-in, by accept token (they outlive
+    /// the sockets, which close when a stop begins, while accepts may still complete).
+    locals: Vec<(Option<SocketAddr>, bool)>,
     remote: Arc<Remote>,
     inbox: Receiver<RemoteMsg>,
     /// Target of the eventfd read (the kernel writes here until the read completes).
@@ -135,7 +139,7 @@ impl<A: Application> Worker<A> {
     }
 
     fn arm_accept(&mut self, i: usize) {
-        let fd = self.listeners[i].0.as_raw_fd();
+        let fd = self.listeners[i].socket.as_raw_fd();
         let entry = opcode::AcceptMulti::new(types::Fd(fd))
             .flags(libc::SOCK_CLOEXEC)
             .build()
@@ -259,9 +263,14 @@ impl<A: Application> Worker<A> {
         }
         // SAFETY: `fd` was just accepted and is open; the borrow ends before it is handed on.
         let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let connection = self.host.connection_feature(socket, self.locals[listener]);
-        self.host
-            .serve(&self.rt, UringTransport::new(fd), connection);
+        let (local, proxy_protocol) = self.locals[listener];
+        let connection = self.host.connection_feature(socket, local);
+        self.host.serve(
+            &self.rt,
+            UringTransport::new(fd),
+            connection,
+            proxy_protocol,
+        );
     }
 
     fn begin_stop(&mut self, deadline: Instant) {
@@ -336,9 +345,9 @@ impl<A: Application> Worker<A> {
 
 /// Accepts every connection waiting in the listeners' queues (without blocking), with the index
 /// of the listener each came from.
-fn drain_accept_queues(listeners: &[(Socket, Option<SocketAddr>)]) -> Vec<(Socket, usize)> {
+fn drain_accept_queues(listeners: &[ListenSocket]) -> Vec<(Socket, usize)> {
     let mut queued = Vec::new();
-    for (i, (socket, _)) in listeners.iter().enumerate() {
+    for (i, ListenSocket { socket, .. }) in listeners.iter().enumerate() {
         if socket.set_nonblocking(true).is_err() {
             continue;
         }
