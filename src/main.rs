@@ -39,6 +39,8 @@ OPTIONS:
                              signal exits at once (code 130) [default: 30]
                              [env: PEREGRINE_SHUTDOWN_TIMEOUT]
     --no-server-header       Do not send the Server response header
+    --access-log             Log every request (client, method, target, status, bytes, time)
+                             to stderr at INFO [env: PEREGRINE_ACCESS_LOG=1]
     -h, --help               Print this help
     -V, --version            Print the version
 
@@ -212,6 +214,7 @@ fn parse_args(
                 shutdown_timeout = parse_shutdown_timeout(&value("--shutdown-timeout")?)?;
             }
             "--no-server-header" => options.server_header = None,
+            "--access-log" => options.access_log = true,
             "--config" => {
                 value("--config")?; // applied by `apply_config_file`
             }
@@ -232,6 +235,13 @@ fn parse_args(
     }
     if !urls.is_empty() {
         options.urls = urls;
+    }
+    if let Some(v) = env("PEREGRINE_ACCESS_LOG") {
+        match v.as_str() {
+            "1" | "true" | "yes" | "on" => options.access_log = true,
+            "0" | "false" | "no" | "off" | "" => {}
+            _ => return Err(format!("PEREGRINE_ACCESS_LOG: expected 1 or 0, got {v:?}")),
+        }
     }
     if proxy_urls.is_empty() {
         if let Some(v) = env("PEREGRINE_PROXY_PROTOCOL_URLS") {
@@ -359,16 +369,38 @@ fn force_exit_on_second_signal(signals: libc::sigset_t) {
     });
 }
 
-fn main() -> ExitCode {
+/// Logs go to stderr: warnings by default (`RUST_LOG` sets more), plus one INFO line per request
+/// under `--access-log`. Lines are written by a logging thread (`tracing-appender`), in
+/// batches, so a worker formats a line and hands it over but never waits on a `write`. The
+/// returned guard flushes what is queued when dropped (at exit).
+fn init_logging(access_log: bool) -> tracing_appender::non_blocking::WorkerGuard {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    if access_log {
+        filter = filter.add_directive("peregrine::access=info".parse().expect("a valid directive"));
+    }
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("peregrine-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(writer)
         .init();
+    guard
+}
 
-    let cli = match parse_args(std::env::args().skip(1), |k| std::env::var(k).ok()) {
+fn main() -> ExitCode {
+    // Before any thread starts (the logging thread, workers): every thread inherits the mask,
+    // so SIGINT/SIGTERM reach only `wait_for_signal`, never a thread's default action.
+    let signals = block_stop_signals();
+    let parsed = parse_args(std::env::args().skip(1), |k| std::env::var(k).ok());
+    let _log = init_logging(matches!(&parsed, Ok(Parsed::Run(cli)) if cli.options.access_log));
+    let cli = match parsed {
         Ok(Parsed::Run(cli)) => cli,
         Ok(Parsed::Exit(text)) => {
             print!("{text}");
@@ -389,7 +421,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let signals = block_stop_signals();
     let mut server = HttpServer::new(cli.options);
     if let Err(e) = server.start(DemoApp) {
         eprintln!("peregrine: error: {e}");
@@ -643,6 +674,11 @@ mod tests {
             (&["--workers", "0"], &[], "invalid worker count \"0\""),
             (&["--engine", "iouring"], &[], "unknown engine \"iouring\""),
             (&["--admin-urls", "ftp://x:1"], &[], "--admin-urls: "),
+            (
+                &[],
+                &[("PEREGRINE_ACCESS_LOG", "maybe")],
+                "PEREGRINE_ACCESS_LOG: expected 1 or 0",
+            ),
             (
                 &[
                     "--urls",

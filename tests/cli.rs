@@ -283,3 +283,53 @@ fn config_file_is_overridden_by_environment_and_flags() {
         assert!(child.wait().unwrap().success());
     }
 }
+
+#[test]
+fn the_access_log_has_one_line_per_request() {
+    let (mut child, addr, _out) = spawn(&[
+        "--urls",
+        "http://127.0.0.1:0",
+        "--workers",
+        "1",
+        "--access-log",
+    ]);
+    assert_eq!(get(addr, "/plaintext").status, 200);
+    assert_eq!(get(addr, "/missing?x=1").status, 404);
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("peregrine::access"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(
+        lines[0].contains("remote=127.0.0.1:")
+            && lines[0].contains("method=GET target=/plaintext status=200 bytes=13"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("target=/missing?x=1 status=404"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "no colour codes when not a terminal"
+    );
+}
+
+#[test]
+fn no_access_log_by_default() {
+    let (mut child, addr, _out) = spawn(&["--urls", "http://127.0.0.1:0", "--workers", "1"]);
+    assert_eq!(get(addr, "/plaintext").status, 200);
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(!log.contains("peregrine::access"), "{log}");
+}

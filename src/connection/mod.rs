@@ -55,6 +55,8 @@ pub(crate) struct WorkerContext {
     pub(crate) limits: Limits,
     pub(crate) parser: HeadParser,
     pub(crate) server_header: Option<Box<[u8]>>,
+    /// Whether every request gets an access log line (`ServerOptions::access_log`).
+    pub(crate) access_log: bool,
     /// The cached `Date` value, refreshed once a second by the worker.
     pub(crate) date: RefCell<DateCache>,
     /// Set when the server stops: idle connections close, responses say `Connection: close`.
@@ -83,6 +85,7 @@ impl WorkerContext {
             parser: HeadParser::new(limits.head_limits()),
             limits,
             server_header: server_header.map(|s| s.as_bytes().into()),
+            access_log: false,
             date: RefCell::new(date),
             draining: Cell::new(false),
             heartbeat: Heartbeat::new(),
@@ -213,6 +216,8 @@ pub(crate) struct Http1Connection<T> {
     requests: u32,
     /// The listener expects a PROXY protocol header, not yet read.
     awaiting_proxy_header: bool,
+    /// When the current request's head was parsed (only when the access log is on).
+    started: Option<std::time::Instant>,
     timer: Rc<ConnTimer>,
 
     // Input: `input[base..base + head_len]` is the current head; body bytes follow.
@@ -273,6 +278,7 @@ impl<T: Transport> Http1Connection<T> {
             extra: FeatureMap::default(),
             requests: 0,
             awaiting_proxy_header: false,
+            started: None,
             input: Vec::new(),
             base: 0,
             head_len: 0,
@@ -441,6 +447,16 @@ impl<T: Transport> Http1Connection<T> {
     /// How many requests this connection has started.
     pub(crate) fn requests(&self) -> u32 {
         self.requests
+    }
+
+    /// The response status as it stands.
+    pub(crate) fn response_status(&self) -> u16 {
+        self.response.status
+    }
+
+    /// Response body bytes the application wrote.
+    pub(crate) fn response_body_len(&self) -> u64 {
+        self.response.body_len
     }
 
     /// Counts one answered request in the worker's metrics.
@@ -665,6 +681,9 @@ impl<T: Transport> Http1Connection<T> {
         self.write_rate = self.worker.limits.min_response_data_rate;
         self.requests = self.requests.wrapping_add(1);
         self.request_id = RequestIdentifier::new(self.connection.connection_id, self.requests);
+        if self.worker.access_log {
+            self.started = Some(std::time::Instant::now());
+        }
         self.lifetime.reset();
         self.extra.clear();
         if self.out.capacity() == 0 {

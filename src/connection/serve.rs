@@ -67,6 +67,7 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         // response head is written, so the head can say whether the connection stays open.
         let body_consumed = poll_fn(|cx| conn.poll_drain_body(cx)).await;
         conn.count_request();
+        conn.log_access();
         if !conn.complete_response(outcome, body_consumed) {
             return match poll_fn(|cx| conn.poll_send_out(cx)).await {
                 Ok(()) => conn.closing(),

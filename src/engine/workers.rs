@@ -336,12 +336,16 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
         let opts = &spec.options;
         Rc::new(ConnectionHost {
             app,
-            ctx: Rc::new(WorkerContext::new(
-                opts.limits.clone(),
-                opts.server_header.as_deref(),
-                spec.upgraded_connections.clone(),
-                spec.metrics.clone(),
-            )),
+            ctx: Rc::new({
+                let mut ctx = WorkerContext::new(
+                    opts.limits.clone(),
+                    opts.server_header.as_deref(),
+                    spec.upgraded_connections.clone(),
+                    spec.metrics.clone(),
+                );
+                ctx.access_log = opts.access_log;
+                ctx
+            }),
             conns: RefCell::new(Vec::new()),
             contexts: RefCell::new(Vec::new()),
             live: Cell::new(0),

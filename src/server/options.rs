@@ -34,6 +34,10 @@ pub struct ServerOptions {
     pub recv_buffer_count: u16,
     /// Listen backlog per socket. Default 4096 (capped by `net.core.somaxconn`).
     pub backlog: i32,
+    /// Log every request at INFO level to the `tracing` target `peregrine::access` (client
+    /// address, method, target, status, body bytes, microseconds). Default `false`: the request
+    /// path then reads no clock and formats nothing.
+    pub access_log: bool,
     /// Listen URLs whose connections start with a PROXY protocol (v1 or v2) header, as
     /// HAProxy's `send-proxy` or nginx's `proxy_protocol on` send: the header's client address
     /// becomes the connection's remote address. A connection whose header is malformed, or not
@@ -61,6 +65,7 @@ impl Default for ServerOptions {
             recv_buffer_size: 8 * 1024,
             recv_buffer_count: 2048,
             backlog: 4096,
+            access_log: false,
             proxy_protocol_urls: Vec::new(),
             unix_socket_mode: None,
             inherited_listeners: Vec::new(),
