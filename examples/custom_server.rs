@@ -192,6 +192,7 @@ pub struct FileServer {
     inputs: Vec<Input>,
     features: ServerFeatures,
     shared: Arc<Shared>,
+    started: bool,
     worker: Option<JoinHandle<()>>,
     responses: Option<mpsc::Receiver<Served>>,
 }
@@ -223,13 +224,14 @@ impl FileServer {
             inputs,
             features,
             shared: Arc::default(),
+            started: false,
             worker: None,
             responses: None,
         }
     }
 
     /// The next input's responses, waiting for the worker; `None` once every input started is
-    /// done (or before `start`).
+    /// done (or before `start`, or after `stop` left a stuck worker behind).
     pub fn next_response(&self) -> Option<Served> {
         self.responses.as_ref()?.recv().ok()
     }
@@ -237,7 +239,7 @@ impl FileServer {
 
 impl Server for FileServer {
     fn start<A: Application>(&mut self, app: A) -> Result<(), StartError> {
-        if self.responses.is_some() {
+        if self.started {
             return Err(StartError::AlreadyStarted);
         }
         let (tx, rx) = mpsc::channel();
@@ -247,6 +249,7 @@ impl Server for FileServer {
             .name("file-server".into())
             .spawn(move || serve_inputs(&app, inputs, &shared, &tx))
             .map_err(StartError::Io)?;
+        self.started = true;
         self.worker = Some(worker);
         self.responses = Some(rx);
         Ok(())
@@ -268,8 +271,11 @@ impl Server for FileServer {
                 shared.abort.store(true, Ordering::SeqCst);
                 worker.thread().unpark();
                 // An application that blocks its thread cannot be interrupted: after the grace
-                // period the worker is left behind, and its connection still counts as aborted.
-                wait_until_finished(&worker, Instant::now() + ABORT_GRACE);
+                // period the worker is left behind, its connection still counts as aborted, and
+                // whatever it produces later is discarded.
+                if !wait_until_finished(&worker, Instant::now() + ABORT_GRACE) {
+                    self.responses = None;
+                }
             }
         }
         let at_stop = open.max(aborted);
@@ -1112,7 +1118,7 @@ mod tests {
         );
     }
 
-    /// Fails, panics or hangs depending on the path; counts disposals with an error.
+    /// Fails, panics, hangs or sleeps depending on the path; counts disposals with an error.
     #[derive(Default)]
     struct Faulty {
         disposed_with_error: Arc<AtomicUsize>,
@@ -1128,6 +1134,11 @@ mod tests {
                     http.write(b"partial");
                     http.flush().await?;
                     Err("failed after the response started".into())
+                }
+                // A real wake-up from peregrine's timer thread, on this server's own thread.
+                "/slow" => {
+                    peregrine::rt::sleep(Duration::from_millis(300)).await;
+                    Ok(())
                 }
                 // No lifetime feature here, so this waits until the stop deadline.
                 "/hang" => {
@@ -1170,6 +1181,42 @@ mod tests {
         assert_eq!(late.body, b"partial");
         assert_eq!(errors.load(Ordering::SeqCst), 3);
         assert_eq!(report.requests_served, 4);
+    }
+
+    #[test]
+    fn stop_drains_the_request_in_progress() {
+        let mut server = FileServer::new(vec![
+            Input {
+                name: "slow".into(),
+                bytes: b"GET /slow HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n".to_vec(),
+            },
+            Input {
+                name: "never started".into(),
+                bytes: b"GET /ok HTTP/1.1\r\n\r\n".to_vec(),
+            },
+        ]);
+        server.start(Faulty::default()).expect("start");
+        while server.shared.served.load(Ordering::SeqCst) < 1 {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let report = server.stop(Duration::from_secs(10));
+        assert_eq!(
+            (
+                report.connections_at_stop,
+                report.connections_drained,
+                report.connections_aborted
+            ),
+            (1, 1, 0)
+        );
+        assert_eq!(report.requests_served, 1, "no request starts after stop");
+        let served = server.next_response().expect("the drained input's output");
+        let r = only(parse_responses(&served.response, false));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("connection"), Some("close"), "stopping closes");
+        assert!(
+            server.next_response().is_none(),
+            "no input starts after stop"
+        );
     }
 
     #[test]
