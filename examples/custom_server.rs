@@ -18,6 +18,7 @@
 //! - a malformed or truncated request: `400 Bad Request` with the reason as a `text/plain`
 //!   body, then the connection closes (the rest of the input is ignored);
 //! - `Transfer-Encoding` (chunked bodies): `501 Not Implemented`, then the connection closes;
+//! - an HTTP version other than 1.0 and 1.1: `505`, then the connection closes;
 //! - an application error, or a panic, before the response started: `500`, and a panic closes
 //!   the connection; after the response started: the response is cut short and the connection
 //!   closes.
@@ -488,27 +489,32 @@ fn bad_request(reason: impl Into<String>) -> Rejection {
     }
 }
 
+fn incomplete_head() -> Rejection {
+    bad_request("incomplete request head (the input ends before the blank line after the headers)")
+}
+
+fn unsupported_version() -> Rejection {
+    Rejection {
+        status: 505,
+        reason: "unsupported HTTP version (only HTTP/1.0 and HTTP/1.1 are served)".into(),
+    }
+}
+
 /// Parses the request at the start of `input`; returns it and how many bytes it took.
 fn parse_request(input: &[u8]) -> Result<(Request, usize), Rejection> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut head = httparse::Request::new(&mut slots);
-    let head_len =
-        match head.parse(input) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return Err(bad_request(
-                "incomplete request head (the input ends before the blank line after the headers)",
-            )),
-            Err(e) => return Err(bad_request(format!("malformed request head: {e}"))),
-        };
+    let head_len = match head.parse(input) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Err(incomplete_head()),
+        // Kestrel's rule: a version it does not recognise is 505, not 400.
+        Err(httparse::Error::Version) => return Err(unsupported_version()),
+        Err(e) => return Err(bad_request(format!("malformed request head: {e}"))),
+    };
     let version = match head.version {
         Some(0) => Version::Http10,
         Some(1) => Version::Http11,
-        _ => {
-            return Err(Rejection {
-                status: 505,
-                reason: "only HTTP/1.0 and HTTP/1.1 are supported".into(),
-            })
-        }
+        _ => return Err(unsupported_version()),
     };
     let mut content_length: Option<u64> = None;
     let mut close = version == Version::Http10;
@@ -996,6 +1002,19 @@ mod tests {
         let conflicting =
             b"POST /echo HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab";
         assert_eq!(only(demo(conflicting)).status, 400);
+    }
+
+    #[test]
+    fn other_versions_are_505() {
+        for line in [
+            "GET /json HTTP/2.0",
+            "GET /json HTTP/1.2",
+            "GET /json HTTX/1.1",
+        ] {
+            let r = only(demo(format!("{line}\r\n\r\n").as_bytes()));
+            assert_eq!(r.status, 505, "{line}");
+            assert_eq!(r.header("connection"), Some("close"));
+        }
     }
 
     #[test]
