@@ -6,11 +6,19 @@
 //! | `/plaintext` | GET, HEAD | `Hello, World!` (`text/plain`) |
 //! | `/json` | GET, HEAD | `{"message":"Hello, World!"}` (`application/json`) |
 //! | `/echo` | POST, PUT | the request body, streamed back |
+//! | `/upload` | POST, PUT | the request body read to its end (not kept), then `length` and `fnv1a64` (its [FNV-1a] 64-bit hash in hex) lines (`text/plain`) |
 //! | `/whoami` | GET, HEAD | what the application sees of the request: `remote_addr`, `scheme` and `host` lines (`text/plain`), e.g. behind a proxy with `--forwarded-headers` |
 //! | `/bytes/N` | GET, HEAD | `N` bytes (at most [`MAX_BYTES`], 1 GiB), byte `i` being `i % 256`, streamed in 16 KiB pieces (`application/octet-stream`) |
 //!
 //! Other paths get `404` (so does `/bytes/N` with `N` not a decimal number up to [`MAX_BYTES`]);
 //! other methods on these paths get `405` with `Allow`.
+//!
+//! `/echo` starts answering while the body still arrives, so a client must read while it sends.
+//! Reverse proxies such as nginx and Apache httpd do not: they read the response only once they
+//! have sent the whole request body, and an echo of a body larger than the socket buffers stalls
+//! behind them. `/upload` reads the whole body first, so it works behind any proxy.
+//!
+//! [FNV-1a]: http://www.isthe.com/chongo/tech/comp/fnv/index.html
 
 use crate::app::{AppResult, Handler};
 use crate::http::{HttpContext, Method};
@@ -19,6 +27,7 @@ const INDEX: &[u8] = b"<!doctype html>\n<html><head><title>peregrine</title></he
 <h1>peregrine</h1>\n<p>An io_uring, thread-per-core HTTP/1.1 server.</p>\n<ul>\n\
 <li><a href=\"/plaintext\">GET /plaintext</a></li>\n<li><a href=\"/json\">GET /json</a></li>\n\
 <li>POST or PUT /echo: echoes the request body</li>\n\
+<li>POST or PUT /upload: the request body's length and FNV-1a hash</li>\n\
 <li><a href=\"/whoami\">GET /whoami</a>: the client address, scheme and host</li>\n\
 <li><a href=\"/bytes/1024\">GET /bytes/N</a>: N bytes</li>\n</ul>\n</body></html>\n";
 
@@ -47,6 +56,7 @@ impl Handler for DemoApp {
                 http.write(INDEX);
             }
             "/echo" if matches!(method, Method::Post | Method::Put) => echo(http).await?,
+            "/upload" if matches!(method, Method::Post | Method::Put) => upload(http).await?,
             "/whoami" if is_get => whoami(http)?,
             path if path.starts_with("/bytes/") => match parse_byte_count(&path[7..]) {
                 Some(n) if is_get => bytes(http, n, method == Method::Head).await?,
@@ -54,7 +64,7 @@ impl Handler for DemoApp {
                 None => not_found(http)?,
             },
             "/plaintext" | "/json" | "/" | "/whoami" => method_not_allowed(http, "GET, HEAD")?,
-            "/echo" => method_not_allowed(http, "POST, PUT")?,
+            "/echo" | "/upload" => method_not_allowed(http, "POST, PUT")?,
             _ => not_found(http)?,
         }
         Ok(())
@@ -65,6 +75,38 @@ fn not_found(http: &mut HttpContext<'_>) -> AppResult {
     http.set_status(404)?;
     http.set_header("content-type", "text/plain")?;
     http.write(b"Not Found");
+    Ok(())
+}
+
+/// The FNV-1a 64-bit offset basis: the hash of no bytes, where [`fnv1a64`] starts.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// The FNV-1a 64-bit prime.
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Folds `data` into the FNV-1a 64-bit hash `hash` (start from [`FNV_OFFSET`]), as `/upload`
+/// does. Not a cryptographic hash: it checks that bytes arrived intact.
+pub fn fnv1a64(mut hash: u64, data: &[u8]) -> u64 {
+    for b in data {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+/// Reads the whole request body without keeping it, then answers with its length and hash.
+async fn upload(http: &mut HttpContext<'_>) -> AppResult {
+    let mut buf = vec![0u8; 16 * 1024];
+    let (mut length, mut hash) = (0u64, FNV_OFFSET);
+    loop {
+        let n = http.read_body(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        length += n as u64;
+        hash = fnv1a64(hash, &buf[..n]);
+    }
+    http.set_header("content-type", "text/plain")?;
+    http.write(format!("length: {length}\nfnv1a64: {hash:016x}\n").as_bytes());
     Ok(())
 }
 
@@ -190,6 +232,24 @@ mod tests {
             assert_eq!(server.send(TestRequest::get(bad)).status, 404, "{bad}");
         }
         assert_eq!(server.send(TestRequest::post("/bytes/5", "")).status, 405);
+    }
+
+    #[test]
+    fn upload_reports_length_and_hash() {
+        let server = server();
+        // FNV-1a 64 test vectors: "" and "a".
+        let r = server.send(TestRequest::post("/upload", ""));
+        assert_eq!(r.text(), "length: 0\nfnv1a64: cbf29ce484222325\n");
+        let r = server.send(TestRequest::post("/upload", "a"));
+        assert_eq!(r.text(), "length: 1\nfnv1a64: af63dc4c8601ec8c\n");
+        let body = vec![7u8; 100_000];
+        let r = server.send(TestRequest::new("PUT", "/upload").body(body.clone()));
+        let want = format!(
+            "length: 100000\nfnv1a64: {:016x}\n",
+            fnv1a64(FNV_OFFSET, &body)
+        );
+        assert_eq!(r.text(), want);
+        assert_eq!(server.send(TestRequest::get("/upload")).status, 405);
     }
 
     #[test]

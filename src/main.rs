@@ -73,8 +73,9 @@ SYSTEMD:
     READY=1 is sent once listening and STOPPING=1 when the drain begins.
 
 ROUTES:
-    GET /plaintext, GET /json, POST|PUT /echo, GET /whoami (client address, scheme, host),
-    GET /bytes/N (N bytes, up to 1 GiB), GET / (index); 404 otherwise.
+    GET /plaintext, GET /json, POST|PUT /echo, POST|PUT /upload (length and hash of the
+    body), GET /whoami (client address, scheme, host), GET /bytes/N (N bytes, up to 1 GiB),
+    GET / (index); 404 otherwise.
 ";
 
 /// The parsed command line.
