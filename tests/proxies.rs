@@ -337,8 +337,9 @@ http {{
             # The scheme the client used; where nginx terminates TLS, "https" (or $scheme when it
             # also serves plain http). Here a constant, so the test can tell it was applied.
             proxy_set_header X-Forwarded-Proto https;
-            # Kept at nginx's default: a request that fails on one upstream connection (refused,
-            # reset) is tried again, idempotent methods only (proxy_next_upstream error timeout).
+            # nginx's default proxy_next_upstream (error timeout) sends an idempotent request
+            # again when a kept-alive connection to peregrine fails under it (closed while
+            # peregrine drains for a restart); with one server, only those are tried again.
         }}
     }}
 }}
@@ -886,3 +887,26 @@ engine_tests!(
     apache_large_upload_and_download,
     restart_behind_nginx_loses_no_request,
 );
+
+/// docs/deploy.md shows the configurations these tests run, rendered with the example paths and
+/// ports it names; this keeps the two in step.
+#[test]
+fn deploy_docs_show_the_tested_proxy_configurations() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploy.md"))
+        .expect("docs/deploy.md");
+    for (name, text) in [
+        (
+            "nginx",
+            nginx_conf(Path::new("/var/lib/peregrine-nginx"), 80, 8080),
+        ),
+        (
+            "apache",
+            apache_conf(Path::new("/var/lib/peregrine-apache"), 80, 8080),
+        ),
+    ] {
+        assert!(
+            docs.contains(&text),
+            "docs/deploy.md does not show the tested {name} configuration; it is:\n{text}"
+        );
+    }
+}
