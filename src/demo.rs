@@ -6,8 +6,19 @@
 //! | `/plaintext` | GET, HEAD | `Hello, World!` (`text/plain`) |
 //! | `/json` | GET, HEAD | `{"message":"Hello, World!"}` (`application/json`) |
 //! | `/echo` | POST, PUT | the request body, streamed back |
+//! | `/upload` | POST, PUT | the request body read to its end (not kept), then `length` and `fnv1a64` (its [FNV-1a] 64-bit hash in hex) lines (`text/plain`) |
+//! | `/whoami` | GET, HEAD | what the application sees of the request: `remote_addr`, `scheme` and `host` lines (`text/plain`), e.g. behind a proxy with `--forwarded-headers` |
+//! | `/bytes/N` | GET, HEAD | `N` bytes (at most [`MAX_BYTES`], 1 GiB), byte `i` being `i % 256`, streamed in 16 KiB pieces (`application/octet-stream`) |
 //!
-//! Other paths get `404`; other methods on these paths get `405` with `Allow`.
+//! Other paths get `404` (so does `/bytes/N` with `N` not a decimal number up to [`MAX_BYTES`]);
+//! other methods on these paths get `405` with `Allow`.
+//!
+//! `/echo` starts answering while the body still arrives, so a client must read while it sends.
+//! Reverse proxies such as nginx and Apache httpd do not: they read the response only once they
+//! have sent the whole request body, and an echo of a body larger than the socket buffers stalls
+//! behind them. `/upload` reads the whole body first, so it works behind any proxy.
+//!
+//! [FNV-1a]: http://www.isthe.com/chongo/tech/comp/fnv/index.html
 
 use crate::app::{AppResult, Handler};
 use crate::http::{HttpContext, Method};
@@ -15,7 +26,13 @@ use crate::http::{HttpContext, Method};
 const INDEX: &[u8] = b"<!doctype html>\n<html><head><title>peregrine</title></head><body>\n\
 <h1>peregrine</h1>\n<p>An io_uring, thread-per-core HTTP/1.1 server.</p>\n<ul>\n\
 <li><a href=\"/plaintext\">GET /plaintext</a></li>\n<li><a href=\"/json\">GET /json</a></li>\n\
-<li>POST or PUT /echo: echoes the request body</li>\n</ul>\n</body></html>\n";
+<li>POST or PUT /echo: echoes the request body</li>\n\
+<li>POST or PUT /upload: the request body's length and FNV-1a hash</li>\n\
+<li><a href=\"/whoami\">GET /whoami</a>: the client address, scheme and host</li>\n\
+<li><a href=\"/bytes/1024\">GET /bytes/N</a>: N bytes</li>\n</ul>\n</body></html>\n";
+
+/// The most `/bytes/N` sends: 1 GiB.
+pub const MAX_BYTES: u64 = 1 << 30;
 
 /// The demo application (see the module documentation for its routes).
 #[derive(Clone, Copy, Debug, Default)]
@@ -39,16 +56,113 @@ impl Handler for DemoApp {
                 http.write(INDEX);
             }
             "/echo" if matches!(method, Method::Post | Method::Put) => echo(http).await?,
-            "/plaintext" | "/json" | "/" => method_not_allowed(http, "GET, HEAD")?,
-            "/echo" => method_not_allowed(http, "POST, PUT")?,
-            _ => {
-                http.set_status(404)?;
-                http.set_header("content-type", "text/plain")?;
-                http.write(b"Not Found");
-            }
+            "/upload" if matches!(method, Method::Post | Method::Put) => upload(http).await?,
+            "/whoami" if is_get => whoami(http)?,
+            path if path.starts_with("/bytes/") => match parse_byte_count(&path[7..]) {
+                Some(n) if is_get => bytes(http, n, method == Method::Head).await?,
+                Some(_) => method_not_allowed(http, "GET, HEAD")?,
+                None => not_found(http)?,
+            },
+            "/plaintext" | "/json" | "/" | "/whoami" => method_not_allowed(http, "GET, HEAD")?,
+            "/echo" | "/upload" => method_not_allowed(http, "POST, PUT")?,
+            _ => not_found(http)?,
         }
         Ok(())
     }
+}
+
+fn not_found(http: &mut HttpContext<'_>) -> AppResult {
+    http.set_status(404)?;
+    http.set_header("content-type", "text/plain")?;
+    http.write(b"Not Found");
+    Ok(())
+}
+
+/// The FNV-1a 64-bit offset basis: the hash of no bytes, where [`fnv1a64`] starts.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// The FNV-1a 64-bit prime.
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Folds `data` into the FNV-1a 64-bit hash `hash` (start from [`FNV_OFFSET`]), as `/upload`
+/// does. Not a cryptographic hash: it checks that bytes arrived intact.
+pub fn fnv1a64(mut hash: u64, data: &[u8]) -> u64 {
+    for b in data {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+/// Reads the whole request body without keeping it, then answers with its length and hash.
+async fn upload(http: &mut HttpContext<'_>) -> AppResult {
+    let mut buf = vec![0u8; 16 * 1024];
+    let (mut length, mut hash) = (0u64, FNV_OFFSET);
+    loop {
+        let n = http.read_body(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        length += n as u64;
+        hash = fnv1a64(hash, &buf[..n]);
+    }
+    http.set_header("content-type", "text/plain")?;
+    http.write(format!("length: {length}\nfnv1a64: {hash:016x}\n").as_bytes());
+    Ok(())
+}
+
+/// What the application sees of the request, one `name: value` line each: the client address
+/// (`-` where there is none, as on a Unix socket), the scheme and the host (`-` without one).
+/// Behind a proxy, [`ForwardedHeaders`](crate::middleware::ForwardedHeaders) changes all three.
+fn whoami(http: &mut HttpContext<'_>) -> AppResult {
+    let text = format!(
+        "remote_addr: {}\nscheme: {}\nhost: {}\n",
+        http.remote_addr()
+            .map_or_else(|| "-".to_owned(), |a| a.to_string()),
+        http.scheme(),
+        http.host().unwrap_or("-"),
+    );
+    http.set_header("content-type", "text/plain")?;
+    http.set_header("cache-control", "no-store")?;
+    http.write(text.as_bytes());
+    Ok(())
+}
+
+/// `N` of `/bytes/N`: decimal digits only, at most [`MAX_BYTES`].
+fn parse_byte_count(digits: &str) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n <= MAX_BYTES)
+}
+
+/// The `/bytes/N` pattern: byte `i` is `i % 256`. Its length is a multiple of 256, so every
+/// piece sent from its start continues the pattern.
+static PATTERN: [u8; 16 * 1024] = {
+    let mut p = [0u8; 16 * 1024];
+    let mut i = 0;
+    while i < p.len() {
+        p[i] = i as u8;
+        i += 1;
+    }
+    p
+};
+
+/// Sends `n` pattern bytes with a `Content-Length`, piece by piece: `write_all` waits for the
+/// client whenever the response buffer is full, so memory stays bounded whatever `n` is.
+async fn bytes(http: &mut HttpContext<'_>, n: u64, head: bool) -> AppResult {
+    let mut digits = itoa::Buffer::new();
+    http.set_header("content-type", "application/octet-stream")?;
+    http.set_header("content-length", digits.format(n))?;
+    if head {
+        return Ok(());
+    }
+    let mut left = n;
+    while left > 0 {
+        let piece = left.min(PATTERN.len() as u64) as usize;
+        http.write_all(&PATTERN[..piece]).await?;
+        left -= piece as u64;
+    }
+    Ok(())
 }
 
 fn method_not_allowed(http: &mut HttpContext<'_>, allow: &str) -> AppResult {
@@ -81,5 +195,73 @@ async fn echo(http: &mut HttpContext<'_>) -> AppResult {
             return Ok(());
         }
         http.write_all(&buf[..n]).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::Server;
+    use crate::testing::{TestRequest, TestServer};
+
+    fn server() -> TestServer {
+        let mut server = TestServer::new();
+        server.start(DemoApp).unwrap();
+        server
+    }
+
+    #[test]
+    fn bytes_sends_the_pattern_with_its_length() {
+        let server = server();
+        for n in [0usize, 1, 255, 16 * 1024, 16 * 1024 + 7, 100_000] {
+            let r = server.send(TestRequest::get(&format!("/bytes/{n}")));
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("content-length"), Some(n.to_string().as_bytes()));
+            assert_eq!(r.body.len(), n);
+            assert!(r.body.iter().enumerate().all(|(i, b)| *b == i as u8), "{n}");
+        }
+        let r = server.send(TestRequest::new("HEAD", "/bytes/1073741824"));
+        assert_eq!((r.status, r.body.len()), (200, 0));
+        for bad in [
+            "/bytes/",
+            "/bytes/x",
+            "/bytes/-1",
+            "/bytes/+5",
+            "/bytes/1073741825",
+        ] {
+            assert_eq!(server.send(TestRequest::get(bad)).status, 404, "{bad}");
+        }
+        assert_eq!(server.send(TestRequest::post("/bytes/5", "")).status, 405);
+    }
+
+    #[test]
+    fn upload_reports_length_and_hash() {
+        let server = server();
+        // FNV-1a 64 test vectors: "" and "a".
+        let r = server.send(TestRequest::post("/upload", ""));
+        assert_eq!(r.text(), "length: 0\nfnv1a64: cbf29ce484222325\n");
+        let r = server.send(TestRequest::post("/upload", "a"));
+        assert_eq!(r.text(), "length: 1\nfnv1a64: af63dc4c8601ec8c\n");
+        let body = vec![7u8; 100_000];
+        let r = server.send(TestRequest::new("PUT", "/upload").body(body.clone()));
+        let want = format!(
+            "length: 100000\nfnv1a64: {:016x}\n",
+            fnv1a64(FNV_OFFSET, &body)
+        );
+        assert_eq!(r.text(), want);
+        assert_eq!(server.send(TestRequest::get("/upload")).status, 405);
+    }
+
+    #[test]
+    fn whoami_reports_scheme_and_host() {
+        let server = server();
+        let r = server.send(TestRequest::get("/whoami").header("host", "example.com:81"));
+        assert_eq!(r.status, 200);
+        // The in-memory server has no connection, so no address.
+        assert_eq!(
+            r.text(),
+            "remote_addr: -\nscheme: http\nhost: example.com:81\n"
+        );
+        assert_eq!(server.send(TestRequest::post("/whoami", "")).status, 405);
     }
 }

@@ -5,9 +5,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use peregrine::demo::DemoApp;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use peregrine::metrics::{AdminApp, ServerMetrics};
+use peregrine::middleware::{ForwardedHeaders, ForwardedHeadersOptions, HostFiltering, IpNetwork};
+use peregrine::server::StartError;
 use peregrine::{EngineChoice, EngineInfo, HttpServer, PortableServer, Server, ServerOptions};
 
 const HELP: &str = "\
@@ -44,6 +47,19 @@ OPTIONS:
     -h, --help               Print this help
     -V, --version            Print the version
 
+BEHIND A REVERSE PROXY (docs/deploy.md):
+    --forwarded-headers      Show the application the client address and scheme from the
+                             X-Forwarded-For and X-Forwarded-Proto headers of trusted proxies
+                             (loopback: 127.0.0.0/8 and ::1) [default: off]
+                             [env: PEREGRINE_FORWARDED_HEADERS=true|false]
+    --known-proxies <LIST>   Also trust these proxy addresses, e.g. 10.0.0.5,fd00::5
+                             (implies --forwarded-headers) [env: PEREGRINE_KNOWN_PROXIES]
+    --known-networks <LIST>  Also trust these networks, e.g. 10.0.0.0/8,fd00::/8
+                             (implies --forwarded-headers) [env: PEREGRINE_KNOWN_NETWORKS]
+    --allowed-hosts <LIST>   Answer 400 to requests whose Host is not one of these, e.g.
+                             example.com,*.example.com [default: any]
+                             [env: PEREGRINE_ALLOWED_HOSTS]
+
 LIMITS (each also as env PEREGRINE_<NAME>, e.g. PEREGRINE_KEEP_ALIVE_TIMEOUT=60s):
     --max-request-line-size <SIZE>          [default: 8K]     longer: 414
     --max-request-headers-size <SIZE>       [default: 32K]    larger: 431
@@ -63,7 +79,9 @@ SYSTEMD:
     READY=1 is sent once listening and STOPPING=1 when the drain begins.
 
 ROUTES:
-    GET /plaintext, GET /json, POST|PUT /echo, GET / (index); 404 otherwise.
+    GET /plaintext, GET /json, POST|PUT /echo, POST|PUT /upload (length and hash of the
+    body), GET /whoami (client address, scheme, host), GET /bytes/N (N bytes, up to 1 GiB),
+    GET / (index); 404 otherwise.
 ";
 
 /// The parsed command line.
@@ -72,6 +90,164 @@ struct Cli {
     shutdown_timeout: Duration,
     /// Where the admin endpoints (/metrics, /healthz) listen, if anywhere.
     admin_urls: Vec<String>,
+    /// What wraps the demo application.
+    middleware: Middleware,
+}
+
+/// The middleware the flags put around the demo application; none by default.
+#[derive(Default)]
+struct Middleware {
+    /// `--forwarded-headers`, or a trust list (which implies it).
+    forwarded: Option<ForwardedHeadersOptions>,
+    /// `--allowed-hosts`, already checked, and the list as given (for the banner).
+    host_filtering: Option<(HostFiltering<DemoApp>, Vec<String>)>,
+}
+
+impl Middleware {
+    /// Starts the demo application in `server`, wrapped as asked. Each combination is its own
+    /// concrete application type (monomorphised, nothing boxed): without the flags the server
+    /// runs the bare `DemoApp`, exactly as before the flags existed.
+    fn start(self, server: &mut HttpServer) -> Result<(), StartError> {
+        match (self.forwarded, self.host_filtering) {
+            (None, None) => server.start(DemoApp),
+            (None, Some((filtered, _))) => server.start(filtered),
+            (Some(options), None) => server.start(ForwardedHeaders::new(DemoApp, options)),
+            // Forwarded headers outside, so the forwarded host is the one filtered.
+            (Some(options), Some((filtered, _))) => {
+                server.start(ForwardedHeaders::new(filtered, options))
+            }
+        }
+    }
+
+    /// One line per middleware in use, for the startup banner.
+    fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(f) = &self.forwarded {
+            let trusted: Vec<String> = f
+                .known_networks
+                .iter()
+                .map(ToString::to_string)
+                .chain(f.known_proxies.iter().map(ToString::to_string))
+                .collect();
+            lines.push(format!(
+                "forwarded headers (X-Forwarded-For, X-Forwarded-Proto) trusted from {}",
+                trusted.join(", ")
+            ));
+        }
+        if let Some((_, hosts)) = &self.host_filtering {
+            lines.push(format!("allowed hosts: {}", hosts.join(", ")));
+        }
+        lines
+    }
+}
+
+/// The flags and variables that set [`Middleware`], before they are combined.
+#[derive(Default)]
+struct MiddlewareArgs {
+    forwarded_headers: bool,
+    known_proxies: Option<Vec<IpAddr>>,
+    known_networks: Option<Vec<IpNetwork>>,
+    allowed_hosts: Option<Vec<String>>,
+}
+
+impl MiddlewareArgs {
+    /// Fills what no flag gave from the environment, then builds the middleware.
+    fn build(mut self, env: &impl Fn(&str) -> Option<String>) -> Result<Middleware, String> {
+        if !self.forwarded_headers {
+            if let Some(v) = env("PEREGRINE_FORWARDED_HEADERS") {
+                self.forwarded_headers =
+                    parse_switch(&v).map_err(|e| format!("PEREGRINE_FORWARDED_HEADERS: {e}"))?;
+            }
+        }
+        if self.known_proxies.is_none() {
+            if let Some(v) = env("PEREGRINE_KNOWN_PROXIES") {
+                self.known_proxies = Some(
+                    parse_known_proxies(&v).map_err(|e| format!("PEREGRINE_KNOWN_PROXIES: {e}"))?,
+                );
+            }
+        }
+        if self.known_networks.is_none() {
+            if let Some(v) = env("PEREGRINE_KNOWN_NETWORKS") {
+                self.known_networks = Some(
+                    parse_known_networks(&v)
+                        .map_err(|e| format!("PEREGRINE_KNOWN_NETWORKS: {e}"))?,
+                );
+            }
+        }
+        let mut hosts_source = "--allowed-hosts";
+        if self.allowed_hosts.is_none() {
+            if let Some(v) = env("PEREGRINE_ALLOWED_HOSTS") {
+                self.allowed_hosts = Some(split_list(&v).collect());
+                hosts_source = "PEREGRINE_ALLOWED_HOSTS";
+            }
+        }
+        let forwarded = (self.forwarded_headers
+            || self.known_proxies.is_some()
+            || self.known_networks.is_some())
+        .then(|| {
+            // Loopback stays trusted (the middleware's defaults); the lists add to it.
+            let mut options = ForwardedHeadersOptions::default();
+            options
+                .known_proxies
+                .extend(self.known_proxies.unwrap_or_default());
+            options
+                .known_networks
+                .extend(self.known_networks.unwrap_or_default());
+            options
+        });
+        let host_filtering = self
+            .allowed_hosts
+            .map(|hosts| HostFiltering::new(DemoApp, hosts.clone()).map(|h| (h, hosts)))
+            .transpose()
+            .map_err(|e| format!("{hosts_source}: {e}"))?;
+        Ok(Middleware {
+            forwarded,
+            host_filtering,
+        })
+    }
+}
+
+/// The entries of a comma-separated list, trimmed, empty ones skipped.
+fn split_list(v: &str) -> impl Iterator<Item = String> + '_ {
+    v.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+}
+
+fn parse_switch(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(format!("invalid value {v:?}: expected true or false")),
+    }
+}
+
+fn parse_known_proxies(v: &str) -> Result<Vec<IpAddr>, String> {
+    let list: Vec<IpAddr> = split_list(v)
+        .map(|e| {
+            let bare = e.trim_start_matches('[').trim_end_matches(']');
+            bare.parse()
+                .map_err(|_| format!("invalid --known-proxies entry {e:?}: expected an IP address"))
+        })
+        .collect::<Result<_, _>>()?;
+    if list.is_empty() {
+        return Err("--known-proxies: the list is empty".into());
+    }
+    Ok(list)
+}
+
+fn parse_known_networks(v: &str) -> Result<Vec<IpNetwork>, String> {
+    let list: Vec<IpNetwork> = split_list(v)
+        .map(|e| {
+            e.parse()
+                .map_err(|err| format!("invalid --known-networks entry {e:?}: {err}"))
+        })
+        .collect::<Result<_, _>>()?;
+    if list.is_empty() {
+        return Err("--known-networks: the list is empty".into());
+    }
+    Ok(list)
 }
 
 enum Parsed {
@@ -173,6 +349,7 @@ fn parse_args(
     let mut proxy_urls: Vec<String> = Vec::new();
     let mut shutdown_timeout = Duration::from_secs(30);
     let mut limits_given: Vec<&str> = Vec::new();
+    let mut middleware = MiddlewareArgs::default();
     // hosting: the configuration file sits above the defaults and below the environment and
     // the flags, so it is applied first (see docs/hosting.md, "Precedence").
     let args: Vec<String> = args.into_iter().collect();
@@ -215,6 +392,24 @@ fn parse_args(
             }
             "--no-server-header" => options.server_header = None,
             "--access-log" => options.access_log = true,
+            "--forwarded-headers" => {
+                middleware.forwarded_headers = match &inline {
+                    Some(v) => parse_switch(v).map_err(|e| format!("--forwarded-headers: {e}"))?,
+                    None => true,
+                }
+            }
+            "--known-proxies" => middleware
+                .known_proxies
+                .get_or_insert_with(Vec::new)
+                .extend(parse_known_proxies(&value(flag.as_str())?)?),
+            "--known-networks" => middleware
+                .known_networks
+                .get_or_insert_with(Vec::new)
+                .extend(parse_known_networks(&value(flag.as_str())?)?),
+            "--allowed-hosts" => middleware
+                .allowed_hosts
+                .get_or_insert_with(Vec::new)
+                .extend(split_list(&value(flag.as_str())?)),
             "--config" => {
                 value("--config")?; // applied by `apply_config_file`
             }
@@ -257,6 +452,7 @@ fn parse_args(
         }
     }
     let admin = admin_options(&admin_urls).map_err(|e| format!("--admin-urls: {e}"))?;
+    let middleware = middleware.build(&env)?;
     if engine.is_none() {
         if let Some(v) = env("PEREGRINE_ENGINE") {
             engine = Some(v.parse().map_err(|e| format!("PEREGRINE_ENGINE: {e}"))?);
@@ -295,6 +491,7 @@ fn parse_args(
         options,
         shutdown_timeout,
         admin_urls: admin.map(|a| a.urls).unwrap_or_default(),
+        middleware,
     })))
 }
 
@@ -422,7 +619,11 @@ fn main() -> ExitCode {
         }
     };
     let mut server = HttpServer::new(cli.options);
-    if let Err(e) = server.start(DemoApp) {
+    let middleware = std::mem::take(&mut cli.middleware);
+    for line in middleware.describe() {
+        println!("peregrine: {line}");
+    }
+    if let Err(e) = middleware.start(&mut server) {
         eprintln!("peregrine: error: {e}");
         return ExitCode::from(1);
     }
@@ -668,6 +869,68 @@ mod tests {
     }
 
     #[test]
+    fn middleware_is_off_by_default_and_trust_lists_imply_forwarded_headers() {
+        let m = parse_cli(&[], &[]).unwrap().middleware;
+        assert!(m.forwarded.is_none() && m.host_filtering.is_none());
+        assert!(m.describe().is_empty());
+
+        let m = parse_cli(&["--forwarded-headers"], &[]).unwrap().middleware;
+        let f = m.forwarded.expect("on");
+        assert_eq!(f, ForwardedHeadersOptions::default(), "loopback trusted");
+        let m = parse_cli(&["--forwarded-headers=false"], &[])
+            .unwrap()
+            .middleware;
+        assert!(m.forwarded.is_none());
+        let m = parse_cli(&[], &[("PEREGRINE_FORWARDED_HEADERS", "true")])
+            .unwrap()
+            .middleware;
+        assert!(m.forwarded.is_some());
+
+        let m = parse_cli(
+            &[
+                "--known-proxies",
+                "10.0.0.5, [fd00::5]",
+                "--known-proxies=10.0.0.6",
+            ],
+            &[("PEREGRINE_KNOWN_NETWORKS", "192.168.0.0/16")],
+        )
+        .unwrap()
+        .middleware;
+        let f = m.forwarded.expect("implied");
+        for trusted in [
+            "127.0.0.1",
+            "::1",
+            "10.0.0.5",
+            "fd00::5",
+            "10.0.0.6",
+            "192.168.7.7",
+        ] {
+            assert!(f.is_trusted(trusted.parse().unwrap()), "{trusted}");
+        }
+        assert!(!f.is_trusted("10.0.0.7".parse().unwrap()));
+
+        // The flag replaces the environment's list.
+        let m = parse_cli(
+            &["--known-networks", "10.0.0.0/8"],
+            &[("PEREGRINE_KNOWN_NETWORKS", "192.168.0.0/16")],
+        )
+        .unwrap()
+        .middleware;
+        let f = m.forwarded.expect("implied");
+        assert!(f.is_trusted("10.1.2.3".parse().unwrap()));
+        assert!(!f.is_trusted("192.168.7.7".parse().unwrap()));
+
+        let m = parse_cli(
+            &[],
+            &[("PEREGRINE_ALLOWED_HOSTS", "example.com,*.example.com")],
+        )
+        .unwrap()
+        .middleware;
+        assert!(m.forwarded.is_none());
+        assert_eq!(m.describe(), ["allowed hosts: example.com, *.example.com"]);
+    }
+
+    #[test]
     fn bad_input_is_named() {
         for (args, env, want) in [
             (&["--bogus"][..], &[][..], "unknown argument \"--bogus\""),
@@ -751,6 +1014,48 @@ mod tests {
                 &[],
                 &[("PEREGRINE_MAX_REQUEST_BODY_SIZE", "big")],
                 "PEREGRINE_MAX_REQUEST_BODY_SIZE: invalid max-request-body-size",
+            ),
+            (
+                &["--forwarded-headers=maybe"],
+                &[],
+                "--forwarded-headers: invalid value \"maybe\"",
+            ),
+            (
+                &[],
+                &[("PEREGRINE_FORWARDED_HEADERS", "maybe")],
+                "PEREGRINE_FORWARDED_HEADERS: invalid value \"maybe\"",
+            ),
+            (
+                &["--known-proxies", "10.0.0.1,proxy.internal"],
+                &[],
+                "invalid --known-proxies entry \"proxy.internal\"",
+            ),
+            (&["--known-proxies", ","], &[], "the list is empty"),
+            (&["--known-proxies"], &[], "--known-proxies needs a value"),
+            (
+                &[],
+                &[("PEREGRINE_KNOWN_PROXIES", "1.2.3")],
+                "PEREGRINE_KNOWN_PROXIES: invalid --known-proxies entry",
+            ),
+            (
+                &["--known-networks", "10.0.0.0/33"],
+                &[],
+                "invalid --known-networks entry \"10.0.0.0/33\"",
+            ),
+            (
+                &[],
+                &[("PEREGRINE_KNOWN_NETWORKS", "10.0.0.0")],
+                "PEREGRINE_KNOWN_NETWORKS: invalid --known-networks entry",
+            ),
+            (
+                &["--allowed-hosts", "exa mple.com"],
+                &[],
+                "--allowed-hosts: invalid allowed host",
+            ),
+            (
+                &[],
+                &[("PEREGRINE_ALLOWED_HOSTS", " , ")],
+                "PEREGRINE_ALLOWED_HOSTS: no allowed hosts",
             ),
         ] {
             let e = parse(args, env).unwrap_err();

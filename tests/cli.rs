@@ -333,3 +333,109 @@ fn no_access_log_by_default() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
     assert!(!log.contains("peregrine::access"), "{log}");
 }
+
+#[test]
+fn proxy_flag_errors_are_one_line_errors() {
+    for (args, envs, want) in [
+        (
+            &["--forwarded-headers=maybe"][..],
+            &[][..],
+            "--forwarded-headers: invalid value \"maybe\"",
+        ),
+        (
+            &[],
+            &[("PEREGRINE_FORWARDED_HEADERS", "maybe")],
+            "PEREGRINE_FORWARDED_HEADERS: invalid value",
+        ),
+        (
+            &["--known-proxies", "proxy.internal"],
+            &[],
+            "invalid --known-proxies entry \"proxy.internal\": expected an IP address",
+        ),
+        (
+            &[],
+            &[("PEREGRINE_KNOWN_PROXIES", "10.0.0.300")],
+            "PEREGRINE_KNOWN_PROXIES: invalid --known-proxies entry",
+        ),
+        (
+            &["--known-networks", "10.0.0.0/40"],
+            &[],
+            "invalid --known-networks entry \"10.0.0.0/40\"",
+        ),
+        (
+            &[],
+            &[("PEREGRINE_KNOWN_NETWORKS", "10/8")],
+            "PEREGRINE_KNOWN_NETWORKS: invalid --known-networks entry",
+        ),
+        (
+            &["--allowed-hosts", "bad host"],
+            &[],
+            "--allowed-hosts: invalid allowed host \"bad host\"",
+        ),
+        (
+            &[],
+            &[("PEREGRINE_ALLOWED_HOSTS", "")],
+            "PEREGRINE_ALLOWED_HOSTS: no allowed hosts",
+        ),
+    ] {
+        let (code, err) = one_line_error(args, envs);
+        assert_eq!(code, 2, "{args:?} {envs:?}: {err}");
+        assert!(err.contains(want), "{args:?} {envs:?}: {err}");
+    }
+}
+
+/// `GET /whoami` from 127.0.0.1 with forwarding headers a proxy would add.
+fn whoami_forwarded(addr: SocketAddr, host: &str) -> common::Response {
+    common::roundtrip(
+        addr,
+        format!(
+            "GET /whoami HTTP/1.1\r\nHost: {host}\r\nX-Forwarded-For: 203.0.113.7\r\n\
+             X-Forwarded-Proto: https\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+}
+
+#[test]
+fn proxy_flags_wrap_the_demo_application() {
+    let run = |flags: &[&str], envs: &[(&str, &str)], host: &str| {
+        let (mut child, addr, _out) = spawn_server(
+            binary()
+                .args(["--urls", "http://127.0.0.1:0", "--workers", "1"])
+                .args(flags)
+                .envs(envs.iter().copied())
+                .stderr(Stdio::null()),
+        );
+        let r = whoami_forwarded(addr, host);
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        assert!(child.wait().unwrap().success());
+        (r.status, r.text())
+    };
+    // Off by default: the headers are ignored, the peer is the client.
+    let (status, text) = run(&[], &[], "test");
+    assert_eq!(status, 200);
+    assert!(
+        text.starts_with("remote_addr: 127.0.0.1:") && text.contains("scheme: http\n"),
+        "{text}"
+    );
+    // On (a loopback peer is trusted by default), by flag, variable or a trust list.
+    for (flags, envs) in [
+        (&["--forwarded-headers"][..], &[][..]),
+        (&[], &[("PEREGRINE_FORWARDED_HEADERS", "1")]),
+        (&["--known-networks", "10.0.0.0/8"], &[]),
+    ] {
+        let (status, text) = run(flags, envs, "test");
+        assert_eq!(status, 200);
+        assert_eq!(
+            text, "remote_addr: 203.0.113.7:0\nscheme: https\nhost: test\n",
+            "{flags:?} {envs:?}"
+        );
+    }
+    // Host filtering, alone and inside forwarded headers.
+    for flags in [&[][..], &["--forwarded-headers"]] {
+        let flags: Vec<&str> = [&["--allowed-hosts", "example.com"][..], flags].concat();
+        assert_eq!(run(&flags, &[], "test").0, 400, "{flags:?}");
+        assert_eq!(run(&flags, &[], "example.com:8080").0, 200, "{flags:?}");
+    }
+}
