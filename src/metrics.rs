@@ -289,61 +289,63 @@ impl ServerMetrics {
     /// series per worker (label `worker`).
     pub fn render_prometheus(&self, out: &mut String) {
         let workers = self.per_worker();
-        let mut family =
-            |name: &str, kind: &str, help: &str, value: &dyn Fn(&WorkerSnapshot) -> u64| {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-                for (i, w) in workers.iter().enumerate() {
-                    let _ = writeln!(out, "{name}{{worker=\"{i}\"}} {}", value(w));
-                }
-            };
-        family(
-            "peregrine_connections_accepted_total",
-            "counter",
-            "Connections accepted and served.",
-            &|w| w.connections_accepted,
-        );
-        family(
-            "peregrine_connections_active",
-            "gauge",
-            "Connections open now.",
-            &|w| w.connections_active(),
-        );
-        family(
-            "peregrine_connections_refused_total",
-            "counter",
-            "Connections closed at once because the connection limit was reached.",
-            &|w| w.connections_refused,
-        );
-        family(
-            "peregrine_requests_total",
-            "counter",
-            "Requests answered, rejections included.",
-            &|w| w.requests,
-        );
-        family(
-            "peregrine_received_bytes_total",
-            "counter",
-            "Bytes received from clients.",
-            &|w| w.bytes_received,
-        );
-        family(
-            "peregrine_sent_bytes_total",
-            "counter",
-            "Bytes handed to the kernel to send.",
-            &|w| w.bytes_sent,
-        );
-        family(
-            "peregrine_worker_restarts_total",
-            "counter",
-            "Times a worker died and was restarted.",
-            &|w| w.restarts,
-        );
-        family(
-            "peregrine_proxy_header_errors_total",
-            "counter",
-            "Connections closed because their PROXY protocol header was malformed or late.",
-            &|w| w.proxy_header_errors,
-        );
+        type Counter = fn(&WorkerSnapshot) -> u64;
+        let families: [(&str, &str, &str, Counter); 8] = [
+            (
+                "peregrine_connections_accepted_total",
+                "counter",
+                "Connections accepted and served.",
+                |w| w.connections_accepted,
+            ),
+            (
+                "peregrine_connections_active",
+                "gauge",
+                "Connections open now.",
+                |w| w.connections_active(),
+            ),
+            (
+                "peregrine_connections_refused_total",
+                "counter",
+                "Connections closed at once because the connection limit was reached.",
+                |w| w.connections_refused,
+            ),
+            (
+                "peregrine_requests_total",
+                "counter",
+                "Requests answered, rejections included.",
+                |w| w.requests,
+            ),
+            (
+                "peregrine_received_bytes_total",
+                "counter",
+                "Bytes received from clients.",
+                |w| w.bytes_received,
+            ),
+            (
+                "peregrine_sent_bytes_total",
+                "counter",
+                "Bytes handed to the kernel to send.",
+                |w| w.bytes_sent,
+            ),
+            (
+                "peregrine_worker_restarts_total",
+                "counter",
+                "Times a worker died and was restarted.",
+                |w| w.restarts,
+            ),
+            (
+                "peregrine_proxy_header_errors_total",
+                "counter",
+                "Connections closed because their PROXY protocol header was malformed or late.",
+                |w| w.proxy_header_errors,
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (i, w) in workers.iter().enumerate() {
+                let _ = writeln!(out, "{name}{{worker=\"{i}\"}} {}", value(w));
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP peregrine_rejections_total Requests rejected, by reason and status.\n\

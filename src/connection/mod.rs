@@ -539,14 +539,8 @@ impl<T: Transport> Http1Connection<T> {
             if ready!(self.poll_send_out(cx)).is_err() {
                 return Poll::Ready(Next::Close);
             }
-            match self.poll_fill(cx) {
-                Poll::Pending => {
-                    self.timer.register(cx.waker());
-                    return Poll::Pending;
-                }
-                Poll::Ready(Ok(0)) => self.read_eof = true,
-                Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(_)) => return Poll::Ready(Next::Close),
+            if !ready!(self.poll_head_input(cx)) {
+                return Poll::Ready(Next::Close);
             }
         }
     }
@@ -594,15 +588,27 @@ impl<T: Transport> Http1Connection<T> {
             if self.read_eof {
                 return Poll::Ready(Some(Next::Close));
             }
-            match self.poll_fill(cx) {
-                Poll::Pending => {
-                    self.timer.register(cx.waker());
-                    return Poll::Pending;
-                }
-                Poll::Ready(Ok(0)) => self.read_eof = true,
-                Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(_)) => return Poll::Ready(Some(Next::Close)),
+            if !ready!(self.poll_head_input(cx)) {
+                return Poll::Ready(Some(Next::Close));
             }
+        }
+    }
+
+    /// Receives more input while waiting for a head (or a PROXY header): end of stream sets
+    /// `read_eof`; `Ready(false)` means the transport failed. Pending, the connection's timer
+    /// will wake the task.
+    fn poll_head_input(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        match self.poll_fill(cx) {
+            Poll::Pending => {
+                self.timer.register(cx.waker());
+                Poll::Pending
+            }
+            Poll::Ready(Ok(0)) => {
+                self.read_eof = true;
+                Poll::Ready(true)
+            }
+            Poll::Ready(Ok(_)) => Poll::Ready(true),
+            Poll::Ready(Err(_)) => Poll::Ready(false),
         }
     }
 
