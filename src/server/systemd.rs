@@ -5,7 +5,7 @@
 //! with them as descriptors 3, 4, … and `LISTEN_FDS`, `LISTEN_PID` (and `LISTEN_FDNAMES`) in
 //! its environment. The server serves those sockets instead of binding its URLs. A socket
 //! bound by someone else cannot join an `SO_REUSEPORT` group, so every worker accepts on a
-//! duplicate of it (one shared accept queue; see [`listen`](super::listen)).
+//! duplicate of it (one shared accept queue; see `server/listen.rs`).
 //!
 //! **Notification.** With `Type=notify`, systemd waits for `READY=1` on the datagram socket
 //! named by `NOTIFY_SOCKET` (a path, or an abstract name written with a leading `@`). The

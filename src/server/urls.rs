@@ -79,7 +79,7 @@ impl fmt::Display for ListenAddress {
     }
 }
 
-/// Parses one listen URL (see the [module](self) for the forms). Only `http` is accepted:
+/// Parses one listen URL (see [`ListenAddress`] for the forms). Only `http` is accepted:
 /// peregrine does not speak TLS, so `https` is refused with a message saying to terminate TLS
 /// at the proxy in front of it.
 pub fn parse_listen_address(url: &str) -> Result<ListenAddress, UrlError> {
