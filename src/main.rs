@@ -88,8 +88,8 @@ ROUTES:
 struct Cli {
     options: ServerOptions,
     shutdown_timeout: Duration,
-    /// Where the admin endpoints (/metrics, /healthz) listen, if anywhere.
-    admin_urls: Vec<String>,
+    /// The admin endpoints' server (/metrics, /healthz), if any URL was given for it.
+    admin: Option<ServerOptions>,
     /// What wraps the demo application.
     middleware: Middleware,
 }
@@ -490,7 +490,7 @@ fn parse_args(
     Ok(Parsed::Run(Box::new(Cli {
         options,
         shutdown_timeout,
-        admin_urls: admin.map(|a| a.urls).unwrap_or_default(),
+        admin,
         middleware,
     })))
 }
@@ -649,7 +649,7 @@ fn main() -> ExitCode {
         );
     }
     let mut admin = None;
-    if let Some(options) = admin_options(&cli.admin_urls).ok().flatten() {
+    if let Some(options) = cli.admin.clone() {
         let metrics = features
             .get::<Arc<ServerMetrics>>()
             .expect("a started server has metrics")

@@ -378,7 +378,7 @@ fn ten_thousand_idle_connections(engine: EngineChoice) {
             "--workers",
             "1",
             "--engine",
-            engine_flag(engine),
+            engine.as_str(),
         ]),
     );
     // Warm up: the first requests size the pools.

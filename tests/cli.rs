@@ -6,7 +6,7 @@ use std::io::BufReader;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 
-use common::{engine_flag, get, spawn_server};
+use common::{get, spawn_server};
 use peregrine::EngineChoice;
 
 fn binary() -> Command {
@@ -126,7 +126,7 @@ fn running_out_of_descriptors_pauses_accepting_instead_of_spinning(engine: Engin
     use std::os::unix::process::CommandExt;
     let mut cmd = binary();
     cmd.args(["--urls", "http://127.0.0.1:0", "--workers", "1"])
-        .args(["--engine", engine_flag(engine)])
+        .args(["--engine", engine.as_str()])
         .stderr(Stdio::null());
     // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
     unsafe {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{engine_flag, get, read_response, Response};
+use common::{get, read_response, Response};
 use peregrine::{
     AppResult, EngineChoice, Handler, HttpContext, HttpServer, Server, ServerOptions, StartError,
     UringServer,
@@ -195,7 +195,7 @@ fn binary_serves_a_unix_socket_with_the_mode_flag(engine: EngineChoice) {
     let dir = temp_dir(&format!("bin-{engine}"));
     let sock = dir.join("bin.sock");
     let mut child = binary()
-        .args(["--engine", engine_flag(engine)])
+        .args(["--engine", engine.as_str()])
         .args(["--workers", "1", "--unix-socket-mode", "600", "--urls"])
         .arg(format!("unix:{}", sock.display()))
         .stdout(Stdio::piped())

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{engine_flag, read_response, Response};
+use common::{read_response, Response};
 use peregrine::demo::{fnv1a64, FNV_OFFSET};
 use peregrine::EngineChoice;
 
@@ -200,7 +200,7 @@ impl Peregrine {
     fn start(engine: EngineChoice, port: u16, flags: &[&str], log: &Path) -> Peregrine {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_peregrine"));
         cmd.args(["--urls", &format!("http://127.0.0.1:{port}")])
-            .args(["--engine", engine_flag(engine), "--workers", "2"])
+            .args(["--engine", engine.as_str(), "--workers", "2"])
             .args(["--admin-urls", "http://127.0.0.1:0"])
             .args(["--shutdown-timeout", "10"])
             .args(flags)

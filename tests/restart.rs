@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{engine_flag, spawn_server};
+use common::spawn_server;
 use peregrine::EngineChoice;
 
 /// Kills the child if the test fails before it stops it.
@@ -33,7 +33,7 @@ impl Drop for Guard {
 fn start(engine: EngineChoice, port: u16) -> Guard {
     let (child, addr, out) = spawn_server(
         Command::new(env!("CARGO_BIN_EXE_peregrine"))
-            .args(["--engine", engine_flag(engine), "--workers", "2"])
+            .args(["--engine", engine.as_str(), "--workers", "2"])
             .args(["--urls", &format!("http://127.0.0.1:{port}")])
             .stderr(Stdio::null()),
     );

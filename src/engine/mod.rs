@@ -54,13 +54,20 @@ impl FromStr for EngineChoice {
     }
 }
 
-impl fmt::Display for EngineChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl EngineChoice {
+    /// The name `--engine` and `PEREGRINE_ENGINE` take: `auto`, `uring` or `portable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             EngineChoice::Auto => "auto",
             EngineChoice::Uring => "uring",
             EngineChoice::Portable => "portable",
-        })
+        }
+    }
+}
+
+impl fmt::Display for EngineChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

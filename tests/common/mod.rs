@@ -33,15 +33,6 @@ macro_rules! engine_tests {
     };
 }
 
-/// The engine names `--engine` takes, for tests that start the binary.
-pub fn engine_flag(engine: EngineChoice) -> &'static str {
-    match engine {
-        EngineChoice::Auto => "auto",
-        EngineChoice::Uring => "uring",
-        EngineChoice::Portable => "portable",
-    }
-}
-
 /// Starts `app` on `engine` with `workers` workers on an ephemeral port.
 pub fn start<A: Application>(
     engine: EngineChoice,
