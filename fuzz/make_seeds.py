@@ -58,6 +58,20 @@ HEADS = {
     "rej_long_line": b"GET /" + b"a" * 100 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
     "rej_many_headers": b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: y\r\n" * 12 + b"\r\n",
     "rej_big_header": b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"v" * 300 + b"\r\n\r\n",
+    # Line terminators (issue 11): bare LF (refused by default), lone CR, controls.
+    "rej_bare_lf_smuggle": b"GET /plaintext HTTP/1.1\r\nHost: a\r\nDummy: x\nContent-Length: 5\r\n\r\n"
+                           b"helloGET /json HTTP/1.1\r\nHost: a\r\n\r\n",
+    "rej_bare_lf_request_line": b"GET / HTTP/1.1\nHost: a\r\n\r\n",
+    "rej_bare_lf_last_line": b"GET / HTTP/1.1\r\nHost: a\r\n\n",
+    "rej_bare_lf_empty_value": b"GET / HTTP/1.1\r\nHost: a\r\nX:\nY: 1\r\n\r\n",
+    "rej_bare_lf_leading": b"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "rej_bare_cr_request_line": b"GET / HTTP/1.1\rHost: a\r\n\r\n",
+    "rej_bare_cr_target": b"GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n",
+    "rej_cr_at_end": b"GET\r",
+    "rej_nul_target": b"GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n",
+    "rej_nul_name": b"GET / HTTP/1.1\r\nHost: a\r\nX\x00: 1\r\n\r\n",
+    "rej_del_value": b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\x7f\r\n\r\n",
+    "rej_obs_fold_after_lf": b"GET / HTTP/1.1\r\nHost: a\r\nX: a\n\tb\r\n\r\n",
 }
 
 CHUNKED = {
@@ -76,6 +90,19 @@ CHUNKED = {
     "bad_trailer_end": b"0\r\nX: y\n\r\n",
     "incomplete": b"5\r\nhel",
     "long_trailer": b"0\r\nX-Long: " + b"y" * 40 + b"\r\n\r\n",
+    # Chunk extension grammar (RFC 9112 7.1.1) and trailer field lines (issue 11).
+    "ext_empty": b"2;\r\naa\r\n0\r\n\r\n",
+    "ext_empty_value": b"2;a=\r\naa\r\n0\r\n\r\n",
+    "ext_bws": b"2 \t; \ta \t= \tb;c=\"q \\\" \\\\\"\r\naa\r\n0\r\n\r\n",
+    "ext_unterminated_quote": b"2;a=\"b\r\naa\r\n0\r\n\r\n",
+    "ext_trailing_space": b"2;a=b \r\naa\r\n0\r\n\r\n",
+    "ext_bad_char": b"2;a(b)\r\naa\r\n0\r\n\r\n",
+    "trailer_no_colon": b"0\r\nX\r\n\r\n",
+    "trailer_space_before_colon": b"0\r\nX : y\r\n\r\n",
+    "trailer_obs_fold": b"0\r\nX: y\r\n z\r\n\r\n",
+    "trailer_bare_lf": b"1\r\na\r\n0\r\nX: y\n\n",
+    "trailer_bare_cr": b"0\r\nX: y\rz\r\n\r\n",
+    "huge_chunk": b"E8D4A51000\r\naa",
 }
 
 CONN = {
@@ -102,6 +129,14 @@ CONN = {
     "expect_417": b"PUT /echo HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n",
     "te_501": b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
     "partial_head": WRK + b"GET /plain",
+    "bare_lf_smuggle": b"GET /plaintext HTTP/1.1\r\nHost: a\r\nDummy: x\nContent-Length: 5\r\n\r\n"
+                       b"helloGET /json HTTP/1.1\r\nHost: a\r\n\r\n",
+    "chunk_over_body_limit": b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             b"E8D4A51000\r\naa",
+    "empty_chunk_ext": b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       b"2;\r\naa\r\n0\r\n\r\n" + WRK,
+    "trailer_bare_lf": b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       b"1\r\na\r\n0\r\nX: y\n\r\n" + WRK,
 }
 
 
@@ -117,8 +152,10 @@ for name, data in HEADS.items():
 for name, data in CHUNKED.items():
     write("chunked", name, b"\x00" + data)             # one piece
     write("chunked", name + "_split", b"\x03\x01\x02\x05" + data)  # pieces of 1, 2, 5
-# High bit of the first byte: the 16-byte trailer limit.
+# High bit of the first byte: the 16-byte trailer limit; the next bit: bare LFs accepted in
+# trailer lines.
 write("chunked", "long_trailer_small_limit", b"\x80" + CHUNKED["long_trailer"])
+write("chunked", "trailer_bare_lf_accepted", b"\x40" + CHUNKED["trailer_bare_lf"])
 for name, data in CONN.items():
     write("connection", name, b"\x00" + data)
     write("connection", name + "_split", b"\x02\x01\x07" + data)   # pieces of 1, 7
@@ -141,6 +178,9 @@ PROXY = {
     "v1_bare_lf": b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",
     "v1_too_long": b"PROXY UNKNOWN " + b"x" * 100 + b"\r\n",
     "v1_wrong_family": b"PROXY TCP4 ::1 5.6.7.8 1 2\r\n",
+    "v1_nul_in_address": b"PROXY TCP4 1.2.3.4\x00 5.6.7.8 1 2\r\n",
+    "v1_bare_cr": b"PROXY TCP4 1.2.3.4\r5.6.7.8 1 2\r\n",
+    "v1_unknown_controls": b"PROXY UNKNOWN \x00\x01\x7f\r\n" + WRK,
     "v2_tcp4": v2(0x21, 0x11, INET) + WRK,
     "v2_udp6_tlvs": v2(0x21, 0x22, INET6 + TLVS) + WRK,
     "v2_local": v2(0x20, 0x00, b"") + WRK,

@@ -73,6 +73,8 @@ pub struct WorkerMetrics {
     bytes_sent: AtomicU64,
     restarts: AtomicU64,
     proxy_header_errors: AtomicU64,
+    bare_line_feed_accepted: AtomicU64,
+    bare_line_feed_rejected: AtomicU64,
     rejections: [AtomicU64; REASONS],
     timeouts: [AtomicU64; TimeoutKind::ALL.len()],
 }
@@ -88,6 +90,8 @@ impl Default for WorkerMetrics {
             bytes_sent: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
             proxy_header_errors: AtomicU64::new(0),
+            bare_line_feed_accepted: AtomicU64::new(0),
+            bare_line_feed_rejected: AtomicU64::new(0),
             rejections: std::array::from_fn(|_| AtomicU64::new(0)),
             timeouts: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -129,9 +133,17 @@ impl WorkerMetrics {
     pub(crate) fn proxy_header_rejected(&self) {
         add(&self.proxy_header_errors, 1);
     }
+    /// A request whose head or trailer section used a bare LF was accepted (under
+    /// `BareLineFeedPolicy::Accept`). Rejected ones are counted by [`Self::rejection`].
+    pub(crate) fn bare_line_feed_accepted(&self) {
+        add(&self.bare_line_feed_accepted, 1);
+    }
     pub(crate) fn rejection(&self, reason: RejectReason) {
         if let Some(i) = RejectReason::ALL.iter().position(|r| *r == reason) {
             add(&self.rejections[i], 1);
+        }
+        if reason == RejectReason::BareLineFeed {
+            add(&self.bare_line_feed_rejected, 1);
         }
     }
     pub(crate) fn timeout(&self, kind: TimeoutKind) {
@@ -167,6 +179,8 @@ impl WorkerMetrics {
             bytes_sent: get(&self.bytes_sent),
             restarts: get(&self.restarts),
             proxy_header_errors: get(&self.proxy_header_errors),
+            bare_line_feed_accepted: get(&self.bare_line_feed_accepted),
+            bare_line_feed_rejected: get(&self.bare_line_feed_rejected),
             rejections: std::array::from_fn(|i| get(&self.rejections[i])),
             timeouts: std::array::from_fn(|i| get(&self.timeouts[i])),
         }
@@ -192,6 +206,11 @@ pub struct WorkerSnapshot {
     pub restarts: u64,
     /// Connections closed because their PROXY protocol header was malformed or late.
     pub proxy_header_errors: u64,
+    /// Requests whose head or trailers used a bare LF as a line terminator, accepted
+    /// (`BareLineFeedPolicy::Accept`).
+    pub bare_line_feed_accepted: u64,
+    /// Requests rejected for a bare LF line terminator (also in `rejections`).
+    pub bare_line_feed_rejected: u64,
     /// Rejections, by [`RejectReason::ALL`] index.
     pub rejections: [u64; REASONS],
     /// Timeouts, by [`TimeoutKind::ALL`] index.
@@ -227,6 +246,8 @@ impl WorkerSnapshot {
         self.bytes_sent += other.bytes_sent;
         self.restarts += other.restarts;
         self.proxy_header_errors += other.proxy_header_errors;
+        self.bare_line_feed_accepted += other.bare_line_feed_accepted;
+        self.bare_line_feed_rejected += other.bare_line_feed_rejected;
         for (a, b) in self.rejections.iter_mut().zip(other.rejections) {
             *a += b;
         }
@@ -359,6 +380,23 @@ impl ServerMetrics {
                     reason.as_str(),
                     reason.status(),
                     w.rejections[r]
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP peregrine_bare_line_feed_requests_total Requests that used a bare LF as a \
+             line terminator in the head or trailers, by outcome (bare-line-feed setting).\n\
+             # TYPE peregrine_bare_line_feed_requests_total counter"
+        );
+        for (i, w) in workers.iter().enumerate() {
+            for (outcome, n) in [
+                ("accepted", w.bare_line_feed_accepted),
+                ("rejected", w.bare_line_feed_rejected),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "peregrine_bare_line_feed_requests_total{{worker=\"{i}\",outcome=\"{outcome}\"}} {n}"
                 );
             }
         }

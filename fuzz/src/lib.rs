@@ -13,8 +13,9 @@
 
 use peregrine::demo::DemoApp;
 use peregrine::proto::h1::{
-    BodyDecoder, BodyKind, Decoded, HeadLimits, HeadParser, Method, ParseStatus, RejectReason,
-    RequestHead, Span, Version, DEFAULT_MAX_TRAILER_BYTES, MAX_CHUNK_EXTENSION_BYTES,
+    BareLineFeedPolicy, BodyDecoder, BodyKind, Decoded, HeadLimits, HeadParser, Method,
+    ParseStatus, RejectReason, RequestHead, Span, Version, DEFAULT_MAX_TRAILER_BYTES,
+    MAX_CHUNK_EXTENSION_BYTES,
 };
 use peregrine::proto::proxy;
 use peregrine::Limits;
@@ -24,6 +25,7 @@ pub const SMALL_LIMITS: HeadLimits = HeadLimits {
     max_request_line: 64,
     max_header_bytes: 256,
     max_headers: 8,
+    bare_line_feed: BareLineFeedPolicy::Reject,
 };
 
 /// Splits an input into piece sizes and payload (see the crate documentation).
@@ -76,11 +78,30 @@ pub fn pieces<'a>(payload: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
 /// * `Err(e)`: every prefix is `Partial` or the same error, any extension is the same error,
 ///   and the status is one of the statuses a head rejection may have.
 pub fn check_head(data: &[u8]) {
-    check_head_with(HeadLimits::default(), data);
-    check_head_with(SMALL_LIMITS, data);
+    for limits in [HeadLimits::default(), SMALL_LIMITS] {
+        let (strict, _) = check_head_with(limits, data);
+        let lenient = HeadLimits {
+            bare_line_feed: BareLineFeedPolicy::Accept,
+            ..limits
+        };
+        let (accepted, head) = check_head_with(lenient, data);
+        // The policies differ only on bare LFs: where the lenient parser used one, the strict
+        // one rejects (or stops earlier); where it did not, both agree.
+        match (strict, accepted) {
+            (s, a) if s == a => assert!(
+                !(matches!(a, Ok(ParseStatus::Complete(_))) && head.bare_line_feed),
+                "a head with a bare LF passed the strict parser"
+            ),
+            (Err(RejectReason::BareLineFeed), _) => {}
+            (s, a) => panic!("strict {s:?}, lenient {a:?}"),
+        }
+    }
 }
 
-fn check_head_with(limits: HeadLimits, buf: &[u8]) {
+fn check_head_with(
+    limits: HeadLimits,
+    buf: &[u8],
+) -> (Result<ParseStatus, RejectReason>, RequestHead) {
     let parser = HeadParser::new(limits);
     let limits = *parser.limits();
     let mut head = RequestHead::new(&limits);
@@ -134,6 +155,8 @@ fn check_head_with(limits: HeadLimits, buf: &[u8]) {
                 e,
                 RejectReason::InvalidChunkSize
                     | RejectReason::InvalidChunkFraming
+                    | RejectReason::InvalidChunkExtension
+                    | RejectReason::InvalidTrailer
                     | RejectReason::ChunkSizeOverflow
                     | RejectReason::TrailersTooLarge
                     | RejectReason::UnexpectedEof
@@ -155,6 +178,7 @@ fn check_head_with(limits: HeadLimits, buf: &[u8]) {
             }
         }
     }
+    (whole, head)
 }
 
 fn check_spans(head: &RequestHead, buf: &[u8], n: usize) {
@@ -253,15 +277,18 @@ pub fn check_chunked(data: &[u8]) {
     } else {
         DEFAULT_MAX_TRAILER_BYTES
     };
-    let whole = drive_chunked(payload, &[], max_trailer);
-    let split = drive_chunked(payload, &sizes, max_trailer);
+    // The next bit picks the policy for bare LFs in trailer lines.
+    let policy = if data.first().is_some_and(|b| b & 0x40 != 0) {
+        BareLineFeedPolicy::Accept
+    } else {
+        BareLineFeedPolicy::Reject
+    };
+    let drive = |sizes: &[usize]| drive_chunked(payload, sizes, max_trailer, policy);
+    let whole = drive(&[]);
+    let split = drive(&sizes);
     assert_eq!(whole, split, "split {sizes:?} changed the outcome");
     if payload.len() <= 1024 {
-        assert_eq!(
-            whole,
-            drive_chunked(payload, &[1], max_trailer),
-            "byte-by-byte changed the outcome"
-        );
+        assert_eq!(whole, drive(&[1]), "byte-by-byte changed the outcome");
     }
     if let Chunked::Error(e) = whole {
         assert!(
@@ -269,6 +296,10 @@ pub fn check_chunked(data: &[u8]) {
                 e,
                 RejectReason::InvalidChunkSize
                     | RejectReason::InvalidChunkFraming
+                    | RejectReason::InvalidChunkExtension
+                    | RejectReason::InvalidTrailer
+                    | RejectReason::BareLineFeed
+                    | RejectReason::BareCarriageReturn
                     | RejectReason::ChunkSizeOverflow
                     | RejectReason::TrailersTooLarge
             ),
@@ -286,8 +317,13 @@ pub fn check_chunked(data: &[u8]) {
 
 /// Runs the caller loop of the [`BodyDecoder`] contract over `input`, making the bytes
 /// available piece by piece, checking every call.
-pub fn drive_chunked(input: &[u8], sizes: &[usize], max_trailer: usize) -> Chunked {
-    let mut dec = BodyDecoder::with_limits(BodyKind::Chunked, max_trailer);
+pub fn drive_chunked(
+    input: &[u8],
+    sizes: &[usize],
+    max_trailer: usize,
+    policy: BareLineFeedPolicy,
+) -> Chunked {
+    let mut dec = BodyDecoder::with_limits(BodyKind::Chunked, max_trailer).bare_line_feed(policy);
     let ends: Vec<usize> = pieces(input, sizes)
         .iter()
         .scan(0, |end, p| {
@@ -386,11 +422,12 @@ pub fn reference_chunked(input: &[u8], max_trailer: usize) -> Option<(Vec<u8>, u
             return None;
         }
         // `;name` or `;name=value`, tokens only.
+        let token = |t: &[u8]| !t.is_empty() && t.iter().all(|&b| tchar(b));
         if ext.len() >= MAX_CHUNK_EXTENSION_BYTES
-            || !ext
-                .split(|&b| b == b';')
-                .skip(1)
-                .all(|e| !e.is_empty() && e.iter().all(|&b| tchar(b) || b == b'='))
+            || !ext.split(|&b| b == b';').skip(1).all(|e| {
+                let mut parts = e.splitn(2, |&b| b == b'=');
+                parts.next().is_some_and(token) && parts.next().is_none_or(token)
+            })
         {
             return None;
         }
@@ -474,7 +511,7 @@ pub fn model_requests(payload: &[u8], limits: &Limits) -> Vec<ModelRequest> {
             (head.body, limits.max_request_body_size),
             (BodyKind::Length(len), Some(max)) if len > max
         );
-        let mut dec = BodyDecoder::new(head.body);
+        let mut dec = BodyDecoder::new(head.body).bare_line_feed(head_limits.bare_line_feed);
         let mut at = pos + n;
         let body_ok = !too_large
             && loop {
@@ -609,7 +646,12 @@ pub fn parse_responses(out: &[u8], model: &[ModelRequest]) -> Vec<ParsedResponse
         if req.head || matches!(status, 204 | 304) {
             // No body, whatever the framing headers say (RFC 9112 6.3 items 1-2).
         } else if chunked {
-            match drive_chunked(&out[pos..], &[], DEFAULT_MAX_TRAILER_BYTES) {
+            match drive_chunked(
+                &out[pos..],
+                &[],
+                DEFAULT_MAX_TRAILER_BYTES,
+                BareLineFeedPolicy::Reject,
+            ) {
                 Chunked::Done { body: b, consumed } => {
                     body = b;
                     pos += consumed;

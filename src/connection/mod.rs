@@ -671,7 +671,11 @@ impl<T: Transport> Http1Connection<T> {
 
     fn begin_request(&mut self, head_len: usize) -> Next {
         self.head_len = head_len;
-        self.body = BodyDecoder::new(self.head.body);
+        if self.head.bare_line_feed {
+            self.worker.metrics.bare_line_feed_accepted();
+        }
+        self.body = BodyDecoder::new(self.head.body)
+            .bare_line_feed(self.worker.parser.limits().bare_line_feed);
         self.body_pos = self.base + head_len;
         self.pending = (0, 0);
         self.body_received = 0;
@@ -991,16 +995,18 @@ impl<T: Transport> Http1Connection<T> {
             if self.expect == Continue::Expected {
                 return Poll::Ready(false);
             }
-            if self.body.remaining().is_some_and(|n| n > MAX_DISCARD)
-                || self.body_received > MAX_DISCARD
-            {
+            // Too much to skip: already received, or announced by the framing (the rest of a
+            // Content-Length or of the current chunk).
+            let too_much =
+                |c: &Self| c.body_received > MAX_DISCARD || c.body.announced() > MAX_DISCARD;
+            if too_much(self) {
                 return Poll::Ready(false);
             }
             let mut scratch = [0u8; 1024];
             loop {
                 match ready!(self.poll_body(cx, &mut scratch)) {
                     Ok(0) => break,
-                    Ok(_) if self.body_received > MAX_DISCARD => return Poll::Ready(false),
+                    Ok(_) if too_much(self) => return Poll::Ready(false),
                     Ok(_) => {}
                     Err(_) => return Poll::Ready(false),
                 }
@@ -1030,10 +1036,8 @@ impl<T: Transport> Http1Connection<T> {
             self.body_started = true;
             self.body_size.freeze();
             self.body_rate.freeze();
-            if let (BodyKind::Length(n), Some(max)) = (self.head.body, self.body_size.get()) {
-                if n > max {
-                    return Poll::Ready(Err(self.body_error(RejectReason::RequestBodyTooLarge)));
-                }
+            if self.body_too_large() {
+                return Poll::Ready(Err(self.body_error(RejectReason::RequestBodyTooLarge)));
             }
             if !self.body.is_done() {
                 self.timer.start_read_rate(self.body_rate.get());
@@ -1064,19 +1068,20 @@ impl<T: Transport> Http1Connection<T> {
                 let at = self.body_pos;
                 self.body_pos += decoded.consumed;
                 if !decoded.data.is_empty() {
-                    let len = decoded.data.len();
                     self.pending = (
                         at + decoded.data.start as usize,
                         at + decoded.data.end as usize,
                     );
-                    self.body_received += len as u64;
-                    if let Some(max) = self.body_size.get() {
-                        if self.body_received > max {
-                            return Poll::Ready(Err(
-                                self.body_error(RejectReason::RequestBodyTooLarge)
-                            ));
-                        }
-                    }
+                    self.body_received += decoded.data.len() as u64;
+                }
+                // After every step, not only when data arrives: a chunk size line alone can
+                // announce more than the limit allows.
+                if self.body_too_large() {
+                    return Poll::Ready(Err(self.body_error(RejectReason::RequestBodyTooLarge)));
+                }
+                if decoded.done && self.body.used_bare_line_feed() && !self.head.bare_line_feed {
+                    // Counted once per request: the head's was counted when it was parsed.
+                    self.worker.metrics.bare_line_feed_accepted();
                 }
                 if decoded.consumed > 0 || !decoded.data.is_empty() || decoded.done {
                     continue;
@@ -1117,6 +1122,15 @@ impl<T: Transport> Http1Connection<T> {
                 }
             }
         }
+    }
+
+    /// Whether the body received so far plus what its framing has announced (the rest of a
+    /// Content-Length, the rest of the current chunk) is over the body size limit in force: a
+    /// too-large body is refused with `413` as soon as its framing says so.
+    fn body_too_large(&self) -> bool {
+        self.body_size
+            .get()
+            .is_some_and(|max| self.body_received.saturating_add(self.body.announced()) > max)
     }
 
     /// A body framing error: the connection cannot be reused, and if the response has not

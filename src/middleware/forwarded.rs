@@ -47,6 +47,7 @@ use super::host::split_host_port;
 use super::ip_network::IpNetwork;
 use crate::app::{AppResult, Application, BoxError};
 use crate::http::{ConnectionFeature, HttpContext, RequestOverride};
+use crate::proto::h1::token::is_tchar;
 
 /// Which forwarding headers to honour (ASP.NET Core's `ForwardedHeaders` flags). Combine with `|`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -537,10 +538,6 @@ impl<'a> Cursor<'a> {
             }
         }
     }
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` (RFC 3986 3.1).

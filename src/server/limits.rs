@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::proto::h1::HeadLimits;
+use crate::proto::h1::{BareLineFeedPolicy, HeadLimits};
 
 /// A minimum data rate (Kestrel's `MinDataRate`): a transfer slower than `bytes_per_second`,
 /// averaged over the time spent waiting on it, fails once `grace_period` has passed.
@@ -92,6 +92,11 @@ pub struct Limits {
     /// `None` for no limit. Over it, [`HttpContext::upgrade`](crate::HttpContext::upgrade)
     /// fails and the application answers (e.g. `503`). Default: no limit.
     pub max_concurrent_upgraded_connections: Option<usize>,
+    /// What a line of the head or of the trailer section that ends in a bare LF gets:
+    /// [`Reject`](BareLineFeedPolicy::Reject) (`400`, the default) or
+    /// [`Accept`](BareLineFeedPolicy::Accept) (RFC 9112 2.2 permits it). Either way the
+    /// requests that used one are counted (`peregrine_bare_line_feed_requests_total`).
+    pub bare_line_feed: BareLineFeedPolicy,
 }
 
 impl Default for Limits {
@@ -108,6 +113,7 @@ impl Default for Limits {
             min_response_data_rate: Some(MinDataRate::DEFAULT),
             max_concurrent_connections: None,
             max_concurrent_upgraded_connections: None,
+            bare_line_feed: BareLineFeedPolicy::Reject,
         }
     }
 }
@@ -119,6 +125,7 @@ impl Limits {
             max_request_line: self.max_request_line_size,
             max_header_bytes: self.max_request_headers_total_size,
             max_headers: self.max_request_header_count,
+            bare_line_feed: self.bare_line_feed,
         }
     }
 
@@ -178,6 +185,7 @@ pub const LIMIT_SETTINGS: &[(&str, &str)] = &[
     ("min-response-data-rate", "BYTES_PER_SEC[/GRACE]|off"),
     ("max-connections", "N|unlimited"),
     ("max-upgraded-connections", "N|unlimited"),
+    ("bare-line-feed", "reject|accept"),
 ];
 
 impl Limits {
@@ -234,6 +242,13 @@ impl Limits {
                     None
                 } else {
                     Some(v.parse().map_err(|_| bad("a number or unlimited"))?)
+                }
+            }
+            "bare-line-feed" => {
+                self.bare_line_feed = match v.to_ascii_lowercase().as_str() {
+                    "reject" => BareLineFeedPolicy::Reject,
+                    "accept" => BareLineFeedPolicy::Accept,
+                    _ => return Err(bad("reject or accept")),
                 }
             }
             _ => return Err(format!("unknown limit {name:?}")),
@@ -313,6 +328,7 @@ mod tests {
             ("min-response-data-rate", "off"),
             ("max-connections", "1000"),
             ("max-upgraded-connections", "7"),
+            ("bare-line-feed", "Accept"),
         ] {
             l.set(name, value).unwrap();
         }
@@ -334,7 +350,8 @@ mod tests {
         assert_eq!(l.max_concurrent_connections, Some(1000));
         assert!(l.validate().is_ok());
         assert_eq!(l.max_concurrent_upgraded_connections, Some(7));
-        assert_eq!(LIMIT_SETTINGS.len(), 11, "every setting is in the table");
+        assert_eq!(l.bare_line_feed, BareLineFeedPolicy::Accept);
+        assert_eq!(LIMIT_SETTINGS.len(), 12, "every setting is in the table");
 
         for (name, value, want) in [
             (
@@ -352,6 +369,11 @@ mod tests {
                 "max-request-line-size",
                 "8X",
                 "invalid max-request-line-size",
+            ),
+            (
+                "bare-line-feed",
+                "sometimes",
+                "invalid bare-line-feed \"sometimes\": expected reject or accept",
             ),
             ("nonsense", "1", "unknown limit"),
         ] {

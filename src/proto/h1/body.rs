@@ -7,14 +7,16 @@
 //! same input (zero-copy), so the engine can pass body data to the
 //! application straight out of its read buffer.
 
-use super::{BodyKind, RejectReason, Span};
+use super::token::{is_field_value_char, is_qdtext, is_quoted_pair_char, is_tchar};
+use super::{BareLineFeedPolicy, BodyKind, RejectReason, Span};
 
 /// Default limit for the trailer section of a chunked body.
 pub const DEFAULT_MAX_TRAILER_BYTES: usize = 8 * 1024;
 
 /// Bytes of chunk extensions (everything between the chunk size and its
 /// CRLF) allowed per chunk header. Extensions are skipped, never stored; the
-/// bound only stops a peer from streaming an endless chunk header.
+/// bound only stops a peer from streaming an endless chunk header. (At most
+/// `u16::MAX`: the count is kept in 16 bits.)
 pub const MAX_CHUNK_EXTENSION_BYTES: usize = 4 * 1024;
 
 /// A chunk size has at most 16 hex digits: enough for any `u64`, and the
@@ -62,7 +64,18 @@ pub struct Decoded {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BodyDecoder {
     kind: Kind,
-    max_trailer_bytes: usize,
+    trailers: TrailerRules,
+    /// A trailer line ended in a bare LF (accepted under
+    /// [`BareLineFeedPolicy::Accept`]).
+    used_bare_line_feed: bool,
+}
+
+/// How the trailer section is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TrailerRules {
+    /// Bytes the trailer section may take (limits above 4 GiB are clamped).
+    max_bytes: u32,
+    bare_line_feed: BareLineFeedPolicy,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,12 +86,17 @@ enum Kind {
     Done,
 }
 
-/// Chunked decoder state (RFC 9112 7.1):
+/// Chunked decoder state (RFC 9112 7.1, 7.1.1, 7.1.2; RFC 9110 5.5, 5.6):
 ///
 /// ```text
 /// chunked-body   = *chunk last-chunk trailer-section CRLF
 /// chunk          = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
 /// last-chunk     = 1*("0") [ chunk-ext ] CRLF
+/// chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+/// chunk-ext-name = token
+/// chunk-ext-val  = token / quoted-string
+/// trailer-section = *( field-line CRLF )
+/// field-line     = field-name ":" OWS field-value OWS
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Chunked {
@@ -88,12 +106,13 @@ struct Chunked {
     /// Hex digits seen in the current chunk size.
     digits: u8,
     /// Bytes of chunk extensions (incl. whitespace) in the current header.
-    ext_bytes: usize,
+    ext_bytes: u16,
     /// Bytes of the trailer section so far.
-    trailer_bytes: usize,
+    trailer_bytes: u32,
 }
 
-/// Byte-level states, named after hyper's `ChunkedState`.
+/// Byte-level states, named after hyper's `ChunkedState`, with the chunk
+/// extension and trailer grammars spelled out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ChunkedState {
     /// Expecting the first hex digit of a chunk size.
@@ -102,8 +121,24 @@ enum ChunkedState {
     Size,
     /// Whitespace after the size; only `;` (an extension) may follow.
     SizeLws,
-    /// In chunk extensions, skipped up to CR.
-    Extension,
+    /// After `;`: optional whitespace, then the extension's name.
+    ExtNameStart,
+    /// In an extension name (a token).
+    ExtName,
+    /// Whitespace after a name: `=` or `;` must follow.
+    ExtNameWs,
+    /// After `=`: optional whitespace, then a token or a quoted-string.
+    ExtValueStart,
+    /// In a token value.
+    ExtToken,
+    /// In a quoted-string value.
+    ExtQuoted,
+    /// After `\` in a quoted-string.
+    ExtQuotedPair,
+    /// After a quoted-string's closing quote: `;`, whitespace or CR.
+    ExtQuotedEnd,
+    /// Whitespace after a value: only `;` may follow.
+    ExtValueWs,
     /// Expecting the LF that ends the chunk header.
     SizeLf,
     /// In chunk data (`size` bytes remain).
@@ -112,8 +147,10 @@ enum ChunkedState {
     BodyCr,
     /// Expecting the LF after chunk data.
     BodyLf,
-    /// In a trailer field line, skipped up to CR.
-    Trailer,
+    /// In a trailer field's name.
+    TrailerName,
+    /// In a trailer field's value (after the colon).
+    TrailerValue,
     /// Expecting the LF that ends a trailer field line.
     TrailerLf,
     /// At the start of a line after the last chunk: CR ends the body,
@@ -125,10 +162,37 @@ enum ChunkedState {
     End,
 }
 
+impl ChunkedState {
+    /// Bytes read in these states count toward [`MAX_CHUNK_EXTENSION_BYTES`].
+    fn in_extension(self) -> bool {
+        use ChunkedState::*;
+        matches!(
+            self,
+            SizeLws
+                | ExtNameStart
+                | ExtName
+                | ExtNameWs
+                | ExtValueStart
+                | ExtToken
+                | ExtQuoted
+                | ExtQuotedPair
+                | ExtQuotedEnd
+                | ExtValueWs
+        )
+    }
+
+    /// Bytes read in these states count toward the trailer limit: everything
+    /// after the last-chunk line, the final CRLF included.
+    fn in_trailer_section(self) -> bool {
+        use ChunkedState::*;
+        matches!(self, EndCr | EndLf | TrailerName | TrailerValue | TrailerLf)
+    }
+}
+
 impl BodyDecoder {
     /// A decoder for `kind` with the default trailer limit
-    /// ([`DEFAULT_MAX_TRAILER_BYTES`]). [`BodyKind::None`] and
-    /// `BodyKind::Length(0)` are done immediately.
+    /// ([`DEFAULT_MAX_TRAILER_BYTES`]) that rejects bare LFs. [`BodyKind::None`]
+    /// and `BodyKind::Length(0)` are done immediately.
     pub fn new(kind: BodyKind) -> Self {
         Self::with_limits(kind, DEFAULT_MAX_TRAILER_BYTES)
     }
@@ -150,8 +214,24 @@ impl BodyDecoder {
         };
         BodyDecoder {
             kind,
-            max_trailer_bytes,
+            trailers: TrailerRules {
+                max_bytes: u32::try_from(max_trailer_bytes).unwrap_or(u32::MAX),
+                bare_line_feed: BareLineFeedPolicy::Reject,
+            },
+            used_bare_line_feed: false,
         }
+    }
+
+    /// Whether a trailer field line may end in a bare LF (RFC 9112 2.2, as
+    /// for the head). Chunk lines always need CRLF.
+    pub fn bare_line_feed(mut self, policy: BareLineFeedPolicy) -> Self {
+        self.trailers.bare_line_feed = policy;
+        self
+    }
+
+    /// Whether a trailer line ended in a bare LF that was accepted.
+    pub fn used_bare_line_feed(&self) -> bool {
+        self.used_bare_line_feed
     }
 
     /// Whether the whole body has been decoded.
@@ -166,6 +246,23 @@ impl BodyDecoder {
             Kind::Length(n) => Some(n),
             Kind::Done => Some(0),
             Kind::Chunked(_) => None,
+        }
+    }
+
+    /// Body bytes the framing has announced but not yet handed out: the
+    /// rest of a Content-Length body, or the rest of the current chunk once
+    /// its size line is complete. A body-size limit compares the bytes
+    /// received plus this, so a too-large body is refused as soon as its
+    /// framing says so, before its bytes arrive.
+    pub fn announced(&self) -> u64 {
+        match self.kind {
+            Kind::Length(n) => n,
+            Kind::Chunked(Chunked {
+                state: ChunkedState::Body,
+                size,
+                ..
+            }) => size,
+            Kind::Chunked(_) | Kind::Done => 0,
         }
     }
 
@@ -207,7 +304,8 @@ impl BodyDecoder {
                 })
             }
             Kind::Chunked(chunked) => {
-                let decoded = chunked.decode(input, self.max_trailer_bytes)?;
+                let decoded =
+                    chunked.decode(input, self.trailers, &mut self.used_bare_line_feed)?;
                 if decoded.done {
                     self.kind = Kind::Done;
                 }
@@ -218,8 +316,25 @@ impl BodyDecoder {
 }
 
 impl Chunked {
-    fn decode(&mut self, input: &[u8], max_trailer_bytes: usize) -> Result<Decoded, RejectReason> {
+    fn decode(
+        &mut self,
+        input: &[u8],
+        trailers: TrailerRules,
+        used_bare_line_feed: &mut bool,
+    ) -> Result<Decoded, RejectReason> {
         use ChunkedState::*;
+        use RejectReason::{
+            BareCarriageReturn, BareLineFeed, InvalidChunkExtension, InvalidChunkFraming,
+            InvalidChunkSize, InvalidTrailer,
+        };
+        // A bare LF ending a trailer line: an error, or accepted and noted.
+        let mut trailer_lf = || match trailers.bare_line_feed {
+            BareLineFeedPolicy::Reject => Err(BareLineFeed),
+            BareLineFeedPolicy::Accept => {
+                *used_bare_line_feed = true;
+                Ok(())
+            }
+        };
         let mut pos = 0;
         while pos < input.len() {
             if self.state == Body {
@@ -239,121 +354,106 @@ impl Chunked {
             }
             let b = input[pos];
             pos += 1;
-            self.state = match self.state {
-                Start => {
-                    let d = hex_value(b).ok_or(RejectReason::InvalidChunkSize)?;
+            if self.state.in_extension() {
+                self.ext_bytes += 1;
+                if usize::from(self.ext_bytes) > MAX_CHUNK_EXTENSION_BYTES {
+                    return Err(InvalidChunkExtension);
+                }
+            } else if self.state.in_trailer_section() {
+                self.trailer_bytes = self.trailer_bytes.saturating_add(1);
+                if self.trailer_bytes > trailers.max_bytes {
+                    return Err(RejectReason::TrailersTooLarge);
+                }
+            }
+            self.state = match (self.state, b) {
+                (Start, _) => {
+                    let d = hex_value(b).ok_or(InvalidChunkSize)?;
                     self.size = u64::from(d);
                     self.digits = 1;
                     self.ext_bytes = 0;
                     Size
                 }
-                Size => match b {
-                    b'\r' => SizeLf,
-                    b';' => {
-                        self.count_ext()?;
-                        Extension
+                (Size, b'\r') => SizeLf,
+                (Size, b';') => ExtNameStart,
+                // BWS before `;` (RFC 9112 7.1.1).
+                (Size, b' ' | b'\t') => SizeLws,
+                (Size, _) => {
+                    let d = hex_value(b).ok_or(match b {
+                        b'\n' => BareLineFeed,
+                        _ => InvalidChunkSize,
+                    })?;
+                    self.digits += 1;
+                    if self.digits > MAX_CHUNK_SIZE_DIGITS {
+                        return Err(RejectReason::ChunkSizeOverflow);
                     }
-                    // BWS before `;` (RFC 9112 7.1.1).
-                    b' ' | b'\t' => {
-                        self.count_ext()?;
-                        SizeLws
-                    }
-                    // A bare LF is a classic parser-disagreement vector for
-                    // smuggling; require CRLF (RFC 9112 7.1).
-                    b'\n' => return Err(RejectReason::InvalidChunkFraming),
-                    _ => {
-                        let d = hex_value(b).ok_or(RejectReason::InvalidChunkSize)?;
-                        self.digits += 1;
-                        if self.digits > MAX_CHUNK_SIZE_DIGITS {
-                            return Err(RejectReason::ChunkSizeOverflow);
-                        }
-                        // Cannot overflow: at most 16 hex digits.
-                        self.size = (self.size << 4) | u64::from(d);
-                        Size
-                    }
-                },
-                SizeLws => match b {
-                    b' ' | b'\t' => {
-                        self.count_ext()?;
-                        SizeLws
-                    }
-                    b';' => {
-                        self.count_ext()?;
-                        Extension
-                    }
-                    // Whitespace is only allowed before an extension, never
-                    // between the size and CRLF or inside the digits.
-                    _ => return Err(RejectReason::InvalidChunkSize),
-                },
-                Extension => match b {
-                    b'\r' => SizeLf,
-                    // Extensions are tokens / quoted-strings: no CTLs other
-                    // than HTAB, and in particular no bare LF.
-                    b'\t' => {
-                        self.count_ext()?;
-                        Extension
-                    }
-                    0x00..=0x1f | 0x7f => return Err(RejectReason::InvalidChunkFraming),
-                    _ => {
-                        self.count_ext()?;
-                        Extension
-                    }
-                },
-                SizeLf => match b {
-                    b'\n' if self.size == 0 => EndCr,
-                    b'\n' => Body,
-                    _ => return Err(RejectReason::InvalidChunkFraming),
-                },
-                BodyCr => match b {
-                    b'\r' => BodyLf,
-                    _ => return Err(RejectReason::InvalidChunkFraming),
-                },
-                BodyLf => match b {
-                    b'\n' => Start,
-                    _ => return Err(RejectReason::InvalidChunkFraming),
-                },
-                EndCr => {
-                    self.count_trailer(max_trailer_bytes)?;
-                    match b {
-                        b'\r' => EndLf,
-                        // A trailer field line starts (RFC 9112 7.1.2); we
-                        // discard trailers, only bounding their size.
-                        b'\n' => return Err(RejectReason::InvalidChunkFraming),
-                        _ => Trailer,
-                    }
+                    // Cannot overflow: at most 16 hex digits.
+                    self.size = (self.size << 4) | u64::from(d);
+                    Size
                 }
-                Trailer => {
-                    self.count_trailer(max_trailer_bytes)?;
-                    match b {
-                        b'\r' => TrailerLf,
-                        b'\t' => Trailer,
-                        0x00..=0x1f | 0x7f => return Err(RejectReason::InvalidChunkFraming),
-                        _ => Trailer,
+                (SizeLws, b' ' | b'\t') => SizeLws,
+                (SizeLws, b';') => ExtNameStart,
+                // Whitespace is only allowed before an extension, never
+                // between the size and CRLF or inside the digits.
+                (SizeLws, _) => return Err(InvalidChunkSize),
+                (ExtNameStart, b' ' | b'\t') => ExtNameStart,
+                (ExtNameStart | ExtName, _) if is_tchar(b) => ExtName,
+                (ExtName, b' ' | b'\t') => ExtNameWs,
+                (ExtName | ExtNameWs, b'=') => ExtValueStart,
+                (ExtName | ExtNameWs | ExtToken | ExtQuotedEnd | ExtValueWs, b';') => ExtNameStart,
+                (ExtNameWs, b' ' | b'\t') => ExtNameWs,
+                (ExtValueStart, b' ' | b'\t') => ExtValueStart,
+                (ExtValueStart, b'"') => ExtQuoted,
+                (ExtValueStart | ExtToken, _) if is_tchar(b) => ExtToken,
+                (ExtToken | ExtQuotedEnd | ExtValueWs, b' ' | b'\t') => ExtValueWs,
+                (ExtQuoted, b'"') => ExtQuotedEnd,
+                (ExtQuoted, b'\\') => ExtQuotedPair,
+                (ExtQuoted, _) if is_qdtext(b) => ExtQuoted,
+                (ExtQuotedPair, _) if is_quoted_pair_char(b) => ExtQuoted,
+                (ExtName | ExtToken | ExtQuotedEnd, b'\r') => SizeLf,
+                // A bare LF is a classic parser-disagreement vector for
+                // smuggling; chunk lines need CRLF (RFC 9112 7.1).
+                (ExtName | ExtToken | ExtQuotedEnd, b'\n') => return Err(BareLineFeed),
+                (
+                    ExtNameStart | ExtName | ExtNameWs | ExtValueStart | ExtToken | ExtQuoted
+                    | ExtQuotedPair | ExtQuotedEnd | ExtValueWs,
+                    _,
+                ) => return Err(InvalidChunkExtension),
+                (SizeLf, b'\n') if self.size == 0 => EndCr,
+                (SizeLf, b'\n') => Body,
+                (BodyCr, b'\r') => BodyLf,
+                (BodyCr, b'\n') => return Err(BareLineFeed),
+                (BodyCr, _) => return Err(InvalidChunkFraming),
+                (BodyLf, b'\n') => Start,
+                // A line after the last chunk: the end of the trailer section
+                // (the body), or a trailer field line, which we validate and
+                // discard, bounding its size.
+                (EndCr, b'\r') => EndLf,
+                (EndCr, b'\n') | (EndLf, b'\n') => {
+                    if self.state == EndCr {
+                        trailer_lf()?;
                     }
+                    self.state = End;
+                    return Ok(Decoded {
+                        consumed: pos,
+                        data: Span::new(pos, pos),
+                        done: true,
+                    });
                 }
-                TrailerLf => {
-                    self.count_trailer(max_trailer_bytes)?;
-                    match b {
-                        b'\n' => EndCr,
-                        _ => return Err(RejectReason::InvalidChunkFraming),
-                    }
+                (EndCr | TrailerName, _) if is_tchar(b) => TrailerName,
+                (TrailerName, b':') => TrailerValue,
+                (TrailerValue, b'\r') => TrailerLf,
+                (TrailerValue, b'\n') => {
+                    trailer_lf()?;
+                    EndCr
                 }
-                EndLf => {
-                    self.count_trailer(max_trailer_bytes)?;
-                    match b {
-                        b'\n' => {
-                            self.state = End;
-                            return Ok(Decoded {
-                                consumed: pos,
-                                data: Span::new(pos, pos),
-                                done: true,
-                            });
-                        }
-                        _ => return Err(RejectReason::InvalidChunkFraming),
-                    }
-                }
+                (TrailerValue, _) if is_field_value_char(b) => TrailerValue,
+                (TrailerValue, _) => return Err(InvalidTrailer),
+                (EndCr | TrailerName, _) => return Err(InvalidTrailer),
+                (TrailerLf, b'\n') => EndCr,
+                // Every line ends in CRLF: a CR followed by anything else.
+                (SizeLf | BodyLf | TrailerLf | EndLf, _) => return Err(BareCarriageReturn),
                 // Handled above / by `BodyDecoder` (which becomes Done).
-                Body | End => {
+                (Body | End, _) => {
                     return Ok(Decoded {
                         consumed: pos - 1,
                         data: Span::new(pos - 1, pos - 1),
@@ -368,22 +468,6 @@ impl Chunked {
             data: Span::new(pos, pos),
             done: false,
         })
-    }
-
-    fn count_ext(&mut self) -> Result<(), RejectReason> {
-        self.ext_bytes += 1;
-        if self.ext_bytes > MAX_CHUNK_EXTENSION_BYTES {
-            return Err(RejectReason::InvalidChunkFraming);
-        }
-        Ok(())
-    }
-
-    fn count_trailer(&mut self, max: usize) -> Result<(), RejectReason> {
-        self.trailer_bytes += 1;
-        if self.trailer_bytes > max {
-            return Err(RejectReason::TrailersTooLarge);
-        }
-        Ok(())
     }
 }
 
@@ -563,19 +647,49 @@ mod tests {
             (b"-1\r\n", InvalidChunkSize),
             (b"5x\r\nhello\r\n", InvalidChunkSize),
             (b"5 \r\nhello\r\n0\r\n\r\n", InvalidChunkSize),
-            (b"5\nhello\r\n0\r\n\r\n", InvalidChunkFraming),
-            (b"5\rhello", InvalidChunkFraming),
-            (b"5;a\nhello", InvalidChunkFraming),
-            (b"5;a\x00\r\nhello", InvalidChunkFraming),
+            (b"5\nhello\r\n0\r\n\r\n", BareLineFeed),
+            (b"5\rhello", BareCarriageReturn),
+            (b"5;a\nhello", BareLineFeed),
+            (b"5;a=b\nhello", BareLineFeed),
+            (b"5;a=\"b\"\nhello", BareLineFeed),
+            (b"5;a\x00\r\nhello", InvalidChunkExtension),
             (b"5\r\nhelloX\r\n", InvalidChunkFraming),
-            (b"5\r\nhello\rX", InvalidChunkFraming),
-            (b"5\r\nhello\n0\r\n\r\n", InvalidChunkFraming),
+            (b"5\r\nhello\rX", BareCarriageReturn),
+            (b"5\r\nhello\n0\r\n\r\n", BareLineFeed),
             (b"5\r\nhello0\r\n\r\n", InvalidChunkFraming),
-            (b"0\r\n\n", InvalidChunkFraming),
-            (b"0\r\nX: y\n\r\n", InvalidChunkFraming),
-            (b"0\r\nX: y\r\r\n", InvalidChunkFraming),
-            (b"0\r\n\rX", InvalidChunkFraming),
-            (b"0\r\nX: \x01\r\n\r\n", InvalidChunkFraming),
+            (b"0\r\n\n", BareLineFeed),
+            (b"0\r\nX: y\n\r\n", BareLineFeed),
+            (b"0\r\nX: y\r\r\n", BareCarriageReturn),
+            (b"0\r\n\rX", BareCarriageReturn),
+            (b"0\r\nX: \x01\r\n\r\n", InvalidTrailer),
+            // Chunk extensions (RFC 9112 7.1.1): a name is a token, a value a
+            // token or a quoted-string, whitespace only around `;` and `=`.
+            (b"2;\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2; \r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;;a\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;=b\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a=\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a=b=c\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a b\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a \r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a=b \r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a(b)\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a=b\"c\"\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a=\"b\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a=\"b\"c\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a=\"\\\x01\"\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;a=\"\x7f\"\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2;\xc3\xa9\r\naa\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"2 x\r\naa\r\n0\r\n\r\n", InvalidChunkSize),
+            // Trailer field lines (RFC 9112 7.1.2, 5).
+            (b"0\r\n: y\r\n\r\n", InvalidTrailer),
+            (b"0\r\nX : y\r\n\r\n", InvalidTrailer),
+            (b"0\r\nX\r\n\r\n", InvalidTrailer),
+            (b"0\r\n X: y\r\n\r\n", InvalidTrailer),
+            (b"0\r\nX: y\r\n z\r\n\r\n", InvalidTrailer),
+            (b"0\r\nX(: y\r\n\r\n", InvalidTrailer),
+            (b"0\r\nX: a\x00b\r\n\r\n", InvalidTrailer),
+            (b"0\r\nX: a\x7fb\r\n\r\n", InvalidTrailer),
         ];
         for (input, err) in cases {
             for step in [0, 1, 3] {
@@ -600,7 +714,7 @@ mod tests {
         input.extend_from_slice(b"\r\na\r\n0\r\n\r\n");
         assert_eq!(
             drive(chunked(), &input, 0),
-            Err(RejectReason::InvalidChunkFraming)
+            Err(RejectReason::InvalidChunkExtension)
         );
     }
 
@@ -636,10 +750,90 @@ mod tests {
     }
 
     #[test]
+    fn chunk_extensions_that_follow_the_grammar() {
+        for ext in [
+            &b";a"[..],
+            b";a=b",
+            b" ;a",
+            b"\t; \ta \t= \tb",
+            b";a=\"\"",
+            b";a=\"x y;z=\\\"q\\\\\"",
+            b";a;b=1;c=\"2\"",
+            b";a=\"\xc3\xa9\"",
+            b";!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz",
+        ] {
+            let input = [&b"2"[..], ext, b"\r\naa\r\n0", ext, b"\r\n\r\n"].concat();
+            for step in [0, 1, 2] {
+                assert_eq!(
+                    drive(chunked(), &input, step),
+                    Ok((b"aa".to_vec(), input.len(), true)),
+                    "{:?} step {step}",
+                    String::from_utf8_lossy(&input)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bare_line_feed_in_trailers_under_each_policy() {
+        let accept = || chunked().bare_line_feed(BareLineFeedPolicy::Accept);
+        for input in [
+            &b"1\r\na\r\n0\r\n\n"[..],
+            b"1\r\na\r\n0\r\nX: y\n\r\n",
+            b"1\r\na\r\n0\r\nX: y\r\nZ: w\n\n",
+        ] {
+            for step in [0, 1] {
+                assert_eq!(
+                    drive(chunked(), input, step),
+                    Err(RejectReason::BareLineFeed)
+                );
+                let (body, consumed, done) = drive(accept(), input, step).unwrap();
+                assert_eq!((&body[..], consumed, done), (&b"a"[..], input.len(), true));
+            }
+            let mut dec = accept();
+            let mut at = 0;
+            while !dec.is_done() {
+                at += dec.decode(&input[at..]).unwrap().consumed;
+            }
+            assert!(dec.used_bare_line_feed());
+        }
+        // Chunk lines need CRLF under either policy.
+        for input in [&b"1\na\r\n0\r\n\r\n"[..], b"1\r\na\n0\r\n\r\n"] {
+            assert_eq!(drive(accept(), input, 0), Err(RejectReason::BareLineFeed));
+        }
+        let mut dec = chunked();
+        let mut at = 0;
+        let input = b"1\r\na\r\n0\r\n\r\n";
+        while !dec.is_done() {
+            at += dec.decode(&input[at..]).unwrap().consumed;
+        }
+        assert!(!dec.used_bare_line_feed());
+    }
+
+    #[test]
+    fn announced_is_what_the_framing_promised() {
+        assert_eq!(BodyDecoder::new(BodyKind::Length(10)).announced(), 10);
+        assert_eq!(BodyDecoder::new(BodyKind::None).announced(), 0);
+        let mut d = chunked();
+        assert_eq!(d.announced(), 0);
+        // A 1 TB chunk is announced as soon as its size line is complete,
+        // before any of its data.
+        let r = d.decode(b"E8D4A51000").unwrap();
+        assert_eq!((r.consumed, d.announced()), (10, 0));
+        let r = d.decode(b"\r\n").unwrap();
+        assert_eq!((r.consumed, d.announced()), (2, 1_000_000_000_000));
+        let r = d.decode(b"aa").unwrap();
+        assert_eq!((r.data.len(), d.announced()), (2, 999_999_999_998));
+        let mut d = BodyDecoder::new(BodyKind::Length(10));
+        d.decode(b"abc").unwrap();
+        assert_eq!(d.announced(), 7);
+    }
+
+    #[test]
     fn decoder_is_small_and_copy() {
         fn assert_copy<T: Copy>() {}
         assert_copy::<BodyDecoder>();
-        assert!(std::mem::size_of::<BodyDecoder>() <= 48);
+        assert!(std::mem::size_of::<BodyDecoder>() <= 40);
     }
 
     /// Encodes `chunks` with random-ish extensions and trailers.
@@ -672,6 +866,264 @@ mod tests {
         out
     }
 
+    /// An independent recognizer of RFC 9112's `chunked-body` (7.1, 7.1.1,
+    /// 7.1.2), written straight from the ABNF as a backtracking descent over
+    /// the whole input, to check the byte-level state machine against:
+    /// `Ok((body, length))`, or why not.
+    mod grammar {
+        use crate::proto::h1::token::{
+            is_field_value_char, is_qdtext, is_quoted_pair_char, is_tchar,
+        };
+
+        #[derive(Debug, PartialEq, Eq)]
+        pub enum No {
+            /// A prefix of a valid body: more input could complete it.
+            Incomplete,
+            /// No continuation is valid.
+            Invalid,
+        }
+        use No::*;
+
+        struct P<'a> {
+            b: &'a [u8],
+            i: usize,
+        }
+
+        impl P<'_> {
+            fn peek(&self) -> Result<u8, No> {
+                self.b.get(self.i).copied().ok_or(Incomplete)
+            }
+            fn take(&mut self, f: impl Fn(u8) -> bool) -> Result<bool, No> {
+                let hit = f(self.peek()?);
+                self.i += usize::from(hit);
+                Ok(hit)
+            }
+            fn expect(&mut self, c: u8) -> Result<(), No> {
+                if self.take(|b| b == c)? {
+                    Ok(())
+                } else {
+                    Err(Invalid)
+                }
+            }
+            /// OWS / BWS = *( SP / HTAB )
+            fn ows(&mut self) -> Result<(), No> {
+                while self.take(|b| b == b' ' || b == b'\t')? {}
+                Ok(())
+            }
+            /// token = 1*tchar
+            fn token(&mut self) -> Result<(), No> {
+                if !self.take(is_tchar)? {
+                    return Err(Invalid);
+                }
+                while self.take(is_tchar)? {}
+                Ok(())
+            }
+            /// quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE
+            fn quoted_string(&mut self) -> Result<(), No> {
+                self.expect(b'"')?;
+                loop {
+                    match self.peek()? {
+                        b'"' => return self.expect(b'"'),
+                        b'\\' => {
+                            self.i += 1;
+                            if !self.take(is_quoted_pair_char)? {
+                                return Err(Invalid);
+                            }
+                        }
+                        b if is_qdtext(b) => self.i += 1,
+                        _ => return Err(Invalid),
+                    }
+                }
+            }
+            /// chunk-ext = *( BWS ";" BWS chunk-ext-name
+            ///               [ BWS "=" BWS chunk-ext-val ] )
+            fn chunk_ext(&mut self) -> Result<(), No> {
+                loop {
+                    let at = self.i;
+                    self.ows()?;
+                    if !self.take(|b| b == b';')? {
+                        self.i = at;
+                        return Ok(());
+                    }
+                    self.ows()?;
+                    self.token()?;
+                    let at = self.i;
+                    self.ows()?;
+                    if self.take(|b| b == b'=')? {
+                        self.ows()?;
+                        if self.peek()? == b'"' {
+                            self.quoted_string()?;
+                        } else {
+                            self.token()?;
+                        }
+                    } else {
+                        self.i = at;
+                    }
+                }
+            }
+            /// CRLF, or also a bare LF where `lf` allows it.
+            fn eol(&mut self, lf: bool) -> Result<(), No> {
+                if lf && self.take(|b| b == b'\n')? {
+                    return Ok(());
+                }
+                self.expect(b'\r')?;
+                self.expect(b'\n')
+            }
+        }
+
+        /// `lf`: trailer lines may end in a bare LF (`BareLineFeedPolicy::Accept`).
+        pub fn chunked_body(b: &[u8], lf: bool) -> Result<(Vec<u8>, usize), No> {
+            let mut p = P { b, i: 0 };
+            let mut body = Vec::new();
+            loop {
+                // chunk-size = 1*HEXDIG (at most 16 digits: a u64)
+                let mut size = 0u64;
+                let mut digits = 0;
+                while let Some(d) = (p.peek()? as char).to_digit(16) {
+                    p.i += 1;
+                    digits += 1;
+                    if digits > 16 {
+                        return Err(Invalid);
+                    }
+                    size = size * 16 + u64::from(d);
+                }
+                if digits == 0 {
+                    return Err(Invalid);
+                }
+                p.chunk_ext()?;
+                p.eol(false)?;
+                if size == 0 {
+                    break;
+                }
+                let end = p.i.checked_add(size as usize).ok_or(Incomplete)?;
+                body.extend_from_slice(b.get(p.i..end).ok_or(Incomplete)?);
+                p.i = end;
+                p.eol(false)?;
+            }
+            // trailer-section = *( field-line CRLF ) ; then the final CRLF
+            loop {
+                match p.peek()? {
+                    b'\r' | b'\n' => {
+                        p.eol(lf)?;
+                        return Ok((body, p.i));
+                    }
+                    _ => {
+                        // field-line = field-name ":" OWS field-value OWS
+                        p.token()?;
+                        p.expect(b':')?;
+                        while p.take(is_field_value_char)? {}
+                        p.eol(lf)?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the decoder (whole, and one byte at a time) and the grammar on
+    /// `input` and checks they agree on the body, its end, and validity.
+    fn agrees_with_grammar(input: &[u8], policy: BareLineFeedPolicy) -> Result<(), TestCaseError> {
+        let lf = policy == BareLineFeedPolicy::Accept;
+        let want = grammar::chunked_body(input, lf);
+        for step in [0, 1] {
+            let got = drive(chunked().bare_line_feed(policy), input, step);
+            let text = String::from_utf8_lossy(input);
+            match (&want, &got) {
+                (Ok((body, n)), Ok(got)) => {
+                    prop_assert_eq!(got, &(body.clone(), *n, true), "{:?}", text)
+                }
+                (Err(grammar::No::Incomplete), Ok((_, _, done))) => {
+                    prop_assert!(!done, "{:?}: decoder finished, grammar wants more", text)
+                }
+                (Err(grammar::No::Invalid), Err(_)) => {}
+                _ => prop_assert!(false, "{:?}: grammar {:?}, decoder {:?}", text, want, got),
+            }
+        }
+        Ok(())
+    }
+
+    /// A random token.
+    fn token() -> impl Strategy<Value = String> {
+        "[!#$%&'*+.^_`|~0-9A-Za-z-]{1,6}"
+    }
+
+    /// A random chunk extension, BWS included: `;name`, `;name=token` or
+    /// `;name="quoted \"string\""`.
+    fn extension() -> impl Strategy<Value = Vec<u8>> {
+        let bws = || prop::sample::select(vec!["", " ", "\t", " \t "]);
+        let quoted = prop::collection::vec(
+            prop_oneof![
+                prop::sample::select(b" \t!#[]~az\x80\xff".to_vec()).prop_map(|b| vec![b]),
+                prop::sample::select(b"\"\\ \ta\x80".to_vec()).prop_map(|b| vec![b'\\', b]),
+            ],
+            0..5,
+        )
+        .prop_map(|parts| [&b"\""[..], &parts.concat(), b"\""].concat());
+        let value = prop_oneof![
+            Just(Vec::new()),
+            (bws(), bws(), token()).prop_map(|(a, b, t)| format!("{a}={b}{t}").into_bytes()),
+            (bws(), bws(), quoted)
+                .prop_map(|(a, b, q)| [format!("{a}={b}").as_bytes(), &q].concat()),
+        ];
+        (bws(), bws(), token(), value)
+            .prop_map(|(a, b, name, value)| [format!("{a};{b}{name}").as_bytes(), &value].concat())
+    }
+
+    /// A random chunked body (its chunks with random extensions, trailers
+    /// with random fields), with bare-LF trailer lines if `lf`: the bytes,
+    /// the body they carry, and where their line terminators (CR and LF
+    /// bytes outside chunk data) are.
+    fn chunked_encoding(lf: bool) -> impl Strategy<Value = (Vec<u8>, Vec<u8>, Vec<usize>)> {
+        (
+            prop::collection::vec(
+                (
+                    prop::collection::vec(any::<u8>(), 1..40),
+                    prop::collection::vec(extension(), 0..3),
+                ),
+                0..5,
+            ),
+            prop::collection::vec(extension(), 0..3),
+            prop::collection::vec(
+                (
+                    token(),
+                    "[ \t]{0,2}",
+                    "[ -~\t\u{80}-\u{ff}]{0,12}",
+                    any::<bool>(),
+                ),
+                0..4,
+            ),
+            any::<bool>(),
+        )
+            .prop_map(move |(chunks, last_ext, trailers, lf_end)| {
+                let mut out = Vec::new();
+                let mut ends = Vec::new();
+                let mut eol = |out: &mut Vec<u8>, bare: bool| {
+                    let eol: &[u8] = if lf && bare { b"\n" } else { b"\r\n" };
+                    ends.extend(out.len()..out.len() + eol.len());
+                    out.extend_from_slice(eol);
+                };
+                for (data, exts) in &chunks {
+                    out.extend_from_slice(format!("{:x}", data.len()).as_bytes());
+                    out.extend_from_slice(&exts.concat());
+                    eol(&mut out, false);
+                    out.extend_from_slice(data);
+                    eol(&mut out, false);
+                }
+                out.push(b'0');
+                out.extend_from_slice(&last_ext.concat());
+                eol(&mut out, false);
+                for (name, ows, value, bare) in &trailers {
+                    // A value's characters in 0x80..=0xff stand for obs-text bytes.
+                    let value: Vec<u8> = value.chars().map(|c| c as u32 as u8).collect();
+                    out.extend_from_slice(format!("{name}:{ows}").as_bytes());
+                    out.extend_from_slice(&value);
+                    eol(&mut out, *bare);
+                }
+                eol(&mut out, lf_end);
+                let body = chunks.into_iter().flat_map(|(data, _)| data).collect();
+                (out, body, ends)
+            })
+    }
+
     proptest! {
         #[test]
         fn chunked_any_split_same_body(
@@ -698,6 +1150,64 @@ mod tests {
             input.extend_from_slice(&extra);
             let kind = BodyKind::Length(body.len() as u64);
             prop_assert_eq!(drive(BodyDecoder::new(kind), &input, step).unwrap(), (body.clone(), body.len(), true));
+        }
+
+        #[test]
+        fn grammar_encodings_decode_to_their_body(
+            (lf, (encoded, body, _)) in any::<bool>().prop_flat_map(|lf| (Just(lf), chunked_encoding(lf))),
+            extra in prop::collection::vec(any::<u8>(), 0..8),
+        ) {
+            let policy = if lf { BareLineFeedPolicy::Accept } else { BareLineFeedPolicy::Reject };
+            let input = [&encoded[..], &extra].concat();
+            prop_assert_eq!(grammar::chunked_body(&input, policy == BareLineFeedPolicy::Accept), Ok((body.clone(), encoded.len())));
+            prop_assert_eq!(drive(chunked().bare_line_feed(policy), &input, 0), Ok((body, encoded.len(), true)));
+            agrees_with_grammar(&input, policy)?;
+        }
+
+        #[test]
+        fn one_byte_mutations_agree_with_the_grammar(
+            (encoded, _, _) in any::<bool>().prop_flat_map(chunked_encoding),
+            at in any::<prop::sample::Index>(),
+            edit in 0u8..3,
+            byte in prop::sample::select(b"\r\n \t;=\"\\:0aZ\x00\x7f\x80(".to_vec()),
+        ) {
+            // Replace, insert or delete one byte anywhere: the decoder
+            // accepts exactly what the grammar accepts, with the same body.
+            let mut input = encoded;
+            let i = at.index(input.len());
+            match edit {
+                0 => input[i] = byte,
+                1 => input.insert(i, byte),
+                _ => { input.remove(i); }
+            }
+            agrees_with_grammar(&input, BareLineFeedPolicy::Reject)?;
+            agrees_with_grammar(&input, BareLineFeedPolicy::Accept)?;
+        }
+
+        #[test]
+        fn a_mutated_terminator_is_refused_or_changes_nothing(
+            (encoded, body, ends) in chunked_encoding(false),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            // Change one byte of a CR or LF: the body is refused, or decodes
+            // exactly as before (never a different body or length).
+            let mut input = encoded.clone();
+            input[*at.get(&ends)] = byte;
+            match drive(chunked(), &input, 0) {
+                Err(_) => {}
+                Ok((got, n, done)) => prop_assert!(
+                    !done || (got == body && n == encoded.len()),
+                    "{:?} decoded as {:?}", String::from_utf8_lossy(&input), String::from_utf8_lossy(&got)
+                ),
+            }
+        }
+
+        #[test]
+        fn arbitrary_input_agrees_with_the_grammar(input in prop::collection::vec(
+            prop::sample::select(b"0123456789abcdefABCDEFxX;=: \t\r\n\"\\\x00".to_vec()), 0..80)) {
+            agrees_with_grammar(&input, BareLineFeedPolicy::Reject)?;
+            agrees_with_grammar(&input, BareLineFeedPolicy::Accept)?;
         }
 
         #[test]

@@ -10,6 +10,7 @@
 
 use std::fmt;
 
+use super::token::is_token;
 use super::{Span, Version};
 
 /// The interim response sent when a request has `Expect: 100-continue` and
@@ -126,31 +127,9 @@ impl Default for ResponseHeaders {
     }
 }
 
-/// `tchar` (RFC 9110 5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
-}
-
 /// The checks behind [`ResponseHeaders::append`].
 fn validate(name: &[u8], value: &[u8]) -> Result<(), InvalidHeader> {
-    if name.is_empty() || !name.iter().copied().all(is_tchar) {
+    if !is_token(name) {
         return Err(InvalidHeader);
     }
     if value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {

@@ -162,6 +162,39 @@ pub struct HeadLimits {
     /// `MaxRequestHeaderCount`); more get 431. Values above
     /// [`HEADER_SLOTS`] are clamped to it.
     pub max_headers: usize,
+    /// Whether a bare LF may end a line of the head (and of a chunked body's
+    /// trailer section). Default [`BareLineFeedPolicy::Reject`].
+    pub bare_line_feed: BareLineFeedPolicy,
+}
+
+/// What to do with a line of the head or of the trailer section that ends in
+/// a bare LF instead of CRLF.
+///
+/// RFC 9112 2.2 lets a recipient accept a lone LF as a line terminator (and
+/// httparse does), but a front end that keeps the LF inside a field value and
+/// a back end that splits on it disagree about where the message ends: that
+/// is request smuggling. Node's llhttp rejects it in strict mode; Kestrel
+/// accepts it unless `DisableHttp1LineFeedTerminators` is set, and plans to
+/// reject it by default. Either way the server counts the requests that used
+/// one (`peregrine_bare_line_feed_requests_total`). Chunk-size lines and the
+/// CRLF after chunk data always need CRLF (RFC 9112 7.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BareLineFeedPolicy {
+    /// Answer `400` ([`RejectReason::BareLineFeed`]) and close. The default.
+    #[default]
+    Reject,
+    /// Accept a lone LF as a line terminator, as RFC 9112 2.2 permits.
+    Accept,
+}
+
+impl BareLineFeedPolicy {
+    /// The setting's value as configured: `reject` or `accept`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BareLineFeedPolicy::Reject => "reject",
+            BareLineFeedPolicy::Accept => "accept",
+        }
+    }
 }
 
 impl Default for HeadLimits {
@@ -170,6 +203,7 @@ impl Default for HeadLimits {
             max_request_line: 8 * 1024,
             max_header_bytes: 32 * 1024,
             max_headers: 100,
+            bare_line_feed: BareLineFeedPolicy::Reject,
         }
     }
 }
@@ -225,6 +259,9 @@ pub struct RequestHead {
     /// target, the target's authority (RFC 9112 3.2.2: the server MUST use
     /// it and ignore Host). Empty if absent (HTTP/1.0) or empty.
     pub host: Span,
+    /// A line of the head ended in a bare LF, accepted because the parser's
+    /// [`HeadLimits::bare_line_feed`] is [`BareLineFeedPolicy::Accept`].
+    pub bare_line_feed: bool,
     headers: Vec<Header>,
 }
 
@@ -244,6 +281,7 @@ impl RequestHead {
             keep_alive: false,
             expect_continue: false,
             host: Span::default(),
+            bare_line_feed: false,
             headers: Vec::with_capacity(limits.max_headers.min(HEADER_SLOTS)),
         }
     }
@@ -260,6 +298,7 @@ impl RequestHead {
         self.keep_alive = false;
         self.expect_continue = false;
         self.host = Span::default();
+        self.bare_line_feed = false;
         self.headers.clear();
     }
 
@@ -294,8 +333,9 @@ pub struct HeadParser {
 /// Where the request line ends, as far as the bytes received so far tell.
 #[derive(Clone, Copy)]
 enum RequestLine {
-    /// Its LF is at `header_start - 1` and it is within the limit.
-    Complete { header_start: usize },
+    /// Its LF is at `header_start - 1` and it is within the limit;
+    /// `bare_lf`: it, or an empty line before it, ends in a bare LF.
+    Complete { header_start: usize, bare_lf: bool },
     /// No LF yet, and the bytes so far are within the limit.
     Incomplete,
     /// Longer than `max_request_line` (with or without its LF).
@@ -311,6 +351,7 @@ impl HeadParser {
                 max_request_line: limits.max_request_line.min(MAX_BYTE_LIMIT),
                 max_header_bytes: limits.max_header_bytes.min(MAX_BYTE_LIMIT),
                 max_headers: limits.max_headers.min(HEADER_SLOTS),
+                bare_line_feed: limits.bare_line_feed,
             },
         }
     }
@@ -341,7 +382,7 @@ impl HeadParser {
         // is bounded by the limits and not by how much the peer sent.
         let line = scan_request_line(buf, limits.max_request_line);
         let parse_end = match line {
-            RequestLine::Complete { header_start } => {
+            RequestLine::Complete { header_start, .. } => {
                 buf.len().min(header_start + limits.max_header_bytes)
             }
             RequestLine::Incomplete => buf.len(),
@@ -357,13 +398,21 @@ impl HeadParser {
         let mut req = httparse::Request::new(&mut []);
         let parsed = req.parse_with_uninit_headers(window, &mut slots[..limits.max_headers]);
         let head_len = match parsed {
-            Err(e) => return Err(map_httparse_error(e, &req, window)),
+            Err(e) => {
+                return match lone_cr(buf, window, limits.max_headers) {
+                    LoneCr::Caused => Err(RejectReason::BareCarriageReturn),
+                    // The CR is the last byte received: whether it starts a CRLF
+                    // decides the error's name, and one more byte tells.
+                    LoneCr::AtEnd => Ok(ParseStatus::Partial),
+                    LoneCr::NotTheCause => Err(map_httparse_error(e, &req, window)),
+                };
+            }
             Ok(httparse::Status::Partial) => {
                 return match line {
                     RequestLine::TooLong => Err(RejectReason::RequestLineTooLong),
                     // The head is not over yet and already fills the whole
                     // header budget: it cannot end within the limit.
-                    RequestLine::Complete { header_start }
+                    RequestLine::Complete { header_start, .. }
                         if parse_end - header_start >= limits.max_header_bytes =>
                     {
                         Err(RejectReason::HeadersTooLarge)
@@ -373,10 +422,21 @@ impl HeadParser {
             }
             Ok(httparse::Status::Complete(n)) => n,
         };
-        if !matches!(line, RequestLine::Complete { .. }) {
+        let RequestLine::Complete {
+            bare_lf: request_line_bare_lf,
+            ..
+        } = line
+        else {
             // Unreachable: a complete head contains the request line's LF.
             // Kept as a rejection rather than a panic.
             return Err(RejectReason::RequestLineTooLong);
+        };
+        // Line terminators (RFC 9112 2.2). httparse takes a lone LF as a line
+        // end; whether one did is read off the bytes at each line end it
+        // found (the request line's, each field line's and the blank line's)
+        // rather than by a second pass over the head.
+        if request_line_bare_lf || buf[head_len - 2] != b'\r' {
+            self.bare_line_feed(head)?;
         }
 
         // httparse only returns Complete with all three set.
@@ -398,6 +458,9 @@ impl HeadParser {
                 name: Span::of(buf, h.name.as_bytes()),
                 value: Span::of(buf, h.value),
             };
+            if !line_ends_in_crlf(buf, header.value.end as usize) {
+                self.bare_line_feed(head)?;
+            }
             // Capacity was reserved for `max_headers` in `RequestHead::new`
             // (with the same limits), so this push does not allocate.
             head.headers.push(header);
@@ -405,6 +468,66 @@ impl HeadParser {
         }
         fields.finish(head, host_from_target)?;
         Ok(ParseStatus::Complete(head_len))
+    }
+
+    /// A line of the head ended in a bare LF: rejected, or noted in `head`
+    /// under [`BareLineFeedPolicy::Accept`].
+    fn bare_line_feed(&self, head: &mut RequestHead) -> Result<(), RejectReason> {
+        match self.limits.bare_line_feed {
+            BareLineFeedPolicy::Reject => Err(RejectReason::BareLineFeed),
+            BareLineFeedPolicy::Accept => {
+                head.bare_line_feed = true;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether the field line whose value ends at `value_end` ends in CRLF.
+/// httparse trims the value's trailing whitespace and has checked that only
+/// SP and HTAB stand between it and the line end (a lone CR is an error to
+/// it), so this looks at a few bytes, not the line.
+#[inline]
+fn line_ends_in_crlf(buf: &[u8], value_end: usize) -> bool {
+    let rest = &buf[value_end..];
+    let eol = rest
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(rest.len());
+    rest.get(eol) == Some(&b'\r')
+}
+
+/// Whether httparse's error is a CR that is not followed by LF.
+enum LoneCr {
+    /// It is: [`RejectReason::BareCarriageReturn`].
+    Caused,
+    /// httparse stopped at a CR that is the last byte received.
+    AtEnd,
+    /// No such CR, or httparse failed before it.
+    NotTheCause,
+}
+
+/// On the error path, tells whether httparse failed on a CR not followed by
+/// LF (which it reports as a token, header or newline error). Looks only at
+/// bytes up to that CR and the one after it, so every split of the input
+/// into reads names the error the same way.
+fn lone_cr(buf: &[u8], window: &[u8], max_headers: usize) -> LoneCr {
+    let Some(cr) = window
+        .iter()
+        .enumerate()
+        .position(|(i, &b)| b == b'\r' && buf.get(i + 1) != Some(&b'\n'))
+    else {
+        return LoneCr::NotTheCause;
+    };
+    // Every context in which httparse can meet a CR either rejects it or
+    // requires LF next, so if everything before this CR is a valid prefix,
+    // the CR is what it failed on.
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_SLOTS];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(&window[..cr], &mut slots[..max_headers]) {
+        Ok(httparse::Status::Partial) if cr + 1 < buf.len() => LoneCr::Caused,
+        Ok(httparse::Status::Partial) => LoneCr::AtEnd,
+        _ => LoneCr::NotTheCause,
     }
 }
 
@@ -414,9 +537,13 @@ impl HeadParser {
 fn scan_request_line(buf: &[u8], max_line: usize) -> RequestLine {
     let window = &buf[..buf.len().min(max_line + 2)];
     let mut lead = 0;
+    let mut bare_lf = false;
     loop {
         match window.get(lead) {
-            Some(b'\n') => lead += 1,
+            Some(b'\n') => {
+                bare_lf = true;
+                lead += 1;
+            }
             Some(b'\r') if window.get(lead + 1) == Some(&b'\n') => lead += 2,
             _ => break,
         }
@@ -426,16 +553,14 @@ fn scan_request_line(buf: &[u8], max_line: usize) -> RequestLine {
             let lf = lead + i;
             // A bare LF may end the line (RFC 9112 2.2 MAY); it carries no
             // CR to discount.
-            let content_end = if i > 0 && window[lf - 1] == b'\r' {
-                lf - 1
-            } else {
-                lf
-            };
+            let crlf = i > 0 && window[lf - 1] == b'\r';
+            let content_end = lf - usize::from(crlf);
             if content_end > max_line {
                 RequestLine::TooLong
             } else {
                 RequestLine::Complete {
                     header_start: lf + 1,
+                    bare_lf: bare_lf || !crlf,
                 }
             }
         }
@@ -854,6 +979,14 @@ mod tests {
         parse_with(HeadLimits::default(), buf)
     }
 
+    /// The default limits, accepting bare LF line terminators.
+    fn lenient() -> HeadLimits {
+        HeadLimits {
+            bare_line_feed: BareLineFeedPolicy::Accept,
+            ..HeadLimits::default()
+        }
+    }
+
     /// Table-driven cases in the style of httparse's `req!`:
     /// `req! { name, bytes, |head, buf| { asserts } }` expects the whole
     /// buffer to be one complete head; `req! { name, bytes, Err(reason) }`
@@ -983,20 +1116,114 @@ mod tests {
 
     req! {
         leading_empty_lines_skipped,
-        b"\r\n\r\n\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"\r\n\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
         |head, buf| {
             assert_eq!(head.method_span.get(buf), b"GET");
-            assert_eq!(head.method_span.start, 5);
+            assert_eq!(head.method_span.start, 6);
             assert_eq!(head.path.get(buf), b"/x");
             assert_eq!(head.host.get(buf), b"a");
         }
     }
 
-    req! {
-        bare_lf_line_endings,
-        // RFC 9112 2.2: a recipient MAY accept a lone LF as line terminator.
-        b"GET / HTTP/1.1\nHost: a\n\n",
-        |head, buf| { assert_eq!(head.host.get(buf), b"a"); }
+    // ---- line terminators (RFC 9112 2.2) -------------------------------------
+
+    /// Each input with what it gets under the default policy (reject) and
+    /// under `BareLineFeedPolicy::Accept`.
+    /// What a head gets: parsed whole (`Ok`), or rejected.
+    type Outcome = Result<(), RejectReason>;
+
+    const LINE_ENDINGS: &[(&[u8], Outcome, Outcome)] = {
+        use RejectReason::*;
+        &[
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Ok(()), Ok(())),
+            // A bare LF after the request line, a field line, the last line.
+            (b"GET / HTTP/1.1\nHost: a\r\n\r\n", Err(BareLineFeed), Ok(())),
+            (b"GET / HTTP/1.1\r\nHost: a\n\r\n", Err(BareLineFeed), Ok(())),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\n", Err(BareLineFeed), Ok(())),
+            (b"GET / HTTP/1.1\nHost: a\n\n", Err(BareLineFeed), Ok(())),
+            // Before the request line (an empty line is skipped).
+            (b"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", Err(BareLineFeed), Ok(())),
+            // After trailing whitespace, and after an empty value.
+            (b"GET / HTTP/1.1\r\nHost: a \t\nX: 1\r\n\r\n", Err(BareLineFeed), Ok(())),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX:\nY: 1\r\n\r\n", Err(BareLineFeed), Ok(())),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX: \nY: 1\r\n\r\n", Err(BareLineFeed), Ok(())),
+            // The smuggling shape: a hidden Content-Length after a bare LF,
+            // reported before any framing error it would cause.
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nDummy: x\nContent-Length: 5\r\n\r\n",
+                Err(BareLineFeed),
+                Ok(()),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nDummy: x\nContent-Length: 5\r\n\r\n",
+                Err(BareLineFeed),
+                Err(MultipleContentLength),
+            ),
+            // A lone CR is never a line terminator (RFC 9112 2.2 MUST).
+            (b"GET / HTTP/1.1\rHost: a\r\n\r\n", Err(BareCarriageReturn), Err(BareCarriageReturn)),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", Err(BareCarriageReturn), Err(BareCarriageReturn)),
+            (b"GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", Err(BareCarriageReturn), Err(BareCarriageReturn)),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\r\r\n", Err(BareCarriageReturn), Err(BareCarriageReturn)),
+            (b"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", Err(BareCarriageReturn), Err(BareCarriageReturn)),
+            (b"GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n", Err(BareCarriageReturn), Err(BareCarriageReturn)),
+            (b"GET\r/ HTTP/1.1\r\nHost: a\r\n\r\n", Err(BareCarriageReturn), Err(BareCarriageReturn)),
+            // A LF inside the request line is no line end either way.
+            (b"GET /a\nb HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestLine), Err(InvalidRequestLine)),
+            // NUL and other controls: in the target, a name, a value.
+            (b"GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestLine), Err(InvalidRequestLine)),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX\0: 1\r\n\r\n", Err(InvalidHeader), Err(InvalidHeader)),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\x002\r\n\r\n", Err(InvalidHeader), Err(InvalidHeader)),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\x7f\r\n\r\n", Err(InvalidHeader), Err(InvalidHeader)),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\x0b\r\n\r\n", Err(InvalidHeader), Err(InvalidHeader)),
+            // obs-fold is refused in both modes, after CRLF or a bare LF.
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", Err(InvalidHeader), Err(InvalidHeader)),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\n\tb\r\n\r\n", Err(InvalidHeader), Err(InvalidHeader)),
+        ]
+    };
+
+    #[test]
+    fn line_terminators_under_both_policies() {
+        for (input, strict, lenient) in LINE_ENDINGS {
+            for (policy, want) in [
+                (BareLineFeedPolicy::Reject, strict),
+                (BareLineFeedPolicy::Accept, lenient),
+            ] {
+                let limits = HeadLimits {
+                    bare_line_feed: policy,
+                    ..HeadLimits::default()
+                };
+                let (res, head) = parse_with(limits, input);
+                let got = res.map(|status| {
+                    assert_eq!(status, ParseStatus::Complete(input.len()));
+                });
+                let text = String::from_utf8_lossy(input);
+                assert_eq!(&got, want, "{policy:?}: {text:?}");
+                if got.is_ok() {
+                    let bare = input.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r')
+                        || input[0] == b'\n';
+                    assert_eq!(head.bare_line_feed, bare, "{text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bare_line_feed_request_split_anywhere() {
+        // Under Accept, a head with bare LFs is partial at every prefix and
+        // complete at the end, like a CRLF one.
+        let req = b"GET http://h/ HTTP/1.0\nContent-Length: 3\n\n";
+        let limits = HeadLimits {
+            bare_line_feed: BareLineFeedPolicy::Accept,
+            ..HeadLimits::default()
+        };
+        for i in 0..req.len() {
+            assert_eq!(parse_with(limits, &req[..i]).0, Ok(ParseStatus::Partial));
+        }
+        let (res, head) = parse_with(limits, req);
+        assert_eq!(res, Ok(ParseStatus::Complete(req.len())));
+        assert!(head.bare_line_feed);
+        assert_eq!(head.body, BodyKind::Length(3));
+        assert_eq!(parse(req).0, Err(RejectReason::BareLineFeed));
     }
 
     req! {
@@ -1229,7 +1456,7 @@ mod tests {
         b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
         b"GET /plaintext HTTP/1.1\r\nHost: localhost:8080\r\nAccept: text/plain\r\nConnection: keep-alive\r\n\r\n",
         b"\r\nPOST /x?y HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
-        b"GET http://h/ HTTP/1.0\nContent-Length: 3\n\n",
+        b"GET http://h/ HTTP/1.0\r\nContent-Length: 3\r\n\r\n",
         b"OPTIONS * HTTP/1.1\r\nHost: h\r\nX: \r\n\r\n",
         b"CONNECT h:1 HTTP/1.1\r\nHost: h:1\r\n\r\n",
     ];
@@ -1257,7 +1484,7 @@ mod tests {
     req! { garbage_version, b"GET / HTTX/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
     req! { two_digit_version, b"GET / HTTP/10.0\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
     req! { junk_after_version, b"GET / HTTP/1.1x\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
-    req! { bare_cr_in_leading_lines, b"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
+    req! { bare_cr_in_leading_lines, b"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", Err(BareCarriageReturn) }
     req! { control_char_in_target, b"GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n", Err(InvalidRequestLine) }
     req! { tls_client_hello, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", Err(InvalidRequestLine) }
     req! { http2_version, b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", Err(UnsupportedVersion) }
@@ -1269,9 +1496,11 @@ mod tests {
     req! { space_in_header_name, b"GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", Err(InvalidHeader) }
     req! { space_before_colon, b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", Err(InvalidHeader) }
     req! { nul_in_header_value, b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n", Err(InvalidHeader) }
-    req! { bare_cr_in_header_value, b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", Err(InvalidHeader) }
+    req! { bare_cr_in_header_value, b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", Err(BareCarriageReturn) }
     req! { obs_fold, b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", Err(InvalidHeader) }
-    req! { bad_final_line_ending, b"GET / HTTP/1.1\r\nHost: a\r\n\rX", Err(InvalidHeader) }
+    req! { bad_final_line_ending, b"GET / HTTP/1.1\r\nHost: a\r\n\rX", Err(BareCarriageReturn) }
+    req! { cr_at_end_of_error_waits_for_next_byte, b"GET\r", Partial }
+    req! { crlf_after_method_is_invalid_request_line, b"GET\r\n", Err(InvalidRequestLine) }
     req! { missing_host, b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", Err(MissingHost) }
     req! { multiple_host, b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", Err(MultipleHost) }
     req! { multiple_host_http10, b"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n", Err(MultipleHost) }
@@ -1310,6 +1539,7 @@ mod tests {
             max_request_line: 16,
             max_header_bytes: 32,
             max_headers: 3,
+            ..HeadLimits::default()
         }
     }
 
@@ -1348,6 +1578,10 @@ mod tests {
         assert_eq!(parse_with(limits17, &ok[..18]).0, Ok(ParseStatus::Partial));
         // Bare LF at the boundary.
         let lf = b"GET /234 HTTP/1.1\nHost: a\n\n";
+        let limits17 = HeadLimits {
+            bare_line_feed: BareLineFeedPolicy::Accept,
+            ..limits17
+        };
         assert_eq!(
             parse_with(limits17, lf).0,
             Ok(ParseStatus::Complete(lf.len()))
@@ -1590,7 +1824,7 @@ mod tests {
             let mut expected = Vec::new();
             for ((req, _), body, chunk) in &reqs {
                 let (bytes, body) = with_body(req, body.clone(), *chunk);
-                let (res, head) = parse(&bytes);
+                let (res, head) = parse_with(lenient(), &bytes);
                 let Ok(ParseStatus::Complete(n)) = res else {
                     return Err(TestCaseError::fail(format!("{res:?} for a valid request")));
                 };
@@ -1606,7 +1840,7 @@ mod tests {
             let mut reads = ends.into_iter();
             let mut avail = 0;
             let mut base = 0;
-            let limits = HeadLimits::default();
+            let limits = lenient();
             let parser = HeadParser::new(limits);
             let mut head = RequestHead::new(&limits);
             for (i, (n, want_head, want_body)) in expected.iter().enumerate() {
@@ -1660,16 +1894,25 @@ mod tests {
 
         #[test]
         fn valid_request_any_split((req, path) in valid_request(), extra in prop::collection::vec(any::<u8>(), 0..32)) {
-            let (whole, head) = parse(&req);
+            let (whole, head) = parse_with(lenient(), &req);
             prop_assert_eq!(whole, Ok(ParseStatus::Complete(req.len())));
             prop_assert_eq!(head.path.get(&req), path.as_bytes());
+            let bare_lf = !req.windows(2).any(|w| w == b"\r\n");
+            prop_assert_eq!(head.bare_line_feed, bare_lf);
+            // Under the default policy, the same bytes are refused exactly when they use a bare LF.
+            let strict = if bare_lf { Err(RejectReason::BareLineFeed) } else { whole };
+            prop_assert_eq!(parse(&req).0, strict);
             for i in 0..req.len() {
-                prop_assert_eq!(parse(&req[..i]).0, Ok(ParseStatus::Partial), "prefix {}", i);
+                prop_assert_eq!(parse_with(lenient(), &req[..i]).0, Ok(ParseStatus::Partial), "prefix {}", i);
+                match parse(&req[..i]).0 {
+                    Ok(ParseStatus::Partial) => {}
+                    other => prop_assert_eq!(other, strict, "strict prefix {}", i),
+                }
             }
             // Bytes after the head (body, next request) change nothing.
             let mut more = req.clone();
             more.extend_from_slice(&extra);
-            let (res, head2) = parse(&more);
+            let (res, head2) = parse_with(lenient(), &more);
             prop_assert_eq!(res, Ok(ParseStatus::Complete(req.len())));
             prop_assert_eq!(head2, head);
         }
@@ -1688,10 +1931,15 @@ mod tests {
             req[i] = byte;
             let whole = parse(&req).0;
             let small = parse_with(small_limits(), &req).0;
+            let whole_lenient = parse_with(lenient(), &req).0;
             for cut in 0..req.len() {
                 match parse(&req[..cut]).0 {
                     Ok(ParseStatus::Partial) => {}
                     other => prop_assert_eq!(other, whole, "cut {}", cut),
+                }
+                match parse_with(lenient(), &req[..cut]).0 {
+                    Ok(ParseStatus::Partial) => {}
+                    other => prop_assert_eq!(other, whole_lenient, "lenient, cut {}", cut),
                 }
                 match parse_with(small_limits(), &req[..cut]).0 {
                     Ok(ParseStatus::Partial) => {}
@@ -1704,11 +1952,13 @@ mod tests {
         fn prefix_never_contradicts_whole(bytes in prop::collection::vec(any::<u8>(), 0..128), cut in 0usize..128) {
             // A prefix is either Partial or fails exactly like the whole.
             let cut = cut.min(bytes.len());
-            let whole = parse(&bytes).0;
-            match parse(&bytes[..cut]).0 {
-                Ok(ParseStatus::Partial) => {}
-                Ok(ParseStatus::Complete(n)) => prop_assert_eq!(whole, Ok(ParseStatus::Complete(n))),
-                Err(e) => prop_assert_eq!(whole, Err(e)),
+            for limits in [HeadLimits::default(), lenient()] {
+                let whole = parse_with(limits, &bytes).0;
+                match parse_with(limits, &bytes[..cut]).0 {
+                    Ok(ParseStatus::Partial) => {}
+                    Ok(ParseStatus::Complete(n)) => prop_assert_eq!(whole, Ok(ParseStatus::Complete(n))),
+                    Err(e) => prop_assert_eq!(whole, Err(e)),
+                }
             }
         }
     }

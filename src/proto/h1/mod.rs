@@ -10,7 +10,8 @@
 //! * [`date`]: the once-per-second `Date` value;
 //! * [`rejection`]: every protocol error, mapped to its status code in one
 //!   place (Kestrel's `RequestRejectionReason`);
-//! * [`conn`]: connection-level decisions.
+//! * [`conn`]: connection-level decisions;
+//! * [`token`]: the character classes of the ABNF (tchar, qdtext, field values).
 //!
 //! None of it performs I/O or allocates per request: storage
 //! ([`RequestHead`], [`ResponseHeaders`], the write buffer) is allocated once
@@ -23,6 +24,7 @@ pub mod encode;
 pub mod head;
 pub mod rejection;
 pub mod span;
+pub mod token;
 
 pub use body::{BodyDecoder, Decoded, DEFAULT_MAX_TRAILER_BYTES, MAX_CHUNK_EXTENSION_BYTES};
 pub use conn::response_keep_alive;
@@ -33,8 +35,8 @@ pub use encode::{
     CONTINUE_100,
 };
 pub use head::{
-    BodyKind, HeadLimits, HeadParser, Header, Method, ParseStatus, RequestHead, Version,
-    HEADER_SLOTS,
+    BareLineFeedPolicy, BodyKind, HeadLimits, HeadParser, Header, Method, ParseStatus, RequestHead,
+    Version, HEADER_SLOTS,
 };
 pub use rejection::RejectReason;
 pub use span::Span;

@@ -22,8 +22,19 @@ pub enum RejectReason {
     /// without CONNECT), or it contains bytes a URI cannot (non-ASCII, `#`).
     InvalidRequestTarget,
     /// A header field line is malformed: invalid name token, control
-    /// character in a value, bare CR, or obsolete line folding (RFC 9112 5).
+    /// character in a value, or obsolete line folding (RFC 9112 5).
     InvalidHeader,
+    /// A line of the request line, the header section or the trailer section
+    /// ends in a bare LF (no CR before it), or a chunk line does. RFC 9112
+    /// 2.2 lets a recipient accept a lone LF in the head and trailers; by
+    /// default peregrine does not, since a front end that keeps the LF inside
+    /// a field value and a back end that splits on it disagree about where
+    /// the message ends (request smuggling). `BareLineFeed::Accept` accepts it
+    /// in the head and trailers; chunk lines always need CRLF (RFC 9112 7.1).
+    BareLineFeed,
+    /// A CR that is not followed by LF, anywhere in the head, a chunk line or
+    /// the trailer section (RFC 9112 2.2: MUST be treated as invalid).
+    BareCarriageReturn,
     /// The request line is longer than `HeadLimits::max_request_line`
     /// (414 URI Too Long, RFC 9112 3 / RFC 9110 15.5.15).
     RequestLineTooLong,
@@ -70,9 +81,17 @@ pub enum RejectReason {
     /// A chunk-size line that does not start with a hex digit or has junk
     /// after the digits (RFC 9112 7.1).
     InvalidChunkSize,
-    /// Chunked framing error: missing or bare-LF line endings, missing CRLF
-    /// after chunk data, oversized or invalid chunk extensions (RFC 9112 7.1).
+    /// Chunked framing error: a chunk's data not followed by CRLF (RFC 9112 7.1).
     InvalidChunkFraming,
+    /// A chunk extension that is not `*( BWS ";" BWS token [ BWS "=" BWS
+    /// ( token / quoted-string ) ] )` (RFC 9112 7.1.1), e.g. an empty name, a
+    /// byte outside a token or an unterminated quoted-string, or longer than
+    /// `MAX_CHUNK_EXTENSION_BYTES`.
+    InvalidChunkExtension,
+    /// A trailer field line that is not `field-name ":" field-value` (RFC 9112
+    /// 7.1.2 and 5): a name that is not a token, whitespace before the colon,
+    /// obs-fold, or a control character in the value.
+    InvalidTrailer,
     /// A chunk size with more than 16 hex digits, i.e. possibly beyond `u64`.
     ChunkSizeOverflow,
     /// The trailer section of a chunked body exceeds its limit
@@ -97,6 +116,8 @@ impl RejectReason {
         RejectReason::InvalidRequestLine,
         RejectReason::InvalidRequestTarget,
         RejectReason::InvalidHeader,
+        RejectReason::BareLineFeed,
+        RejectReason::BareCarriageReturn,
         RejectReason::RequestLineTooLong,
         RejectReason::HeadersTooLarge,
         RejectReason::TooManyHeaders,
@@ -113,6 +134,8 @@ impl RejectReason {
         RejectReason::UnknownExpectation,
         RejectReason::InvalidChunkSize,
         RejectReason::InvalidChunkFraming,
+        RejectReason::InvalidChunkExtension,
+        RejectReason::InvalidTrailer,
         RejectReason::ChunkSizeOverflow,
         RejectReason::TrailersTooLarge,
         RejectReason::UnexpectedEof,
@@ -135,6 +158,8 @@ impl RejectReason {
             RejectReason::InvalidRequestLine
             | RejectReason::InvalidRequestTarget
             | RejectReason::InvalidHeader
+            | RejectReason::BareLineFeed
+            | RejectReason::BareCarriageReturn
             | RejectReason::MissingHost
             | RejectReason::MultipleHost
             | RejectReason::InvalidHost
@@ -145,6 +170,8 @@ impl RejectReason {
             | RejectReason::TransferEncodingInHttp10
             | RejectReason::InvalidChunkSize
             | RejectReason::InvalidChunkFraming
+            | RejectReason::InvalidChunkExtension
+            | RejectReason::InvalidTrailer
             | RejectReason::ChunkSizeOverflow
             | RejectReason::TrailersTooLarge
             | RejectReason::UnexpectedEof => 400,
@@ -158,6 +185,8 @@ impl RejectReason {
             RejectReason::InvalidRequestLine => "invalid_request_line",
             RejectReason::InvalidRequestTarget => "invalid_request_target",
             RejectReason::InvalidHeader => "invalid_header",
+            RejectReason::BareLineFeed => "bare_line_feed",
+            RejectReason::BareCarriageReturn => "bare_carriage_return",
             RejectReason::RequestLineTooLong => "request_line_too_long",
             RejectReason::HeadersTooLarge => "headers_too_large",
             RejectReason::TooManyHeaders => "too_many_headers",
@@ -176,6 +205,8 @@ impl RejectReason {
             RejectReason::UnknownExpectation => "unknown_expectation",
             RejectReason::InvalidChunkSize => "invalid_chunk_size",
             RejectReason::InvalidChunkFraming => "invalid_chunk_framing",
+            RejectReason::InvalidChunkExtension => "invalid_chunk_extension",
+            RejectReason::InvalidTrailer => "invalid_trailer",
             RejectReason::ChunkSizeOverflow => "chunk_size_overflow",
             RejectReason::TrailersTooLarge => "trailers_too_large",
             RejectReason::UnexpectedEof => "unexpected_eof",
@@ -190,6 +221,8 @@ impl RejectReason {
             RejectReason::InvalidRequestLine => "invalid request line",
             RejectReason::InvalidRequestTarget => "invalid request target",
             RejectReason::InvalidHeader => "invalid request header",
+            RejectReason::BareLineFeed => "bare LF line terminator",
+            RejectReason::BareCarriageReturn => "CR not followed by LF",
             RejectReason::RequestLineTooLong => "request line too long",
             RejectReason::HeadersTooLarge => "request header section too large",
             RejectReason::TooManyHeaders => "too many request headers",
@@ -208,6 +241,8 @@ impl RejectReason {
             RejectReason::UnknownExpectation => "unsupported expectation",
             RejectReason::InvalidChunkSize => "invalid chunk size",
             RejectReason::InvalidChunkFraming => "invalid chunked framing",
+            RejectReason::InvalidChunkExtension => "invalid chunk extension",
+            RejectReason::InvalidTrailer => "invalid trailer field",
             RejectReason::ChunkSizeOverflow => "chunk size too large",
             RejectReason::TrailersTooLarge => "trailer section too large",
             RejectReason::UnexpectedEof => "connection closed before the request body ended",
@@ -238,34 +273,38 @@ mod tests {
             InvalidRequestLine => 0,
             InvalidRequestTarget => 1,
             InvalidHeader => 2,
-            RequestLineTooLong => 3,
-            HeadersTooLarge => 4,
-            TooManyHeaders => 5,
-            MissingHost => 6,
-            MultipleHost => 7,
-            InvalidHost => 8,
-            InvalidContentLength => 9,
-            MultipleContentLength => 10,
-            ContentLengthWithTransferEncoding => 11,
-            UnsupportedTransferEncoding => 12,
-            InvalidTransferEncoding => 13,
-            TransferEncodingInHttp10 => 14,
-            UnsupportedVersion => 15,
-            UnknownExpectation => 16,
-            InvalidChunkSize => 17,
-            InvalidChunkFraming => 18,
-            ChunkSizeOverflow => 19,
-            TrailersTooLarge => 20,
-            UnexpectedEof => 21,
-            RequestBodyTooLarge => 22,
-            RequestHeadersTimeout => 23,
-            RequestBodyTimeout => 24,
+            BareLineFeed => 3,
+            BareCarriageReturn => 4,
+            RequestLineTooLong => 5,
+            HeadersTooLarge => 6,
+            TooManyHeaders => 7,
+            MissingHost => 8,
+            MultipleHost => 9,
+            InvalidHost => 10,
+            InvalidContentLength => 11,
+            MultipleContentLength => 12,
+            ContentLengthWithTransferEncoding => 13,
+            UnsupportedTransferEncoding => 14,
+            InvalidTransferEncoding => 15,
+            TransferEncodingInHttp10 => 16,
+            UnsupportedVersion => 17,
+            UnknownExpectation => 18,
+            InvalidChunkSize => 19,
+            InvalidChunkFraming => 20,
+            InvalidChunkExtension => 21,
+            InvalidTrailer => 22,
+            ChunkSizeOverflow => 23,
+            TrailersTooLarge => 24,
+            UnexpectedEof => 25,
+            RequestBodyTooLarge => 26,
+            RequestHeadersTimeout => 27,
+            RequestBodyTimeout => 28,
         }
     }
 
     #[test]
     fn all_is_complete_and_names_are_unique_snake_case() {
-        assert_eq!(RejectReason::ALL.len(), 25);
+        assert_eq!(RejectReason::ALL.len(), 29);
         for (i, r) in RejectReason::ALL.iter().enumerate() {
             assert_eq!(ordinal(*r), i, "{r:?} out of place in ALL");
         }
