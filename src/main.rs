@@ -72,6 +72,8 @@ LIMITS (each also as env PEREGRINE_<NAME>, e.g. PEREGRINE_KEEP_ALIVE_TIMEOUT=60s
     --min-response-data-rate <RATE|off>     [default: 240/5s] slower: disconnect
     --max-connections <N|unlimited>         [default: unlimited] over: accept and close
     --max-upgraded-connections <N|unlimited> [default: unlimited] over: upgrade refused
+    --bare-line-feed <reject|accept>        [default: reject] a bare LF line end: 400, or
+                                            accepted as RFC 9112 2.2 permits
   SIZE: bytes, or with K/M/G (KiB/MiB/GiB); DURATION: 30s, 500ms, 2m; RATE: bytes/s[/grace]
 
 SYSTEMD:

@@ -377,10 +377,46 @@ fn proxy_flag_errors_are_one_line_errors() {
             &[("PEREGRINE_ALLOWED_HOSTS", "")],
             "PEREGRINE_ALLOWED_HOSTS: no allowed hosts",
         ),
+        (
+            &["--bare-line-feed", "sometimes"],
+            &[],
+            "invalid bare-line-feed \"sometimes\": expected reject or accept",
+        ),
+        (
+            &[],
+            &[("PEREGRINE_BARE_LINE_FEED", "lenient")],
+            "invalid bare-line-feed \"lenient\": expected reject or accept",
+        ),
     ] {
         let (code, err) = one_line_error(args, envs);
         assert_eq!(code, 2, "{args:?} {envs:?}: {err}");
         assert!(err.contains(want), "{args:?} {envs:?}: {err}");
+    }
+}
+
+#[test]
+fn bare_line_feed_is_refused_unless_the_flag_or_environment_accepts_it() {
+    let request = b"GET /plaintext HTTP/1.1\nHost: a\n\n";
+    for (args, envs, status) in [
+        (&[][..], &[][..], 400),
+        (&["--bare-line-feed", "accept"][..], &[][..], 200),
+        (&[][..], &[("PEREGRINE_BARE_LINE_FEED", "accept")][..], 200),
+        (
+            &["--bare-line-feed", "reject"][..],
+            &[("PEREGRINE_BARE_LINE_FEED", "accept")][..],
+            400,
+        ),
+    ] {
+        let mut cmd = binary();
+        cmd.args(["--urls", "http://127.0.0.1:0", "--workers", "1"])
+            .args(args)
+            .envs(envs.iter().copied())
+            .stderr(Stdio::null());
+        let (mut child, addr, _out) = spawn_server(&mut cmd);
+        let resp = common::roundtrip(addr, request);
+        assert_eq!(resp.status, status, "{args:?} {envs:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }
 

@@ -28,6 +28,9 @@ pub fn cases() -> Vec<Case> {
     chunked(&mut v);
     versions_and_targets(&mut v);
     limits(&mut v);
+    line_terminators(&mut v);
+    chunk_extensions_and_trailers(&mut v);
+    body_limit(&mut v);
     v
 }
 
@@ -238,7 +241,7 @@ fn valid(v: &mut Vec<Case>) {
         .send("GET / HTTP/1.1\nHost: localhost\n\n")
         .expect(&[200, 400])
         .closes_on_error()
-        .peregrine(&[200]),
+        .peregrine(&[400]),
     );
     v.push(
         Case::new(
@@ -809,5 +812,216 @@ fn limits(v: &mut Vec<Case>) {
         ))
         .expect(&[413])
         .closes_on_error(),
+    );
+}
+
+/// Bare LF, lone CR and control characters anywhere in the head (RFC 9112 2.2, 3, 5).
+fn line_terminators(v: &mut Vec<Case>) {
+    v.push(
+        Case::new(
+            "bare_lf_hidden_content_length",
+            "a bare LF hides a Content-Length in a field line; accepting it would frame a body a front end does not see (RFC 9112 2.2 MAY accept, 11.2)",
+        )
+        .send(
+            "GET / HTTP/1.1\r\nHost: localhost\r\nDummy: x\nContent-Length: 5\r\n\r\n\
+             helloGET /smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        )
+        .expect(&[400])
+        .closes(),
+    );
+    for (name, rule, request) in [
+        (
+            "bare_lf_request_line",
+            "a bare LF ending the request line (RFC 9112 2.2 MAY accept)",
+            "GET / HTTP/1.1\nHost: localhost\r\n\r\n",
+        ),
+        (
+            "bare_lf_last_line",
+            "a bare LF as the blank line that ends the head (RFC 9112 2.2 MAY accept)",
+            "GET / HTTP/1.1\r\nHost: localhost\r\n\n",
+        ),
+        (
+            "bare_lf_empty_value",
+            "a bare LF after an empty field value (RFC 9112 2.2 MAY accept)",
+            "GET / HTTP/1.1\r\nHost: localhost\r\nX:\nY: 1\r\n\r\n",
+        ),
+        (
+            "bare_lf_leading_empty_line",
+            "a bare LF as the empty line before the request line (RFC 9112 2.2 MAY accept)",
+            "\nGET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        ),
+    ] {
+        v.push(
+            Case::new(name, rule)
+                .send(request)
+                .expect(&[200, 400])
+                .closes_on_error()
+                .peregrine(&[400]),
+        );
+    }
+    for (name, rule, request) in [
+        (
+            "bare_cr_request_line",
+            "a lone CR ending the request line (RFC 9112 2.2 MUST invalid)",
+            &b"GET / HTTP/1.1\rHost: localhost\r\n\r\n"[..],
+        ),
+        (
+            "bare_cr_in_target",
+            "a CR inside the request-target (RFC 9112 3.2)",
+            b"GET /a\rb HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        ),
+        (
+            "bare_cr_before_request_line",
+            "a lone CR before the request line (RFC 9112 2.2)",
+            b"\rGET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        ),
+        (
+            "lf_in_target",
+            "a LF inside the request line (RFC 9112 3)",
+            b"GET /a\nb HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        ),
+        (
+            "nul_in_target",
+            "NUL in the request-target (RFC 9112 3.2, RFC 3986)",
+            b"GET /\0 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        ),
+        (
+            "nul_in_name",
+            "NUL in a field name (RFC 9110 5.1: a token)",
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nX\0: 1\r\n\r\n",
+        ),
+        (
+            "del_in_value",
+            "DEL in a field value (RFC 9110 5.5: not a field-vchar)",
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nX: 1\x7f\r\n\r\n",
+        ),
+        (
+            "obs_fold_after_bare_lf",
+            "obs-fold after a bare LF (RFC 9112 5.2)",
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nX: a\n\tb\r\n\r\n",
+        ),
+    ] {
+        v.push(Case::new(name, rule).send(request).expect(&[400]).closes());
+    }
+}
+
+/// The chunk extension grammar (RFC 9112 7.1.1) and trailer field lines (7.1.2).
+fn chunk_extensions_and_trailers(v: &mut Vec<Case>) {
+    let te = format!("{HOST}Transfer-Encoding: chunked\r\n");
+    v.push(
+        Case::new(
+            "chunk_ext_full_grammar",
+            "chunk extensions with BWS, token and quoted-string values, quoted-pairs (RFC 9112 7.1.1)",
+        )
+        .send(post_with(
+            &te,
+            "2 ; a = b;c=\"q \\\" x\";d\r\nhi\r\n0;e\r\nX-T: 1\r\n\r\n",
+        ))
+        .expect(&[200])
+        .stays_open(),
+    );
+    for (name, rule, body) in [
+        (
+            "chunk_ext_empty",
+            "`;` with no extension name (RFC 9112 7.1.1: chunk-ext-name = token)",
+            "2;\r\naa\r\n0\r\n\r\n",
+        ),
+        (
+            "chunk_ext_empty_value",
+            "`=` with no value (RFC 9112 7.1.1)",
+            "2;a=\r\naa\r\n0\r\n\r\n",
+        ),
+        (
+            "chunk_ext_bad_char",
+            "a byte outside a token in an extension name (RFC 9112 7.1.1)",
+            "2;a(b)\r\naa\r\n0\r\n\r\n",
+        ),
+        (
+            "chunk_ext_unterminated_quote",
+            "a quoted-string value that never closes (RFC 9110 5.6.4)",
+            "2;a=\"b\r\naa\r\n0\r\n\r\n",
+        ),
+        (
+            "chunk_ext_trailing_space",
+            "whitespace between an extension and CRLF (RFC 9112 7.1.1)",
+            "2;a=b \r\naa\r\n0\r\n\r\n",
+        ),
+        (
+            "chunk_ext_bare_lf",
+            "a chunk line with an extension ending in a bare LF (RFC 9112 7.1)",
+            "2;a\naa\r\n0\r\n\r\n",
+        ),
+        (
+            "trailer_no_colon",
+            "a trailer line without a colon (RFC 9112 7.1.2, 5)",
+            "0\r\nX\r\n\r\n",
+        ),
+        (
+            "trailer_space_before_colon",
+            "whitespace between a trailer name and its colon (RFC 9112 5.1 MUST 400)",
+            "0\r\nX : y\r\n\r\n",
+        ),
+        (
+            "trailer_obs_fold",
+            "obs-fold in the trailer section (RFC 9112 5.2)",
+            "0\r\nX: y\r\n z\r\n\r\n",
+        ),
+        (
+            "trailer_bare_cr",
+            "a lone CR in a trailer value (RFC 9112 2.2 MUST invalid)",
+            "0\r\nX: y\rz\r\n\r\n",
+        ),
+    ] {
+        v.push(
+            Case::new(name, rule)
+                .send(post_with(&te, body))
+                .expect(&[400])
+                .closes(),
+        );
+    }
+    v.push(
+        Case::new(
+            "trailer_bare_lf",
+            "a trailer line ending in a bare LF (RFC 9112 2.2 MAY accept)",
+        )
+        .send(post_with(&te, "1\r\na\r\n0\r\nX: y\n\r\n"))
+        .expect(&[200, 400])
+        .closes_on_error()
+        .peregrine(&[400]),
+    );
+}
+
+/// A body over the limit is refused as soon as its framing announces it (RFC 9110 15.5.14).
+fn body_limit(v: &mut Vec<Case>) {
+    let te = format!("{HOST}Transfer-Encoding: chunked\r\n");
+    v.push(
+        Case::new(
+            "chunk_size_over_body_limit",
+            "a first chunk that declares 1 TB against a 30 MB body limit: 413 at once, not a timeout (RFC 9110 15.5.14)",
+        )
+        .send(post_with(&te, "E8D4A51000\r\naa"))
+        .expect(&[413])
+        .closes(),
+    );
+    v.push(
+        Case::new(
+            "chunk_size_over_remaining_allowance",
+            "a chunk within the limit alone but over what the body may still add: 413 at once (RFC 9110 15.5.14)",
+        )
+        .send(post_with(&te, &format!("1\r\na\r\n{:X}\r\n", 30_000_000)))
+        .expect(&[413])
+        .closes(),
+    );
+    v.push(
+        Case::new(
+            "content_length_over_body_limit",
+            "a Content-Length of 1 TB against a 30 MB body limit: 413 at once (RFC 9110 15.5.14)",
+        )
+        .send(post_with(
+            &format!("{HOST}Content-Length: 1000000000000\r\n"),
+            "",
+        ))
+        .expect(&[413])
+        .closes(),
     );
 }
