@@ -604,6 +604,9 @@ mod tests {
             &b"PROXY UNKNOWN\r\n"[..],
             b"PROXY UNKNOWN ffff:f...f:ffff ffff:f...f:ffff 65535 65535\r\n",
             b"PROXY UNKNOWN  anything at all\r\n",
+            // "The rest of the line is to be ignored", controls included: nothing of it is
+            // used, and the line still has to end in CRLF with no CR before.
+            b"PROXY UNKNOWN \x00\x01\x7f\r\n",
         ] {
             let (n, h) = complete(line);
             assert_eq!(n, line.len());
@@ -638,6 +641,11 @@ mod tests {
             (b"PROXY UNKNOWNX\r\n", V1UnknownProtocol),
             (b"PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n", V1UnknownProtocol),
             (b"PROXY TCP4 ::1 5.6.7.8 1 2\r\n", V1InvalidAddress),
+            // Control characters inside the fields (issue 11's review): NUL, DEL, a bare LF
+            // cutting the line short.
+            (b"PROXY TCP4 1.2.3.4\x00 5.6.7.8 1 2\r\n", V1InvalidAddress),
+            (b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\x7f\r\n", V1InvalidPort),
+            (b"PROXY TCP4 1.2.3.4 5.6.7.8\n 1 2\r\n", V1BadLineEnding),
             (b"PROXY TCP6 1.2.3.4 ::1 1 2\r\n", V1InvalidAddress),
             (b"PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\n", V1InvalidAddress),
             (b"PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n", V1InvalidAddress),
