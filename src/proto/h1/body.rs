@@ -162,31 +162,39 @@ enum ChunkedState {
     End,
 }
 
-impl ChunkedState {
-    /// Bytes read in these states count toward [`MAX_CHUNK_EXTENSION_BYTES`].
-    fn in_extension(self) -> bool {
+impl Chunked {
+    /// Counts `n` framing bytes read in the current state against its bound: chunk-line
+    /// extensions against [`MAX_CHUNK_EXTENSION_BYTES`], the trailer section (everything after
+    /// the last-chunk line, the final CRLF included) against its limit.
+    #[inline]
+    fn count(&mut self, n: usize, max_trailer_bytes: u32) -> Result<(), RejectReason> {
         use ChunkedState::*;
-        matches!(
-            self,
-            SizeLws
-                | ExtNameStart
-                | ExtName
-                | ExtNameWs
-                | ExtValueStart
-                | ExtToken
-                | ExtQuoted
-                | ExtQuotedPair
-                | ExtQuotedEnd
-                | ExtValueWs
-        )
+        match self.state {
+            SizeLws | ExtNameStart | ExtName | ExtNameWs | ExtValueStart | ExtToken | ExtQuoted
+            | ExtQuotedPair | ExtQuotedEnd | ExtValueWs => {
+                let total = usize::from(self.ext_bytes) + n;
+                if total > MAX_CHUNK_EXTENSION_BYTES {
+                    return Err(RejectReason::InvalidChunkExtension);
+                }
+                self.ext_bytes = total as u16;
+            }
+            EndCr | EndLf | TrailerName | TrailerValue | TrailerLf => {
+                let total = u64::from(self.trailer_bytes) + n as u64;
+                if total > u64::from(max_trailer_bytes) {
+                    return Err(RejectReason::TrailersTooLarge);
+                }
+                self.trailer_bytes = total as u32;
+            }
+            _ => {}
+        }
+        Ok(())
     }
+}
 
-    /// Bytes read in these states count toward the trailer limit: everything
-    /// after the last-chunk line, the final CRLF included.
-    fn in_trailer_section(self) -> bool {
-        use ChunkedState::*;
-        matches!(self, EndCr | EndLf | TrailerName | TrailerValue | TrailerLf)
-    }
+/// How many bytes at the start of `bytes` are in `class`.
+#[inline]
+fn run_len(bytes: &[u8], class: fn(u8) -> bool) -> usize {
+    bytes.iter().position(|&b| !class(b)).unwrap_or(bytes.len())
 }
 
 impl BodyDecoder {
@@ -352,108 +360,152 @@ impl Chunked {
                     done: false,
                 });
             }
+            // The states that take a run of bytes (a name, a value) take the whole run at once:
+            // one class lookup per byte, no state dispatch.
+            let run = match self.state {
+                ExtName | ExtToken => run_len(&input[pos..], is_tchar),
+                TrailerName => run_len(&input[pos..], is_tchar),
+                TrailerValue => run_len(&input[pos..], is_field_value_char),
+                ExtQuoted => run_len(&input[pos..], is_qdtext),
+                _ => 0,
+            };
+            if run > 0 {
+                self.count(run, trailers.max_bytes)?;
+                pos += run;
+                continue;
+            }
             let b = input[pos];
             pos += 1;
-            if self.state.in_extension() {
-                self.ext_bytes += 1;
-                if usize::from(self.ext_bytes) > MAX_CHUNK_EXTENSION_BYTES {
-                    return Err(InvalidChunkExtension);
-                }
-            } else if self.state.in_trailer_section() {
-                self.trailer_bytes = self.trailer_bytes.saturating_add(1);
-                if self.trailer_bytes > trailers.max_bytes {
-                    return Err(RejectReason::TrailersTooLarge);
-                }
-            }
-            self.state = match (self.state, b) {
-                (Start, _) => {
+            self.count(1, trailers.max_bytes)?;
+            self.state = match self.state {
+                Start => {
                     let d = hex_value(b).ok_or(InvalidChunkSize)?;
                     self.size = u64::from(d);
                     self.digits = 1;
                     self.ext_bytes = 0;
                     Size
                 }
-                (Size, b'\r') => SizeLf,
-                (Size, b';') => ExtNameStart,
-                // BWS before `;` (RFC 9112 7.1.1).
-                (Size, b' ' | b'\t') => SizeLws,
-                (Size, _) => {
-                    let d = hex_value(b).ok_or(match b {
-                        b'\n' => BareLineFeed,
-                        _ => InvalidChunkSize,
-                    })?;
-                    self.digits += 1;
-                    if self.digits > MAX_CHUNK_SIZE_DIGITS {
-                        return Err(RejectReason::ChunkSizeOverflow);
+                Size => match b {
+                    b'\r' => SizeLf,
+                    b';' => ExtNameStart,
+                    // BWS before `;` (RFC 9112 7.1.1).
+                    b' ' | b'\t' => SizeLws,
+                    // A bare LF is a classic parser-disagreement vector for
+                    // smuggling; chunk lines need CRLF (RFC 9112 7.1).
+                    b'\n' => return Err(BareLineFeed),
+                    _ => {
+                        let d = hex_value(b).ok_or(InvalidChunkSize)?;
+                        self.digits += 1;
+                        if self.digits > MAX_CHUNK_SIZE_DIGITS {
+                            return Err(RejectReason::ChunkSizeOverflow);
+                        }
+                        // Cannot overflow: at most 16 hex digits.
+                        self.size = (self.size << 4) | u64::from(d);
+                        Size
                     }
-                    // Cannot overflow: at most 16 hex digits.
-                    self.size = (self.size << 4) | u64::from(d);
-                    Size
-                }
-                (SizeLws, b' ' | b'\t') => SizeLws,
-                (SizeLws, b';') => ExtNameStart,
-                // Whitespace is only allowed before an extension, never
-                // between the size and CRLF or inside the digits.
-                (SizeLws, _) => return Err(InvalidChunkSize),
-                (ExtNameStart, b' ' | b'\t') => ExtNameStart,
-                (ExtNameStart | ExtName, _) if is_tchar(b) => ExtName,
-                (ExtName, b' ' | b'\t') => ExtNameWs,
-                (ExtName | ExtNameWs, b'=') => ExtValueStart,
-                (ExtName | ExtNameWs | ExtToken | ExtQuotedEnd | ExtValueWs, b';') => ExtNameStart,
-                (ExtNameWs, b' ' | b'\t') => ExtNameWs,
-                (ExtValueStart, b' ' | b'\t') => ExtValueStart,
-                (ExtValueStart, b'"') => ExtQuoted,
-                (ExtValueStart | ExtToken, _) if is_tchar(b) => ExtToken,
-                (ExtToken | ExtQuotedEnd | ExtValueWs, b' ' | b'\t') => ExtValueWs,
-                (ExtQuoted, b'"') => ExtQuotedEnd,
-                (ExtQuoted, b'\\') => ExtQuotedPair,
-                (ExtQuoted, _) if is_qdtext(b) => ExtQuoted,
-                (ExtQuotedPair, _) if is_quoted_pair_char(b) => ExtQuoted,
-                (ExtName | ExtToken | ExtQuotedEnd, b'\r') => SizeLf,
-                // A bare LF is a classic parser-disagreement vector for
-                // smuggling; chunk lines need CRLF (RFC 9112 7.1).
-                (ExtName | ExtToken | ExtQuotedEnd, b'\n') => return Err(BareLineFeed),
-                (
-                    ExtNameStart | ExtName | ExtNameWs | ExtValueStart | ExtToken | ExtQuoted
-                    | ExtQuotedPair | ExtQuotedEnd | ExtValueWs,
-                    _,
-                ) => return Err(InvalidChunkExtension),
-                (SizeLf, b'\n') if self.size == 0 => EndCr,
-                (SizeLf, b'\n') => Body,
-                (BodyCr, b'\r') => BodyLf,
-                (BodyCr, b'\n') => return Err(BareLineFeed),
-                (BodyCr, _) => return Err(InvalidChunkFraming),
-                (BodyLf, b'\n') => Start,
+                },
+                SizeLws => match b {
+                    b' ' | b'\t' => SizeLws,
+                    b';' => ExtNameStart,
+                    // Whitespace is only allowed before an extension, never
+                    // between the size and CRLF or inside the digits.
+                    _ => return Err(InvalidChunkSize),
+                },
+                ExtNameStart => match b {
+                    b' ' | b'\t' => ExtNameStart,
+                    _ if is_tchar(b) => ExtName,
+                    _ => return Err(InvalidChunkExtension),
+                },
+                // (A run of tchars was taken above.)
+                ExtName => match b {
+                    b' ' | b'\t' => ExtNameWs,
+                    b'=' => ExtValueStart,
+                    b';' => ExtNameStart,
+                    b'\r' => SizeLf,
+                    b'\n' => return Err(BareLineFeed),
+                    _ => return Err(InvalidChunkExtension),
+                },
+                ExtNameWs => match b {
+                    b' ' | b'\t' => ExtNameWs,
+                    b'=' => ExtValueStart,
+                    b';' => ExtNameStart,
+                    _ => return Err(InvalidChunkExtension),
+                },
+                ExtValueStart => match b {
+                    b' ' | b'\t' => ExtValueStart,
+                    b'"' => ExtQuoted,
+                    _ if is_tchar(b) => ExtToken,
+                    _ => return Err(InvalidChunkExtension),
+                },
+                ExtToken | ExtQuotedEnd => match b {
+                    b' ' | b'\t' => ExtValueWs,
+                    b';' => ExtNameStart,
+                    b'\r' => SizeLf,
+                    b'\n' => return Err(BareLineFeed),
+                    _ => return Err(InvalidChunkExtension),
+                },
+                ExtQuoted => match b {
+                    b'"' => ExtQuotedEnd,
+                    b'\\' => ExtQuotedPair,
+                    _ => return Err(InvalidChunkExtension),
+                },
+                ExtQuotedPair if is_quoted_pair_char(b) => ExtQuoted,
+                ExtValueWs => match b {
+                    b' ' | b'\t' => ExtValueWs,
+                    b';' => ExtNameStart,
+                    _ => return Err(InvalidChunkExtension),
+                },
+                ExtQuotedPair => return Err(InvalidChunkExtension),
+                SizeLf => match b {
+                    b'\n' if self.size == 0 => EndCr,
+                    b'\n' => Body,
+                    _ => return Err(BareCarriageReturn),
+                },
+                BodyCr => match b {
+                    b'\r' => BodyLf,
+                    b'\n' => return Err(BareLineFeed),
+                    _ => return Err(InvalidChunkFraming),
+                },
+                // Every line ends in CRLF: a CR followed by anything else is a
+                // lone CR.
+                BodyLf | TrailerLf | EndLf if b != b'\n' => return Err(BareCarriageReturn),
+                BodyLf => Start,
+                TrailerLf => EndCr,
                 // A line after the last chunk: the end of the trailer section
                 // (the body), or a trailer field line, which we validate and
                 // discard, bounding its size.
-                (EndCr, b'\r') => EndLf,
-                (EndCr, b'\n') | (EndLf, b'\n') => {
-                    if self.state == EndCr {
-                        trailer_lf()?;
+                EndCr | EndLf => match b {
+                    b'\r' if self.state == EndCr => EndLf,
+                    b'\n' => {
+                        if self.state == EndCr {
+                            trailer_lf()?;
+                        }
+                        self.state = End;
+                        return Ok(Decoded {
+                            consumed: pos,
+                            data: Span::new(pos, pos),
+                            done: true,
+                        });
                     }
-                    self.state = End;
-                    return Ok(Decoded {
-                        consumed: pos,
-                        data: Span::new(pos, pos),
-                        done: true,
-                    });
-                }
-                (EndCr | TrailerName, _) if is_tchar(b) => TrailerName,
-                (TrailerName, b':') => TrailerValue,
-                (TrailerValue, b'\r') => TrailerLf,
-                (TrailerValue, b'\n') => {
-                    trailer_lf()?;
-                    EndCr
-                }
-                (TrailerValue, _) if is_field_value_char(b) => TrailerValue,
-                (TrailerValue, _) => return Err(InvalidTrailer),
-                (EndCr | TrailerName, _) => return Err(InvalidTrailer),
-                (TrailerLf, b'\n') => EndCr,
-                // Every line ends in CRLF: a CR followed by anything else.
-                (SizeLf | BodyLf | TrailerLf | EndLf, _) => return Err(BareCarriageReturn),
+                    _ if is_tchar(b) => TrailerName,
+                    _ => return Err(InvalidTrailer),
+                },
+                // (A run of tchars was taken above.)
+                TrailerName => match b {
+                    b':' => TrailerValue,
+                    _ => return Err(InvalidTrailer),
+                },
+                // (A run of field-value bytes was taken above.)
+                TrailerValue => match b {
+                    b'\r' => TrailerLf,
+                    b'\n' => {
+                        trailer_lf()?;
+                        EndCr
+                    }
+                    _ => return Err(InvalidTrailer),
+                },
                 // Handled above / by `BodyDecoder` (which becomes Done).
-                (Body | End, _) => {
+                Body | End => {
                     return Ok(Decoded {
                         consumed: pos - 1,
                         data: Span::new(pos - 1, pos - 1),

@@ -489,12 +489,19 @@ impl HeadParser {
 /// it), so this looks at a few bytes, not the line.
 #[inline]
 fn line_ends_in_crlf(buf: &[u8], value_end: usize) -> bool {
-    let rest = &buf[value_end..];
-    let eol = rest
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(rest.len());
-    rest.get(eol) == Some(&b'\r')
+    match buf.get(value_end) {
+        Some(b'\r') => true,
+        // Trailing whitespace, which httparse trimmed off the value.
+        Some(b' ' | b'\t') => {
+            let rest = &buf[value_end..];
+            let eol = rest
+                .iter()
+                .position(|&b| b != b' ' && b != b'\t')
+                .unwrap_or(rest.len());
+            rest.get(eol) == Some(&b'\r')
+        }
+        _ => false,
+    }
 }
 
 /// Whether httparse's error is a CR that is not followed by LF.

@@ -1,28 +1,58 @@
 //! The character classes of HTTP's ABNF (RFC 9110 5.5 and 5.6), shared by the parsers and
 //! the response encoder so that every place that checks a token checks the same set.
 
+const TCHAR: u8 = 1;
+const QDTEXT: u8 = 2;
+const QUOTED_PAIR: u8 = 4;
+const FIELD_VALUE: u8 = 8;
+
+/// Each byte's classes, built at compile time so that a check is one load and one test (the
+/// parsers run these over every byte of names and values).
+static CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+        {
+            c |= TCHAR;
+        }
+        // HTAB, SP, VCHAR and obs-text: no control but HTAB, no DEL.
+        if matches!(b, b'\t' | b' '..=0x7e | 0x80..=0xff) {
+            c |= QUOTED_PAIR | FIELD_VALUE;
+            if b != b'"' && b != b'\\' {
+                c |= QDTEXT;
+            }
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
 /// `tchar` (RFC 9110 5.6.2): the bytes of a `token` (method, field name, transfer coding,
 /// chunk extension name or value).
 #[inline]
 pub fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
+    CLASSES[usize::from(b)] & TCHAR != 0
 }
 
 /// Whether `s` is a `token`: one or more [`is_tchar`] bytes.
@@ -34,21 +64,21 @@ pub fn is_token(s: &[u8]) -> bool {
 /// `\` and every control character but HTAB.
 #[inline]
 pub fn is_qdtext(b: u8) -> bool {
-    matches!(b, b'\t' | b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..)
+    CLASSES[usize::from(b)] & QDTEXT != 0
 }
 
 /// A byte that may follow `\` in a `quoted-pair` (RFC 9110 5.6.4): HTAB, SP, VCHAR or
 /// obs-text.
 #[inline]
 pub fn is_quoted_pair_char(b: u8) -> bool {
-    matches!(b, b'\t' | b' '..=0x7e | 0x80..)
+    CLASSES[usize::from(b)] & QUOTED_PAIR != 0
 }
 
 /// A byte of a field value (RFC 9110 5.5: `field-vchar`, SP and HTAB): anything but the
 /// control characters other than HTAB (so never CR, LF or NUL) and DEL.
 #[inline]
 pub fn is_field_value_char(b: u8) -> bool {
-    matches!(b, b'\t' | b' '..=0x7e | 0x80..)
+    CLASSES[usize::from(b)] & FIELD_VALUE != 0
 }
 
 #[cfg(test)]
@@ -65,6 +95,11 @@ mod tests {
         assert!(is_token(b"chunked") && !is_token(b"") && !is_token(b"a b"));
         for b in 0..=255u8 {
             let ctl = b < 0x20 || b == 0x7f;
+            assert_eq!(
+                is_qdtext(b),
+                matches!(b, b'\t' | b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..),
+                "{b:#x}"
+            );
             assert_eq!(is_field_value_char(b), !ctl || b == b'\t', "{b:#x}");
             assert_eq!(is_quoted_pair_char(b), is_field_value_char(b), "{b:#x}");
             assert_eq!(
