@@ -20,6 +20,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod app;
+mod base;
 mod connection;
 pub mod demo;
 pub mod engine;

@@ -21,15 +21,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use limits::{Limits, MinDataRate, LIMIT_SETTINGS};
+pub use crate::base::MinDataRate;
+pub use limits::{Limits, LIMIT_SETTINGS};
 pub use listen::InheritedListener;
-pub use options::ServerOptions;
+pub use options::{EngineChoice, ServerOptions};
 pub use urls::{
     format_unix_url, format_url, parse_listen_address, parse_listen_url, ListenAddress, UrlError,
 };
 
 use crate::app::Application;
-use crate::http::FeatureMap;
+use crate::base::FeatureMap;
 
 /// A server implementation (ASP.NET Core's `IServer`).
 pub trait Server {

@@ -1,9 +1,10 @@
 //! Options of the socket engines: which engine, where to listen, how many workers, limits.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::str::FromStr;
 
 use super::{parse_listen_address, InheritedListener, Limits, ListenAddress, StartError};
-use crate::engine::EngineChoice;
 
 /// Settings of a socket server. `Default` listens on `http://127.0.0.1:8080` with one worker
 /// per CPU the process may run on.
@@ -192,5 +193,51 @@ impl ServerOptions {
             }
         }
         Ok(())
+    }
+}
+
+/// Which engine [`HttpServer`](crate::HttpServer) runs (`--engine`, `PEREGRINE_ENGINE`,
+/// [`ServerOptions::engine`]). A server option, so choosing needs nothing from the engines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// io_uring when the start-up probe passes, else the portable engine, with one log line
+    /// that names the reason.
+    #[default]
+    Auto,
+    /// io_uring, or a start-up error that says why it is unavailable.
+    Uring,
+    /// The portable epoll engine.
+    Portable,
+}
+
+impl FromStr for EngineChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(EngineChoice::Auto),
+            "uring" | "io_uring" | "io-uring" => Ok(EngineChoice::Uring),
+            "portable" | "epoll" => Ok(EngineChoice::Portable),
+            _ => Err(format!(
+                "unknown engine {s:?} (expected auto, uring or portable)"
+            )),
+        }
+    }
+}
+
+impl EngineChoice {
+    /// The name `--engine` and `PEREGRINE_ENGINE` take: `auto`, `uring` or `portable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineChoice::Auto => "auto",
+            EngineChoice::Uring => "uring",
+            EngineChoice::Portable => "portable",
+        }
+    }
+}
+
+impl fmt::Display for EngineChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
