@@ -8,7 +8,7 @@
 //! [`Features`]: crate::http::Features
 //! [`Application`]: crate::Application
 
-pub mod config;
+mod endpoint;
 mod limits;
 pub(crate) mod listen;
 mod options;
@@ -22,6 +22,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::base::MinDataRate;
+pub use endpoint::{Endpoint, HttpProtocols};
+pub(crate) use limits::parse_duration;
 pub use limits::{Limits, LIMIT_SETTINGS};
 pub use listen::InheritedListener;
 pub use options::{EngineChoice, ServerOptions};
