@@ -597,4 +597,53 @@ min-response-data-rate = "off"
         assert_eq!(parse_cpu_list("0,2-3").unwrap(), vec![0, 2, 3]);
         assert!(parse_cpu_list(" , ").unwrap_err().contains("empty"));
     }
+
+    #[test]
+    fn endpoint_sections() {
+        let c = parse(
+            "[endpoints.a]\nurl = \"http://127.0.0.1:8080\"\nprotocols = \"Http1\"\n\
+             [endpoints.b]\nurl = \"unix:/run/b.sock\"\nproxy_protocol = true\n\
+             unix_socket_mode = 0o600\n",
+        )
+        .unwrap();
+        let e = c.endpoints.unwrap();
+        assert_eq!(e[0], Endpoint::new("a", "http://127.0.0.1:8080"));
+        assert_eq!(
+            e[1],
+            Endpoint::new("b", "unix:/run/b.sock")
+                .proxy_protocol(true)
+                .unix_socket_mode(0o600)
+        );
+        for (text, want) in [
+            ("[endpoints.a]\nport = 1", "[endpoints.a]: unknown key `port`"),
+            ("[endpoints.a]\nproxy_protocol = true", "[endpoints.a]: missing field `url`"),
+            (
+                "[endpoints.a]\nurl = \"http://x.example:1\"",
+                "[endpoints.a]: invalid listen URL",
+            ),
+            (
+                "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\nprotocols = \"Http1AndHttp2\"",
+                "[endpoints.a]: protocols \"Http1AndHttp2\" is not supported yet",
+            ),
+            (
+                "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\n[endpoints.a.certificate]\npath = \"c.pem\"",
+                "[endpoints.a]: certificate: TLS is not supported yet",
+            ),
+            (
+                "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\nunix_socket_mode = \"660\"",
+                "[endpoints.a]: unix_socket_mode applies to unix: URLs only",
+            ),
+            ("engine = \"kqueue\"", "engine: unknown engine \"kqueue\""),
+            ("access_log = \"yes\"", "line 1: invalid type"),
+            ("admin_urls = [\"ftp://x:1\"]", "admin_urls: invalid listen URL"),
+            ("known_networks = \"10.0.0.0/33\"", "known_networks: invalid --known-networks entry"),
+            ("allowed_hosts = []", "allowed_hosts: no allowed hosts"),
+            ("allowed_hosts = 1", "allowed_hosts: expected a string or a list of strings"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.starts_with("config file test.toml: "), "{text}: {e}");
+            assert!(e.contains(want), "{text}: {e}");
+            assert_eq!(e.lines().count(), 1, "one line: {e}");
+        }
+    }
 }

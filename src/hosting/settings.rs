@@ -474,11 +474,12 @@ pub(crate) fn help(name: &str, about: &str, extra: &[(String, String)]) -> Strin
                 let _ = write!(head, " <{v}>");
             }
             let mut text = s.help.to_owned();
+            // A tag is never broken across lines (U+0001 inside it, a space again once wrapped).
             if let Some(d) = s.default {
-                let _ = write!(text, " [default: {d}]");
+                let _ = write!(text, " [default:\u{1}{}]", d.replace(' ', "\u{1}"));
             }
             if let Some(var) = s.env_var() {
-                let _ = write!(text, " [env: {var}]");
+                let _ = write!(text, " [env:\u{1}{var}]");
             }
             out.push_str(&two_columns(&head, &text));
         }
@@ -526,7 +527,7 @@ fn two_columns(head: &str, text: &str) -> String {
     }
     out.push_str(line.trim_end());
     out.push('\n');
-    out
+    out.replace('\u{1}', " ")
 }
 
 /// The entries of a comma-separated list, trimmed, empty ones skipped.

@@ -381,3 +381,183 @@ fn bad_input_is_named() {
         assert!(e.contains(want), "{args:?}: {e}");
     }
 }
+
+#[test]
+fn help_and_parser_read_one_table() {
+    let help = HostBuilder::new("peregrine").help();
+    let table: Vec<Setting> = settings().collect();
+    for s in &table {
+        let head = match s.value {
+            Some(v) => format!("--{} <{v}>", s.name),
+            None => format!("--{}", s.name),
+        };
+        assert!(help.contains(&head), "help lacks {head}:\n{help}");
+        if let Some(var) = s.env_var() {
+            assert!(help.contains(&format!("[env: {var}]")), "help lacks {var}");
+        }
+        // The parser knows every flag the help shows (no "unknown argument").
+        let flag = format!("--{}", s.name);
+        match host(&[&flag], &[]) {
+            Ok(_) => {}
+            Err(e) => assert!(!e.contains("unknown argument"), "{flag}: {e}"),
+        }
+    }
+    // Every limit is a row, with its value form: a limit added to LIMIT_SETTINGS needs no
+    // edit in the host to be a flag, a variable and a help line.
+    for (name, form) in crate::server::LIMIT_SETTINGS {
+        assert!(help.contains(&format!("--{name} <{form}>")), "{name}");
+        assert!(
+            help.contains(&format!("[env: {}]", env_var(name))),
+            "{name}"
+        );
+    }
+    assert!(help.contains("[default: http://127.0.0.1:8080] [env: PEREGRINE_URLS]"));
+    assert!(help.contains("SYSTEMD:"));
+    assert!(!help.lines().any(|l| l.len() > 100), "{help}");
+}
+
+#[test]
+fn the_proxy_settings_engine_and_admin_urls_are_file_keys_below_environment_and_flags() {
+    let dir = std::env::temp_dir().join(format!("peregrine-host-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p.toml");
+    std::fs::write(
+        &file,
+        "engine = \"portable\"\naccess_log = true\nadmin_urls = \"http://127.0.0.1:0\"\n\
+         known_proxies = [\"10.0.0.5\"]\nknown_networks = \"192.168.0.0/16\"\n\
+         allowed_hosts = [\"example.com\", \"*.example.com\"]\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let h = host(&["--config", path], &[]).unwrap();
+    assert_eq!(h.server.engine, crate::server::EngineChoice::Portable);
+    assert!(h.server.access_log);
+    assert_eq!(h.admin_urls, ["http://127.0.0.1:0"]);
+    let f = h
+        .forwarded_headers_options()
+        .expect("implied by the trust lists");
+    assert!(f.is_trusted("10.0.0.5".parse().unwrap()));
+    assert!(f.is_trusted("192.168.1.1".parse().unwrap()));
+    assert!(f.is_trusted("127.0.0.1".parse().unwrap()), "loopback stays");
+    assert_eq!(
+        h.allowed_hosts.as_deref(),
+        Some(&["example.com".to_owned(), "*.example.com".to_owned()][..])
+    );
+
+    // The environment overrides the file, the flags override both.
+    let env = [
+        ("PEREGRINE_KNOWN_PROXIES", "10.0.0.6"),
+        ("PEREGRINE_ENGINE", "auto"),
+        ("PEREGRINE_ACCESS_LOG", "0"),
+        ("PEREGRINE_ALLOWED_HOSTS", "env.example"),
+    ];
+    let h = host(&["--config", path], &env).unwrap();
+    let f = h.forwarded_headers_options().unwrap();
+    assert!(f.is_trusted("10.0.0.6".parse().unwrap()));
+    assert!(!f.is_trusted("10.0.0.5".parse().unwrap()), "replaced");
+    assert!(
+        f.is_trusted("192.168.1.1".parse().unwrap()),
+        "kept from the file"
+    );
+    assert_eq!(h.server.engine, crate::server::EngineChoice::Auto);
+    assert!(!h.server.access_log);
+    assert_eq!(h.allowed_hosts, Some(vec!["env.example".to_owned()]));
+    let h = host(
+        &[
+            "--config",
+            path,
+            "--engine",
+            "portable",
+            "--allowed-hosts",
+            "flag.example",
+            "--forwarded-headers=false",
+        ],
+        &env,
+    )
+    .unwrap();
+    assert_eq!(h.server.engine, crate::server::EngineChoice::Portable);
+    assert_eq!(h.allowed_hosts, Some(vec!["flag.example".to_owned()]));
+    assert!(
+        h.forwarded_headers_options().is_none(),
+        "the flag turns it off"
+    );
+
+    // A bad value in the file names the file and the key.
+    std::fs::write(&file, "known_proxies = [\"proxy.internal\"]\n").unwrap();
+    let e = host(&["--config", path], &[]).unwrap_err();
+    assert!(
+        e.contains(&format!(
+            "config file {path}: known_proxies: invalid --known-proxies entry"
+        )),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn endpoints_from_the_file_replace_the_default_url_but_not_given_urls() {
+    let dir = std::env::temp_dir().join(format!("peregrine-host-ep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p.toml");
+    std::fs::write(
+        &file,
+        "[endpoints.public]\nurl = \"http://127.0.0.1:0\"\n\
+         [endpoints.lb]\nurl = \"unix:/run/p/lb.sock\"\nproxy_protocol = true\n\
+         unix_socket_mode = \"660\"\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let h = host(&["--config", path], &[]).unwrap();
+    assert!(h.server.urls.is_empty(), "{:?}", h.server.urls);
+    let mut endpoints = h.server.endpoints.clone();
+    endpoints.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        endpoints,
+        [
+            crate::server::Endpoint::new("lb", "unix:/run/p/lb.sock")
+                .proxy_protocol(true)
+                .unix_socket_mode(0o660),
+            crate::server::Endpoint::new("public", "http://127.0.0.1:0"),
+        ]
+    );
+    let h = host(&["--config", path, "--urls", "http://127.0.0.1:1"], &[]).unwrap();
+    assert_eq!(h.server.urls, ["http://127.0.0.1:1"]);
+    assert_eq!(h.server.endpoints.len(), 2);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_code_defaults_are_the_lowest_layer() {
+    let h = HostBuilder::new("t")
+        .args(["--workers", "3"])
+        .env(|k| (k == "PEREGRINE_SHUTDOWN_TIMEOUT").then(|| "4".to_owned()))
+        .configure(|o| {
+            o.server.workers = Some(1);
+            o.server.cpus = Some(vec![0]);
+            o.shutdown_timeout = Duration::from_secs(9);
+            o.admin_urls = vec!["http://127.0.0.1:0".into()];
+        })
+        .build()
+        .unwrap();
+    let o = h.options();
+    assert_eq!(o.server.workers, Some(3), "the flag wins");
+    assert_eq!(
+        o.shutdown_timeout,
+        Duration::from_secs(4),
+        "the environment wins"
+    );
+    assert_eq!(o.server.cpus, Some(vec![0]), "kept from code");
+    assert_eq!(o.admin_urls, ["http://127.0.0.1:0"]);
+
+    match HostBuilder::new("t").args(["--help"]).build() {
+        Err(HostError::Exit(text)) => assert!(text.starts_with("t: "), "{text}"),
+        _ => panic!("--help is an exit"),
+    }
+    match HostBuilder::new("t").args(["--workers", "0"]).build() {
+        Err(e @ HostError::Usage(_)) => {
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains("invalid worker count"), "{e}");
+        }
+        _ => panic!("a usage error"),
+    }
+}
