@@ -445,7 +445,10 @@ fn sighup_is_reserved_for_reloads_and_does_not_stop_the_server() {
     let addr: std::net::SocketAddr = line.rsplit("http://").next().unwrap().parse().unwrap();
     wait_for_line(&mut out, "press Ctrl+C");
     signal(&child, libc::SIGHUP);
-    wait_for_line(&mut out, "received SIGHUP: configuration reload is not supported yet");
+    wait_for_line(
+        &mut out,
+        "received SIGHUP: configuration reload is not supported yet",
+    );
     assert_eq!(get(addr, "/plaintext").status, 200, "still serving");
     assert!(child.try_wait().unwrap().is_none());
     signal(&child, libc::SIGTERM);
