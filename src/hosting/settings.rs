@@ -345,7 +345,7 @@ pub fn settings() -> impl Iterator<Item = Setting> {
 /// What the command line asks for.
 pub(crate) enum Parsed {
     /// Run with these layers.
-    Run(Layers),
+    Run(Box<Layers>),
     /// `--help` or `--version`: print this and exit 0.
     Exit(String),
 }
@@ -442,7 +442,7 @@ pub(crate) fn parse_layers(
         let config = Config::load(path.as_ref()).map_err(|e| e.to_string())?;
         layers.file = Some((path, config));
     }
-    Ok(Parsed::Run(layers))
+    Ok(Parsed::Run(Box::new(layers)))
 }
 
 /// Prefixes `--flag: ` to a message that does not already name the setting.
