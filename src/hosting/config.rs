@@ -98,7 +98,7 @@ pub struct Config {
     pub server_header: Option<Option<String>>,
     /// File mode of the Unix sockets the server creates.
     pub unix_socket_mode: Option<u32>,
-    /// Limits as `(setting name, value)`, applied with [`Limits::set`](super::Limits::set).
+    /// Limits as `(setting name, value)`, applied with [`Limits::set`](crate::server::Limits::set).
     pub limits: Vec<(&'static str, String)>,
 }
 
