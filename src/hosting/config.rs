@@ -84,7 +84,7 @@ pub struct Config {
     pub known_networks: Option<Vec<IpNetwork>>,
     /// Allowed `Host` values (host filtering).
     pub allowed_hosts: Option<Vec<String>>,
-    /// The `[endpoints.NAME]` sections, in file order.
+    /// The `[endpoints.NAME]` sections, sorted by name.
     pub endpoints: Option<Vec<Endpoint>>,
     /// Listen URLs.
     pub urls: Option<Vec<String>>,

@@ -232,6 +232,7 @@ type Env = Box<dyn Fn(&str) -> Option<String>>;
 /// the host and never a thread's default action.
 pub struct HostBuilder {
     name: String,
+    version: String,
     about: String,
     help_sections: Vec<(String, String)>,
     args: Option<Vec<String>>,
@@ -246,6 +247,7 @@ impl HostBuilder {
     pub fn new(name: impl Into<String>) -> HostBuilder {
         HostBuilder {
             name: name.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
             about: "an HTTP/1.1 server on peregrine (io_uring, thread-per-core)".into(),
             help_sections: Vec::new(),
             args: None,
@@ -258,6 +260,13 @@ impl HostBuilder {
     /// The one-line description at the top of `--help`.
     pub fn about(mut self, text: impl Into<String>) -> HostBuilder {
         self.about = text.into();
+        self
+    }
+
+    /// The version `--version` prints after the name; peregrine's own by default, so pass
+    /// `env!("CARGO_PKG_VERSION")` for the program's.
+    pub fn version(mut self, version: impl Into<String>) -> HostBuilder {
+        self.version = version.into();
         self
     }
 
@@ -311,11 +320,12 @@ impl HostBuilder {
             None => &process_env,
         };
         let help = || self.help();
-        let layers =
-            match settings::parse_layers(args, env, &self.name, &help).map_err(HostError::Usage)? {
-                Parsed::Exit(text) => return Err(HostError::Exit(text)),
-                Parsed::Run(layers) => layers,
-            };
+        let layers = match settings::parse_layers(args, env, &self.name, &self.version, &help)
+            .map_err(HostError::Usage)?
+        {
+            Parsed::Exit(text) => return Err(HostError::Exit(text)),
+            Parsed::Run(layers) => layers,
+        };
         let options = resolve(self.defaults.clone(), &layers).map_err(HostError::Usage)?;
         Ok(Host {
             name: self.name,

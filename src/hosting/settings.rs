@@ -367,6 +367,7 @@ pub(crate) fn parse_layers(
     args: impl IntoIterator<Item = String>,
     env: &dyn Fn(&str) -> Option<String>,
     name: &str,
+    version: &str,
     help_text: &dyn Fn() -> String,
 ) -> Result<Parsed, String> {
     let mut flags = Config::default();
@@ -398,12 +399,7 @@ pub(crate) fn parse_layers(
         given.push(setting.name);
         match setting.apply {
             Apply::Help => return Ok(Parsed::Exit(help_text())),
-            Apply::Version => {
-                return Ok(Parsed::Exit(format!(
-                    "{name} {}\n",
-                    env!("CARGO_PKG_VERSION")
-                )))
-            }
+            Apply::Version => return Ok(Parsed::Exit(format!("{name} {version}\n"))),
             Apply::ConfigFile => config_path = Some(value),
             Apply::Host(apply) => apply(&mut flags, &value).map_err(|e| named(&flag, e))?,
             Apply::Limit(limit) => {

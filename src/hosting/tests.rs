@@ -16,6 +16,7 @@ fn host(args: &[&str], env: &[(&str, &str)]) -> Result<HostOptions, String> {
         args.iter().map(|s| s.to_string()),
         &lookup,
         "peregrine",
+        "0.0.0",
         &|| "help".to_owned(),
     )? {
         Parsed::Run(layers) => resolve(HostOptions::default(), &layers),
@@ -552,6 +553,10 @@ fn the_code_defaults_are_the_lowest_layer() {
     match HostBuilder::new("t").args(["--help"]).build() {
         Err(HostError::Exit(text)) => assert!(text.starts_with("t: "), "{text}"),
         _ => panic!("--help is an exit"),
+    }
+    match HostBuilder::new("t").version("9.1").args(["-V"]).build() {
+        Err(HostError::Exit(text)) => assert_eq!(text, "t 9.1\n"),
+        _ => panic!("--version is an exit"),
     }
     match HostBuilder::new("t").args(["--workers", "0"]).build() {
         Err(e @ HostError::Usage(_)) => {
