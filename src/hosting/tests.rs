@@ -254,6 +254,16 @@ fn middleware_is_off_by_default_and_trust_lists_imply_forwarded_headers() {
 fn bad_input_is_named() {
     for (args, env, want) in [
         (&["--bogus"][..], &[][..], "unknown argument \"--bogus\""),
+        (
+            &["--no-server-header=maybe"],
+            &[],
+            "--no-server-header: invalid value \"maybe\"",
+        ),
+        (
+            &["--access-log=maybe"],
+            &[],
+            "--access-log: expected 1 or 0, got \"maybe\"",
+        ),
         (&["--workers", "0"], &[], "invalid worker count \"0\""),
         (&["--engine", "iouring"], &[], "unknown engine \"iouring\""),
         (&["--admin-urls", "ftp://x:1"], &[], "--admin-urls: "),
