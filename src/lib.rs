@@ -16,13 +16,19 @@
 //! - [`testing`]: [`TestServer`], an in-memory server for testing applications.
 //! - [`rt`]: timers, local tasks and blocking work for handlers.
 //! - [`metrics`]: per-worker counters, Prometheus text, and the admin application.
+//! - [`hosting`]: on top of it all, what a program gets for free: configuration layers (code,
+//!   TOML file, `PEREGRINE_*` environment, flags), endpoints, signals, systemd, admin endpoints.
+//!
+//! `base` (internal) sits below everything: the plain types the layers share.
 #![deny(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod app;
+mod base;
 mod connection;
 pub mod demo;
 pub mod engine;
+pub mod hosting;
 pub mod http;
 pub mod metrics;
 pub mod middleware;

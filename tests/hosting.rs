@@ -391,6 +391,71 @@ fn a_second_signal_during_the_drain_exits_at_once() {
     drop(busy);
 }
 
+#[test]
+fn endpoints_from_the_config_file_each_with_its_own_settings() {
+    let dir = temp_dir("endpoints");
+    let sock = dir.join("lb.sock");
+    let file = dir.join("p.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "workers = 1\n[endpoints.public]\nurl = \"http://127.0.0.1:0\"\nprotocols = \"Http1\"\n\
+             [endpoints.lb]\nurl = \"unix:{}\"\nunix_socket_mode = \"640\"\nproxy_protocol = true\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    let mut child = binary()
+        .arg("--config")
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let line = wait_for_line(&mut out, "listening on http://");
+    let addr: std::net::SocketAddr = line.rsplit("http://").next().unwrap().parse().unwrap();
+    assert_ne!(addr.port(), 8080, "endpoints replace the default URL");
+    wait_for_line(&mut out, &format!("listening on unix:{}", sock.display()));
+    assert_eq!(get(addr, "/plaintext").text(), "Hello, World!");
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "the endpoint's own mode");
+    // The Unix endpoint speaks PROXY protocol: the header's client address is the client's.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        b"PROXY TCP4 192.0.2.7 192.0.2.1 5555 80\r\nGET /whoami HTTP/1.1\r\nHost: lb\r\n\r\n",
+    )
+    .unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert!(r.text().contains("192.0.2.7"), "{}", r.text());
+    signal(&child, libc::SIGTERM);
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn sighup_is_reserved_for_reloads_and_does_not_stop_the_server() {
+    let mut child = binary()
+        .args(["--urls", "http://127.0.0.1:0", "--workers", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let line = wait_for_line(&mut out, "listening on http://");
+    let addr: std::net::SocketAddr = line.rsplit("http://").next().unwrap().parse().unwrap();
+    wait_for_line(&mut out, "press Ctrl+C");
+    signal(&child, libc::SIGHUP);
+    wait_for_line(
+        &mut out,
+        "received SIGHUP: configuration reload is not supported yet",
+    );
+    assert_eq!(get(addr, "/plaintext").status, 200, "still serving");
+    assert!(child.try_wait().unwrap().is_none());
+    signal(&child, libc::SIGTERM);
+    wait_for_line(&mut out, "received SIGTERM, stopping");
+    assert!(child.wait().unwrap().success());
+}
+
 engine_tests!(
     serves_over_a_unix_socket_with_its_mode_and_removes_it_on_stop,
     binary_serves_a_unix_socket_with_the_mode_flag,

@@ -16,60 +16,14 @@ pub mod portable;
 pub mod uring;
 pub(crate) mod workers;
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 pub use portable::PortableServer;
 pub use uring::{RingSetup, UringServer};
 
 use crate::app::Application;
+pub use crate::server::EngineChoice;
 use crate::server::{Server, ServerFeatures, ServerOptions, StartError, StopReport};
-
-/// Which engine to run (`--engine`, `PEREGRINE_ENGINE`, [`ServerOptions::engine`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum EngineChoice {
-    /// io_uring when the start-up probe passes, else the portable engine, with one log line
-    /// that names the reason.
-    #[default]
-    Auto,
-    /// io_uring, or a start-up error that says why it is unavailable.
-    Uring,
-    /// The portable epoll engine.
-    Portable,
-}
-
-impl FromStr for EngineChoice {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(EngineChoice::Auto),
-            "uring" | "io_uring" | "io-uring" => Ok(EngineChoice::Uring),
-            "portable" | "epoll" => Ok(EngineChoice::Portable),
-            _ => Err(format!(
-                "unknown engine {s:?} (expected auto, uring or portable)"
-            )),
-        }
-    }
-}
-
-impl EngineChoice {
-    /// The name `--engine` and `PEREGRINE_ENGINE` take: `auto`, `uring` or `portable`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EngineChoice::Auto => "auto",
-            EngineChoice::Uring => "uring",
-            EngineChoice::Portable => "portable",
-        }
-    }
-}
-
-impl fmt::Display for EngineChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// An engine that runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,10 +3,11 @@
 mod context;
 mod features;
 
+pub use crate::base::FeatureMap;
 pub use crate::proto::h1::{Method, ResponseHeaders, Version};
 pub use context::{HttpContext, Upgraded};
 pub use features::{
-    ConnectionFeature, FeatureMap, Features, MaxRequestBodySize, MinRequestBodyDataRate, ReadOnly,
+    ConnectionFeature, Features, MaxRequestBodySize, MinRequestBodyDataRate, ReadOnly,
     RequestFeature, RequestIdentifier, RequestLifetime, RequestOverride, ResponseError,
     ResponseFeature, UpgradeFeature,
 };

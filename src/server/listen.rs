@@ -157,8 +157,9 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
         return Ok(b);
     }
     let backlog = options.backlog;
-    for (address, proxy) in options.listen_plan()? {
-        match address {
+    for listen in options.listen_plan()? {
+        let proxy = listen.proxy_protocol;
+        match listen.address {
             ListenAddress::Ip(addr) => {
                 let (sockets, real) = bind_tcp_group(addr, workers, backlog, false)
                     .map_err(|source| StartError::Bind { addr, source })?;
@@ -178,7 +179,7 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
             }
             ListenAddress::Unix(path) => {
                 let (sock, file) =
-                    bind_unix(&path, options.unix_socket_mode, backlog).map_err(|source| {
+                    bind_unix(&path, listen.unix_socket_mode, backlog).map_err(|source| {
                         StartError::BindUnix {
                             path: path.clone(),
                             source,

@@ -8,7 +8,7 @@
 //! [`Features`]: crate::http::Features
 //! [`Application`]: crate::Application
 
-pub mod config;
+mod endpoint;
 mod limits;
 pub(crate) mod listen;
 mod options;
@@ -21,15 +21,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use limits::{Limits, MinDataRate, LIMIT_SETTINGS};
+pub use crate::base::MinDataRate;
+pub use endpoint::{Endpoint, HttpProtocols};
+pub(crate) use limits::parse_duration;
+pub use limits::{Limits, LIMIT_SETTINGS};
 pub use listen::InheritedListener;
-pub use options::ServerOptions;
+pub use options::{EngineChoice, ServerOptions};
 pub use urls::{
     format_unix_url, format_url, parse_listen_address, parse_listen_url, ListenAddress, UrlError,
 };
 
 use crate::app::Application;
-use crate::http::FeatureMap;
+use crate::base::FeatureMap;
 
 /// A server implementation (ASP.NET Core's `IServer`).
 pub trait Server {

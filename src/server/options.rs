@@ -1,9 +1,10 @@
 //! Options of the socket engines: which engine, where to listen, how many workers, limits.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::str::FromStr;
 
-use super::{parse_listen_address, InheritedListener, Limits, ListenAddress, StartError};
-use crate::engine::EngineChoice;
+use super::{parse_listen_address, Endpoint, InheritedListener, Limits, ListenAddress, StartError};
 
 /// Settings of a socket server. `Default` listens on `http://127.0.0.1:8080` with one worker
 /// per CPU the process may run on.
@@ -50,6 +51,22 @@ pub struct ServerOptions {
     /// [`systemd::listen_fds`](super::systemd::listen_fds)). When any are given they are served
     /// instead of [`urls`](Self::urls), which are then not bound.
     pub inherited_listeners: Vec<InheritedListener>,
+    /// More places to listen, each with its own settings (PROXY protocol, socket mode; later
+    /// protocols and TLS): the configuration file's `[endpoints.NAME]` sections. They are
+    /// bound after [`urls`](Self::urls) and [`proxy_protocol_urls`](Self::proxy_protocol_urls).
+    /// Default: none.
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One address to listen on, as [`ServerOptions::listen_plan`] lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Listen {
+    /// Where.
+    pub(crate) address: ListenAddress,
+    /// Whether its connections start with a PROXY protocol header.
+    pub(crate) proxy_protocol: bool,
+    /// The socket file's mode, for a Unix socket.
+    pub(crate) unix_socket_mode: Option<u32>,
 }
 
 impl Default for ServerOptions {
@@ -69,6 +86,7 @@ impl Default for ServerOptions {
             proxy_protocol_urls: Vec::new(),
             unix_socket_mode: None,
             inherited_listeners: Vec::new(),
+            endpoints: Vec::new(),
         }
     }
 }
@@ -95,41 +113,60 @@ impl ServerOptions {
     }
 
     /// What every URL asks to listen on, in order, without duplicates ([`urls`](Self::urls),
-    /// then [`proxy_protocol_urls`](Self::proxy_protocol_urls)).
+    /// then [`proxy_protocol_urls`](Self::proxy_protocol_urls), then
+    /// [`endpoints`](Self::endpoints)).
     pub fn listen_addresses(&self) -> Result<Vec<ListenAddress>, StartError> {
-        Ok(self.listen_plan()?.into_iter().map(|(a, _)| a).collect())
+        Ok(self.listen_plan()?.into_iter().map(|l| l.address).collect())
     }
 
-    /// Every address to listen on, and whether its connections start with a PROXY protocol
-    /// header.
-    pub(crate) fn listen_plan(&self) -> Result<Vec<(ListenAddress, bool)>, StartError> {
+    /// Every address to listen on, whether its connections start with a PROXY protocol
+    /// header, and the mode of its socket file.
+    pub(crate) fn listen_plan(&self) -> Result<Vec<Listen>, StartError> {
         if self.urls.is_empty()
             && self.proxy_protocol_urls.is_empty()
+            && self.endpoints.is_empty()
             && self.inherited_listeners.is_empty()
         {
             return Err(StartError::Config("no listen URL given".into()));
         }
-        let mut out: Vec<(ListenAddress, bool)> = Vec::new();
+        let mut wanted: Vec<(Listen, &str)> = Vec::new();
         let lists = [(&self.urls, false), (&self.proxy_protocol_urls, true)];
         for (urls, proxy) in lists {
             for url in urls {
-                let addr =
+                let address =
                     parse_listen_address(url).map_err(|e| StartError::Config(e.to_string()))?;
-                // Port 0 is "any free port": the same URL in both lists is two listeners.
-                let any_port = match &addr {
-                    ListenAddress::Ip(a) => a.port() == 0,
-                    ListenAddress::AnyIp(p) | ListenAddress::Localhost(p) => *p == 0,
-                    ListenAddress::Unix(_) => false,
+                let listen = Listen {
+                    address,
+                    proxy_protocol: proxy,
+                    unix_socket_mode: self.unix_socket_mode,
                 };
-                match out.iter().find(|(a, _)| *a == addr) {
-                    Some((_, p)) if *p != proxy && !any_port => {
-                        return Err(StartError::Config(format!(
-                            "{url} is both a plain and a PROXY protocol listen URL"
-                        )))
-                    }
-                    Some((_, p)) if *p == proxy => {}
-                    _ => out.push((addr, proxy)),
+                wanted.push((listen, url));
+            }
+        }
+        for endpoint in &self.endpoints {
+            let listen = Listen {
+                address: endpoint.address()?,
+                proxy_protocol: endpoint.proxy_protocol,
+                unix_socket_mode: endpoint.unix_socket_mode.or(self.unix_socket_mode),
+            };
+            wanted.push((listen, &endpoint.url));
+        }
+        let mut out: Vec<Listen> = Vec::new();
+        for (listen, url) in wanted {
+            // Port 0 is "any free port": the same URL in both lists is two listeners.
+            let any_port = match &listen.address {
+                ListenAddress::Ip(a) => a.port() == 0,
+                ListenAddress::AnyIp(p) | ListenAddress::Localhost(p) => *p == 0,
+                ListenAddress::Unix(_) => false,
+            };
+            match out.iter().find(|l| l.address == listen.address) {
+                Some(l) if l.proxy_protocol != listen.proxy_protocol && !any_port => {
+                    return Err(StartError::Config(format!(
+                        "{url} is both a plain and a PROXY protocol listen URL"
+                    )))
                 }
+                Some(l) if l.proxy_protocol == listen.proxy_protocol => {}
+                _ => out.push(listen),
             }
         }
         Ok(out)
@@ -192,5 +229,51 @@ impl ServerOptions {
             }
         }
         Ok(())
+    }
+}
+
+/// Which engine [`HttpServer`](crate::HttpServer) runs (`--engine`, `PEREGRINE_ENGINE`,
+/// [`ServerOptions::engine`]). A server option, so choosing needs nothing from the engines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// io_uring when the start-up probe passes, else the portable engine, with one log line
+    /// that names the reason.
+    #[default]
+    Auto,
+    /// io_uring, or a start-up error that says why it is unavailable.
+    Uring,
+    /// The portable epoll engine.
+    Portable,
+}
+
+impl FromStr for EngineChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(EngineChoice::Auto),
+            "uring" | "io_uring" | "io-uring" => Ok(EngineChoice::Uring),
+            "portable" | "epoll" => Ok(EngineChoice::Portable),
+            _ => Err(format!(
+                "unknown engine {s:?} (expected auto, uring or portable)"
+            )),
+        }
+    }
+}
+
+impl EngineChoice {
+    /// The name `--engine` and `PEREGRINE_ENGINE` take: `auto`, `uring` or `portable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineChoice::Auto => "auto",
+            EngineChoice::Uring => "uring",
+            EngineChoice::Portable => "portable",
+        }
+    }
+}
+
+impl fmt::Display for EngineChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -1,30 +1,52 @@
-//! The binary's configuration file (TOML; `--config FILE` or `PEREGRINE_CONFIG`).
+//! The configuration file layer (TOML; `--config FILE` or `PEREGRINE_CONFIG`).
 //!
 //! ```toml
 //! urls = ["http://*:8080", "unix:/run/peregrine/http.sock"]   # or one string, ';'-separated
 //! workers = 4
 //! cpus = [0, 1, 2, 3]              # or "0-3"
+//! engine = "auto"                  # or "uring", "portable"
 //! shutdown_timeout = "30s"         # or seconds: 30, 2.5
 //! server_header = "peregrine"      # or false: send none
 //! unix_socket_mode = "660"         # octal digits in a string, or an integer such as 0o660
+//! access_log = false
+//! admin_urls = ["http://127.0.0.1:9090"]
+//! proxy_protocol_urls = []
+//! forwarded_headers = true         # trust loopback proxies' X-Forwarded-For/-Proto
+//! known_proxies = ["10.0.0.5"]     # or one string, ','-separated (implies forwarded_headers)
+//! known_networks = ["10.0.0.0/8"]  # likewise
+//! allowed_hosts = ["example.com", "*.example.com"]
 //!
 //! [limits]                         # the names of the limit flags (`_` may stand for `-`)
 //! max-request-body-size = "10M"
 //! keep-alive-timeout = "60s"
 //! max-connections = 10000
+//!
+//! [endpoints.public]               # Kestrel's Endpoints section: one table per endpoint
+//! url = "http://*:8080"
+//! protocols = "Http1"              # the default and, for now, the only one
+//! [endpoints.haproxy]
+//! url = "unix:/run/peregrine/proxy.sock"
+//! proxy_protocol = true
+//! unix_socket_mode = "660"
 //! ```
 //!
 //! Precedence, lowest first: the defaults, the file, the environment (`PEREGRINE_*`), the
-//! command line. An unknown key, a value of the wrong type or an invalid value is an error that
-//! names the file and the key.
+//! command line ([`HostBuilder`](super::HostBuilder)). An unknown key, a value of the wrong
+//! type or an invalid value is an error that names the file and the key. The values that flags
+//! also take are parsed by the flags' own parsers (`super::settings`).
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{parse_listen_address, ServerOptions, LIMIT_SETTINGS};
+use super::settings;
+use crate::middleware::IpNetwork;
+use crate::server::{
+    parse_listen_address, Endpoint, EngineChoice, HttpProtocols, ServerOptions, LIMIT_SETTINGS,
+};
 
 /// A configuration file that could not be read or understood; the message names the file and
 /// the key at fault.
@@ -42,9 +64,28 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The settings a configuration file gives; `None` (or empty) for what it leaves out.
+/// The settings one configuration layer gives (the file, the environment or the command line);
+/// `None` (or empty) for what it leaves out.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
+    /// The engine.
+    pub engine: Option<EngineChoice>,
+    /// Whether every request is logged.
+    pub access_log: Option<bool>,
+    /// Listen URLs of the admin endpoints (`/metrics`, `/healthz`, `/livez`).
+    pub admin_urls: Option<Vec<String>>,
+    /// Listen URLs whose connections start with a PROXY protocol header.
+    pub proxy_protocol_urls: Option<Vec<String>>,
+    /// Whether forwarded headers from trusted proxies are applied.
+    pub forwarded_headers: Option<bool>,
+    /// More trusted proxy addresses (they imply `forwarded_headers`).
+    pub known_proxies: Option<Vec<IpAddr>>,
+    /// More trusted proxy networks (they imply `forwarded_headers`).
+    pub known_networks: Option<Vec<IpNetwork>>,
+    /// Allowed `Host` values (host filtering).
+    pub allowed_hosts: Option<Vec<String>>,
+    /// The `[endpoints.NAME]` sections, sorted by name.
+    pub endpoints: Option<Vec<Endpoint>>,
     /// Listen URLs.
     pub urls: Option<Vec<String>>,
     /// Worker threads.
@@ -57,7 +98,7 @@ pub struct Config {
     pub server_header: Option<Option<String>>,
     /// File mode of the Unix sockets the server creates.
     pub unix_socket_mode: Option<u32>,
-    /// Limits as `(setting name, value)`, applied with [`Limits::set`](super::Limits::set).
+    /// Limits as `(setting name, value)`, applied with [`Limits::set`](crate::server::Limits::set).
     pub limits: Vec<(&'static str, String)>,
 }
 
@@ -67,12 +108,56 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct Raw {
     urls: Option<toml::Value>,
+    engine: Option<String>,
+    access_log: Option<bool>,
+    admin_urls: Option<toml::Value>,
+    proxy_protocol_urls: Option<toml::Value>,
+    forwarded_headers: Option<bool>,
+    known_proxies: Option<toml::Value>,
+    known_networks: Option<toml::Value>,
+    allowed_hosts: Option<toml::Value>,
+    endpoints: Option<toml::Table>,
     workers: Option<usize>,
     cpus: Option<toml::Value>,
     shutdown_timeout: Option<toml::Value>,
     server_header: Option<toml::Value>,
     unix_socket_mode: Option<toml::Value>,
     limits: Option<toml::Table>,
+}
+
+/// One `[endpoints.NAME]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    url: String,
+    protocols: Option<String>,
+    proxy_protocol: Option<bool>,
+    unix_socket_mode: Option<toml::Value>,
+    /// Refused with a message until TLS exists.
+    certificate: Option<toml::Value>,
+}
+
+/// A list given as a TOML array of strings or as one string (`sep`-separated), as text the
+/// flags' parsers take.
+fn list_text(v: &toml::Value, sep: &str) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Array(a) => a
+            .iter()
+            .map(|e| e.as_str())
+            .collect::<Option<Vec<_>>>()
+            .map(|l| l.join(sep)),
+        _ => None,
+    }
+}
+
+/// A file mode: octal digits in a string, or an integer (write `0o660`).
+fn mode_value(v: &toml::Value) -> Option<u32> {
+    match v {
+        toml::Value::String(s) => parse_mode(s),
+        toml::Value::Integer(m) => u32::try_from(*m).ok().filter(|m| *m <= 0o777),
+        _ => None,
+    }
 }
 
 impl Config {
@@ -123,8 +208,67 @@ impl Config {
         })?;
         let mut c = Config {
             workers: raw.workers,
+            access_log: raw.access_log,
+            forwarded_headers: raw.forwarded_headers,
             ..Config::default()
         };
+        if let Some(v) = raw.engine {
+            c.engine = Some(v.parse().map_err(|e| err(format!("engine: {e}")))?);
+        }
+        for (key, value, slot) in [
+            ("admin_urls", raw.admin_urls, &mut c.admin_urls),
+            (
+                "proxy_protocol_urls",
+                raw.proxy_protocol_urls,
+                &mut c.proxy_protocol_urls,
+            ),
+        ] {
+            if let Some(v) = value {
+                let text = list_text(&v, ";")
+                    .ok_or_else(|| err(format!("{key}: expected a string or a list of strings")))?;
+                let urls: Vec<String> = settings::split_urls(&text).collect();
+                for u in &urls {
+                    parse_listen_address(u).map_err(|e| err(format!("{key}: {e}")))?;
+                }
+                *slot = Some(urls);
+            }
+        }
+        if let Some(v) = raw.known_proxies {
+            let text = list_text(&v, ",").ok_or_else(|| {
+                err("known_proxies: expected a string or a list of strings".into())
+            })?;
+            c.known_proxies = Some(
+                settings::parse_known_proxies(&text)
+                    .map_err(|e| err(format!("known_proxies: {e}")))?,
+            );
+        }
+        if let Some(v) = raw.known_networks {
+            let text = list_text(&v, ",").ok_or_else(|| {
+                err("known_networks: expected a string or a list of strings".into())
+            })?;
+            c.known_networks = Some(
+                settings::parse_known_networks(&text)
+                    .map_err(|e| err(format!("known_networks: {e}")))?,
+            );
+        }
+        if let Some(v) = raw.allowed_hosts {
+            let text = list_text(&v, ",").ok_or_else(|| {
+                err("allowed_hosts: expected a string or a list of strings".into())
+            })?;
+            c.allowed_hosts = Some(
+                settings::parse_allowed_hosts(&text)
+                    .map_err(|e| err(format!("allowed_hosts: {e}")))?,
+            );
+        }
+        if let Some(table) = raw.endpoints {
+            let mut endpoints = Vec::new();
+            for (name, value) in table {
+                endpoints.push(
+                    endpoint(&name, value).map_err(|e| err(format!("[endpoints.{name}]: {e}")))?,
+                );
+            }
+            c.endpoints = Some(endpoints);
+        }
         if let Some(v) = raw.urls {
             let urls: Vec<String> = match &v {
                 toml::Value::String(s) => s
@@ -165,7 +309,7 @@ impl Config {
                 toml::Value::Float(s) if s.is_finite() && *s >= 0.0 && *s < 86_400.0 => {
                     Some(Duration::from_secs_f64(*s))
                 }
-                toml::Value::String(s) => super::limits::parse_duration(s.trim()),
+                toml::Value::String(s) => crate::server::parse_duration(s.trim()),
                 _ => None,
             };
             c.shutdown_timeout = Some(t.ok_or_else(|| {
@@ -183,11 +327,7 @@ impl Config {
             });
         }
         if let Some(v) = raw.unix_socket_mode {
-            let mode = match &v {
-                toml::Value::String(s) => parse_mode(s),
-                toml::Value::Integer(m) => u32::try_from(*m).ok().filter(|m| *m <= 0o777),
-                _ => None,
-            };
+            let mode = mode_value(&v);
             c.unix_socket_mode = Some(mode.ok_or_else(|| {
                 err(format!(
                     "unix_socket_mode {v}: expected a file mode such as \"660\" or 0o660"
@@ -220,7 +360,7 @@ impl Config {
                 }
             };
             // Checked now, so the error names the file.
-            super::Limits::default()
+            crate::server::Limits::default()
                 .set(name, &text)
                 .map_err(|e| err(format!("[limits]: {e}")))?;
             c.limits.push((name, text));
@@ -228,11 +368,15 @@ impl Config {
         Ok(c)
     }
 
-    /// Applies the file's settings over `options` (everything it gives replaces what is
-    /// there). The shutdown timeout is the binary's, not a server option.
+    /// Applies the server settings of this layer over `options` (everything it gives replaces
+    /// what is there). The host's own settings (shutdown timeout, admin URLs, middleware) are
+    /// applied by [`HostOptions::apply`](super::HostOptions::apply).
     pub fn apply(&self, options: &mut ServerOptions) -> Result<(), String> {
         if let Some(urls) = &self.urls {
             options.urls = urls.clone();
+        }
+        if let Some(engine) = self.engine {
+            options.engine = engine;
         }
         if self.workers.is_some() {
             options.workers = self.workers;
@@ -246,11 +390,51 @@ impl Config {
         if self.unix_socket_mode.is_some() {
             options.unix_socket_mode = self.unix_socket_mode;
         }
+        if let Some(on) = self.access_log {
+            options.access_log = on;
+        }
+        if let Some(urls) = &self.proxy_protocol_urls {
+            options.proxy_protocol_urls = urls.clone();
+        }
+        if let Some(endpoints) = &self.endpoints {
+            options.endpoints = endpoints.clone();
+        }
         for (name, value) in &self.limits {
             options.limits.set(name, value)?;
         }
         Ok(())
     }
+}
+
+/// One `[endpoints.NAME]` table, checked.
+fn endpoint(name: &str, value: toml::Value) -> Result<Endpoint, String> {
+    let raw: RawEndpoint = value.try_into().map_err(|e: toml::de::Error| {
+        e.message()
+            .trim()
+            .replace("unknown field", "unknown key")
+            .replace('\n', "; ")
+    })?;
+    if raw.certificate.is_some() {
+        return Err("certificate: TLS is not supported yet: terminate TLS at a proxy and listen on http (docs/deploy.md)".into());
+    }
+    let mut e = Endpoint::new(name, raw.url);
+    if let Some(p) = raw.protocols {
+        e.protocols = p.parse::<HttpProtocols>()?;
+    }
+    e.proxy_protocol = raw.proxy_protocol.unwrap_or(false);
+    if let Some(v) = raw.unix_socket_mode {
+        e.unix_socket_mode = Some(mode_value(&v).ok_or_else(|| {
+            format!("unix_socket_mode {v}: expected a file mode such as \"660\" or 0o660")
+        })?);
+    }
+    e.address().map_err(|e| {
+        let msg = e.to_string();
+        // "invalid configuration: endpoint NAME: why" -> "why": the caller names the table.
+        msg.split_once(&format!("endpoint {name}: "))
+            .map(|(_, why)| why.to_owned())
+            .unwrap_or(msg)
+    })?;
+    Ok(e)
 }
 
 /// Parses a file mode written in octal: `660`, `0660`, `0o660`.
@@ -412,5 +596,54 @@ min-response-data-rate = "off"
         }
         assert_eq!(parse_cpu_list("0,2-3").unwrap(), vec![0, 2, 3]);
         assert!(parse_cpu_list(" , ").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn endpoint_sections() {
+        let c = parse(
+            "[endpoints.a]\nurl = \"http://127.0.0.1:8080\"\nprotocols = \"Http1\"\n\
+             [endpoints.b]\nurl = \"unix:/run/b.sock\"\nproxy_protocol = true\n\
+             unix_socket_mode = 0o600\n",
+        )
+        .unwrap();
+        let e = c.endpoints.unwrap();
+        assert_eq!(e[0], Endpoint::new("a", "http://127.0.0.1:8080"));
+        assert_eq!(
+            e[1],
+            Endpoint::new("b", "unix:/run/b.sock")
+                .proxy_protocol(true)
+                .unix_socket_mode(0o600)
+        );
+        for (text, want) in [
+            ("[endpoints.a]\nport = 1", "[endpoints.a]: unknown key `port`"),
+            ("[endpoints.a]\nproxy_protocol = true", "[endpoints.a]: missing field `url`"),
+            (
+                "[endpoints.a]\nurl = \"http://x.example:1\"",
+                "[endpoints.a]: invalid listen URL",
+            ),
+            (
+                "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\nprotocols = \"Http1AndHttp2\"",
+                "[endpoints.a]: protocols \"Http1AndHttp2\" is not supported yet",
+            ),
+            (
+                "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\n[endpoints.a.certificate]\npath = \"c.pem\"",
+                "[endpoints.a]: certificate: TLS is not supported yet",
+            ),
+            (
+                "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\nunix_socket_mode = \"660\"",
+                "[endpoints.a]: unix_socket_mode applies to unix: URLs only",
+            ),
+            ("engine = \"kqueue\"", "engine: unknown engine \"kqueue\""),
+            ("access_log = \"yes\"", "line 1: invalid type"),
+            ("admin_urls = [\"ftp://x:1\"]", "admin_urls: invalid listen URL"),
+            ("known_networks = \"10.0.0.0/33\"", "known_networks: invalid --known-networks entry"),
+            ("allowed_hosts = []", "allowed_hosts: no allowed hosts"),
+            ("allowed_hosts = 1", "allowed_hosts: expected a string or a list of strings"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.starts_with("config file test.toml: "), "{text}: {e}");
+            assert!(e.contains(want), "{text}: {e}");
+            assert_eq!(e.lines().count(), 1, "one line: {e}");
+        }
     }
 }
