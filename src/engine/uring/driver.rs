@@ -391,10 +391,9 @@ mod tests {
         let mut d = driver();
         let mut fds = [0; 2];
         // SAFETY: socketpair writes two descriptors into the array we own.
-        assert_eq!(
-            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) },
-            0
-        );
+        let made =
+            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+        assert_eq!(made, 0);
         if peer_closed {
             // SAFETY: closing a descriptor we own.
             unsafe { libc::close(fds[1]) };
