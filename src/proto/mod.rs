@@ -6,4 +6,5 @@
 //! io_uring engine only moves bytes between the kernel and these types.
 
 pub mod h1;
+pub mod h2;
 pub mod proxy;
