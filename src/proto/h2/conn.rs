@@ -770,8 +770,10 @@ impl Connection {
         }
         let Some(i) = self.find(id).filter(|&i| self.streams[i].recv_open) else {
             // Closed, or half-closed by the client: give the connection
-            // window back, the stream gets a RST_STREAM.
+            // window back, the stream gets a RST_STREAM, which costs us a
+            // frame: it counts against the control budget.
             self.release_connection(flow_len);
+            self.spend_control()?;
             return Err(Strm(id, Reason::StreamClosed));
         };
         let s = &mut self.streams[i];

@@ -948,6 +948,9 @@ fn control_frame_floods_end_in_enhance_your_calm() {
             Client::default().raw(0xee, 0, 0, b"").buf
         }),
         ("RST of closed streams", |_| Client::default().rst(1).buf),
+        ("DATA on closed streams", |_| {
+            Client::default().data(1, b"x", false).buf
+        }),
     ];
     for (name, unit) in cases {
         let mut c = conn();
@@ -962,14 +965,27 @@ fn control_frame_floods_end_in_enhance_your_calm() {
                 false,
             )
             .buf;
-        let prefix = if *name == "RST of closed streams" {
+        let prefix = if name.ends_with("closed streams") {
             Client::new().get(1).rst(1).buf
         } else {
             prefix
         };
         let (round, errs) = flood(&mut c, &prefix, unit, 100_000);
         assert_eq!(round, 1000, "{name}");
-        assert_eq!(errs, [goaway(1, ErrorCode::ENHANCE_YOUR_CALM)], "{name}");
+        // Only DATA on a closed stream is answered (RST_STREAM each time).
+        let (last, answers) = errs.split_last().unwrap();
+        assert_eq!(*last, goaway(1, ErrorCode::ENHANCE_YOUR_CALM), "{name}");
+        assert!(
+            answers
+                .iter()
+                .all(|e| *e == rst(1, ErrorCode::STREAM_CLOSED)),
+            "{name}"
+        );
+        assert_eq!(
+            answers.len(),
+            if name.starts_with("DATA on") { 1000 } else { 0 },
+            "{name}"
+        );
         assert_eq!(c.stats().control_floods, 1, "{name}");
     }
 }
@@ -1163,5 +1179,99 @@ proptest! {
         bytes.extend_from_slice(&input);
         c.recv(&bytes);
         while c.poll_event().is_some() {}
+    }
+}
+
+/// What the Python `h2` client (4.x) sends for a GET and a POST with a body:
+/// Huffman strings, dynamic table insertions and references, its own
+/// SETTINGS (ENABLE_CONNECT_PROTOCOL included, which we ignore).
+const PYTHON_H2_CLIENT: &str = "505249202a20485454502f322e300d0a0d0a534d0d0a0d0a00002a04000000000000010000100000020000000100040000ffff0005000040000008000000000003000000640006000100000000240105000000018244886272d141ffcf30078741882f91d35d055c87a77a87afd2673d4b4e2f5383f963e700000e01040000000383448460a49cff87c1c05c82087f00000b00010000000368656c6c6f20776f726c64";
+
+/// Our answer to [`PYTHON_H2_CLIENT`]; checked once by feeding it to the
+/// Python client (`h2.connection.H2Connection.receive_data`), which reported
+/// both responses, the trailers and no error.
+fn answer_python_client() -> Vec<u8> {
+    let mut c = conn();
+    let ev = feed(&mut c, &hex(PYTHON_H2_CLIENT));
+    assert_eq!(ev.len(), 3, "{ev:?}");
+    let Event::Request {
+        stream_id: 1,
+        head,
+        end_stream: true,
+    } = &ev[0]
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        (head.method(), head.path(), head.authority()),
+        (
+            &b"GET"[..],
+            Some(&b"/hello?x=1"[..]),
+            Some(&b"example.com"[..])
+        )
+    );
+    let headers: Vec<_> = head.headers().collect();
+    assert_eq!(
+        headers,
+        [(&b"user-agent"[..], &b"python-h2"[..]), (b"accept", b"*/*")]
+    );
+    let Event::Request {
+        stream_id: 3,
+        head,
+        end_stream: false,
+    } = &ev[1]
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        (head.method(), head.content_length()),
+        (&b"POST"[..], Some(11))
+    );
+    assert_eq!(
+        head.headers().next(),
+        Some((&b"user-agent"[..], &b"python-h2"[..]))
+    );
+    assert_eq!(
+        ev[2],
+        Event::Data {
+            stream_id: 3,
+            data: b"hello world".to_vec(),
+            end_stream: true
+        }
+    );
+    c.send_headers(
+        1,
+        200,
+        &[(b"content-type", b"text/plain"), (b"server", b"peregrine")],
+        false,
+    )
+    .unwrap();
+    c.send_data(1, b"hi", true).unwrap();
+    c.send_headers(3, 201, &[(b"x-echo", b"yes")], false)
+        .unwrap();
+    c.send_data(3, b"hello world", false).unwrap();
+    c.send_trailers(3, &[(b"x-trailer", b"done")]).unwrap();
+    c.output().to_vec()
+}
+
+#[test]
+fn a_python_h2_client_is_understood() {
+    let out = answer_python_client();
+    let kinds: Vec<u8> = frames(&out).iter().map(|(h, _)| h.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            kind::SETTINGS,
+            kind::WINDOW_UPDATE,
+            kind::SETTINGS,
+            kind::HEADERS,
+            kind::DATA,
+            kind::HEADERS,
+            kind::DATA,
+            kind::HEADERS
+        ]
+    );
+    if std::env::var_os("PEREGRINE_H2_DUMP").is_some() {
+        println!("ANSWER {}", hex_dump(&out));
     }
 }
