@@ -615,9 +615,9 @@ fn stream_state_and_flow_control_errors() {
             vec![rst(1, ErrorCode::FLOW_CONTROL_ERROR)],
         ),
         (
-            "DATA over the stream window",
-            Client::new()
-                .headers(
+            "DATA over the stream window (768 KiB)",
+            (0..49).fold(
+                Client::new().headers(
                     1,
                     &[
                         (b":method", b"POST"),
@@ -625,10 +625,10 @@ fn stream_state_and_flow_control_errors() {
                         (b":path", b"/"),
                     ],
                     false,
-                )
-                .data(1, &[0; 16384], false)
-                .data(1, &[0; 16384], false),
-            vec![],
+                ),
+                |c, _| c.data(1, &[0; 16384], false),
+            ),
+            vec![rst(1, ErrorCode::FLOW_CONTROL_ERROR)],
         ),
         (
             "PUSH_PROMISE",
