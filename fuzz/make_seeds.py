@@ -197,3 +197,48 @@ PROXY = {
 }
 for name, data in PROXY.items():
     write("proxy", name, data)
+
+
+# HTTP/2 (`h2`): the target puts the client preface in front of the payload itself, so seeds
+# are frames only, behind the split-control prefix.
+def h2_frame(kind, flags, sid, payload=b""):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + sid.to_bytes(4, "big") + payload
+
+
+H2_SETTINGS = h2_frame(4, 0, 0, b"\x00\x04\x00\x00\x00\x64")   # initial window 100
+# GET http / :authority a (static 2, 6, 4; literal with indexing of name 1).
+H2_GET = b"\x82\x86\x84\x41\x01a"
+H2_POST = b"\x83\x86\x84\x41\x01a\x0f\x0d\x01\x35"   # POST, content-length: 5
+PYTHON_H2 = bytes.fromhex(
+    "00002a04000000000000010000100000020000000100040000ffff0005000040000008000000000003000000"
+    "640006000100000000240105000000018244886272d141ffcf30078741882f91d35d055c87a77a87afd2673d"
+    "4b4e2f5383f963e700000e01040000000383448460a49cff87c1c05c82087f00000b00010000000368656c6c"
+    "6f20776f726c64")
+H2 = {
+    "get": H2_SETTINGS + h2_frame(1, 5, 1, H2_GET),
+    "post": H2_SETTINGS + h2_frame(1, 4, 1, H2_POST) + h2_frame(0, 0, 1, b"hel")
+            + h2_frame(0, 9, 1, b"\x02lo\x00\x00"),
+    "python_h2_client": PYTHON_H2,
+    "trailers": H2_SETTINGS + h2_frame(1, 4, 1, H2_GET) + h2_frame(1, 5, 1, b"\x40\x01t\x011"),
+    "continuation": H2_SETTINGS + h2_frame(1, 0, 1, H2_GET[:3]) + h2_frame(9, 4, 1, H2_GET[3:]),
+    "window_updates": H2_SETTINGS + h2_frame(1, 5, 1, H2_GET) + h2_frame(8, 0, 0, b"\x00\x00\x10\x00")
+                      + h2_frame(8, 0, 1, b"\x00\x00\x10\x00"),
+    "ping_priority_goaway": H2_SETTINGS + h2_frame(6, 0, 0, b"12345678") + h2_frame(2, 0, 3, b"\x00\x00\x00\x01\x10")
+                            + h2_frame(7, 0, 0, b"\x00\x00\x00\x00\x00\x00\x00\x00"),
+    "rapid_reset": H2_SETTINGS + b"".join(h2_frame(1, 4, i, H2_GET) + h2_frame(3, 0, i, b"\x00\x00\x00\x08")
+                                          for i in range(1, 20, 2)),
+    "too_many_streams": H2_SETTINGS + b"".join(h2_frame(1, 5, i, H2_GET) for i in range(1, 12, 2)),
+    "continuation_flood": H2_SETTINGS + h2_frame(1, 0, 1, H2_GET) + h2_frame(9, 0, 1) * 10,
+    "settings_flood": H2_SETTINGS * 12,
+    "ping_flood": H2_SETTINGS + h2_frame(6, 0, 0, b"\x00" * 8) * 12,
+    "empty_data_flood": H2_SETTINGS + h2_frame(1, 4, 1, H2_GET) + h2_frame(0, 0, 1) * 12,
+    # One 40-byte field inserted, then indexed 20 times: over the small list limit.
+    "hpack_bomb": H2_SETTINGS + h2_frame(1, 5, 1, H2_GET + b"\x40\x01x\x28" + b"a" * 40 + b"\xbe" * 20),
+    "malformed_request": H2_SETTINGS + h2_frame(1, 5, 1, b"\x82\x84\x40\x01X\x01y"),
+    "bad_content_length": H2_SETTINGS + h2_frame(1, 4, 1, H2_POST) + h2_frame(0, 1, 1, b"toolong"),
+    "huffman": H2_SETTINGS + h2_frame(1, 5, 1, b"\x82\x86\x84\x41\x8c" + bytes.fromhex("f1e3c2e5f23a6ba0ab90f4ff")),
+    "bad_preface_frame": h2_frame(6, 0, 0, b"\x00" * 8),
+}
+for name, data in H2.items():
+    write("h2", name, b"\x00" + data)
+    write("h2", name + "_split", b"\x03\x01\x05\x09" + data)   # pieces of 1, 5, 9

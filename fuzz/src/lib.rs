@@ -17,6 +17,7 @@ use peregrine::proto::h1::{
     ParseStatus, RejectReason, RequestHead, Span, Version, DEFAULT_MAX_TRAILER_BYTES,
     MAX_CHUNK_EXTENSION_BYTES,
 };
+use peregrine::proto::h2::{self, Connection, Event as H2Event, Http2Limits};
 use peregrine::proto::proxy;
 use peregrine::Limits;
 
@@ -908,5 +909,112 @@ GET / HTTP/1.1\r\nHost: a\r\n\r\n";
         ] {
             check_connection(input);
         }
+    }
+}
+
+// ---- h2 -----------------------------------------------------------------------------------
+
+/// Small HTTP/2 limits, so that inputs of a few hundred bytes reach the flood budgets, the
+/// header list limit and the stream limit.
+pub fn h2_small_limits() -> Http2Limits {
+    Http2Limits {
+        max_streams_per_connection: 3,
+        max_request_header_field_size: 64,
+        max_request_headers_total_size: 256,
+        max_header_block_size: 512,
+        max_continuation_frames: 4,
+        max_response_buffer_size: 64,
+        max_output_buffer_size: 4096,
+        reset_budget: 4,
+        control_frame_budget: 8,
+        max_request_body_size: Some(100),
+        ..Http2Limits::default()
+    }
+}
+
+/// Feeds `pieces` to an HTTP/2 [`Connection`] as an engine would (unconsumed bytes kept and
+/// presented again, the output written after each call) and returns the events and the bytes
+/// written. With `respond`, every request gets a small response with trailers and every body
+/// byte is released at once (which makes the outcome depend on the timing, so the split
+/// invariance is checked without it).
+pub fn drive_h2(limits: &Http2Limits, pieces: &[&[u8]], respond: bool) -> (Vec<H2Event>, Vec<u8>) {
+    let now = std::time::Instant::now();
+    let mut c = Connection::new(limits.clone(), now);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut events = Vec::new();
+    let mut written = Vec::new();
+    let mut closed = false;
+    let max_out = limits.max_output_buffer_size as usize;
+    for piece in pieces {
+        buf.extend_from_slice(piece);
+        loop {
+            let n = c.recv(&buf);
+            assert!(n <= buf.len(), "consumed more than given");
+            buf.drain(..n);
+            while let Some(e) = c.poll_event() {
+                assert!(!closed, "event {e:?} after Closed");
+                closed = matches!(e, H2Event::Closed { .. });
+                if respond {
+                    if let H2Event::Request { stream_id, .. } = &e {
+                        let _ = c.send_headers(*stream_id, 200, &[(b"x", b"y")], false);
+                        let _ = c.send_data(*stream_id, b"hello", false);
+                        let _ = c.send_trailers(*stream_id, &[(b"t", b"1")]);
+                    }
+                    if let H2Event::Data { stream_id, data, .. } = &e {
+                        c.release_capacity(*stream_id, data.len() as u32);
+                    }
+                }
+                events.push(e);
+            }
+            // Reading pauses past the output bound by at most the answers to one frame.
+            let full = c.output().len() > max_out;
+            assert!(c.output().len() <= max_out + 64 * 1024, "output over its bound");
+            written.extend_from_slice(c.output());
+            let out = c.output().len();
+            c.advance_output(out);
+            if c.is_closed() || buf.is_empty() || (n == 0 && !full) {
+                break;
+            }
+        }
+    }
+    assert!(
+        c.buffered_response_bytes() <= c.open_streams() * limits.max_response_buffer_size as usize,
+        "held-back response data over its bound"
+    );
+    (events, written)
+}
+
+/// `h2` target: the HTTP/2 server connection over the client preface followed by arbitrary
+/// bytes, with the default and with small limits.
+///
+/// * The events and the bytes written are the same for every split of the input.
+/// * What it writes is whole, well-formed frames (each parses).
+/// * Nothing follows a `Closed` event, the output and the held-back response data stay
+///   within their bounds.
+/// * The HPACK decoder, run on the payload directly, never panics and never returns a list
+///   over its limit.
+pub fn check_h2(data: &[u8]) {
+    let (sizes, payload) = split_input(data);
+    let mut input = h2::frame::PREFACE.to_vec();
+    input.extend_from_slice(payload);
+    for limits in [Http2Limits::default(), h2_small_limits()] {
+        let whole = drive_h2(&limits, &[&input], false);
+        let split = drive_h2(&limits, &pieces(&input, &sizes), false);
+        assert_eq!(whole, split, "split {sizes:?} changed the outcome");
+        let out = &whole.1;
+        let mut pos = 0;
+        while let Some(h) = h2::frame::FrameHeader::parse(&out[pos..]) {
+            let end = pos + h2::frame::HEADER_LEN + h.length as usize;
+            assert!(end <= out.len(), "a truncated frame was written");
+            assert!(h2::frame::parse(&h, &out[pos + h2::frame::HEADER_LEN..end]).is_ok(), "{h:?}");
+            pos = end;
+        }
+        assert_eq!(pos, out.len(), "trailing bytes after the last frame");
+        drive_h2(&limits, &pieces(&input, &sizes), true);
+    }
+    let mut list = h2::hpack::HeaderList::new();
+    if h2::hpack::Decoder::new(4096).decode(payload, 64, 256, &mut list).is_ok() {
+        assert!(list.size() <= 256);
+        assert!(list.iter().all(|(n, v)| n.len() + v.len() <= 64));
     }
 }

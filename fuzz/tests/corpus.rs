@@ -42,3 +42,8 @@ fn connection_corpus() {
 fn proxy_corpus() {
     replay("proxy", peregrine_fuzz::check_proxy);
 }
+
+#[test]
+fn h2_corpus() {
+    replay("h2", peregrine_fuzz::check_h2);
+}

@@ -932,14 +932,20 @@ impl Connection {
         if let Some(status) = status {
             encoder::encode_status(status, &mut buf);
         }
-        let mut name = Vec::new();
+        let mut lower = Vec::new();
         for (n, v) in fields {
-            name.clear();
-            name.extend(n.iter().map(u8::to_ascii_lowercase));
-            if is_connection_specific(&name) {
+            // Lowercase only when needed: no allocation for the usual lowercase names.
+            let name: &[u8] = if n.iter().any(u8::is_ascii_uppercase) {
+                lower.clear();
+                lower.extend(n.iter().map(u8::to_ascii_lowercase));
+                &lower
+            } else {
+                n
+            };
+            if is_connection_specific(name) {
                 continue;
             }
-            encoder::encode_field(&name, v, &mut buf);
+            encoder::encode_field(name, v, &mut buf);
         }
         self.encode_buf = buf;
     }
