@@ -960,7 +960,10 @@ pub fn drive_h2(limits: &Http2Limits, pieces: &[&[u8]], respond: bool) -> (Vec<H
                         let _ = c.send_data(*stream_id, b"hello", false);
                         let _ = c.send_trailers(*stream_id, &[(b"t", b"1")]);
                     }
-                    if let H2Event::Data { stream_id, data, .. } = &e {
+                    if let H2Event::Data {
+                        stream_id, data, ..
+                    } = &e
+                    {
                         c.release_capacity(*stream_id, data.len() as u32);
                     }
                 }
@@ -968,7 +971,10 @@ pub fn drive_h2(limits: &Http2Limits, pieces: &[&[u8]], respond: bool) -> (Vec<H
             }
             // Reading pauses past the output bound by at most the answers to one frame.
             let full = c.output().len() > max_out;
-            assert!(c.output().len() <= max_out + 64 * 1024, "output over its bound");
+            assert!(
+                c.output().len() <= max_out + 64 * 1024,
+                "output over its bound"
+            );
             written.extend_from_slice(c.output());
             let out = c.output().len();
             c.advance_output(out);
@@ -1006,14 +1012,20 @@ pub fn check_h2(data: &[u8]) {
         while let Some(h) = h2::frame::FrameHeader::parse(&out[pos..]) {
             let end = pos + h2::frame::HEADER_LEN + h.length as usize;
             assert!(end <= out.len(), "a truncated frame was written");
-            assert!(h2::frame::parse(&h, &out[pos + h2::frame::HEADER_LEN..end]).is_ok(), "{h:?}");
+            assert!(
+                h2::frame::parse(&h, &out[pos + h2::frame::HEADER_LEN..end]).is_ok(),
+                "{h:?}"
+            );
             pos = end;
         }
         assert_eq!(pos, out.len(), "trailing bytes after the last frame");
         drive_h2(&limits, &pieces(&input, &sizes), true);
     }
     let mut list = h2::hpack::HeaderList::new();
-    if h2::hpack::Decoder::new(4096).decode(payload, 64, 256, &mut list).is_ok() {
+    if h2::hpack::Decoder::new(4096)
+        .decode(payload, 64, 256, &mut list)
+        .is_ok()
+    {
         assert!(list.size() <= 256);
         assert!(list.iter().all(|(n, v)| n.len() + v.len() <= 64));
     }
