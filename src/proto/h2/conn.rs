@@ -624,7 +624,7 @@ impl Connection {
         end_headers: bool,
     ) -> Result<(), H2Error> {
         use H2Error::{Connection as Conn, Stream as Strm};
-        if id % 2 == 0 {
+        if id.is_multiple_of(2) {
             return Err(Conn(Reason::BadStreamId));
         }
         match self.find(id) {

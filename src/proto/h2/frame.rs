@@ -329,7 +329,7 @@ pub fn parse<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'a>, H2Erro
         kind::SETTINGS => {
             no_stream()?;
             let ack = h.has(flag::ACK);
-            if (ack && !payload.is_empty()) || payload.len() % 6 != 0 {
+            if (ack && !payload.is_empty()) || !payload.len().is_multiple_of(6) {
                 return Err(Connection(Reason::BadFrameLength));
             }
             for s in settings(payload) {

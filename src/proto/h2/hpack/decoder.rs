@@ -279,8 +279,11 @@ mod tests {
             .collect()
     }
 
-    /// Runs an RFC 7541 Appendix C sequence: (block, expected list, table size).
-    fn run(table_size: usize, steps: &[(&str, &[(&str, &str)], usize)]) {
+    /// One step of an RFC 7541 Appendix C sequence: block (hex), expected list, table size after.
+    type Step = (&'static str, &'static [(&'static str, &'static str)], usize);
+
+    /// Runs an RFC 7541 Appendix C sequence.
+    fn run(table_size: usize, steps: &[Step]) {
         let mut d = Decoder::new(table_size);
         let mut out = HeaderList::new();
         for (i, (block, want, size)) in steps.iter().enumerate() {
@@ -328,7 +331,7 @@ mod tests {
         run(4096, &[("82", &[(":method", "GET")], 0)]);
     }
 
-    const C3: [(&str, &[(&str, &str)], usize); 3] = [
+    const C3: [Step; 3] = [
         (
             "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
             &[
