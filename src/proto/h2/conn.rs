@@ -437,7 +437,16 @@ impl Connection {
                         self.read = ReadState::Frames;
                     }
                     if let Err(e) = self.on_frame(&h, payload) {
-                        self.on_error(e);
+                        // Every RST_STREAM the client makes us send spends the reset
+                        // budget as its own resets do (malformed requests, DATA on
+                        // closed streams, refused streams: the "made you reset"
+                        // variant of rapid reset).
+                        match e {
+                            H2Error::Stream(..) if self.spend_reset().is_err() => {
+                                self.connection_error(Reason::RapidReset)
+                            }
+                            e => self.on_error(e),
+                        }
                     }
                     self.flush();
                     self.maybe_finish_drain();
@@ -582,7 +591,8 @@ impl Connection {
         self.control_budget = self.limits.control_frame_budget;
     }
 
-    /// A stream reset by the client before its response finished, or refused.
+    /// A stream reset by the client before its response finished, or one
+    /// the client made us reset (a stream error).
     fn spend_reset(&mut self) -> Result<(), H2Error> {
         if self.reset_budget == 0 {
             self.stats.rapid_reset_floods += 1;
@@ -711,7 +721,6 @@ impl Connection {
         if self.streams.len() >= self.limits.max_streams_per_connection as usize {
             self.list = list;
             self.stats.streams_refused += 1;
-            self.spend_reset()?;
             return Err(Strm(id, Reason::TooManyStreams));
         }
         let head = match validate_request(list) {

@@ -64,8 +64,10 @@ pub struct Http2Limits {
     /// CONTINUATION frames one header block may use. Default 32.
     pub max_continuation_frames: u32,
     /// Rapid reset budget: client resets of streams whose response had not
-    /// finished (and REFUSED_STREAM refusals). Each stream that completes
-    /// normally earns one back. At 0: GOAWAY(ENHANCE_YOUR_CALM). Default 200.
+    /// finished, and every RST_STREAM the client's frames make us send
+    /// (refused streams, malformed requests, DATA on closed streams, stream
+    /// flow-control errors). Each stream that completes normally earns one
+    /// back. At 0: GOAWAY(ENHANCE_YOUR_CALM). Default 200.
     pub reset_budget: u32,
     /// Frames that make us work without progress (SETTINGS, PING,
     /// PRIORITY, WINDOW_UPDATE with nothing to send, empty DATA, RST on
