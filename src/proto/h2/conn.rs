@@ -249,6 +249,9 @@ enum ReadState {
 struct Block {
     stream_id: u32,
     end_stream: bool,
+    /// The HEADERS made the stream depend on itself: a stream error once the
+    /// block is decoded (RFC 9113 5.3.1).
+    self_dependent: bool,
     continuations: u32,
     started: Instant,
 }
@@ -474,8 +477,11 @@ impl Connection {
                 block,
                 end_stream,
                 end_headers,
-                ..
-            } => self.on_headers(stream_id, block, end_stream, end_headers)?,
+                priority,
+            } => {
+                let self_dependent = priority.is_some_and(|p| p.dependency == stream_id);
+                self.on_headers(stream_id, block, end_stream, end_headers, self_dependent)?
+            }
             Frame::Continuation {
                 block, end_headers, ..
             } => {
@@ -632,6 +638,7 @@ impl Connection {
         fragment: &[u8],
         end_stream: bool,
         end_headers: bool,
+        self_dependent: bool,
     ) -> Result<(), H2Error> {
         use H2Error::{Connection as Conn, Stream as Strm};
         if id.is_multiple_of(2) {
@@ -659,6 +666,7 @@ impl Connection {
         self.block = Some(Block {
             stream_id: id,
             end_stream,
+            self_dependent,
             continuations: 0,
             started: self.now,
         });
@@ -713,6 +721,10 @@ impl Connection {
             return Ok(());
         }
         self.max_client_id = id;
+        if block.self_dependent {
+            self.list = list;
+            return Err(Strm(id, Reason::SelfDependency));
+        }
         if self.goaway_sent.is_some_and(|last| id > last) {
             // After our GOAWAY, new streams are ignored (RFC 9113 6.8).
             self.list = list;

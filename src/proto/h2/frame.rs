@@ -285,12 +285,10 @@ pub fn parse<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'a>, H2Erro
                 if end < start + 5 {
                     return Err(Connection(Reason::BadFrameLength));
                 }
-                let p = priority_at(&payload[start..]);
+                // A self-dependency is a stream error, which the connection
+                // raises after decoding the block (HPACK must stay in step).
                 start += 5;
-                if p.dependency == sid {
-                    return Err(Stream(sid, Reason::SelfDependency));
-                }
-                Some(p)
+                Some(priority_at(&payload[start - 5..]))
             } else {
                 None
             };
@@ -641,6 +639,20 @@ mod tests {
                 Frame::PushPromise { stream_id: 1 },
             ),
             (
+                frame(1, 0x24, 1, b"\0\0\0\x01\x10"),
+                Frame::Headers {
+                    stream_id: 1,
+                    block: b"",
+                    end_stream: false,
+                    end_headers: true,
+                    priority: Some(Priority {
+                        dependency: 1,
+                        exclusive: false,
+                        weight: 16,
+                    }),
+                },
+            ),
+            (
                 frame(6, 1, 0, b"12345678"),
                 Frame::Ping {
                     ack: true,
@@ -692,10 +704,6 @@ mod tests {
             (frame(0, 8, 1, b""), C(Reason::BadFrameLength)),
             (frame(1, 8, 1, b"\x05abc"), C(Reason::BadPadding)),
             (frame(1, 0x24, 1, b"\0\0\0"), C(Reason::BadFrameLength)),
-            (
-                frame(1, 0x24, 1, b"\0\0\0\x01\x10"),
-                S(1, Reason::SelfDependency),
-            ),
             (frame(2, 0, 1, b"\0\0\0\x03"), S(1, Reason::BadFrameLength)),
             (
                 frame(2, 0, 3, b"\0\0\0\x03\x10"),

@@ -1294,3 +1294,42 @@ fn a_python_h2_client_is_understood() {
         println!("ANSWER {}", hex_dump(&out));
     }
 }
+
+#[test]
+fn a_self_dependent_stream_is_reset_and_hpack_stays_in_step() {
+    // Stream 1 depends on itself, and its block inserts `x-a: b` into the
+    // dynamic table; stream 3 refers to that entry (index 62).
+    let mut first = vec![0, 0, 0, 1, 16];
+    first.extend(block(GET));
+    first.extend([0x40, 3, b'x', b'-', b'a', 1, b'b']);
+    let mut second = block(GET);
+    second.push(0x80 | 62);
+    let input = Client::new()
+        .raw(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM | flag::PRIORITY,
+            1,
+            &first,
+        )
+        .raw(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            3,
+            &second,
+        )
+        .buf;
+    let mut c = conn();
+    take(&mut c);
+    let ev = feed(&mut c, &input);
+    assert_eq!(errors(&take(&mut c)), [rst(1, ErrorCode::PROTOCOL_ERROR)]);
+    let [Event::Request {
+        stream_id: 3, head, ..
+    }] = &ev[..]
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        head.headers().collect::<Vec<_>>(),
+        [(&b"x-a"[..], &b"b"[..])]
+    );
+}
