@@ -845,73 +845,6 @@ pub fn check_proxy(buf: &[u8]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn proxy_examples() {
-        for input in [
-            &b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET"[..],
-            b"PROXY UNKNOWN\r\n",
-            b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
-            b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\x01\x02\x03\x04\x05\x06\x07\x08\x00\x50\x01\xbb",
-            b"\r\n\r\n\0\r\nQUIT\n\x21\x11\xff\xff",
-            b"",
-            b"P",
-        ] {
-            check_proxy(input);
-        }
-    }
-
-    #[test]
-    fn pieces_cycle() {
-        assert_eq!(pieces(b"abcdef", &[1, 2]), [&b"a"[..], b"bc", b"d", b"ef"]);
-        assert_eq!(pieces(b"abc", &[]), [&b"abc"[..]]);
-        assert!(pieces(b"", &[3]).is_empty());
-        assert_eq!(split_input(b"\x02\x00\x05xyz"), (vec![1, 5], &b"xyz"[..]));
-    }
-
-    #[test]
-    fn reference_agrees_on_examples() {
-        let ok = b"4;a=b\r\nWiki\r\n0\r\nX-T: 1\r\n\r\nNEXT";
-        assert_eq!(
-            reference_chunked(ok, 1024),
-            Some((b"Wiki".to_vec(), ok.len() - 4))
-        );
-        check_chunked(&[&[0u8][..], ok].concat());
-        assert_eq!(reference_chunked(b"4\nWiki\r\n0\r\n\r\n", 1024), None);
-        assert_eq!(reference_chunked(b"4 \r\nWiki\r\n0\r\n\r\n", 1024), None);
-    }
-
-    /// The known issue `check_connection` tolerates: fails once it is fixed, so that the
-    /// exemption there is removed with the fix.
-    #[test]
-    fn an_unanswered_expect_announces_the_close() {
-        let payload =
-            b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc\
-GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-        let model = model_requests(payload, &Limits::default());
-        assert_eq!(model.len(), 2);
-        let out = peregrine::testing::serve_bytes(&DemoApp, Limits::default(), &[payload]);
-        let responses = parse_responses(&out, &model);
-        assert_eq!(responses.len(), 1, "the second request is not served");
-        assert!(responses[0].close, "the response says Connection: close");
-    }
-
-    #[test]
-    fn connection_examples() {
-        for input in [
-            &b"\x00GET / HTTP/1.1\r\nHost: a\r\n\r\nHEAD /plaintext HTTP/1.1\r\nHost: a\r\n\r\n"[..],
-            b"\x01\x03POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-            b"\x00POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
-            b"\x00GET / HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
-        ] {
-            check_connection(input);
-        }
-    }
-}
-
 // ---- h2 -----------------------------------------------------------------------------------
 
 /// Small HTTP/2 limits, so that inputs of a few hundred bytes reach the flood budgets, the
@@ -1028,5 +961,72 @@ pub fn check_h2(data: &[u8]) {
     {
         assert!(list.size() <= 256);
         assert!(list.iter().all(|(n, v)| n.len() + v.len() <= 64));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_examples() {
+        for input in [
+            &b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET"[..],
+            b"PROXY UNKNOWN\r\n",
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
+            b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\x01\x02\x03\x04\x05\x06\x07\x08\x00\x50\x01\xbb",
+            b"\r\n\r\n\0\r\nQUIT\n\x21\x11\xff\xff",
+            b"",
+            b"P",
+        ] {
+            check_proxy(input);
+        }
+    }
+
+    #[test]
+    fn pieces_cycle() {
+        assert_eq!(pieces(b"abcdef", &[1, 2]), [&b"a"[..], b"bc", b"d", b"ef"]);
+        assert_eq!(pieces(b"abc", &[]), [&b"abc"[..]]);
+        assert!(pieces(b"", &[3]).is_empty());
+        assert_eq!(split_input(b"\x02\x00\x05xyz"), (vec![1, 5], &b"xyz"[..]));
+    }
+
+    #[test]
+    fn reference_agrees_on_examples() {
+        let ok = b"4;a=b\r\nWiki\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        assert_eq!(
+            reference_chunked(ok, 1024),
+            Some((b"Wiki".to_vec(), ok.len() - 4))
+        );
+        check_chunked(&[&[0u8][..], ok].concat());
+        assert_eq!(reference_chunked(b"4\nWiki\r\n0\r\n\r\n", 1024), None);
+        assert_eq!(reference_chunked(b"4 \r\nWiki\r\n0\r\n\r\n", 1024), None);
+    }
+
+    /// The known issue `check_connection` tolerates: fails once it is fixed, so that the
+    /// exemption there is removed with the fix.
+    #[test]
+    fn an_unanswered_expect_announces_the_close() {
+        let payload =
+            b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc\
+GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let model = model_requests(payload, &Limits::default());
+        assert_eq!(model.len(), 2);
+        let out = peregrine::testing::serve_bytes(&DemoApp, Limits::default(), &[payload]);
+        let responses = parse_responses(&out, &model);
+        assert_eq!(responses.len(), 1, "the second request is not served");
+        assert!(responses[0].close, "the response says Connection: close");
+    }
+
+    #[test]
+    fn connection_examples() {
+        for input in [
+            &b"\x00GET / HTTP/1.1\r\nHost: a\r\n\r\nHEAD /plaintext HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            b"\x01\x03POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            b"\x00POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+            b"\x00GET / HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            check_connection(input);
+        }
     }
 }
