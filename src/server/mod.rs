@@ -13,6 +13,7 @@ mod limits;
 pub(crate) mod listen;
 mod options;
 pub mod systemd;
+mod tls;
 mod urls;
 
 use std::any::{Any, TypeId};
@@ -27,8 +28,12 @@ pub(crate) use limits::parse_duration;
 pub use limits::{Limits, LIMIT_SETTINGS};
 pub use listen::InheritedListener;
 pub use options::{EngineChoice, ServerOptions};
+pub use tls::{
+    CertificateFiles, CertificateSelector, CertifiedKey, ClientCertificateMode, TlsOptions,
+};
 pub use urls::{
-    format_unix_url, format_url, parse_listen_address, parse_listen_url, ListenAddress, UrlError,
+    format_unix_url, format_url, is_https, parse_listen_address, parse_listen_url, ListenAddress,
+    UrlError,
 };
 
 use crate::app::Application;
