@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -593,7 +593,65 @@ fn a_bad_certificate_fails_start_naming_the_file() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("an https URL needs a certificate"), "{e}");
-    let _ = Path::new("");
+}
+
+/// The binary: `--urls https://... --cert --key`, and SIGHUP reloads the files.
+#[test]
+fn the_binary_serves_https_and_reloads_on_sighup() {
+    let pki = Pki::new("binary");
+    let files = pki.issue("live", "first", &["localhost"], false, false);
+    let (mut child, addr, mut out) = spawn_server(
+        Command::new(env!("CARGO_BIN_EXE_peregrine"))
+            .args(["--urls", "https://127.0.0.1:0", "--workers", "1", "--cert"])
+            .arg(&files.path)
+            .arg("--key")
+            .arg(&files.key_path)
+            .stderr(Stdio::piped()),
+    );
+    let r = curl(&pki, addr, "localhost", &[], &["/plaintext"]);
+    assert_eq!(text(&r), "Hello, World!");
+    let r = curl(&pki, addr, "localhost", &[], &["/whoami"]);
+    assert!(text(&r).contains("scheme: https"), "{}", text(&r));
+    assert_eq!(served_cn(&pki, addr), "cn=first");
+
+    // New contents in place (the watcher may see them too; either way they are served).
+    let next = pki.issue("next", "second", &["localhost"], false, false);
+    std::fs::copy(&next.key_path, &files.key_path).unwrap();
+    std::fs::copy(&next.path, &files.path).unwrap();
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while served_cn(&pki, addr) != "cn=second" {
+        assert!(Instant::now() < deadline, "the new certificate is served");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A bad file on SIGHUP: one line on stderr, the old certificate stays.
+    std::fs::write(&files.key_path, "garbage\n").unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(served_cn(&pki, addr), "cn=second");
+
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    let mut stdout = String::new();
+    out.read_to_string(&mut stdout).unwrap();
+    assert!(
+        stdout.contains("received SIGHUP: TLS certificates reloaded"),
+        "{stdout}"
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("received SIGHUP: certificate reload failed, keeping the previous certificates: urls: key "),
+        "{stderr}"
+    );
 }
 
 engine_tests!(

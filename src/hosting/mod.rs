@@ -424,8 +424,13 @@ impl Host {
                 info.cpus
             );
         }
+        let https = features.get::<crate::server::ServerAddresses>();
         for addr in features.addresses() {
-            println!("{name}: listening on {}", format_url(addr));
+            let url = format_url(addr);
+            match https.is_some_and(|h| h.is_https(*addr)) {
+                true => println!("{name}: listening on https{}", &url["http".len()..]),
+                false => println!("{name}: listening on {url}"),
+            }
         }
         for path in features.unix_paths() {
             println!("{name}: listening on {}", format_unix_url(path));

@@ -159,7 +159,9 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
         return Ok(b);
     }
     let backlog = options.backlog;
+    let mut https = Vec::new();
     for listen in options.listen_plan()? {
+        let ips_before = ips.len();
         let proxy = listen.proxy_protocol;
         let tls = listen.tls;
         match listen.address {
@@ -193,8 +195,12 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
                 paths.push(path);
             }
         }
+        if tls.is_some() {
+            https.extend_from_slice(&ips[ips_before..]);
+        }
     }
     b.addresses = ServerAddresses::with_unix_paths(ips, paths);
+    b.addresses.set_https(https);
     Ok(b)
 }
 

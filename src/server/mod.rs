@@ -180,6 +180,7 @@ impl fmt::Display for StopReport {
 pub struct ServerAddresses {
     addresses: Vec<SocketAddr>,
     unix_paths: Vec<PathBuf>,
+    https: Vec<SocketAddr>,
 }
 
 impl ServerAddresses {
@@ -188,6 +189,7 @@ impl ServerAddresses {
         ServerAddresses {
             addresses,
             unix_paths: Vec::new(),
+            https: Vec::new(),
         }
     }
 
@@ -196,7 +198,18 @@ impl ServerAddresses {
         ServerAddresses {
             addresses,
             unix_paths,
+            https: Vec::new(),
         }
+    }
+
+    /// Marks `addresses` as speaking HTTPS.
+    pub(crate) fn set_https(&mut self, addresses: Vec<SocketAddr>) {
+        self.https = addresses;
+    }
+
+    /// Whether the listener bound to `addr` speaks HTTPS.
+    pub fn is_https(&self, addr: SocketAddr) -> bool {
+        self.https.contains(&addr)
     }
 
     /// The bound IP socket addresses.

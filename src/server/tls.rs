@@ -190,6 +190,18 @@ impl TlsOptions {
                         [endpoints.NAME.certificate] with path and key_path)"
                 .into());
         }
+        for files in self
+            .certificate
+            .iter()
+            .chain(self.sni.iter().map(|(_, f)| f))
+        {
+            if files.key_path.as_os_str().is_empty() {
+                return Err(format!(
+                    "certificate {} has no key (--key FILE, or key_path)",
+                    files.path.display()
+                ));
+            }
+        }
         for (name, _) in &self.sni {
             let bare = name.strip_prefix("*.").unwrap_or(name);
             if bare.is_empty()
