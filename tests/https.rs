@@ -14,12 +14,16 @@ use std::time::{Duration, Instant};
 use common::*;
 use peregrine::http::{HttpContext, TlsConnectionFeature};
 use peregrine::metrics::ServerMetrics;
-use peregrine::server::{CertificateFiles, ClientCertificateMode, Endpoint, TlsOptions};
+use peregrine::server::{
+    CertificateFiles, CertificateSelector, CertifiedKey, ClientCertificateMode, Endpoint,
+    TlsOptions,
+};
 use peregrine::{AppResult, EngineChoice, Handler, HttpServer, Server, ServerOptions};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair,
 };
+use rustls::pki_types::pem::PemObject;
 
 /// Reports what the application sees of the TLS session; `/big` is 200 000 bytes.
 struct TlsInfo;
@@ -554,6 +558,24 @@ fn certificates_reload_when_files_change(engine: EngineChoice) {
     server.stop(Duration::from_secs(5));
 }
 
+fn the_certificate_selector_comes_first(engine: EngineChoice) {
+    let pki = Pki::new(&format!("selector-{engine:?}"));
+    let picked = pki.issue("picked", "picked", &["tenant.test"], false, false);
+    let chain = vec![rustls::pki_types::CertificateDer::from_pem_file(&picked.path).unwrap()];
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&picked.key_path).unwrap();
+    let signing = rustls::crypto::ring::sign::any_supported_type(&key).unwrap();
+    let certified = Arc::new(CertifiedKey::new(chain, signing));
+    let tls = TlsOptions::new(pki.server()).selector(CertificateSelector::new(move |name| {
+        (name == Some("tenant.test")).then(|| certified.clone())
+    }));
+    let (mut server, addr) = start_tls(engine, tls, |_| {});
+    let r = python(&pki, addr, "tenant.test", true, None);
+    assert!(r.starts_with("cn=picked "), "{r}");
+    let r = python(&pki, addr, "localhost", true, None);
+    assert!(r.starts_with("cn=localhost "), "{r}");
+    server.stop(Duration::from_secs(5));
+}
+
 fn endpoints_have_their_own_certificates(engine: EngineChoice) {
     let pki = Pki::new(&format!("endpoints-{engine:?}"));
     let a = pki.issue("a", "endpoint-a", &["localhost"], false, false);
@@ -665,4 +687,5 @@ engine_tests!(
     a_huge_client_hello_is_refused,
     certificates_reload_when_files_change,
     endpoints_have_their_own_certificates,
+    the_certificate_selector_comes_first,
 );

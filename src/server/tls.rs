@@ -120,7 +120,7 @@ impl Eq for CertificateSelector {}
 /// The certificate for a handshake is, in order: the [`selector`](Self::selector)'s answer, the
 /// [`sni`](Self::sni) entry for the exact name, the `*.domain` entry for the name's parent, the
 /// default [`certificate`](Self::certificate). A handshake that finds none fails with an
-/// `unrecognized_name` alert. Certificate files are watched: when one changes (or on SIGHUP,
+/// `access_denied` alert. Certificate files are watched: when one changes (or on SIGHUP,
 /// or [`crate::tls::reload_certificates`]) the pair is loaded again and, if valid, used for new
 /// handshakes.
 ///
