@@ -427,9 +427,10 @@ impl Host {
         let https = features.get::<crate::server::ServerAddresses>();
         for addr in features.addresses() {
             let url = format_url(addr);
-            match https.is_some_and(|h| h.is_https(*addr)) {
-                true => println!("{name}: listening on https{}", &url["http".len()..]),
-                false => println!("{name}: listening on {url}"),
+            if https.is_some_and(|h| h.is_https(*addr)) {
+                println!("{name}: listening on https{}", &url["http".len()..]);
+            } else {
+                println!("{name}: listening on {url}");
             }
         }
         for path in features.unix_paths() {

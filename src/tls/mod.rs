@@ -48,7 +48,7 @@ pub(crate) struct TlsAcceptor {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Stamp(Option<(SystemTime, u64, u64)>);
 
-fn stamp(path: &PathBuf) -> Stamp {
+fn stamp(path: &std::path::Path) -> Stamp {
     use std::os::unix::fs::MetadataExt;
     Stamp(std::fs::metadata(path).ok().map(|m| {
         (
@@ -70,7 +70,7 @@ impl TlsAcceptor {
         protocols: HttpProtocols,
         metrics: Arc<ServerMetrics>,
     ) -> Result<Arc<TlsAcceptor>, StartError> {
-        let stamps = Self::files(&options).iter().map(stamp).collect();
+        let stamps = Self::files(&options).iter().map(|p| stamp(p)).collect();
         let config = config::build(&options, protocols)
             .map_err(|e| StartError::Config(format!("{name}: {e}")))?;
         let acceptor = Arc::new(TlsAcceptor {
@@ -107,7 +107,7 @@ impl TlsAcceptor {
     /// configuration stays and the error is logged. Counted in the metrics either way.
     pub(crate) fn reload(&self) -> Result<(), String> {
         *self.stamps.lock().unwrap_or_else(|e| e.into_inner()) =
-            Self::files(&self.options).iter().map(stamp).collect();
+            Self::files(&self.options).iter().map(|p| stamp(p)).collect();
         match config::build(&self.options, self.protocols) {
             Ok(config) => {
                 *self.current.lock().unwrap_or_else(|e| e.into_inner()) = config;
@@ -133,7 +133,7 @@ impl TlsAcceptor {
 
     /// Reloads if any file changed since the last (re)load.
     fn reload_if_changed(&self) {
-        let now: Vec<Stamp> = Self::files(&self.options).iter().map(stamp).collect();
+        let now: Vec<Stamp> = Self::files(&self.options).iter().map(|p| stamp(p)).collect();
         let changed = *self.stamps.lock().unwrap_or_else(|e| e.into_inner()) != now;
         if changed {
             let _ = self.reload();

@@ -1,4 +1,4 @@
-//! `tls-providers PROVIDER WHAT N`: runs N TLS 1.3 handshakes (`handshake`, client and server
+//! `tls-providers PROVIDER WHAT N [x25519]`: runs N TLS 1.3 handshakes (`handshake`, client and server
 //! in memory, ECDSA P-256 certificate, X25519) or N 16 KiB records encrypted by the server and
 //! decrypted by the client (`record`) with PROVIDER (`ring` or `aws-lc-rs`). Run it under
 //! callgrind with N and with 0 and divide the difference in instructions by N:
@@ -38,16 +38,18 @@ macro_rules! tls {
     ($t:ty) => {
         impl Tls for $t {
             fn wants_write(&self) -> bool {
-                <$t>::wants_write(self)
+                std::ops::Deref::deref(self).wants_write()
             }
             fn write_tls(&mut self, out: &mut Vec<u8>) -> std::io::Result<usize> {
-                <$t>::write_tls(self, out)
+                std::ops::DerefMut::deref_mut(self).write_tls(out)
             }
             fn read_tls(&mut self, r: &mut &[u8]) -> std::io::Result<usize> {
-                <$t>::read_tls(self, r)
+                std::ops::DerefMut::deref_mut(self).read_tls(r)
             }
             fn process(&mut self) -> Result<(), rustls::Error> {
-                <$t>::process_new_packets(self).map(|_| ())
+                std::ops::DerefMut::deref_mut(self)
+                    .process_new_packets()
+                    .map(|_| ())
             }
         }
     };
@@ -57,11 +59,16 @@ tls!(ServerConnection);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let provider: CryptoProvider = match args[1].as_str() {
+    let mut provider: CryptoProvider = match args[1].as_str() {
         "ring" => rustls::crypto::ring::default_provider(),
         "aws-lc-rs" => rustls::crypto::aws_lc_rs::default_provider(),
         p => panic!("unknown provider {p}"),
     };
+    // `x25519` as a fourth argument: X25519 key exchange only (aws-lc-rs prefers the
+    // post-quantum hybrid X25519MLKEM768 by default, which ring does not have).
+    if args.get(4).is_some_and(|a| a == "x25519") {
+        provider.kx_groups.retain(|g| g.name() == rustls::NamedGroup::X25519);
+    }
     let provider = Arc::new(provider);
     let what = args[2].as_str();
     let n: usize = args[3].parse().unwrap();
