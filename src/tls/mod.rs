@@ -106,8 +106,10 @@ impl TlsAcceptor {
     /// Loads every file again; on success new handshakes use the result, on failure the old
     /// configuration stays and the error is logged. Counted in the metrics either way.
     pub(crate) fn reload(&self) -> Result<(), String> {
-        *self.stamps.lock().unwrap_or_else(|e| e.into_inner()) =
-            Self::files(&self.options).iter().map(|p| stamp(p)).collect();
+        *self.stamps.lock().unwrap_or_else(|e| e.into_inner()) = Self::files(&self.options)
+            .iter()
+            .map(|p| stamp(p))
+            .collect();
         match config::build(&self.options, self.protocols) {
             Ok(config) => {
                 *self.current.lock().unwrap_or_else(|e| e.into_inner()) = config;
@@ -133,7 +135,10 @@ impl TlsAcceptor {
 
     /// Reloads if any file changed since the last (re)load.
     fn reload_if_changed(&self) {
-        let now: Vec<Stamp> = Self::files(&self.options).iter().map(|p| stamp(p)).collect();
+        let now: Vec<Stamp> = Self::files(&self.options)
+            .iter()
+            .map(|p| stamp(p))
+            .collect();
         let changed = *self.stamps.lock().unwrap_or_else(|e| e.into_inner()) != now;
         if changed {
             let _ = self.reload();
