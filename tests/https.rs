@@ -318,6 +318,40 @@ fn openssl_s_client_pipelines_requests(engine: EngineChoice) {
     server.stop(Duration::from_secs(5));
 }
 
+fn the_server_picks_the_cipher_suite(engine: EngineChoice) {
+    let pki = Pki::new(&format!("order-{engine:?}"));
+    let (mut server, addr) = start_tls(engine, TlsOptions::new(pki.server()), |_| {});
+    for (version, flag, ciphers, want) in [
+        (
+            "-tls1_3",
+            "-ciphersuites",
+            "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384",
+            "TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384",
+        ),
+        (
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384",
+            "TLSv1.2, Cipher is ECDHE-ECDSA-AES256-GCM-SHA384",
+        ),
+    ] {
+        let out = run(Command::new("openssl").args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            version,
+            flag,
+            ciphers,
+        ]));
+        let t = text(&out);
+        assert!(
+            t.contains(want),
+            "the client preferred AES-128, the server AES-256: {t}"
+        );
+    }
+    server.stop(Duration::from_secs(5));
+}
+
 fn python_ssl_sees_sni_map_and_wildcards(engine: EngineChoice) {
     let pki = Pki::new(&format!("sni-{engine:?}"));
     let tls = TlsOptions::new(pki.server())
@@ -688,4 +722,5 @@ engine_tests!(
     certificates_reload_when_files_change,
     endpoints_have_their_own_certificates,
     the_certificate_selector_comes_first,
+    the_server_picks_the_cipher_suite,
 );

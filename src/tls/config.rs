@@ -119,6 +119,9 @@ pub(crate) fn build(
     };
     let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = alpn_protocols(protocols);
+    // The server's cipher suite order wins (rustls's default follows the client's; testssl.sh
+    // flags that).
+    config.ignore_client_order = true;
     // No 0-RTT data (replayable requests); rustls never renegotiates.
     config.max_early_data_size = 0;
     Ok(Arc::new(config))
