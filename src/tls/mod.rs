@@ -1,4 +1,4 @@
-//! HTTPS: TLS 1.3 and 1.2 with rustls, as a [`Transport`](crate::connection::Transport) that
+//! HTTPS: TLS 1.3 and 1.2 with rustls, as a `Transport` (the engines' byte stream) that
 //! wraps the engine's transport (`TlsTransport<T>`), so the protocol object, limits, timeouts,
 //! features and both engines are unchanged.
 //!
