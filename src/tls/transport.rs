@@ -473,6 +473,15 @@ impl<T: Transport> Transport for MaybeTls<T> {
     }
 
     #[inline]
+    fn poll_submit(&mut self, cx: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<io::Result<()>> {
+        match self {
+            MaybeTls::Plain(t) => t.poll_submit(cx, buf),
+            // Encrypted, then sent and waited for (TLS hands nothing over detached yet).
+            MaybeTls::Tls(t) => t.poll_submit(cx, buf),
+        }
+    }
+
+    #[inline]
     fn prefetch_recv(&mut self) {
         match self {
             MaybeTls::Plain(t) => t.prefetch_recv(),
