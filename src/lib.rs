@@ -36,6 +36,7 @@ pub mod proto;
 pub mod rt;
 pub mod server;
 pub mod testing;
+pub mod tls;
 
 pub use app::{AppResult, Application, BoxError, Handler};
 pub use engine::{EngineChoice, EngineInfo, EngineKind, HttpServer, PortableServer, UringServer};

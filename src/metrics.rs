@@ -264,6 +264,42 @@ pub struct ServerMetrics {
     engine: &'static str,
     workers: Vec<Arc<WorkerMetrics>>,
     ready: AtomicBool,
+    tls: TlsMetrics,
+}
+
+/// Counters of a server's HTTPS listeners (all workers together: a handshake costs far more
+/// than the shared increment).
+#[derive(Debug, Default)]
+pub struct TlsMetrics {
+    pub(crate) handshakes: AtomicU64,
+    pub(crate) handshake_failures: AtomicU64,
+    pub(crate) handshake_timeouts: AtomicU64,
+    pub(crate) reloads: AtomicU64,
+    pub(crate) reload_failures: AtomicU64,
+}
+
+impl TlsMetrics {
+    /// Handshakes completed.
+    pub fn handshakes(&self) -> u64 {
+        self.handshakes.load(Ordering::Relaxed)
+    }
+    /// Handshakes that failed (refused by TLS, too large, or the peer went away), timeouts
+    /// excepted.
+    pub fn handshake_failures(&self) -> u64 {
+        self.handshake_failures.load(Ordering::Relaxed)
+    }
+    /// Handshakes not completed within the handshake timeout.
+    pub fn handshake_timeouts(&self) -> u64 {
+        self.handshake_timeouts.load(Ordering::Relaxed)
+    }
+    /// Certificate reloads that succeeded.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+    /// Certificate reloads that failed (the previous certificates stayed in use).
+    pub fn reload_failures(&self) -> u64 {
+        self.reload_failures.load(Ordering::Relaxed)
+    }
 }
 
 impl ServerMetrics {
@@ -273,7 +309,13 @@ impl ServerMetrics {
             engine,
             workers: (0..workers).map(|_| Arc::default()).collect(),
             ready: AtomicBool::new(false),
+            tls: TlsMetrics::default(),
         })
+    }
+
+    /// The HTTPS counters.
+    pub fn tls(&self) -> &TlsMetrics {
+        &self.tls
     }
 
     /// Worker `i`'s block, for the worker to write.
@@ -414,6 +456,39 @@ impl ServerMetrics {
                     w.timeouts_of(kind)
                 );
             }
+        }
+        let tls: [(&str, &str, u64); 5] = [
+            (
+                "peregrine_tls_handshakes_total",
+                "TLS handshakes completed.",
+                self.tls.handshakes(),
+            ),
+            (
+                "peregrine_tls_handshake_failures_total",
+                "TLS handshakes that failed (bad ClientHello, no shared parameters, unknown name, bad client certificate, too large, peer gone).",
+                self.tls.handshake_failures(),
+            ),
+            (
+                "peregrine_tls_handshake_timeouts_total",
+                "TLS handshakes not completed within the handshake timeout.",
+                self.tls.handshake_timeouts(),
+            ),
+            (
+                "peregrine_tls_certificate_reloads_total",
+                "Certificate reloads that succeeded (file change or SIGHUP).",
+                self.tls.reloads(),
+            ),
+            (
+                "peregrine_tls_certificate_reload_failures_total",
+                "Certificate reloads that failed; the previous certificates stayed in use.",
+                self.tls.reload_failures(),
+            ),
+        ];
+        for (name, help, n) in tls {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}"
+            );
         }
         let _ = writeln!(
             out,

@@ -76,7 +76,7 @@ fn bad_flags_and_busy_ports_are_one_line_errors() {
 
     let (code, err) = one_line_error(&["--urls", "https://127.0.0.1:1"], &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("https is not supported"), "{err}");
+    assert!(err.contains("https URL needs a certificate"), "{err}");
 
     let (code, err) = one_line_error(&[], &[("PEREGRINE_URLS", "http://nowhere:1")]);
     assert_eq!(code, 2);

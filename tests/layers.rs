@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["server"],
     &["metrics"],
     &["connection"],
+    &["tls"],
     &["testing"],
     &["engine", "rt"],
     &["demo"],

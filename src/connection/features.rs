@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 use super::{Http1Connection, Transport, Writing};
 use crate::http::{
     ConnectionFeature, Features, MaxRequestBodySize, MinRequestBodyDataRate, RequestFeature,
-    RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature, UpgradeFeature,
+    RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature, TlsConnectionFeature,
+    UpgradeFeature,
 };
 use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
 
@@ -31,7 +32,11 @@ impl<T: Transport> RequestFeature for Http1Connection<T> {
     }
 
     fn scheme(&self) -> &str {
-        "http"
+        if self.transport.tls().is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     fn host(&self) -> Option<&str> {
@@ -191,6 +196,8 @@ impl<T: Transport> Features for Http1Connection<T> {
             Some(&self.body_size)
         } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
             Some(&self.body_rate)
+        } else if type_id == TypeId::of::<TlsConnectionFeature>() {
+            self.transport.tls().map(|t| t as &dyn Any)
         } else {
             None
         }

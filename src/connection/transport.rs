@@ -3,6 +3,8 @@
 use std::io;
 use std::task::{Context, Poll};
 
+use crate::http::TlsConnectionFeature;
+
 /// A connection's byte stream, as an engine provides it.
 ///
 /// The protocol object ([`Http1Connection`](super::Http1Connection)) owns the buffers; the
@@ -35,4 +37,10 @@ pub(crate) trait Transport {
     /// Closes the connection, abandoning whatever is in flight (the connection is done), but
     /// for bytes handed over with [`poll_submit`](Self::poll_submit).
     fn close(&mut self);
+
+    /// The TLS session, where the transport decrypts one (`crate::tls::TlsTransport`); the
+    /// connection then reports the `https` scheme and serves this as a request feature.
+    fn tls(&self) -> Option<&TlsConnectionFeature> {
+        None
+    }
 }

@@ -5,7 +5,7 @@
 //! An engine contributes only its loop: how bytes and readiness reach the tasks.
 
 use std::cell::{Cell, RefCell};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 use std::rc::Rc;
@@ -25,6 +25,7 @@ use crate::http::ConnectionFeature;
 use crate::metrics::{ServerMetrics, WorkerMetrics};
 use crate::server::listen::{self, ListenSocket, UnixSocketFile};
 use crate::server::{ServerAddresses, ServerOptions, StartError, StopReport};
+use crate::tls::{HandshakeError, MaybeTls, TlsAcceptor, TlsTransport, Watcher, WorkerTls};
 
 /// What a worker thread is given.
 pub(crate) struct WorkerSpec {
@@ -43,6 +44,8 @@ pub(crate) struct WorkerSpec {
     pub(crate) upgraded_connections: Arc<AtomicUsize>,
     /// This worker's counters.
     pub(crate) metrics: Arc<WorkerMetrics>,
+    /// The TLS configuration of each HTTPS listener (`ListenSocket::tls` indexes it).
+    pub(crate) tls: Vec<Arc<TlsAcceptor>>,
 }
 
 impl WorkerSpec {
@@ -60,6 +63,7 @@ impl WorkerSpec {
             open_connections: self.open_connections.clone(),
             upgraded_connections: self.upgraded_connections.clone(),
             metrics: self.metrics.clone(),
+            tls: self.tls.clone(),
         }
     }
 
@@ -102,6 +106,8 @@ pub(crate) struct WorkerPool {
     metrics: Option<Arc<ServerMetrics>>,
     /// Unix socket files the server created, removed when it stops.
     unix_files: Vec<UnixSocketFile>,
+    /// Reloads HTTPS certificates when their files change (while running).
+    tls_watcher: Option<Watcher>,
 }
 
 /// What [`WorkerPool::start`] reports.
@@ -136,6 +142,16 @@ impl WorkerPool {
         let cpus = plan_cpus(options)?;
         let workers = cpus.len();
         let metrics = ServerMetrics::new(engine.name(), workers);
+        // Certificates are read before anything is bound, so a bad file fails start cleanly.
+        let mut tls = Vec::new();
+        for (name, tls_options, protocols) in options.tls_plan() {
+            tls.push(TlsAcceptor::new(
+                name,
+                tls_options,
+                protocols,
+                metrics.clone(),
+            )?);
+        }
 
         // Bind everything before starting any thread, so a bad address fails start cleanly.
         let bound = listen::bind_all(options, workers)?;
@@ -159,6 +175,7 @@ impl WorkerPool {
                 open_connections: open_connections.clone(),
                 upgraded_connections: upgraded_connections.clone(),
                 metrics: metrics.worker(index),
+                tls: tls.clone(),
             };
             let app = app.clone();
             let started = started_tx.clone();
@@ -184,6 +201,7 @@ impl WorkerPool {
         }
         metrics.set_ready(true);
         self.metrics = Some(metrics.clone());
+        self.tls_watcher = Some(Watcher::start(&tls));
         Ok(Started {
             addresses: bound.addresses,
             cpus: cpus.iter().map(|c| c.map(|c| c.id)).collect(),
@@ -205,6 +223,7 @@ impl WorkerPool {
         }
         // Listeners are closing: new clients of a Unix socket find no file rather than a refusal.
         self.unix_files.clear();
+        self.tls_watcher = None;
         let mut report = StopReport::default();
         for (_, handle) in self.workers.drain(..) {
             match handle.join() {
@@ -300,7 +319,12 @@ pub(crate) struct ConnectionHost<A: Application, T: Transport> {
     /// Pooled protocol objects. Boxed because each connection task owns one and moves it in and
     /// out of this pool: a pointer, not a kilobytes-large struct.
     #[allow(clippy::vec_box)]
-    conns: RefCell<Vec<Box<Http1Connection<T>>>>,
+    conns: RefCell<Vec<Box<Http1Connection<MaybeTls<T>>>>>,
+    /// The worker's handle on each HTTPS listener's TLS configuration.
+    tls: Vec<WorkerTls>,
+    /// How long a TLS handshake may take, and how large it may be.
+    tls_handshake_timeout: Duration,
+    max_tls_handshake_size: usize,
     contexts: RefCell<Vec<A::Context>>,
     live: Cell<usize>,
     drained: Cell<usize>,
@@ -347,6 +371,9 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
                 ctx
             }),
             conns: RefCell::new(Vec::new()),
+            tls: spec.tls.iter().cloned().map(WorkerTls::new).collect(),
+            tls_handshake_timeout: opts.tls_handshake_timeout,
+            max_tls_handshake_size: opts.max_tls_handshake_size,
             contexts: RefCell::new(Vec::new()),
             live: Cell::new(0),
             drained: Cell::new(0),
@@ -407,16 +434,18 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
         }
     }
 
-    /// Spawns the task that serves an admitted connection on `rt`: it takes a pooled protocol
-    /// object, runs the request loop (after the PROXY protocol header, where the listener opted
-    /// into one), lingers if it must, closes the transport and gives the protocol object back
-    /// to the pool.
+    /// Spawns the task that serves an admitted connection on `rt`: on an HTTPS listener (`tls`,
+    /// an index into the worker's TLS configurations) it first completes the TLS handshake
+    /// within the handshake timeout; then it takes a pooled protocol object, runs the request
+    /// loop (after the PROXY protocol header, where the listener opted into one), lingers if it
+    /// must, closes the transport and gives the protocol object back to the pool.
     pub(crate) fn serve(
         self: &Rc<Self>,
         rt: &Runtime,
         transport: T,
         connection: ConnectionFeature,
         proxy_protocol: bool,
+        tls: Option<usize>,
     ) {
         let host = self.clone();
         host.live.set(host.live.get() + 1);
@@ -425,6 +454,16 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
             let mut guard = LiveGuard {
                 host: host.clone(),
                 finished: false,
+            };
+            let transport = match tls {
+                None => MaybeTls::Plain(transport),
+                Some(i) => match host.handshake(i, transport).await {
+                    Some(tls) => MaybeTls::Tls(tls),
+                    None => {
+                        guard.finished = true;
+                        return;
+                    }
+                },
             };
             let pooled = host.conns.borrow_mut().pop();
             let mut conn = match pooled {
@@ -447,12 +486,55 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
             }
             host.requests
                 .set(host.requests.get() + u64::from(conn.requests()));
+            if conn.transport_mut().tls().is_some() {
+                // close_notify, so clients reading to the end see a clean end (bounded: the
+                // peer may not be reading).
+                let notify = poll_fn(|cx| conn.transport_mut().poll_close_notify(cx));
+                let _ = with_timeout(notify, CLOSE_NOTIFY_TIMEOUT).await;
+            }
             conn.transport_mut().close();
             conn.recycle();
             host.conns.borrow_mut().push(conn);
             host.contexts.borrow_mut().push(context);
             guard.finished = true;
         });
+    }
+
+    /// Runs the TLS handshake of a connection on HTTPS listener `i`, within the handshake
+    /// timeout and size limit; `None` (counted, logged at debug level, socket closed) when it
+    /// fails.
+    async fn handshake(&self, i: usize, transport: T) -> Option<Box<TlsTransport<T>>> {
+        let tls = &self.tls[i];
+        let counters = tls.acceptor().metrics().tls();
+        let mut t = match TlsTransport::new(transport, tls.config(), self.max_tls_handshake_size) {
+            Ok(t) => Box::new(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not start a TLS session");
+                return None;
+            }
+        };
+        let handshake = poll_fn(|cx| t.poll_handshake(cx));
+        match with_timeout(handshake, self.tls_handshake_timeout).await {
+            Some(Ok(())) => {
+                counters.handshakes.fetch_add(1, Ordering::Relaxed);
+                return Some(t);
+            }
+            Some(Err(e)) => {
+                counters.handshake_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %e, "TLS handshake failed");
+                if matches!(e, HandshakeError::Tls(_)) {
+                    // Let the alert go out before the socket closes (bounded).
+                    let flush = poll_fn(|cx| t.poll_flush(cx));
+                    let _ = with_timeout(flush, CLOSE_NOTIFY_TIMEOUT).await;
+                }
+            }
+            None => {
+                counters.handshake_timeouts.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("TLS handshake timed out");
+            }
+        }
+        t.inner_mut().close();
+        None
     }
 
     /// Starts draining: idle connections close and responses announce the close. Returns the
@@ -481,6 +563,26 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
             elapsed: stop.began.elapsed(),
         }
     }
+}
+
+/// How long a closing TLS connection may take to send its `close_notify` (or a failed
+/// handshake its alert).
+const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Runs `fut` for at most `limit` (on the worker's timer); `None` if time ran out first.
+async fn with_timeout<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut sleep = std::pin::pin!(crate::rt::sleep(limit));
+    poll_fn(|cx| {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(v));
+        }
+        if sleep.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(None);
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Logs an accept failure at most once a second (a full descriptor table fails every accept).

@@ -37,7 +37,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -45,7 +45,8 @@ use serde::Deserialize;
 use super::settings;
 use crate::middleware::IpNetwork;
 use crate::server::{
-    parse_listen_address, Endpoint, EngineChoice, HttpProtocols, ServerOptions, LIMIT_SETTINGS,
+    parse_listen_address, CertificateFiles, ClientCertificateMode, Endpoint, EngineChoice,
+    HttpProtocols, ServerOptions, TlsOptions, LIMIT_SETTINGS,
 };
 
 /// A configuration file that could not be read or understood; the message names the file and
@@ -100,6 +101,16 @@ pub struct Config {
     pub unix_socket_mode: Option<u32>,
     /// Limits as `(setting name, value)`, applied with [`Limits::set`](crate::server::Limits::set).
     pub limits: Vec<(&'static str, String)>,
+    /// The PEM certificate chain of the `https://` URLs in `urls`.
+    pub cert: Option<PathBuf>,
+    /// Its PEM private key.
+    pub key: Option<PathBuf>,
+    /// Whether clients of those URLs are asked for certificates.
+    pub client_certificate_mode: Option<ClientCertificateMode>,
+    /// The CA bundle client certificates must chain to.
+    pub client_ca: Option<PathBuf>,
+    /// How long a TLS handshake may take.
+    pub tls_handshake_timeout: Option<Duration>,
 }
 
 /// The file's shape; the values that take several forms stay TOML values and are checked by
@@ -123,6 +134,11 @@ struct Raw {
     server_header: Option<toml::Value>,
     unix_socket_mode: Option<toml::Value>,
     limits: Option<toml::Table>,
+    cert: Option<String>,
+    key: Option<String>,
+    client_certificate_mode: Option<String>,
+    client_ca: Option<String>,
+    tls_handshake_timeout: Option<toml::Value>,
 }
 
 /// One `[endpoints.NAME]` table.
@@ -133,8 +149,20 @@ struct RawEndpoint {
     protocols: Option<String>,
     proxy_protocol: Option<bool>,
     unix_socket_mode: Option<toml::Value>,
-    /// Refused with a message until TLS exists.
-    certificate: Option<toml::Value>,
+    /// Kestrel's `Certificate: { Path, KeyPath }`.
+    certificate: Option<RawCertificate>,
+    /// More certificates by server name: `[endpoints.NAME.sni."*.example.com"]`.
+    sni: Option<std::collections::BTreeMap<String, RawCertificate>>,
+    client_certificate_mode: Option<String>,
+    client_ca: Option<String>,
+}
+
+/// A `certificate` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCertificate {
+    path: String,
+    key_path: String,
 }
 
 /// A list given as a TOML array of strings or as one string (`sep`-separated), as text the
@@ -303,6 +331,31 @@ impl Config {
                 _ => return Err(err("cpus: expected a list such as [0, 1] or \"0-3\"".into())),
             });
         }
+        c.cert = raw.cert.map(PathBuf::from);
+        c.key = raw.key.map(PathBuf::from);
+        c.client_ca = raw.client_ca.map(PathBuf::from);
+        if let Some(m) = raw.client_certificate_mode {
+            c.client_certificate_mode = Some(
+                m.parse()
+                    .map_err(|e| err(format!("client_certificate_mode: {e}")))?,
+            );
+        }
+        if let Some(v) = raw.tls_handshake_timeout {
+            let t = match &v {
+                toml::Value::Integer(s) => u64::try_from(*s).ok().map(Duration::from_secs),
+                toml::Value::Float(s) if s.is_finite() && *s >= 0.0 && *s < 86_400.0 => {
+                    Some(Duration::from_secs_f64(*s))
+                }
+                toml::Value::String(s) => crate::server::parse_duration(s.trim()),
+                _ => None,
+            }
+            .filter(|t| !t.is_zero());
+            c.tls_handshake_timeout = Some(t.ok_or_else(|| {
+                err(format!(
+                    "tls_handshake_timeout {v}: expected seconds or a duration such as \"10s\""
+                ))
+            })?);
+        }
         if let Some(v) = raw.shutdown_timeout {
             let t = match &v {
                 toml::Value::Integer(s) => u64::try_from(*s).ok().map(Duration::from_secs),
@@ -402,6 +455,34 @@ impl Config {
         for (name, value) in &self.limits {
             options.limits.set(name, value)?;
         }
+        if self.cert.is_some()
+            || self.key.is_some()
+            || self.client_ca.is_some()
+            || self.client_certificate_mode.is_some()
+        {
+            let tls = options.tls.get_or_insert_with(TlsOptions::default);
+            let files = tls
+                .certificate
+                .get_or_insert_with(|| CertificateFiles::new("", ""));
+            if let Some(cert) = &self.cert {
+                files.path = cert.clone();
+            }
+            if let Some(key) = &self.key {
+                files.key_path = key.clone();
+            }
+            if files.path.as_os_str().is_empty() {
+                tls.certificate = None;
+            }
+            if self.client_ca.is_some() {
+                tls.client_ca = self.client_ca.clone();
+            }
+            if let Some(m) = self.client_certificate_mode {
+                tls.client_certificate_mode = m;
+            }
+        }
+        if let Some(t) = self.tls_handshake_timeout {
+            options.tls_handshake_timeout = t;
+        }
         Ok(())
     }
 }
@@ -414,10 +495,30 @@ fn endpoint(name: &str, value: toml::Value) -> Result<Endpoint, String> {
             .replace("unknown field", "unknown key")
             .replace('\n', "; ")
     })?;
-    if raw.certificate.is_some() {
-        return Err("certificate: TLS is not supported yet: terminate TLS at a proxy and listen on http (docs/deploy.md)".into());
-    }
     let mut e = Endpoint::new(name, raw.url);
+    let any_tls = raw.certificate.is_some()
+        || raw.sni.is_some()
+        || raw.client_certificate_mode.is_some()
+        || raw.client_ca.is_some();
+    if any_tls {
+        let mut tls = TlsOptions {
+            certificate: raw
+                .certificate
+                .map(|c| CertificateFiles::new(c.path, c.key_path)),
+            sni: raw
+                .sni
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(n, c)| (n, CertificateFiles::new(c.path, c.key_path)))
+                .collect(),
+            client_ca: raw.client_ca.map(PathBuf::from),
+            ..TlsOptions::default()
+        };
+        if let Some(m) = raw.client_certificate_mode {
+            tls.client_certificate_mode = m.parse()?;
+        }
+        e.tls = Some(tls);
+    }
     if let Some(p) = raw.protocols {
         e.protocols = p.parse::<HttpProtocols>()?;
     }
@@ -557,10 +658,7 @@ min-response-data-rate = "off"
             ("workers = \"four\"", "line 1: invalid type"),
             ("workers = -1", "line 1:"),
             ("urls = 5", "urls: expected a string or a list"),
-            (
-                "urls = [\"https://127.0.0.1:1\"]",
-                "urls: invalid listen URL",
-            ),
+            ("urls = [\"ftp://127.0.0.1:1\"]", "urls: invalid listen URL"),
             ("cpus = \"3-1\"", "cpus: invalid CPU list"),
             ("cpus = []", "cpus: expected a non-empty list"),
             ("shutdown_timeout = \"later\"", "shutdown_timeout \"later\""),
@@ -599,6 +697,47 @@ min-response-data-rate = "off"
     }
 
     #[test]
+    fn https_endpoints_and_certificate_keys() {
+        let c = parse(
+            "cert = \"/etc/tls/chain.pem\"\nkey = \"/etc/tls/key.pem\"\n\
+             tls_handshake_timeout = \"5s\"\n\
+             [endpoints.secure]\nurl = \"https://*:8443\"\n\
+             client_certificate_mode = \"AllowCertificate\"\nclient_ca = \"ca.pem\"\n\
+             [endpoints.secure.certificate]\npath = \"a.pem\"\nkey_path = \"a-key.pem\"\n\
+             [endpoints.secure.sni.\"*.example.com\"]\npath = \"w.pem\"\nkey_path = \"w-key.pem\"\n",
+        )
+        .unwrap();
+        let e = &c.endpoints.as_ref().unwrap()[0];
+        assert_eq!(
+            e,
+            &Endpoint::new("secure", "https://*:8443").tls(
+                TlsOptions::new(CertificateFiles::new("a.pem", "a-key.pem"))
+                    .sni("*.example.com", CertificateFiles::new("w.pem", "w-key.pem"))
+                    .client_certificates(ClientCertificateMode::AllowCertificate, "ca.pem")
+            )
+        );
+        let mut options = ServerOptions::with_urls(["https://127.0.0.1:0"]);
+        c.apply(&mut options).unwrap();
+        assert_eq!(
+            options.tls,
+            Some(TlsOptions::new(CertificateFiles::new(
+                "/etc/tls/chain.pem",
+                "/etc/tls/key.pem"
+            )))
+        );
+        assert_eq!(options.tls_handshake_timeout, Duration::from_secs(5));
+        options.validate().unwrap();
+        // A certificate without its key is named.
+        let mut options = ServerOptions::with_urls(["https://127.0.0.1:0"]);
+        parse("cert = \"c.pem\"")
+            .unwrap()
+            .apply(&mut options)
+            .unwrap();
+        let e = options.validate().unwrap_err().to_string();
+        assert!(e.contains("certificate c.pem has no key"), "{e}");
+    }
+
+    #[test]
     fn endpoint_sections() {
         let c = parse(
             "[endpoints.a]\nurl = \"http://127.0.0.1:8080\"\nprotocols = \"Http1\"\n\
@@ -626,9 +765,31 @@ min-response-data-rate = "off"
                 "[endpoints.a]: protocols \"Http1AndHttp2\" is not supported yet",
             ),
             (
-                "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\n[endpoints.a.certificate]\npath = \"c.pem\"",
-                "[endpoints.a]: certificate: TLS is not supported yet",
+                "[endpoints.a]\nurl = \"https://127.0.0.1:1\"\n[endpoints.a.certificate]\npath = \"c.pem\"",
+                "[endpoints.a]: missing field `key_path`",
             ),
+            (
+                "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\n[endpoints.a.certificate]\npath = \"c.pem\"\nkey_path = \"k.pem\"",
+                "[endpoints.a]: a certificate is set but http://127.0.0.1:1 is not an https URL",
+            ),
+            (
+                "[endpoints.a]\nurl = \"https://127.0.0.1:1\"",
+                "[endpoints.a]: an https URL needs a certificate",
+            ),
+            (
+                "[endpoints.a]\nurl = \"https://127.0.0.1:1\"\nclient_certificate_mode = \"RequireCertificate\"\n[endpoints.a.certificate]\npath = \"c.pem\"\nkey_path = \"k.pem\"",
+                "[endpoints.a]: client certificate mode RequireCertificate needs a CA bundle",
+            ),
+            (
+                "[endpoints.a]\nurl = \"https://127.0.0.1:1\"\nclient_certificate_mode = \"sometimes\"\n[endpoints.a.certificate]\npath = \"c.pem\"\nkey_path = \"k.pem\"",
+                "[endpoints.a]: unknown client certificate mode \"sometimes\"",
+            ),
+            (
+                "[endpoints.a]\nurl = \"https://127.0.0.1:1\"\n[endpoints.a.sni.\"a*.x\"]\npath = \"c.pem\"\nkey_path = \"k.pem\"",
+                "[endpoints.a]: SNI name \"a*.x\" is not a host name",
+            ),
+            ("tls_handshake_timeout = 0", "tls_handshake_timeout 0: expected seconds"),
+            ("client_certificate_mode = \"x\"", "client_certificate_mode: unknown client certificate mode"),
             (
                 "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\nunix_socket_mode = \"660\"",
                 "[endpoints.a]: unix_socket_mode applies to unix: URLs only",

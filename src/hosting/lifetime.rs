@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::server::systemd::{self, Notifier};
 use crate::server::ServerOptions;
 
-/// The signals the host takes over: SIGINT and SIGTERM (stop), SIGHUP (reserved for reloads).
+/// The signals the host takes over: SIGINT and SIGTERM (stop), SIGHUP (certificate reload).
 #[derive(Clone, Copy)]
 pub(crate) struct Signals {
     set: libc::sigset_t,
@@ -40,15 +40,23 @@ impl Signals {
         sig
     }
 
-    /// Waits for SIGINT or SIGTERM; a SIGHUP meanwhile is logged and ignored (reloading the
-    /// configuration is reserved for it and not done yet).
+    /// Waits for SIGINT or SIGTERM; a SIGHUP meanwhile reloads the HTTPS certificates of every
+    /// server in the process ([`crate::tls::reload_certificates`]).
     pub(crate) fn wait_for_stop(&self, name: &str) -> i32 {
         loop {
             let sig = self.wait();
             if sig != libc::SIGHUP {
                 return sig;
             }
-            println!("{name}: received SIGHUP: configuration reload is not supported yet; ignored");
+            // SIGHUP reloads the HTTPS certificates (the rest of the configuration is read once).
+            match crate::tls::reload_certificates() {
+                Ok(()) => println!("{name}: received SIGHUP: TLS certificates reloaded"),
+                Err(errors) => {
+                    for e in errors {
+                        eprintln!("{name}: received SIGHUP: certificate reload failed, keeping the previous certificates: {e}");
+                    }
+                }
+            }
         }
     }
 }

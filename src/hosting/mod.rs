@@ -9,9 +9,9 @@
 //! - **Endpoints**: `urls`, `proxy_protocol_urls` and `[endpoints.NAME]` sections
 //!   ([`Endpoint`](crate::server::Endpoint)).
 //! - **Lifetime**: the first SIGINT/SIGTERM drains (up to the shutdown timeout) and returns the
-//!   [`StopReport`]; a second exits at once with code 130; SIGHUP is reserved for reloading
-//!   and only logged. systemd socket activation (`LISTEN_FDS`) and readiness notification
-//!   (`NOTIFY_SOCKET`).
+//!   [`StopReport`]; a second exits at once with code 130; SIGHUP reloads the HTTPS
+//!   certificates ([`crate::tls::reload_certificates`]). systemd socket activation
+//!   (`LISTEN_FDS`) and readiness notification (`NOTIFY_SOCKET`).
 //! - **Operations**: the admin endpoints (`--admin-urls`: `/metrics`, `/healthz`, `/livez`),
 //!   the access log, forwarded headers and host filtering around the application.
 //!
@@ -300,8 +300,8 @@ impl HostBuilder {
         let mut extra = vec![(
             "SYSTEMD".to_owned(),
             "Socket activation (LISTEN_FDS) is served instead of --urls; with NOTIFY_SOCKET set,\n\
-             READY=1 is sent once listening and STOPPING=1 when the drain begins. SIGHUP is\n\
-             reserved for reloading the configuration (logged and ignored for now)."
+             READY=1 is sent once listening and STOPPING=1 when the drain begins. SIGHUP\n\
+             reloads the TLS certificates (--cert, --key, endpoint certificates)."
                 .to_owned(),
         )];
         extra.extend(self.help_sections.iter().cloned());
@@ -424,8 +424,14 @@ impl Host {
                 info.cpus
             );
         }
+        let https = features.get::<crate::server::ServerAddresses>();
         for addr in features.addresses() {
-            println!("{name}: listening on {}", format_url(addr));
+            let url = format_url(addr);
+            if https.is_some_and(|h| h.is_https(*addr)) {
+                println!("{name}: listening on https{}", &url["http".len()..]);
+            } else {
+                println!("{name}: listening on {url}");
+            }
         }
         for path in features.unix_paths() {
             println!("{name}: listening on {}", format_unix_url(path));
@@ -509,7 +515,7 @@ impl RunningHost {
         self.server.features()
     }
 
-    /// Waits for SIGINT or SIGTERM (logging and ignoring SIGHUP), then stops gracefully: a
+    /// Waits for SIGINT or SIGTERM (reloading certificates on SIGHUP), then stops gracefully: a
     /// second signal during the drain exits the process at once with [`FORCED_EXIT`].
     pub fn wait_for_shutdown(self) -> StopReport {
         let sig = self.signals.wait_for_stop(&self.name);

@@ -95,7 +95,8 @@ const HOST_SETTINGS: &[Setting] = &[
         Some("URLS"),
         Some("http://127.0.0.1:8080"),
         "Listen URLs, separated by ';' or given several times: http://IP:PORT, http://*:PORT \
-         (all interfaces), http://localhost:PORT, unix:/PATH (PORT 0: any free port)",
+         (all interfaces), http://localhost:PORT, unix:/PATH (PORT 0: any free port), \
+         https://IP:PORT (with --cert, --key)",
         Section::General,
         |c, v| {
             c.urls.get_or_insert_with(Vec::new).extend(split_urls(v));
@@ -195,6 +196,69 @@ const HOST_SETTINGS: &[Setting] = &[
             Ok(())
         },
     ),
+    row(
+        "cert",
+        Some("FILE"),
+        None,
+        "PEM certificate chain (leaf first) for the https:// URLs; reloaded when the file \
+         changes or on SIGHUP",
+        Section::General,
+        |c, v| {
+            c.cert = Some(non_empty_path(v, "--cert")?);
+            Ok(())
+        },
+    ),
+    row(
+        "key",
+        Some("FILE"),
+        None,
+        "PEM private key of --cert (PKCS#8, PKCS#1 or SEC1)",
+        Section::General,
+        |c, v| {
+            c.key = Some(non_empty_path(v, "--key")?);
+            Ok(())
+        },
+    ),
+    row(
+        "client-certificate-mode",
+        Some("MODE"),
+        Some("NoCertificate"),
+        "Ask https:// clients for certificates: NoCertificate, AllowCertificate or \
+         RequireCertificate (needs --client-ca)",
+        Section::General,
+        |c, v| {
+            c.client_certificate_mode = Some(v.parse()?);
+            Ok(())
+        },
+    ),
+    row(
+        "client-ca",
+        Some("FILE"),
+        None,
+        "PEM bundle of the CAs client certificates must chain to",
+        Section::General,
+        |c, v| {
+            c.client_ca = Some(non_empty_path(v, "--client-ca")?);
+            Ok(())
+        },
+    ),
+    row(
+        "tls-handshake-timeout",
+        Some("SECONDS"),
+        Some("10"),
+        "Seconds a client may take to complete the TLS handshake",
+        Section::General,
+        |c, v| {
+            let t = parse_shutdown_timeout(v)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| {
+                    format!("invalid TLS handshake timeout {v:?}: expected seconds, more than 0")
+                })?;
+            c.tls_handshake_timeout = Some(t);
+            Ok(())
+        },
+    ),
     Setting {
         name: "no-server-header",
         value: None,
@@ -291,6 +355,14 @@ const HOST_SETTINGS: &[Setting] = &[
         },
     ),
 ];
+
+/// A file path flag's value; empty is an error naming the flag.
+fn non_empty_path(v: &str, flag: &str) -> Result<std::path::PathBuf, String> {
+    if v.trim().is_empty() {
+        return Err(format!("{flag} needs a file path"));
+    }
+    Ok(v.into())
+}
 
 /// Default and help of each limit, by name, for the help text. A limit missing here still has
 /// its flag, variable, key and help line (pointing at docs/limits.md).

@@ -135,6 +135,41 @@ pub struct ConnectionFeature {
     pub connection_id: u64,
 }
 
+/// The TLS session of a connection that arrived over HTTPS (ASP.NET Core's
+/// `ITlsConnectionFeature` and `ITlsHandshakeFeature`): the negotiated protocol version and
+/// cipher suite, the server name the client asked for (SNI), the ALPN protocol, and the client's
+/// certificate chain where it sent one that verified. Absent on cleartext connections.
+///
+/// ```
+/// # use peregrine::{HttpContext, AppResult};
+/// # fn f(http: &HttpContext<'_>) {
+/// if let Some(tls) = http.features().get::<peregrine::http::TlsConnectionFeature>() {
+///     println!("{} {} sni={:?}", tls.protocol_version, tls.cipher_suite, tls.server_name);
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsConnectionFeature {
+    /// `"TLSv1.3"` or `"TLSv1.2"`.
+    pub protocol_version: &'static str,
+    /// The IANA name of the cipher suite, e.g. `"TLS13_AES_128_GCM_SHA256"`.
+    pub cipher_suite: &'static str,
+    /// The host name the client sent in its ClientHello (SNI), lowercase; `None` without one.
+    pub server_name: Option<String>,
+    /// The protocol agreed by ALPN (`b"http/1.1"`), if the client offered ALPN.
+    pub alpn_protocol: Option<Vec<u8>>,
+    /// The client's certificate chain, DER, leaf first: empty unless the endpoint asks for client
+    /// certificates and the client sent one that verified against the endpoint's CA bundle.
+    pub peer_certificates: Vec<Vec<u8>>,
+}
+
+impl TlsConnectionFeature {
+    /// The client's (leaf) certificate, DER, if it sent one that verified.
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        self.peer_certificates.first().map(Vec::as_slice)
+    }
+}
+
 /// The scheme and host a request is to be treated as having where they differ from what
 /// arrived, e.g. the client's `https` and `Host` behind a TLS-terminating proxy (ASP.NET Core's
 /// middleware sets `Request.Scheme` and `Request.Host` for this).

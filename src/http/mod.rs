@@ -9,5 +9,5 @@ pub use context::{HttpContext, Upgraded};
 pub use features::{
     ConnectionFeature, Features, MaxRequestBodySize, MinRequestBodyDataRate, ReadOnly,
     RequestFeature, RequestIdentifier, RequestLifetime, RequestOverride, ResponseError,
-    ResponseFeature, UpgradeFeature,
+    ResponseFeature, TlsConnectionFeature, UpgradeFeature,
 };

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{parse_listen_address, ListenAddress, StartError};
+use super::{is_https, parse_listen_address, ListenAddress, StartError, TlsOptions};
 
 /// The HTTP versions an endpoint speaks (Kestrel's `HttpProtocols`). Only HTTP/1.x exists
 /// today; HTTP/2 will come with TLS, as a new variant, which is why the enum is non-exhaustive.
@@ -90,6 +90,8 @@ pub struct Endpoint {
     /// File mode of the socket file, for a `unix:` URL; `None` takes
     /// [`ServerOptions::unix_socket_mode`](super::ServerOptions::unix_socket_mode).
     pub unix_socket_mode: Option<u32>,
+    /// TLS settings, required for an `https://` URL (and refused for any other).
+    pub tls: Option<TlsOptions>,
 }
 
 impl Endpoint {
@@ -101,7 +103,14 @@ impl Endpoint {
             protocols: HttpProtocols::Http1,
             proxy_protocol: false,
             unix_socket_mode: None,
+            tls: None,
         }
+    }
+
+    /// Sets the TLS settings (for an `https://` URL).
+    pub fn tls(mut self, tls: TlsOptions) -> Endpoint {
+        self.tls = Some(tls);
+        self
     }
 
     /// Sets whether connections start with a PROXY protocol header.
@@ -133,6 +142,28 @@ impl Endpoint {
                     "unix_socket_mode {mode:o} is not a file mode (at most 777, octal)"
                 )));
             }
+        }
+        match (is_https(&self.url), &self.tls) {
+            (true, Some(tls)) => tls.validate().map_err(err)?,
+            (true, None) => {
+                return Err(err(
+                    "an https URL needs a certificate (a certificate table with \
+                     path and key_path)"
+                        .into(),
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(err(format!(
+                    "a certificate is set but {} is not an https URL",
+                    self.url
+                )))
+            }
+            (false, None) => {}
+        }
+        if self.proxy_protocol && self.tls.is_some() {
+            return Err(err(
+                "PROXY protocol on an https endpoint is not supported yet".into(),
+            ));
         }
         Ok(address)
     }

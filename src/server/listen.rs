@@ -111,6 +111,8 @@ pub(crate) struct ListenSocket {
     pub(crate) local: Option<SocketAddr>,
     /// Whether its connections start with a PROXY protocol header.
     pub(crate) proxy_protocol: bool,
+    /// For an HTTPS listener, its TLS settings' index in `ServerOptions::tls_plan`.
+    pub(crate) tls: Option<usize>,
 }
 
 /// One worker's listeners.
@@ -151,29 +153,32 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
                 (None, Some(path)) => paths.push(path.to_path_buf()),
                 (None, None) => {}
             }
-            b.share(sock, ip, false).map_err(StartError::Io)?;
+            b.share(sock, ip, false, None).map_err(StartError::Io)?;
         }
         b.addresses = ServerAddresses::with_unix_paths(ips, paths);
         return Ok(b);
     }
     let backlog = options.backlog;
+    let mut https = Vec::new();
     for listen in options.listen_plan()? {
+        let ips_before = ips.len();
         let proxy = listen.proxy_protocol;
+        let tls = listen.tls;
         match listen.address {
             ListenAddress::Ip(addr) => {
                 let (sockets, real) = bind_tcp_group(addr, workers, backlog, false)
                     .map_err(|source| StartError::Bind { addr, source })?;
-                b.add_group(sockets, real, proxy);
+                b.add_group(sockets, real, proxy, tls);
                 ips.push(real);
             }
             ListenAddress::AnyIp(port) => {
                 let (sockets, real) = bind_any(port, workers, backlog)?;
-                b.add_group(sockets, real, proxy);
+                b.add_group(sockets, real, proxy, tls);
                 ips.push(real);
             }
             ListenAddress::Localhost(port) => {
                 for (sockets, real) in bind_localhost(port, workers, backlog)? {
-                    b.add_group(sockets, real, proxy);
+                    b.add_group(sockets, real, proxy, tls);
                     ips.push(real);
                 }
             }
@@ -186,22 +191,33 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
                         }
                     })?;
                 b.unix_files.push(file);
-                b.share(sock, None, proxy).map_err(StartError::Io)?;
+                b.share(sock, None, proxy, tls).map_err(StartError::Io)?;
                 paths.push(path);
             }
         }
+        if tls.is_some() {
+            https.extend_from_slice(&ips[ips_before..]);
+        }
     }
     b.addresses = ServerAddresses::with_unix_paths(ips, paths);
+    b.addresses.set_https(https);
     Ok(b)
 }
 
 impl Bound {
-    fn add_group(&mut self, sockets: Vec<Socket>, addr: SocketAddr, proxy_protocol: bool) {
+    fn add_group(
+        &mut self,
+        sockets: Vec<Socket>,
+        addr: SocketAddr,
+        proxy_protocol: bool,
+        tls: Option<usize>,
+    ) {
         for (w, socket) in sockets.into_iter().enumerate() {
             self.per_worker[w].push(ListenSocket {
                 socket,
                 local: Some(addr),
                 proxy_protocol,
+                tls,
             });
         }
     }
@@ -212,6 +228,7 @@ impl Bound {
         sock: Socket,
         local: Option<SocketAddr>,
         proxy_protocol: bool,
+        tls: Option<usize>,
     ) -> io::Result<()> {
         for w in 1..self.per_worker.len() {
             // `try_clone` duplicates with close-on-exec set.
@@ -219,12 +236,14 @@ impl Bound {
                 socket: sock.try_clone()?,
                 local,
                 proxy_protocol,
+                tls,
             });
         }
         self.per_worker[0].push(ListenSocket {
             socket: sock,
             local,
             proxy_protocol,
+            tls,
         });
         Ok(())
     }

@@ -13,6 +13,7 @@ mod limits;
 pub(crate) mod listen;
 mod options;
 pub mod systemd;
+mod tls;
 mod urls;
 
 use std::any::{Any, TypeId};
@@ -27,8 +28,12 @@ pub(crate) use limits::parse_duration;
 pub use limits::{Limits, LIMIT_SETTINGS};
 pub use listen::InheritedListener;
 pub use options::{EngineChoice, ServerOptions};
+pub use tls::{
+    CertificateFiles, CertificateSelector, CertifiedKey, ClientCertificateMode, TlsOptions,
+};
 pub use urls::{
-    format_unix_url, format_url, parse_listen_address, parse_listen_url, ListenAddress, UrlError,
+    format_unix_url, format_url, is_https, parse_listen_address, parse_listen_url, ListenAddress,
+    UrlError,
 };
 
 use crate::app::Application;
@@ -175,6 +180,7 @@ impl fmt::Display for StopReport {
 pub struct ServerAddresses {
     addresses: Vec<SocketAddr>,
     unix_paths: Vec<PathBuf>,
+    https: Vec<SocketAddr>,
 }
 
 impl ServerAddresses {
@@ -183,6 +189,7 @@ impl ServerAddresses {
         ServerAddresses {
             addresses,
             unix_paths: Vec::new(),
+            https: Vec::new(),
         }
     }
 
@@ -191,7 +198,18 @@ impl ServerAddresses {
         ServerAddresses {
             addresses,
             unix_paths,
+            https: Vec::new(),
         }
+    }
+
+    /// Marks `addresses` as speaking HTTPS.
+    pub(crate) fn set_https(&mut self, addresses: Vec<SocketAddr>) {
+        self.https = addresses;
+    }
+
+    /// Whether the listener bound to `addr` speaks HTTPS.
+    pub fn is_https(&self, addr: SocketAddr) -> bool {
+        self.https.contains(&addr)
     }
 
     /// The bound IP socket addresses.

@@ -3,8 +3,12 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::time::Duration;
 
-use super::{parse_listen_address, Endpoint, InheritedListener, Limits, ListenAddress, StartError};
+use super::{
+    is_https, parse_listen_address, Endpoint, HttpProtocols, InheritedListener, Limits,
+    ListenAddress, StartError, TlsOptions,
+};
 
 /// Settings of a socket server. `Default` listens on `http://127.0.0.1:8080` with one worker
 /// per CPU the process may run on.
@@ -56,6 +60,15 @@ pub struct ServerOptions {
     /// bound after [`urls`](Self::urls) and [`proxy_protocol_urls`](Self::proxy_protocol_urls).
     /// Default: none.
     pub endpoints: Vec<Endpoint>,
+    /// TLS settings of the `https://` URLs in [`urls`](Self::urls) (`--cert`, `--key`, ...;
+    /// endpoints carry their own). Default: none, so an `https://` URL there is refused.
+    pub tls: Option<TlsOptions>,
+    /// How long a client may take to complete the TLS handshake before the connection is
+    /// closed (Kestrel's `HandshakeTimeout`). Default 10 s.
+    pub tls_handshake_timeout: Duration,
+    /// The most bytes a client may send before its TLS handshake completes (its ClientHello,
+    /// certificate chain and Finished); more closes the connection. Default 32 KiB.
+    pub max_tls_handshake_size: usize,
 }
 
 /// One address to listen on, as [`ServerOptions::listen_plan`] lists them.
@@ -67,6 +80,8 @@ pub(crate) struct Listen {
     pub(crate) proxy_protocol: bool,
     /// The socket file's mode, for a Unix socket.
     pub(crate) unix_socket_mode: Option<u32>,
+    /// For an `https://` URL, its TLS settings' index in [`ServerOptions::tls_plan`].
+    pub(crate) tls: Option<usize>,
 }
 
 impl Default for ServerOptions {
@@ -87,6 +102,9 @@ impl Default for ServerOptions {
             unix_socket_mode: None,
             inherited_listeners: Vec::new(),
             endpoints: Vec::new(),
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(10),
+            max_tls_handshake_size: 32 * 1024,
         }
     }
 }
@@ -135,19 +153,51 @@ impl ServerOptions {
             for url in urls {
                 let address =
                     parse_listen_address(url).map_err(|e| StartError::Config(e.to_string()))?;
+                let tls = if is_https(url) {
+                    if proxy {
+                        return Err(StartError::Config(format!(
+                            "{url}: PROXY protocol on an https URL is not supported yet"
+                        )));
+                    }
+                    match &self.tls {
+                        Some(tls) => tls
+                            .validate()
+                            .map_err(|e| StartError::Config(format!("{url}: {e}")))?,
+                        None => {
+                            return Err(StartError::Config(format!(
+                                "{url}: an https URL needs a certificate (--cert and --key)"
+                            )))
+                        }
+                    }
+                    if matches!(address, ListenAddress::Unix(_)) {
+                        return Err(StartError::Config(format!(
+                            "{url}: https over a Unix socket is not supported"
+                        )));
+                    }
+                    Some(0)
+                } else {
+                    None
+                };
                 let listen = Listen {
                     address,
                     proxy_protocol: proxy,
                     unix_socket_mode: self.unix_socket_mode,
+                    tls,
                 };
                 wanted.push((listen, url));
             }
         }
+        let mut next_tls = usize::from(self.urls.iter().any(|u| is_https(u)));
         for endpoint in &self.endpoints {
+            let tls = endpoint.tls.as_ref().map(|_| {
+                next_tls += 1;
+                next_tls - 1
+            });
             let listen = Listen {
                 address: endpoint.address()?,
                 proxy_protocol: endpoint.proxy_protocol,
                 unix_socket_mode: endpoint.unix_socket_mode.or(self.unix_socket_mode),
+                tls,
             };
             wanted.push((listen, &endpoint.url));
         }
@@ -165,11 +215,44 @@ impl ServerOptions {
                         "{url} is both a plain and a PROXY protocol listen URL"
                     )))
                 }
-                Some(l) if l.proxy_protocol == listen.proxy_protocol => {}
+                Some(l) if l.tls.is_some() != listen.tls.is_some() && !any_port => {
+                    return Err(StartError::Config(format!(
+                        "{url} is both an http and an https listen URL"
+                    )))
+                }
+                Some(l) if l.tls.is_some() && listen.tls.is_some() && l.tls != listen.tls => {
+                    if !any_port {
+                        return Err(StartError::Config(format!(
+                            "{url} is listed twice with different certificates"
+                        )));
+                    }
+                    out.push(listen)
+                }
+                Some(l)
+                    if l.proxy_protocol == listen.proxy_protocol
+                        && l.tls.is_some() == listen.tls.is_some() => {}
                 _ => out.push(listen),
             }
         }
         Ok(out)
+    }
+
+    /// The TLS settings of every HTTPS listener, named for messages: index 0 is
+    /// [`tls`](Self::tls) when an `https://` URL is in [`urls`](Self::urls), then each endpoint
+    /// with TLS, in order ([`Listen::tls`] holds these indices).
+    pub(crate) fn tls_plan(&self) -> Vec<(String, TlsOptions, HttpProtocols)> {
+        let mut plan = Vec::new();
+        if self.urls.iter().any(|u| is_https(u)) {
+            if let Some(tls) = &self.tls {
+                plan.push(("urls".to_owned(), tls.clone(), HttpProtocols::Http1));
+            }
+        }
+        for e in &self.endpoints {
+            if let Some(tls) = &e.tls {
+                plan.push((format!("endpoint {}", e.name), tls.clone(), e.protocols));
+            }
+        }
+        plan
     }
 
     /// The IP socket addresses of every URL, in order, without duplicates (see
@@ -198,6 +281,16 @@ impl ServerOptions {
             )));
         }
         self.limits.validate().map_err(StartError::Config)?;
+        if self.tls_handshake_timeout.is_zero() {
+            return Err(StartError::Config(
+                "tls_handshake_timeout must be more than zero".into(),
+            ));
+        }
+        if self.max_tls_handshake_size < 4096 {
+            return Err(StartError::Config(
+                "max_tls_handshake_size must be at least 4096 bytes".into(),
+            ));
+        }
         if self.workers == Some(0) {
             return Err(StartError::Config("workers must be at least 1".into()));
         }

@@ -79,9 +79,14 @@ impl fmt::Display for ListenAddress {
     }
 }
 
-/// Parses one listen URL (see [`ListenAddress`] for the forms). Only `http` is accepted:
-/// peregrine does not speak TLS, so `https` is refused with a message saying to terminate TLS
-/// at the proxy in front of it.
+/// Whether a listen URL asks for TLS (`https://`).
+pub fn is_https(url: &str) -> bool {
+    url.split_once("://")
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("https"))
+}
+
+/// Parses one listen URL (see [`ListenAddress`] for the forms): `http://` or `https://` (the
+/// address is the same; [`is_https`] tells them apart), or `unix:/PATH`.
 pub fn parse_listen_address(url: &str) -> Result<ListenAddress, UrlError> {
     let err = |problem| UrlError {
         url: url.to_owned(),
@@ -91,14 +96,12 @@ pub fn parse_listen_address(url: &str) -> Result<ListenAddress, UrlError> {
         return unix_path(path).map_err(err);
     }
     let rest = match url.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-        Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-            return Err(err(
-                "https is not supported: peregrine does not speak TLS; terminate TLS at the \
-                 proxy in front of it and listen on http",
-            ))
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            rest
         }
-        Some(_) => return Err(err("the scheme must be http (or unix:PATH)")),
+        Some(_) => return Err(err("the scheme must be http or https (or unix:PATH)")),
         None => return Err(err("expected http://HOST:PORT or unix:/PATH")),
     };
     if let Some(path) = rest.strip_prefix("unix:") {
@@ -258,9 +261,7 @@ mod tests {
         let long = format!("unix:/{}", "a".repeat(MAX_UNIX_PATH));
         for (url, why) in [
             ("127.0.0.1:8080", "expected http://HOST:PORT"),
-            ("https://127.0.0.1:443", "https is not supported"),
-            ("https://127.0.0.1:443", "terminate TLS at the proxy"),
-            ("ftp://127.0.0.1:21", "scheme must be http"),
+            ("ftp://127.0.0.1:21", "scheme must be http or https"),
             ("http://127.0.0.1", "missing :PORT"),
             ("http://127.0.0.1:99999", "port must be a number"),
             ("http://127.0.0.1:x", "port must be a number"),

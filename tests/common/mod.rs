@@ -212,7 +212,11 @@ pub fn spawn_server(cmd: &mut Command) -> (Child, SocketAddr, BufReader<ChildStd
             let status = child.wait().unwrap();
             panic!("the binary exited before listening: {status:?}");
         }
-        if let Some(url) = line.trim().strip_prefix("peregrine: listening on http://") {
+        let line = line.trim();
+        if let Some(url) = line
+            .strip_prefix("peregrine: listening on http://")
+            .or_else(|| line.strip_prefix("peregrine: listening on https://"))
+        {
             return (child, url.parse().unwrap(), out);
         }
     }

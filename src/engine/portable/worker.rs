@@ -62,6 +62,7 @@ pub(crate) fn run<A: Application>(
                     socket: l.socket,
                     local: l.local,
                     proxy_protocol: l.proxy_protocol,
+                    tls: l.tls,
                 })
                 .collect(),
         ),
@@ -76,6 +77,8 @@ struct Listener {
     local: Option<std::net::SocketAddr>,
     /// Whether its connections start with a PROXY protocol header.
     proxy_protocol: bool,
+    /// For an HTTPS listener, its index in the worker's TLS configurations.
+    tls: Option<usize>,
     /// After an accept error, the listener rests until this instant.
     paused_until: Option<Instant>,
 }
@@ -106,6 +109,7 @@ impl<A: Application> Worker<A> {
                 socket,
                 local,
                 proxy_protocol,
+                tls,
             } = l;
             socket.set_nonblocking(true).map_err(setup)?;
             reactor
@@ -120,6 +124,7 @@ impl<A: Application> Worker<A> {
                 socket,
                 local,
                 proxy_protocol,
+                tls,
                 paused_until: None,
             });
         }
@@ -241,6 +246,7 @@ impl<A: Application> Worker<A> {
                             transport,
                             connection,
                             self.listeners[i].proxy_protocol,
+                            self.listeners[i].tls,
                         ),
                         Err(e) => {
                             self.host.release();

@@ -65,7 +65,7 @@ pub(crate) fn run<A: Application>(
         locals: spec
             .listeners
             .iter()
-            .map(|l| (l.local, l.proxy_protocol))
+            .map(|l| (l.local, l.proxy_protocol, l.tls))
             .collect(),
         listeners: spec.listeners,
         remote: spec.remote,
@@ -99,9 +99,9 @@ struct Worker<A: Application> {
     driver: Rc<RefCell<Driver>>,
     host: Rc<ConnectionHost<A, UringTransport>>,
     listeners: Vec<ListenSocket>,
-    /// Each listener's bound address and PROXY protocol opt-in, by accept token (they outlive
+    /// Each listener's bound address, PROXY protocol opt-in and TLS index, by accept token (they outlive
     /// the sockets, which close when a stop begins, while accepts may still complete).
-    locals: Vec<(Option<SocketAddr>, bool)>,
+    locals: Vec<(Option<SocketAddr>, bool, Option<usize>)>,
     remote: Arc<Remote>,
     inbox: Receiver<RemoteMsg>,
     /// Target of the eventfd read (the kernel writes here until the read completes).
@@ -263,13 +263,14 @@ impl<A: Application> Worker<A> {
         }
         // SAFETY: `fd` was just accepted and is open; the borrow ends before it is handed on.
         let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let (local, proxy_protocol) = self.locals[listener];
+        let (local, proxy_protocol, tls) = self.locals[listener];
         let connection = self.host.connection_feature(socket, local);
         self.host.serve(
             &self.rt,
             UringTransport::new(fd),
             connection,
             proxy_protocol,
+            tls,
         );
     }
 
