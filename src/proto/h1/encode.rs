@@ -260,7 +260,7 @@ pub struct ResponseHeadInfo<'a> {
     /// How the body will be written.
     pub framing: ResponseFraming,
     /// Whether the connection stays open after this response (see
-    /// [`response_keep_alive`](super::response_keep_alive)).
+    /// [`decide_response`](super::decide_response)).
     pub keep_alive: bool,
     /// The current IMF-fixdate, usually [`DateCache::as_bytes`](super::DateCache::as_bytes);
     /// empty to send no Date.
