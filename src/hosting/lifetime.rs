@@ -97,8 +97,10 @@ pub(crate) fn systemd_setup(options: &mut ServerOptions) -> Result<Option<Notifi
 /// Logs go to stderr: warnings by default (`RUST_LOG` sets more), plus one INFO line per
 /// request when `access_log` is on. Lines are written by a logging thread
 /// (`tracing-appender`), in batches, so a worker formats a line and hands it over but never
-/// waits on a `write`. The returned guard flushes what is queued when dropped. `None` when the
-/// process already has a global subscriber (an embedder's own), which is then left alone.
+/// waits on a `write`. Access log lines skip `tracing`: each worker formats them into a buffer
+/// of its own and hands the bytes to the same thread, a batch at a time. The returned guard
+/// flushes what is queued when dropped. `None` when the process already has a global
+/// subscriber (an embedder's own), which is then left alone and gets the access log as events.
 pub(crate) fn init_logging(
     access_log: bool,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -117,10 +119,16 @@ pub(crate) fn init_logging(
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(writer)
+        .with_writer(writer.clone())
         .try_init()
-        .ok()
-        .map(|()| guard)
+        .ok()?;
+    if access_log {
+        crate::connection::set_access_log_sink(move |lines| {
+            // A send to the logging thread's queue (blocking only while it is full).
+            let _ = std::io::Write::write_all(&mut writer.clone(), lines);
+        });
+    }
+    Some(guard)
 }
 
 /// How long the admin endpoints get to stop once the application's drain is over.
