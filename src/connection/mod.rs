@@ -29,8 +29,6 @@ mod features;
 mod head;
 mod response;
 mod serve;
-#[cfg(test)]
-mod tests;
 mod timeout;
 mod transport;
 mod upgrade;

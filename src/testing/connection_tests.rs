@@ -1,5 +1,5 @@
-//! The protocol object's behaviours, driven through [`serve_bytes`]: bytes in, bytes out, no
-//! sockets, deterministic but for the `Date` header (blanked here).
+//! The protocol object's (`crate::connection`) behaviours, driven through [`serve_bytes`]: bytes
+//! in, bytes out, no sockets, deterministic but for the `Date` header (blanked here).
 
 use crate::app::{AppResult, Handler};
 use crate::http::HttpContext;
