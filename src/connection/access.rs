@@ -8,37 +8,100 @@
 //! 2026-12-01T22:56:48.123456Z  INFO peregrine::access: remote=127.0.0.1:41234 method=GET target=/plaintext status=200 bytes=13 micros=12
 //! ```
 //!
-//! Formatting it here costs a few hundred instructions; going through `tracing` cost about a
-//! microsecond a line. Lines wait in the worker's buffer until it holds [`FLUSH_AT`] bytes or
-//! the next heartbeat (at most a second), and when the worker stops. Without a sink (an
-//! embedder that installed its own subscriber, or none) each line is a `tracing` event as before.
+//! Formatting it here costs a few hundred instructions; going through `tracing` cost about
+//! ten thousand. Lines wait in the worker's buffer until it holds [`FLUSH_AT`] bytes, the next
+//! heartbeat (at most a second) or the worker stops; then the worker swaps the buffer for a spare
+//! one and sends the full one to the access log writer thread, which writes it with one
+//! `write_all` and sends it back to be reused: no copy, and no allocation once the buffers exist.
+//! Without a writer (an embedder that installed its own subscriber, or none) each line is a
+//! `tracing` event as before.
 
 use std::cell::{Cell, RefCell};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// Where formatted lines go.
-type Sink = Box<dyn Fn(&[u8]) + Send + Sync>;
-
-/// The process's access log sink, set once by the host.
-static SINK: OnceLock<Sink> = OnceLock::new();
+use crossbeam_channel::{Receiver, Sender};
 
 /// A worker hands its lines over when this many bytes are buffered.
 const FLUSH_AT: usize = 16 * 1024;
 
-/// Sends every worker's access log lines to `sink` (whole lines, a batch at a time); `false` if
-/// a sink was set already (the first stays).
-pub(crate) fn set_access_log_sink(sink: impl Fn(&[u8]) + Send + Sync + 'static) -> bool {
-    SINK.set(Box::new(sink)).is_ok()
+/// Batches in flight to the writer thread before workers wait (about 1 MiB): lines are never
+/// dropped, as the `tracing` writer's `lossy(false)`.
+const QUEUED_BATCHES: usize = 64;
+
+/// A message to the writer thread.
+enum Msg {
+    /// Whole lines to write.
+    Lines(Vec<u8>),
+    /// Write nothing more and exit.
+    Stop,
+}
+
+/// The process's access log writer, set once by the host.
+static WRITER: OnceLock<Channels> = OnceLock::new();
+
+/// Batches to the writer thread, and emptied buffers back from it.
+struct Channels {
+    lines: Sender<Msg>,
+    spare: Receiver<Vec<u8>>,
+}
+
+/// The access log writer thread; dropping this writes what is queued and ends it.
+pub(crate) struct AccessLogWriter {
+    lines: Sender<Msg>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for AccessLogWriter {
+    fn drop(&mut self) {
+        let _ = self.lines.send(Msg::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the thread that writes every worker's access log lines to `out` (a batch of whole
+/// lines per `write_all`), unless one was started already. Lines are written while the returned
+/// guard lives.
+pub(crate) fn start_access_log_writer(
+    mut out: impl Write + Send + 'static,
+) -> Option<AccessLogWriter> {
+    let (lines, to_write) = crossbeam_channel::bounded::<Msg>(QUEUED_BATCHES);
+    let (give_back, spare) = crossbeam_channel::bounded::<Vec<u8>>(QUEUED_BATCHES);
+    WRITER
+        .set(Channels {
+            lines: lines.clone(),
+            spare,
+        })
+        .ok()?;
+    let thread = std::thread::Builder::new()
+        .name("peregrine-access".into())
+        .spawn(move || {
+            for msg in to_write {
+                let Msg::Lines(mut batch) = msg else { break };
+                let _ = out.write_all(&batch);
+                let _ = out.flush();
+                batch.clear();
+                let _ = give_back.try_send(batch);
+            }
+        })
+        .ok()?;
+    Some(AccessLogWriter {
+        lines,
+        thread: Some(thread),
+    })
 }
 
 /// What one line says about a request.
 pub(crate) struct AccessEntry<'a> {
     /// The client address as the application saw it (after forwarded headers).
     pub(crate) remote: Option<SocketAddr>,
-    pub(crate) method: &'a str,
-    pub(crate) target: &'a str,
+    pub(crate) method: &'a [u8],
+    pub(crate) target: &'a [u8],
     pub(crate) status: u16,
     /// Response body bytes.
     pub(crate) bytes: u64,
@@ -61,12 +124,12 @@ pub(crate) struct AccessLog {
 impl AccessLog {
     /// Logs the line of one answered request.
     pub(crate) fn log(&self, entry: &AccessEntry<'_>) {
-        let Some(sink) = SINK.get() else {
+        let Some(writer) = WRITER.get() else {
             tracing::info!(
                 target: "peregrine::access",
                 remote = %OrDash(entry.remote),
-                method = %entry.method,
-                target = %entry.target,
+                method = %String::from_utf8_lossy(entry.method),
+                target = %String::from_utf8_lossy(entry.target),
                 status = entry.status,
                 bytes = entry.bytes,
                 micros = entry.started.elapsed().as_micros() as u64,
@@ -86,22 +149,30 @@ impl AccessLog {
         }
         self.format(&mut buf, unix_micros, entry, micros);
         if buf.len() >= FLUSH_AT {
-            sink(&buf);
-            buf.clear();
-            self.set_anchor();
+            self.hand_over(writer, &mut buf);
         }
     }
 
-    /// Hands the buffered lines to the sink (the heartbeat does, once a second).
+    /// Hands the buffered lines to the writer thread (the heartbeat does, once a second).
     pub(crate) fn flush(&self) {
         let mut buf = self.buf.borrow_mut();
         if !buf.is_empty() {
-            if let Some(sink) = SINK.get() {
-                sink(&buf);
+            match WRITER.get() {
+                Some(writer) => self.hand_over(writer, &mut buf),
+                None => buf.clear(),
             }
-            buf.clear();
-            self.set_anchor();
         }
+    }
+
+    /// Sends the full buffer to the writer thread and takes a spare one in its place.
+    fn hand_over(&self, writer: &Channels, buf: &mut Vec<u8>) {
+        let spare = writer
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(FLUSH_AT + 1024));
+        let full = std::mem::replace(buf, spare);
+        let _ = writer.lines.send(Msg::Lines(full));
+        self.set_anchor();
     }
 
     fn set_anchor(&self) -> (u64, Instant) {
@@ -139,15 +210,14 @@ impl AccessLog {
                 out.extend_from_slice(itoa.format(a.port()).as_bytes());
             }
             Some(a @ SocketAddr::V6(_)) => {
-                use std::io::Write;
                 let _ = write!(out, "{a}");
             }
             None => out.push(b'-'),
         }
         out.extend_from_slice(b" method=");
-        out.extend_from_slice(e.method.as_bytes());
+        out.extend_from_slice(e.method);
         out.extend_from_slice(b" target=");
-        out.extend_from_slice(e.target.as_bytes());
+        out.extend_from_slice(e.target);
         out.extend_from_slice(b" status=");
         out.extend_from_slice(itoa.format(e.status).as_bytes());
         out.extend_from_slice(b" bytes=");
@@ -231,8 +301,8 @@ mod tests {
         let mut out = Vec::new();
         let entry = AccessEntry {
             remote,
-            method: "GET",
-            target: "/missing?x=1",
+            method: b"GET",
+            target: b"/missing?x=1",
             status: 404,
             bytes: 9,
             started: Instant::now(),

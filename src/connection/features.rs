@@ -237,8 +237,8 @@ impl<T: Transport> Http1Connection<T> {
         };
         self.worker.access.log(&AccessEntry {
             remote,
-            method: self.method_str(),
-            target: self.raw_target(),
+            method: self.head.method_span.get(self.head_bytes()),
+            target: self.head.target.get(self.head_bytes()),
             status: self.response_status(),
             bytes: self.response_body_len(),
             started,

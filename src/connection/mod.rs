@@ -38,7 +38,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-pub(crate) use access::set_access_log_sink;
+pub(crate) use access::{start_access_log_writer, AccessLogWriter};
 pub(crate) use response::Outcome;
 pub(crate) use serve::serve;
 pub(crate) use timeout::Heartbeat;

@@ -98,12 +98,12 @@ pub(crate) fn systemd_setup(options: &mut ServerOptions) -> Result<Option<Notifi
 /// request when `access_log` is on. Lines are written by a logging thread
 /// (`tracing-appender`), in batches, so a worker formats a line and hands it over but never
 /// waits on a `write`. Access log lines skip `tracing`: each worker formats them into a buffer
-/// of its own and hands the bytes to the same thread, a batch at a time. The returned guard
-/// flushes what is queued when dropped. `None` when the process already has a global
-/// subscriber (an embedder's own), which is then left alone and gets the access log as events.
-pub(crate) fn init_logging(
-    access_log: bool,
-) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// of its own and hands whole buffers to an access log writer thread (`peregrine-access`). Both
+/// threads write through the process's one `stderr` handle, whose lock keeps a batch whole. The
+/// returned guard writes what is queued when dropped. `None` when the process already has a
+/// global subscriber (an embedder's own), which is then left alone and gets the access log as
+/// events.
+pub(crate) fn init_logging(access_log: bool) -> Option<LogGuard> {
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     if access_log {
@@ -119,16 +119,24 @@ pub(crate) fn init_logging(
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(writer.clone())
+        .with_writer(writer)
         .try_init()
         .ok()?;
-    if access_log {
-        crate::connection::set_access_log_sink(move |lines| {
-            // A send to the logging thread's queue (blocking only while it is full).
-            let _ = std::io::Write::write_all(&mut writer.clone(), lines);
-        });
-    }
-    Some(guard)
+    let access = if access_log {
+        crate::connection::start_access_log_writer(std::io::stderr())
+    } else {
+        None
+    };
+    Some(LogGuard {
+        _access: access,
+        _tracing: guard,
+    })
+}
+
+/// Keeps the logging threads; dropped, they write what is queued (access lines first) and end.
+pub(crate) struct LogGuard {
+    _access: Option<crate::connection::AccessLogWriter>,
+    _tracing: tracing_appender::non_blocking::WorkerGuard,
 }
 
 /// How long the admin endpoints get to stop once the application's drain is over.
