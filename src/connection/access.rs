@@ -109,16 +109,56 @@ pub(crate) struct AccessEntry<'a> {
     pub(crate) started: Instant,
 }
 
-/// One worker's access log: the lines not yet handed over, and the clocks to stamp them.
+/// One worker's access log: the lines not yet handed over, and what it caches to write them.
 #[derive(Default)]
 pub(crate) struct AccessLog {
-    buf: RefCell<Vec<u8>>,
+    state: RefCell<State>,
     /// The wall clock (microseconds since the epoch) and the monotonic clock, read together;
     /// a line's time is taken from the monotonic read it needs anyway. Read again at every
     /// hand-over, so the wall clock's adjustments are followed.
     anchor: Cell<Option<(u64, Instant)>>,
-    /// The second last formatted, and its `YYYY-MM-DDTHH:MM:SS`.
-    second: Cell<(u64, [u8; 19])>,
+}
+
+/// The buffer and the caches behind one borrow.
+struct State {
+    buf: Vec<u8>,
+    /// The second last written (`u64::MAX`: none yet) and its `YYYY-MM-DDTHH:MM:SS`.
+    second: u64,
+    stamp: [u8; 19],
+    /// The client address last written and its text (the lines of a connection repeat it).
+    remote: Option<SocketAddr>,
+    remote_text: [u8; 72],
+    remote_len: usize,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            buf: Vec::new(),
+            second: u64::MAX,
+            stamp: [0; 19],
+            remote: None,
+            remote_text: [0; 72],
+            remote_len: 0,
+        }
+    }
+}
+
+/// The longest line part that is not the method or the target: the time stamp and the literal
+/// text (104 bytes), the client address (up to 72), three numbers (up to 45).
+const LINE_SLACK: usize = 256;
+
+/// A writer over bytes set aside for one line.
+struct Line<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl Line<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.at..self.at + bytes.len()].copy_from_slice(bytes);
+        self.at += bytes.len();
+    }
 }
 
 impl AccessLog {
@@ -143,22 +183,22 @@ impl AccessLog {
         };
         let unix_micros = wall + now.saturating_duration_since(at).as_micros() as u64;
         let micros = now.saturating_duration_since(entry.started).as_micros() as u64;
-        let mut buf = self.buf.borrow_mut();
-        if buf.capacity() == 0 {
-            buf.reserve(FLUSH_AT + 1024);
+        let mut state = self.state.borrow_mut();
+        if state.buf.capacity() == 0 {
+            state.buf.reserve(FLUSH_AT + 1024);
         }
-        self.format(&mut buf, unix_micros, entry, micros);
-        if buf.len() >= FLUSH_AT {
-            self.hand_over(writer, &mut buf);
+        format_line(&mut state, unix_micros, entry, micros);
+        if state.buf.len() >= FLUSH_AT {
+            self.hand_over(writer, &mut state.buf);
         }
     }
 
     /// Hands the buffered lines to the writer thread (the heartbeat does, once a second).
     pub(crate) fn flush(&self) {
-        let mut buf = self.buf.borrow_mut();
+        let buf = &mut self.state.borrow_mut().buf;
         if !buf.is_empty() {
             match WRITER.get() {
-                Some(writer) => self.hand_over(writer, &mut buf),
+                Some(writer) => self.hand_over(writer, buf),
                 None => buf.clear(),
             }
         }
@@ -183,49 +223,51 @@ impl AccessLog {
         self.anchor.set(Some(anchor));
         anchor
     }
+}
 
-    /// Appends one line.
-    fn format(&self, out: &mut Vec<u8>, unix_micros: u64, e: &AccessEntry<'_>, micros: u64) {
-        let secs = unix_micros / 1_000_000;
-        let (cached, mut stamp) = self.second.get();
-        if cached != secs || stamp[0] == 0 {
-            stamp = civil_time(secs);
-            self.second.set((secs, stamp));
-        }
-        let mut itoa = itoa::Buffer::new();
-        out.extend_from_slice(&stamp);
-        out.push(b'.');
-        let frac = (unix_micros % 1_000_000) as u32;
-        out.extend_from_slice(&pad6(frac));
-        out.extend_from_slice(b"Z  INFO peregrine::access: remote=");
-        match e.remote {
-            Some(SocketAddr::V4(a)) => {
-                for (i, octet) in a.ip().octets().iter().enumerate() {
-                    if i > 0 {
-                        out.push(b'.');
-                    }
-                    out.extend_from_slice(itoa.format(*octet).as_bytes());
-                }
-                out.push(b':');
-                out.extend_from_slice(itoa.format(a.port()).as_bytes());
-            }
-            Some(a @ SocketAddr::V6(_)) => {
-                let _ = write!(out, "{a}");
-            }
-            None => out.push(b'-'),
-        }
-        out.extend_from_slice(b" method=");
-        out.extend_from_slice(e.method);
-        out.extend_from_slice(b" target=");
-        out.extend_from_slice(e.target);
-        out.extend_from_slice(b" status=");
-        out.extend_from_slice(itoa.format(e.status).as_bytes());
-        out.extend_from_slice(b" bytes=");
-        out.extend_from_slice(itoa.format(e.bytes).as_bytes());
-        out.extend_from_slice(b" micros=");
-        out.extend_from_slice(itoa.format(micros).as_bytes());
-        out.push(b'\n');
+/// Appends one line to `state.buf`.
+fn format_line(state: &mut State, unix_micros: u64, e: &AccessEntry<'_>, micros: u64) {
+    let secs = unix_micros / 1_000_000;
+    if state.second != secs {
+        state.second = secs;
+        state.stamp = civil_time(secs);
     }
+    if state.remote != e.remote || state.remote_len == 0 {
+        state.remote = e.remote;
+        let mut text = std::io::Cursor::new(&mut state.remote_text[..]);
+        let _ = match e.remote {
+            Some(a) => write!(text, "{a}"),
+            None => text.write_all(b"-"),
+        };
+        state.remote_len = text.position() as usize;
+    }
+    let start = state.buf.len();
+    state
+        .buf
+        .resize(start + LINE_SLACK + e.method.len() + e.target.len(), 0);
+    let mut line = Line {
+        buf: &mut state.buf[start..],
+        at: 0,
+    };
+    let mut itoa = itoa::Buffer::new();
+    line.put(&state.stamp);
+    line.put(&[b'.']);
+    line.put(&pad6((unix_micros % 1_000_000) as u32));
+    line.put(b"Z  INFO peregrine::access: remote=");
+    line.put(&state.remote_text[..state.remote_len]);
+    line.put(b" method=");
+    line.put(e.method);
+    line.put(b" target=");
+    line.put(e.target);
+    line.put(b" status=");
+    line.put(itoa.format(e.status).as_bytes());
+    line.put(b" bytes=");
+    line.put(itoa.format(e.bytes).as_bytes());
+    line.put(b" micros=");
+    line.put(itoa.format(micros).as_bytes());
+    line.put(b"\n");
+    let end = start + line.at;
+    state.buf.truncate(end);
 }
 
 impl Drop for AccessLog {
@@ -297,8 +339,7 @@ mod tests {
     use super::*;
 
     fn line(unix_micros: u64, remote: Option<SocketAddr>) -> String {
-        let log = AccessLog::default();
-        let mut out = Vec::new();
+        let mut state = State::default();
         let entry = AccessEntry {
             remote,
             method: b"GET",
@@ -307,8 +348,13 @@ mod tests {
             bytes: 9,
             started: Instant::now(),
         };
-        log.format(&mut out, unix_micros, &entry, 17);
-        String::from_utf8(out).unwrap()
+        format_line(&mut state, unix_micros, &entry, 17);
+        // The caches give the same line again.
+        format_line(&mut state, unix_micros, &entry, 17);
+        let text = String::from_utf8(state.buf).unwrap();
+        let (first, second) = text.split_at(text.len() / 2);
+        assert_eq!(first, second);
+        first.to_owned()
     }
 
     #[test]

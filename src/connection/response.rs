@@ -84,6 +84,9 @@ impl<T: Transport> Http1Connection<T> {
     /// What the application's headers say about the framing and the connection: the
     /// `Content-Length` it declared (if valid) and whether it asked to close. One pass.
     fn response_framing_headers(&self) -> (Option<u64>, bool) {
+        if !self.response.headers.may_have_framing_headers() {
+            return (None, false);
+        }
         let mut declared = None;
         let mut close = false;
         for (name, value) in self.response.headers.iter() {

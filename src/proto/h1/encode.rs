@@ -118,6 +118,8 @@ impl std::error::Error for InvalidHeader {}
 pub struct ResponseHeaders {
     buf: Vec<u8>,
     entries: Vec<(Span, Span)>,
+    /// A `Content-Length` or `Connection` header was added since the last `clear`.
+    framing: bool,
 }
 
 impl Default for ResponseHeaders {
@@ -145,6 +147,7 @@ impl ResponseHeaders {
         ResponseHeaders {
             buf: Vec::with_capacity(bytes),
             entries: Vec::with_capacity(entries),
+            framing: false,
         }
     }
 
@@ -170,6 +173,8 @@ impl ResponseHeaders {
     }
 
     fn push(&mut self, name: &[u8], value: &[u8]) {
+        self.framing |= (name.len() == 14 && name.eq_ignore_ascii_case(b"content-length"))
+            || (name.len() == 10 && name.eq_ignore_ascii_case(b"connection"));
         let start = self.buf.len();
         self.buf.extend_from_slice(name);
         let mid = self.buf.len();
@@ -220,10 +225,19 @@ impl ResponseHeaders {
         self.entries.is_empty()
     }
 
+    /// Whether a `Content-Length` or `Connection` header may be present: `false` means
+    /// neither is, so a server deciding the framing ([`decide_response`](super::decide_response))
+    /// need not look. (It stays `true` after such a header is removed, until
+    /// [`clear`](Self::clear).)
+    pub fn may_have_framing_headers(&self) -> bool {
+        self.framing
+    }
+
     /// Removes all headers, keeping the allocated capacity.
     pub fn clear(&mut self) {
         self.buf.clear();
         self.entries.clear();
+        self.framing = false;
     }
 }
 
@@ -430,6 +444,22 @@ mod tests {
             "HTTP/1.1 200 OK\r\nServer: peregrine\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
              Content-Type: text/plain\r\nContent-Length: 13\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn framing_headers_are_noticed() {
+        let mut h = ResponseHeaders::default();
+        h.append("Content-Type", b"text/plain").unwrap();
+        h.append("X-Connection", b"close").unwrap();
+        assert!(!h.may_have_framing_headers());
+        h.set("content-LENGTH", b"3").unwrap();
+        assert!(h.may_have_framing_headers());
+        h.clear();
+        assert!(!h.may_have_framing_headers());
+        h.append("Connection", b"close").unwrap();
+        assert!(h.may_have_framing_headers());
+        assert!(h.remove("connection"));
+        assert!(h.may_have_framing_headers(), "a maybe, until cleared");
     }
 
     #[test]
