@@ -251,7 +251,7 @@ fn format_line(state: &mut State, unix_micros: u64, e: &AccessEntry<'_>, micros:
     };
     let mut itoa = itoa::Buffer::new();
     line.put(&state.stamp);
-    line.put(&[b'.']);
+    line.put(b".");
     line.put(&pad6((unix_micros % 1_000_000) as u32));
     line.put(b"Z  INFO peregrine::access: remote=");
     line.put(&state.remote_text[..state.remote_len]);
