@@ -16,12 +16,11 @@
 //! Without a writer (an embedder that installed its own subscriber, or none) each line is a
 //! `tracing` event as before.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -105,29 +104,42 @@ pub(crate) struct AccessEntry<'a> {
     pub(crate) status: u16,
     /// Response body bytes.
     pub(crate) bytes: u64,
-    /// When the request's head was parsed.
-    pub(crate) started: Instant,
+    /// When the request's head was parsed ([`wall_micros`]).
+    pub(crate) started: u64,
+}
+
+/// The wall clock in microseconds since the Unix epoch: a line's time stamp, and (two of them)
+/// the time a request took, as `tracing` would have stamped and timed it. One `clock_gettime`
+/// (the vDSO, no system call) and no conversions.
+pub(crate) fn wall_micros() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec and CLOCK_REALTIME always exists; the call
+    // only writes `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    (ts.tv_sec as u64).wrapping_mul(1_000_000) + (ts.tv_nsec as u64) / 1_000
 }
 
 /// One worker's access log: the lines not yet handed over, and what it caches to write them.
 #[derive(Default)]
 pub(crate) struct AccessLog {
     state: RefCell<State>,
-    /// The wall clock (microseconds since the epoch) and the monotonic clock, read together;
-    /// a line's time is taken from the monotonic read it needs anyway. Read again at every
-    /// hand-over, so the wall clock's adjustments are followed.
-    anchor: Cell<Option<(u64, Instant)>>,
 }
 
 /// The buffer and the caches behind one borrow.
 struct State {
+    /// Lines in `buf[..used]`; the rest is room to write the next ones (kept initialised, so a
+    /// line is written by plain stores and copies of known sizes).
     buf: Vec<u8>,
+    used: usize,
     /// The second last written (`u64::MAX`: none yet) and its `YYYY-MM-DDTHH:MM:SS`.
     second: u64,
     stamp: [u8; 19],
     /// The client address last written and its text (the lines of a connection repeat it).
     remote: Option<SocketAddr>,
-    remote_text: [u8; 72],
+    remote_text: [u8; REMOTE_MAX],
     remote_len: usize,
 }
 
@@ -135,20 +147,37 @@ impl Default for State {
     fn default() -> Self {
         State {
             buf: Vec::new(),
+            used: 0,
             second: u64::MAX,
             stamp: [0; 19],
             remote: None,
-            remote_text: [0; 72],
+            remote_text: [0; REMOTE_MAX],
             remote_len: 0,
         }
     }
 }
 
-/// The longest line part that is not the method or the target: the time stamp and the literal
-/// text (104 bytes), the client address (up to 72), three numbers (up to 45).
+/// Room for a client address's text (an IPv6 address with a scope and a port is at most 65).
+const REMOTE_MAX: usize = 72;
+
+/// The most a line takes besides its method and target: the time stamp and the literal text
+/// (104 bytes), the client address (written as [`REMOTE_MAX`] bytes) and three numbers
+/// (written as 20 bytes each), with room to spare.
 const LINE_SLACK: usize = 256;
 
-/// A writer over bytes set aside for one line.
+/// A worker's buffer: a batch and the longest usual line.
+const BATCH: usize = FLUSH_AT + 8 * 1024;
+
+/// The two-digit numbers 00 to 99, for writing numbers two digits at a time.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// A writer over the room set aside for one line. Fixed-size pieces are copied whole (the room
+/// after the line's end is scratch), so only the method and the target need a copy of a length
+/// known at run time.
 struct Line<'a> {
     buf: &'a mut [u8],
     at: usize,
@@ -159,11 +188,58 @@ impl Line<'_> {
         self.buf[self.at..self.at + bytes.len()].copy_from_slice(bytes);
         self.at += bytes.len();
     }
+
+    fn put_fixed<const N: usize>(&mut self, bytes: &[u8; N]) {
+        self.buf[self.at..self.at + N].copy_from_slice(bytes);
+        self.at += N;
+    }
+
+    /// Writes `bytes[..len]`, copying all of `bytes`.
+    fn put_prefix<const N: usize>(&mut self, bytes: &[u8; N], len: usize) {
+        self.buf[self.at..self.at + N].copy_from_slice(bytes);
+        self.at += len.min(N);
+    }
+
+    /// `n` in decimal.
+    fn put_num(&mut self, mut n: u64) {
+        let mut digits = [0u8; 40];
+        let mut i = 20;
+        while n >= 100 {
+            let pair = (n % 100) as usize * 2;
+            n /= 100;
+            i -= 2;
+            digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        }
+        if n >= 10 {
+            let pair = n as usize * 2;
+            i -= 2;
+            digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        } else {
+            i -= 1;
+            digits[i] = b'0' + n as u8;
+        }
+        let digits: &[u8; 20] = digits[i..i + 20].try_into().expect("20 bytes");
+        self.put_prefix(digits, 20 - i);
+    }
+
+    /// `n` (below a million) as six digits.
+    fn put_six(&mut self, n: u32) {
+        let high = (n / 10_000) as usize * 2;
+        let mid = (n / 100 % 100) as usize * 2;
+        let low = (n % 100) as usize * 2;
+        let mut six = [0u8; 6];
+        six[0..2].copy_from_slice(&PAIRS[high..high + 2]);
+        six[2..4].copy_from_slice(&PAIRS[mid..mid + 2]);
+        six[4..6].copy_from_slice(&PAIRS[low..low + 2]);
+        self.put_fixed(&six);
+    }
 }
 
 impl AccessLog {
     /// Logs the line of one answered request.
     pub(crate) fn log(&self, entry: &AccessEntry<'_>) {
+        let now = wall_micros();
+        let micros = now.saturating_sub(entry.started);
         let Some(writer) = WRITER.get() else {
             tracing::info!(
                 target: "peregrine::access",
@@ -172,60 +248,53 @@ impl AccessLog {
                 target = %String::from_utf8_lossy(entry.target),
                 status = entry.status,
                 bytes = entry.bytes,
-                micros = entry.started.elapsed().as_micros() as u64,
+                micros,
             );
             return;
         };
-        let now = Instant::now();
-        let (wall, at) = match self.anchor.get() {
-            Some(anchor) => anchor,
-            None => self.set_anchor(),
-        };
-        let unix_micros = wall + now.saturating_duration_since(at).as_micros() as u64;
-        let micros = now.saturating_duration_since(entry.started).as_micros() as u64;
         let mut state = self.state.borrow_mut();
-        if state.buf.capacity() == 0 {
-            state.buf.reserve(FLUSH_AT + 1024);
+        let room = LINE_SLACK + entry.method.len() + entry.target.len();
+        if state.used + room > state.buf.len() {
+            if state.used > 0 {
+                hand_over(writer, &mut state);
+            }
+            let size = room.max(BATCH);
+            if state.buf.len() < size {
+                state.buf.resize(size, 0);
+            }
         }
-        format_line(&mut state, unix_micros, entry, micros);
-        if state.buf.len() >= FLUSH_AT {
-            self.hand_over(writer, &mut state.buf);
+        format_line(&mut state, now, entry, micros);
+        if state.used >= FLUSH_AT {
+            hand_over(writer, &mut state);
         }
     }
 
     /// Hands the buffered lines to the writer thread (the heartbeat does, once a second).
     pub(crate) fn flush(&self) {
-        let buf = &mut self.state.borrow_mut().buf;
-        if !buf.is_empty() {
+        let mut state = self.state.borrow_mut();
+        if state.used > 0 {
             match WRITER.get() {
-                Some(writer) => self.hand_over(writer, buf),
-                None => buf.clear(),
+                Some(writer) => hand_over(writer, &mut state),
+                None => state.used = 0,
             }
         }
     }
-
-    /// Sends the full buffer to the writer thread and takes a spare one in its place.
-    fn hand_over(&self, writer: &Channels, buf: &mut Vec<u8>) {
-        let spare = writer
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(FLUSH_AT + 1024));
-        let full = std::mem::replace(buf, spare);
-        let _ = writer.lines.send(Msg::Lines(full));
-        self.set_anchor();
-    }
-
-    fn set_anchor(&self) -> (u64, Instant) {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        let anchor = (wall, Instant::now());
-        self.anchor.set(Some(anchor));
-        anchor
-    }
 }
 
-/// Appends one line to `state.buf`.
+/// Sends the lines to the writer thread and takes a spare buffer in place of theirs.
+fn hand_over(writer: &Channels, state: &mut State) {
+    let mut spare = writer
+        .spare
+        .try_recv()
+        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+    spare.resize(BATCH.max(state.buf.len()), 0);
+    let mut full = std::mem::replace(&mut state.buf, spare);
+    full.truncate(state.used);
+    state.used = 0;
+    let _ = writer.lines.send(Msg::Lines(full));
+}
+
+/// Writes one line at `state.buf[state.used..]`, which has room for it.
 fn format_line(state: &mut State, unix_micros: u64, e: &AccessEntry<'_>, micros: u64) {
     let secs = unix_micros / 1_000_000;
     if state.second != secs {
@@ -241,33 +310,27 @@ fn format_line(state: &mut State, unix_micros: u64, e: &AccessEntry<'_>, micros:
         };
         state.remote_len = text.position() as usize;
     }
-    let start = state.buf.len();
-    state
-        .buf
-        .resize(start + LINE_SLACK + e.method.len() + e.target.len(), 0);
     let mut line = Line {
-        buf: &mut state.buf[start..],
+        buf: &mut state.buf[state.used..],
         at: 0,
     };
-    let mut itoa = itoa::Buffer::new();
-    line.put(&state.stamp);
-    line.put(b".");
-    line.put(&pad6((unix_micros % 1_000_000) as u32));
-    line.put(b"Z  INFO peregrine::access: remote=");
-    line.put(&state.remote_text[..state.remote_len]);
-    line.put(b" method=");
+    line.put_fixed(&state.stamp);
+    line.put_fixed(b".");
+    line.put_six((unix_micros % 1_000_000) as u32);
+    line.put_fixed(b"Z  INFO peregrine::access: remote=");
+    line.put_prefix(&state.remote_text, state.remote_len);
+    line.put_fixed(b" method=");
     line.put(e.method);
-    line.put(b" target=");
+    line.put_fixed(b" target=");
     line.put(e.target);
-    line.put(b" status=");
-    line.put(itoa.format(e.status).as_bytes());
-    line.put(b" bytes=");
-    line.put(itoa.format(e.bytes).as_bytes());
-    line.put(b" micros=");
-    line.put(itoa.format(micros).as_bytes());
-    line.put(b"\n");
-    let end = start + line.at;
-    state.buf.truncate(end);
+    line.put_fixed(b" status=");
+    line.put_num(u64::from(e.status));
+    line.put_fixed(b" bytes=");
+    line.put_num(e.bytes);
+    line.put_fixed(b" micros=");
+    line.put_num(micros);
+    line.put_fixed(b"\n");
+    state.used += line.at;
 }
 
 impl Drop for AccessLog {
@@ -275,16 +338,6 @@ impl Drop for AccessLog {
     fn drop(&mut self) {
         self.flush();
     }
-}
-
-/// `n` (below a million) as six digits.
-fn pad6(mut n: u32) -> [u8; 6] {
-    let mut digits = [b'0'; 6];
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    digits
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` (UTC) of a Unix time, for years 1970..=9999 (Howard Hinnant's
@@ -339,22 +392,61 @@ mod tests {
     use super::*;
 
     fn line(unix_micros: u64, remote: Option<SocketAddr>) -> String {
-        let mut state = State::default();
+        let mut state = State {
+            buf: vec![0; BATCH],
+            ..State::default()
+        };
         let entry = AccessEntry {
             remote,
             method: b"GET",
             target: b"/missing?x=1",
             status: 404,
             bytes: 9,
-            started: Instant::now(),
+            started: 0,
         };
         format_line(&mut state, unix_micros, &entry, 17);
         // The caches give the same line again.
         format_line(&mut state, unix_micros, &entry, 17);
+        state.buf.truncate(state.used);
         let text = String::from_utf8(state.buf).unwrap();
         let (first, second) = text.split_at(text.len() / 2);
         assert_eq!(first, second);
         first.to_owned()
+    }
+
+    #[test]
+    fn numbers() {
+        for n in [
+            0,
+            7,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1_000,
+            65_535,
+            1_000_000,
+            u64::MAX,
+        ] {
+            let mut buf = [0u8; 64];
+            let mut line = Line {
+                buf: &mut buf,
+                at: 0,
+            };
+            line.put_num(n);
+            let at = line.at;
+            assert_eq!(std::str::from_utf8(&buf[..at]).unwrap(), n.to_string());
+        }
+        for n in [0, 5, 42, 100, 123_456, 999_999] {
+            let mut buf = [0u8; 64];
+            let mut line = Line {
+                buf: &mut buf,
+                at: 0,
+            };
+            line.put_six(n);
+            assert_eq!(std::str::from_utf8(&buf[..6]).unwrap(), format!("{n:06}"));
+        }
     }
 
     #[test]

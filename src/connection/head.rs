@@ -5,7 +5,7 @@ use std::io;
 use std::task::{ready, Context, Poll};
 
 use super::{
-    Continue, Expired, Http1Connection, Next, Reading, Transport, Writing, BUFFER_CAPACITY,
+    access, Continue, Expired, Http1Connection, Next, Reading, Transport, Writing, BUFFER_CAPACITY,
     DRAIN_FIRST_REQUEST_GRACE, MAX_KEPT_BODY_CAPACITY,
 };
 use crate::http::{MaxRequestBodySize, MinRequestBodyDataRate, RequestIdentifier};
@@ -202,7 +202,7 @@ impl<T: Transport> Http1Connection<T> {
         self.requests = self.requests.wrapping_add(1);
         self.request_id = RequestIdentifier::new(self.connection.connection_id, self.requests);
         if self.worker.access_log {
-            self.started = Some(std::time::Instant::now());
+            self.started = Some(access::wall_micros());
         }
         self.lifetime.reset();
         self.extra.clear();

@@ -168,8 +168,9 @@ pub(crate) struct Http1Connection<T> {
     body_size: MaxRequestBodySize,
     body_rate: MinRequestBodyDataRate,
     requests: u32,
-    /// When the current request's head was parsed (only when the access log is on).
-    started: Option<Instant>,
+    /// When the current request's head was parsed, in `access::wall_micros` (only when the
+    /// access log is on).
+    started: Option<u64>,
     timer: Rc<ConnTimer>,
 
     /// What the connection reads next.
