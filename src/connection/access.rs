@@ -33,8 +33,9 @@ const QUEUED_BATCHES: usize = 64;
 
 /// A message to the writer thread.
 enum Msg {
-    /// Whole lines to write.
-    Lines(Vec<u8>),
+    /// Whole lines to write: the buffer's first `n` bytes (the rest is room the worker keeps
+    /// initialised, and gets back with the buffer).
+    Lines(Vec<u8>, usize),
     /// Write nothing more and exit.
     Stop,
 }
@@ -81,10 +82,9 @@ pub(crate) fn start_access_log_writer(
         .name("peregrine-access".into())
         .spawn(move || {
             for msg in to_write {
-                let Msg::Lines(mut batch) = msg else { break };
-                let _ = out.write_all(&batch);
+                let Msg::Lines(batch, n) = msg else { break };
+                let _ = out.write_all(&batch[..n]);
                 let _ = out.flush();
-                batch.clear();
                 let _ = give_back.try_send(batch);
             }
         })
@@ -222,6 +222,14 @@ impl Line<'_> {
         self.put_prefix(digits, 20 - i);
     }
 
+    /// A status code (100 to 999, three digits).
+    fn put_status(&mut self, status: u16) {
+        let status = status.clamp(100, 999) as usize;
+        let pair = status % 100 * 2;
+        let three = [b'0' + (status / 100) as u8, PAIRS[pair], PAIRS[pair + 1]];
+        self.put_fixed(&three);
+    }
+
     /// `n` (below a million) as six digits.
     fn put_six(&mut self, n: u32) {
         let high = (n / 10_000) as usize * 2;
@@ -281,17 +289,16 @@ impl AccessLog {
     }
 }
 
-/// Sends the lines to the writer thread and takes a spare buffer in place of theirs.
+/// Sends the lines to the writer thread and takes a spare buffer in place of theirs (one it
+/// gave back, still initialised, or a new zeroed one).
 fn hand_over(writer: &Channels, state: &mut State) {
-    let mut spare = writer
-        .spare
-        .try_recv()
-        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-    spare.resize(BATCH.max(state.buf.len()), 0);
-    let mut full = std::mem::replace(&mut state.buf, spare);
-    full.truncate(state.used);
+    let mut spare = writer.spare.try_recv().unwrap_or_else(|_| vec![0; BATCH]);
+    if spare.len() < state.buf.len() {
+        spare.resize(state.buf.len(), 0);
+    }
+    let full = std::mem::replace(&mut state.buf, spare);
+    let _ = writer.lines.send(Msg::Lines(full, state.used));
     state.used = 0;
-    let _ = writer.lines.send(Msg::Lines(full));
 }
 
 /// Writes one line at `state.buf[state.used..]`, which has room for it.
@@ -324,7 +331,7 @@ fn format_line(state: &mut State, unix_micros: u64, e: &AccessEntry<'_>, micros:
     line.put_fixed(b" target=");
     line.put(e.target);
     line.put_fixed(b" status=");
-    line.put_num(u64::from(e.status));
+    line.put_status(e.status);
     line.put_fixed(b" bytes=");
     line.put_num(e.bytes);
     line.put_fixed(b" micros=");
@@ -437,6 +444,15 @@ mod tests {
             line.put_num(n);
             let at = line.at;
             assert_eq!(std::str::from_utf8(&buf[..at]).unwrap(), n.to_string());
+        }
+        for status in [100, 101, 200, 204, 404, 500, 999] {
+            let mut buf = [0u8; 64];
+            let mut line = Line {
+                buf: &mut buf,
+                at: 0,
+            };
+            line.put_status(status);
+            assert_eq!(std::str::from_utf8(&buf[..3]).unwrap(), status.to_string());
         }
         for n in [0, 5, 42, 100, 123_456, 999_999] {
             let mut buf = [0u8; 64];
