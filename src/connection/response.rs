@@ -57,6 +57,7 @@ impl<T: Transport> Http1Connection<T> {
 
     /// Decides the response's framing and persistence (the one call per response) and encodes
     /// its head; the body follows with that framing.
+    #[inline]
     pub(super) fn commit_head(
         &mut self,
         complete_body: Option<u64>,
@@ -83,6 +84,7 @@ impl<T: Transport> Http1Connection<T> {
 
     /// What the application's headers say about the framing and the connection: the
     /// `Content-Length` it declared (if valid) and whether it asked to close. One pass.
+    #[inline]
     fn response_framing_headers(&self) -> (Option<u64>, bool) {
         if !self.response.headers.may_have_framing_headers() {
             return (None, false);

@@ -172,9 +172,11 @@ impl ResponseHeaders {
         Ok(())
     }
 
+    #[inline]
     fn push(&mut self, name: &[u8], value: &[u8]) {
-        self.framing |= (name.len() == 14 && name.eq_ignore_ascii_case(b"content-length"))
-            || (name.len() == 10 && name.eq_ignore_ascii_case(b"connection"));
+        // A cheap over-approximation (the length and first letter of `Content-Length` and
+        // `Connection`): `framing` only says whether a reader must look.
+        self.framing |= matches!(name.len(), 10 | 14) && name[0] | 0x20 == b'c';
         let start = self.buf.len();
         self.buf.extend_from_slice(name);
         let mid = self.buf.len();
@@ -227,8 +229,8 @@ impl ResponseHeaders {
 
     /// Whether a `Content-Length` or `Connection` header may be present: `false` means
     /// neither is, so a server deciding the framing ([`decide_response`](super::decide_response))
-    /// need not look. (It stays `true` after such a header is removed, until
-    /// [`clear`](Self::clear).)
+    /// need not look. (`true` may also follow another header of the same length and first
+    /// letter, or such a header that was removed, until [`clear`](Self::clear).)
     pub fn may_have_framing_headers(&self) -> bool {
         self.framing
     }
@@ -451,6 +453,7 @@ mod tests {
         let mut h = ResponseHeaders::default();
         h.append("Content-Type", b"text/plain").unwrap();
         h.append("X-Connection", b"close").unwrap();
+        h.append("Set-Cookie", b"a=b").unwrap();
         assert!(!h.may_have_framing_headers());
         h.set("content-LENGTH", b"3").unwrap();
         assert!(h.may_have_framing_headers());
