@@ -162,7 +162,7 @@ const REMOTE_MAX: usize = 72;
 
 /// The most a line takes besides its method and target: the time stamp and the literal text
 /// (104 bytes), the client address (written as [`REMOTE_MAX`] bytes) and three numbers
-/// (written as 20 bytes each), with room to spare.
+/// (up to 20 digits each), with room to spare.
 const LINE_SLACK: usize = 256;
 
 /// A worker's buffer: a batch and the longest usual line.
@@ -200,26 +200,21 @@ impl Line<'_> {
         self.at += len.min(N);
     }
 
-    /// `n` in decimal.
+    /// `n` in decimal, written in place two digits at a time.
     fn put_num(&mut self, mut n: u64) {
-        let mut digits = [0u8; 40];
-        let mut i = 20;
-        while n >= 100 {
+        let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+        let digits = &mut self.buf[self.at..self.at + len];
+        let mut end = len;
+        while end >= 2 {
             let pair = (n % 100) as usize * 2;
             n /= 100;
-            i -= 2;
-            digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+            digits[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+            end -= 2;
         }
-        if n >= 10 {
-            let pair = n as usize * 2;
-            i -= 2;
-            digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-        } else {
-            i -= 1;
-            digits[i] = b'0' + n as u8;
+        if end == 1 {
+            digits[0] = b'0' + n as u8;
         }
-        let digits: &[u8; 20] = digits[i..i + 20].try_into().expect("20 bytes");
-        self.put_prefix(digits, 20 - i);
+        self.at += len;
     }
 
     /// A status code (100 to 999, three digits).
