@@ -202,7 +202,13 @@ impl Line<'_> {
 
     /// `n` in decimal, written in place two digits at a time.
     fn put_num(&mut self, mut n: u64) {
-        let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+        // Counted by division: the numbers here (bytes, microseconds) are mostly short.
+        let mut len = 1;
+        let mut rest = n;
+        while rest >= 10 {
+            rest /= 10;
+            len += 1;
+        }
         let digits = &mut self.buf[self.at..self.at + len];
         let mut end = len;
         while end >= 2 {
