@@ -352,6 +352,26 @@ def main():
         L.append("(no criterion results found under `bench/micro/target/criterion`)")
     L.append("")
 
+    instr_path = os.path.join(res, "instructions.txt")
+    L.append("## Instructions per request (callgrind)")
+    L.append("")
+    L.append("`bench/instructions.sh --breakdown`: user-space instructions per request on the layers "
+             "every engine shares (parser, protocol object, features, demo application, encoder), "
+             "driven in memory through `peregrine::testing::serve_bytes`; valgrind counts them, so "
+             "the figure is the same on every run whatever the machine is doing. CI fails when a "
+             "scenario grows more than 5% over `bench/instructions-baseline.txt`. The engines' own "
+             "work (the ring or epoll, the kernel) is not in these counts: it is in the CPU time "
+             "per request above.")
+    L.append("")
+    if os.path.exists(instr_path):
+        with open(instr_path) as f:
+            L.append("```text")
+            L.append(f.read().rstrip("\n"))
+            L.append("```")
+    else:
+        L.append("(not measured in this run: valgrind missing)")
+    L.append("")
+
     notes_path = os.path.join(root, "bench/performance-notes.md")
     if os.path.exists(notes_path):
         with open(notes_path) as f:

@@ -252,6 +252,12 @@ for s in "${server_list[@]}"; do
     fi
 done
 
+# ---- instructions per request (callgrind; deterministic) ----------------------------------
+if command -v valgrind >/dev/null; then
+    echo "instructions per request (bench/instructions.sh --breakdown)" >&2
+    bench/instructions.sh --breakdown >"$out/instructions.txt" || echo "instruction count failed" >&2
+fi
+
 # ---- report ----------------------------------------------------------------------------
 if ((quick)); then
     python3 bench/report.py "$out" --out "$out/performance.md"

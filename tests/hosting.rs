@@ -161,6 +161,12 @@ fn binary() -> Command {
 }
 
 /// Reads the child's stdout until a line containing `want`; panics at end of output.
+/// The address of the first `listening on http://ADDR` line the binary prints.
+fn wait_for_http_address(out: &mut BufReader<ChildStdout>) -> std::net::SocketAddr {
+    let line = wait_for_line(out, "listening on http://");
+    line.rsplit("http://").next().unwrap().parse().unwrap()
+}
+
 fn wait_for_line(out: &mut BufReader<ChildStdout>, want: &str) -> String {
     let mut line = String::new();
     loop {
@@ -358,8 +364,7 @@ fn a_second_signal_during_the_drain_exits_at_once() {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let line = wait_for_line(&mut out, "listening on http://");
-    let addr: std::net::SocketAddr = line.rsplit("http://").next().unwrap().parse().unwrap();
+    let addr = wait_for_http_address(&mut out);
     // A request in flight: its body never finishes, so the drain waits for it.
     let mut busy = common::connect(addr);
     busy.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
@@ -412,8 +417,7 @@ fn endpoints_from_the_config_file_each_with_its_own_settings() {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let line = wait_for_line(&mut out, "listening on http://");
-    let addr: std::net::SocketAddr = line.rsplit("http://").next().unwrap().parse().unwrap();
+    let addr = wait_for_http_address(&mut out);
     assert_ne!(addr.port(), 8080, "endpoints replace the default URL");
     wait_for_line(&mut out, &format!("listening on unix:{}", sock.display()));
     assert_eq!(get(addr, "/plaintext").text(), "Hello, World!");
@@ -441,8 +445,7 @@ fn sighup_is_reserved_for_reloads_and_does_not_stop_the_server() {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let line = wait_for_line(&mut out, "listening on http://");
-    let addr: std::net::SocketAddr = line.rsplit("http://").next().unwrap().parse().unwrap();
+    let addr = wait_for_http_address(&mut out);
     wait_for_line(&mut out, "press Ctrl+C");
     signal(&child, libc::SIGHUP);
     wait_for_line(

@@ -72,7 +72,9 @@ impl<T: Transport> Http1Connection<T> {
             if !self.out.is_empty() {
                 self.transport.prefetch_recv();
             }
-            if ready!(self.poll_send_out(cx)).is_err() {
+            // Handed over, not waited for: the next request's bytes, not the send's completion,
+            // are what wakes this task (one poll per request on the io_uring engine).
+            if ready!(self.poll_out(cx, false)).is_err() {
                 return Poll::Ready(Next::Close);
             }
             if !ready!(self.poll_head_input(cx)) {

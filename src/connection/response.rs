@@ -230,6 +230,12 @@ impl<T: Transport> Http1Connection<T> {
 
     /// Sends everything encoded so far.
     pub(crate) fn poll_send_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_out(cx, true)
+    }
+
+    /// Sends the encoded output: waits until it is sent when `wait`, else hands it to the
+    /// transport and returns ([`Transport::poll_submit`]).
+    pub(super) fn poll_out(&mut self, cx: &mut Context<'_>, wait: bool) -> Poll<io::Result<()>> {
         if self.timer.take_if(Expired::ResponseRate) {
             self.timed_out(Expired::ResponseRate);
             self.lifetime.set_aborted();
@@ -253,7 +259,12 @@ impl<T: Transport> Http1Connection<T> {
             self.send_in_flight = true;
             self.worker.metrics.sent(self.out.len());
         }
-        match self.transport.poll_send(cx, &mut self.out) {
+        let polled = if wait {
+            self.transport.poll_send(cx, &mut self.out)
+        } else {
+            self.transport.poll_submit(cx, &mut self.out)
+        };
+        match polled {
             Poll::Pending => {
                 self.timer.register(cx.waker());
                 Poll::Pending

@@ -41,6 +41,10 @@ enum Lifecycle {
     Submitted,
     /// A task waits for it.
     Waiting(Waker),
+    /// A send the task handed over without waiting for it (`UringTransport::poll_submit`): its
+    /// completion wakes the task only if it comes back short or failed; a full one gives its
+    /// buffer to the driver's spares and wakes nobody (one task poll per request, not two).
+    Detached { waker: Waker, len: u32 },
     /// The completion arrived and waits to be taken.
     Completed { res: i32, flags: u32 },
     /// Its task stopped waiting; drop it (and give back any provided buffer) on completion.
@@ -76,7 +80,17 @@ pub(crate) struct Driver {
     ops: Slab<Op>,
     generation: u32,
     pub(crate) bufs: BufRing,
+    /// Send buffers whose detached sends completed, emptied, for the next connection that hands
+    /// one over (so a send without a wait costs no allocation).
+    spare_bufs: Vec<Vec<u8>>,
 }
+
+/// Spare send buffers kept at most (more are freed): enough for every connection that sends in
+/// one turn of a busy worker, without holding memory for idle ones.
+const MAX_SPARE_BUFS: usize = 64;
+
+/// A spare send buffer larger than this is freed rather than kept.
+const MAX_SPARE_BUF_CAPACITY: usize = 64 * 1024;
 
 impl Driver {
     /// Wraps a ring whose provided buffers are `bufs`.
@@ -86,6 +100,7 @@ impl Driver {
             ops: Slab::with_capacity(1024),
             generation: 0,
             bufs,
+            spare_bufs: Vec::new(),
         }
     }
 
@@ -173,6 +188,61 @@ impl Driver {
         }
     }
 
+    /// Hands send `id` (of `len` bytes) over without waiting for it: see
+    /// [`Lifecycle::Detached`]. `waker` is woken if the send comes back short or failed.
+    pub(crate) fn detach(&mut self, id: usize, waker: &Waker, len: u32) {
+        if let Some(op) = self.ops.get_mut(id) {
+            if matches!(op.lifecycle, Lifecycle::Submitted | Lifecycle::Waiting(_)) {
+                op.lifecycle = Lifecycle::Detached {
+                    waker: waker.clone(),
+                    len,
+                };
+            }
+        }
+    }
+
+    /// Takes `id`'s completion if it has arrived, without waiting for it.
+    pub(crate) fn try_take(&mut self, id: usize) -> Option<Completion> {
+        let op = self.ops.get(id)?;
+        let Lifecycle::Completed { res, flags } = op.lifecycle else {
+            return None;
+        };
+        let op = self.ops.remove(id);
+        Some(Completion {
+            res,
+            flags,
+            hold: op.hold,
+        })
+    }
+
+    /// An emptied send buffer from a completed detached send, or a new empty one.
+    pub(crate) fn spare_buf(&mut self) -> Vec<u8> {
+        self.spare_bufs.pop().unwrap_or_default()
+    }
+
+    /// Keeps `buf` (emptied) as a spare send buffer, within the bounds on how many and how large.
+    pub(crate) fn give_spare(&mut self, mut buf: Vec<u8>) {
+        if self.spare_bufs.len() < MAX_SPARE_BUFS && buf.capacity() <= MAX_SPARE_BUF_CAPACITY {
+            buf.clear();
+            self.spare_bufs.push(buf);
+        }
+    }
+
+    /// The connection is done but a send it handed over is still in flight: let it finish (the
+    /// op keeps its own reference to the socket and its buffer) instead of cancelling it, so the
+    /// last response is not lost; the slab forgets it on completion.
+    pub(crate) fn orphan(&mut self, id: usize) {
+        if let Some(op) = self.ops.get_mut(id) {
+            match op.lifecycle {
+                Lifecycle::Completed { flags, .. } => {
+                    self.ops.remove(id);
+                    self.release_selected(flags);
+                }
+                _ => op.lifecycle = Lifecycle::Ignored,
+            }
+        }
+    }
+
     /// The task that started `id` no longer wants it: cancel it, or clean up if it already
     /// completed.
     pub(crate) fn drop_op(&mut self, id: usize) {
@@ -205,6 +275,17 @@ impl Driver {
         };
         match std::mem::replace(&mut op.lifecycle, Lifecycle::Completed { res, flags }) {
             Lifecycle::Waiting(w) => w.wake(),
+            Lifecycle::Detached { waker, len } => {
+                if u32::try_from(res).is_ok_and(|n| n == len) {
+                    // Sent whole: nobody needs to hear of it. The buffer is the next sender's.
+                    if let Hold::Buf(buf) = std::mem::replace(&mut op.hold, Hold::None) {
+                        self.give_spare(buf);
+                    }
+                } else {
+                    // Short or failed: the task must send the rest, or learn of the error.
+                    waker.wake();
+                }
+            }
             Lifecycle::Submitted => {}
             Lifecycle::Ignored => {
                 self.ops.remove(id);
@@ -293,6 +374,85 @@ mod tests {
         let entry = opcode::Timeout::new(&*ts).build();
         // SAFETY: the entry points only into the boxed timespec the op holds.
         unsafe { d.push(entry, Hold::Timespec(ts)) }
+    }
+
+    /// A waker that counts its wakes.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// A detached send of `data` on one end of a fresh socket pair (the other end closed first
+    /// if `peer_closed`); returns the driver, the op and the wake count once it completed.
+    fn detached_send(peer_closed: bool) -> (Driver, usize, usize, Vec<u8>) {
+        let mut d = driver();
+        let mut fds = [0; 2];
+        // SAFETY: socketpair writes two descriptors into the array we own.
+        let made =
+            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+        assert_eq!(made, 0);
+        if peer_closed {
+            // SAFETY: closing a descriptor we own.
+            unsafe { libc::close(fds[1]) };
+        }
+        let buf = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        let len = buf.len() as u32;
+        let entry = opcode::Send::new(io_uring::types::Fd(fds[0]), buf.as_ptr(), len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        // SAFETY: the entry points into `buf`'s heap storage, which the op holds.
+        let id = unsafe { d.push(entry, Hold::Buf(buf)) };
+        let count = std::sync::Arc::new(Count(Default::default()));
+        d.detach(id, &Waker::from(count.clone()), len);
+        let mut cqes = Vec::new();
+        while cqes.is_empty() {
+            d.submit_and_wait(1).unwrap();
+            d.reap(&mut cqes);
+        }
+        for (ud, res, flags) in cqes {
+            d.complete(ud, res, flags);
+        }
+        let mut received = vec![0u8; 64];
+        if !peer_closed {
+            // SAFETY: reading into a buffer we own; both descriptors are ours.
+            let n = unsafe { libc::read(fds[1], received.as_mut_ptr().cast(), 64) };
+            received.truncate(n.max(0) as usize);
+            // SAFETY: closing a descriptor we own.
+            unsafe { libc::close(fds[1]) };
+        }
+        // SAFETY: closing a descriptor we own.
+        unsafe { libc::close(fds[0]) };
+        let wakes = count.0.load(std::sync::atomic::Ordering::Relaxed);
+        (d, id, wakes, received)
+    }
+
+    #[test]
+    fn a_detached_send_that_goes_out_whole_wakes_nobody_and_leaves_a_spare() {
+        let (mut d, id, wakes, received) = detached_send(false);
+        assert_eq!(received, b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(wakes, 0, "a full send must not wake the task");
+        let c = d.try_take(id).expect("the completion is there to take");
+        assert_eq!(c.res, 19);
+        assert!(
+            matches!(c.hold, Hold::None),
+            "the buffer went to the spares"
+        );
+        assert!(d.spare_buf().capacity() >= 19);
+        assert!(!d.has_ops());
+        d.shutdown();
+    }
+
+    #[test]
+    fn a_detached_send_that_fails_wakes_its_task_and_keeps_its_buffer() {
+        let (mut d, id, wakes, _) = detached_send(true);
+        assert_eq!(wakes, 1);
+        let c = d.try_take(id).expect("the completion is there to take");
+        assert_eq!(c.res, -libc::EPIPE);
+        assert!(matches!(c.hold, Hold::Buf(_)));
+        d.shutdown();
     }
 
     #[test]

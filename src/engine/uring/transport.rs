@@ -16,6 +16,8 @@ pub(crate) struct UringTransport {
     fd: RawFd,
     recv_op: Option<usize>,
     send_op: Option<usize>,
+    /// The in-flight send was handed over without waiting ([`Transport::poll_submit`]).
+    detached: bool,
     /// Bytes of the in-flight send buffer already sent.
     send_off: usize,
 }
@@ -27,6 +29,7 @@ impl UringTransport {
             fd,
             recv_op: None,
             send_op: None,
+            detached: false,
             send_off: 0,
         }
     }
@@ -43,7 +46,8 @@ impl UringTransport {
         id
     }
 
-    fn start_send(&mut self, d: &mut Driver, buf: Vec<u8>) {
+    /// Sends `buf[send_off..]`; returns the op and how many bytes it sends.
+    fn start_send(&mut self, d: &mut Driver, buf: Vec<u8>) -> (usize, u32) {
         let remaining = &buf[self.send_off..];
         let len = remaining.len().min(u32::MAX as usize) as u32;
         let entry = opcode::Send::new(types::Fd(self.fd), remaining.as_ptr(), len)
@@ -51,7 +55,82 @@ impl UringTransport {
             .build();
         // SAFETY: the entry points into `buf`'s heap storage, which moves into the op slab
         // (moving a Vec does not move its storage) and stays there until the completion.
-        self.send_op = Some(unsafe { d.push(entry, Hold::Buf(buf)) });
+        let id = unsafe { d.push(entry, Hold::Buf(buf)) };
+        self.send_op = Some(id);
+        self.detached = false;
+        (id, len)
+    }
+
+    /// Drives the sends: waits for the one in flight (when `wait`, or when `out` has more to
+    /// follow it) and starts the next. Without `wait`, a send is handed over and not waited
+    /// for: `out` gets a spare buffer and the task is not woken by a full completion.
+    fn poll_send_inner(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+        wait: bool,
+    ) -> Poll<io::Result<()>> {
+        with_driver(|d| loop {
+            let Some(id) = self.send_op else {
+                if out.is_empty() {
+                    return Poll::Ready(Ok(()));
+                }
+                self.send_off = 0;
+                if wait {
+                    self.start_send(d, std::mem::take(out));
+                    continue;
+                }
+                let spare = d.spare_buf();
+                let (id, len) = self.start_send(d, std::mem::replace(out, spare));
+                d.detach(id, cx.waker(), len);
+                self.detached = true;
+                return Poll::Ready(Ok(()));
+            };
+            let completion = if self.detached && !wait && out.is_empty() {
+                // Handed over earlier and nothing new to send: look, but do not wait.
+                match d.try_take(id) {
+                    Some(c) => c,
+                    None => return Poll::Ready(Ok(())),
+                }
+            } else {
+                match d.poll_op(id, cx) {
+                    Poll::Ready(c) => c,
+                    Poll::Pending => return Poll::Pending,
+                }
+            };
+            self.send_op = None;
+            if completion.res < 0 && !matches!(-completion.res, libc::EINTR | libc::EAGAIN) {
+                out.clear();
+                return Poll::Ready(Err(io::Error::from_raw_os_error(-completion.res)));
+            }
+            let Hold::Buf(mut sent) = completion.hold else {
+                // A detached send that went out whole: the driver kept its buffer as a spare.
+                continue;
+            };
+            self.send_off += completion.res.max(0) as usize;
+            if self.send_off < sent.len() {
+                // A short send: keep going from where it stopped, with anything appended since.
+                sent.extend_from_slice(out);
+                out.clear();
+                let (id, len) = self.start_send(d, sent);
+                if !wait {
+                    d.detach(id, cx.waker(), len);
+                    self.detached = true;
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
+            }
+            if out.capacity() == 0 {
+                sent.clear();
+                *out = sent;
+            } else {
+                // `out` is a spare from the driver already: this one is the next spare.
+                d.give_spare(sent);
+            }
+            if wait && out.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+        })
     }
 
     /// Cancels what is in flight and closes the socket.
@@ -60,11 +139,16 @@ impl UringTransport {
             return;
         }
         with_driver(|d| {
-            for id in [self.recv_op.take(), self.send_op.take()]
-                .into_iter()
-                .flatten()
-            {
+            if let Some(id) = self.recv_op.take() {
                 d.drop_op(id);
+            }
+            if let Some(id) = self.send_op.take() {
+                if self.detached {
+                    // Handed over: it goes out (or fails) on its own.
+                    d.orphan(id);
+                } else {
+                    d.drop_op(id);
+                }
             }
         });
         // SAFETY: we own the fd; pending ops were cancelled and hold their own file reference.
@@ -111,40 +195,11 @@ impl Transport for UringTransport {
     }
 
     fn poll_send(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>) -> Poll<io::Result<()>> {
-        with_driver(|d| loop {
-            let Some(id) = self.send_op else {
-                if out.is_empty() {
-                    return Poll::Ready(Ok(()));
-                }
-                self.send_off = 0;
-                self.start_send(d, std::mem::take(out));
-                continue;
-            };
-            let Poll::Ready(c) = d.poll_op(id, cx) else {
-                return Poll::Pending;
-            };
-            self.send_op = None;
-            let Hold::Buf(mut sent) = c.hold else {
-                unreachable!("a send holds its buffer")
-            };
-            if c.res < 0 && !matches!(-c.res, libc::EINTR | libc::EAGAIN) {
-                out.clear();
-                return Poll::Ready(Err(io::Error::from_raw_os_error(-c.res)));
-            }
-            self.send_off += c.res.max(0) as usize;
-            if self.send_off < sent.len() {
-                // A short send: keep going from where it stopped, with anything appended since.
-                sent.extend_from_slice(out);
-                out.clear();
-                self.start_send(d, sent);
-                continue;
-            }
-            sent.clear();
-            if out.is_empty() {
-                *out = sent;
-                return Poll::Ready(Ok(()));
-            }
-        })
+        self.poll_send_inner(cx, out, true)
+    }
+
+    fn poll_submit(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>) -> Poll<io::Result<()>> {
+        self.poll_send_inner(cx, out, false)
     }
 
     fn shutdown_write(&mut self) {

@@ -22,6 +22,7 @@
 
 use std::mem::MaybeUninit;
 
+use super::token::{is_ip_literal_char, is_reg_name_char};
 use super::{RejectReason, Span};
 
 /// The most header lines a single parse can hold.
@@ -555,7 +556,7 @@ fn scan_request_line(buf: &[u8], max_line: usize) -> RequestLine {
             _ => break,
         }
     }
-    match window[lead..].iter().position(|&b| b == b'\n') {
+    match memchr::memchr(b'\n', &window[lead..]) {
         Some(i) => {
             let lf = lead + i;
             // A bare LF may end the line (RFC 9112 2.2 MAY); it carries no
@@ -763,44 +764,22 @@ struct Authority<'a> {
 /// Validates `host [ ":" port ]` where host is an IP-literal in brackets or
 /// a reg-name / IPv4address; rejects userinfo. `None` if invalid.
 fn parse_authority(a: &[u8]) -> Option<Authority<'_>> {
-    // unreserved / sub-delims (RFC 3986 2.2, 2.3).
-    fn reg_char(b: u8) -> bool {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            )
-    }
     let (host, rest) = if a.first() == Some(&b'[') {
         // IP-literal: IPv6address or IPvFuture (which also allows ':').
         let close = a.iter().position(|&b| b == b']')?;
         let inner = &a[1..close];
-        if inner.is_empty() || !inner.iter().all(|&b| reg_char(b) || b == b':') {
+        if inner.is_empty() || !inner.iter().all(|&b| is_ip_literal_char(b)) {
             return None;
         }
         (&a[..=close], &a[close + 1..])
     } else {
-        let end = a.iter().position(|&b| b == b':').unwrap_or(a.len());
-        let host = &a[..end];
-        // reg-name also allows pct-encoded; `%` is let through and the
-        // escapes are the application's concern.
-        if !host.iter().all(|&b| reg_char(b) || b == b'%') {
-            return None;
-        }
-        (host, &a[end..])
+        // reg-name / IPv4address, in one pass: the host ends at the first byte that cannot be
+        // in it, which must then be the port's `:` (or the end).
+        let end = a
+            .iter()
+            .position(|&b| !is_reg_name_char(b))
+            .unwrap_or(a.len());
+        (&a[..end], &a[end..])
     };
     let port = match rest {
         [] => None,

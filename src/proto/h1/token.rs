@@ -5,6 +5,8 @@ const TCHAR: u8 = 1;
 const QDTEXT: u8 = 2;
 const QUOTED_PAIR: u8 = 4;
 const FIELD_VALUE: u8 = 8;
+const REG_NAME: u8 = 16;
+const IP_LITERAL: u8 = 32;
 
 /// Each byte's classes, built at compile time so that a check is one load and one test (the
 /// parsers run these over every byte of names and values).
@@ -41,6 +43,31 @@ static CLASSES: [u8; 256] = {
             if b != b'"' && b != b'\\' {
                 c |= QDTEXT;
             }
+        }
+        // RFC 3986 2.2, 2.3: unreserved / sub-delims.
+        let uri_char = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        if uri_char || b == b'%' {
+            c |= REG_NAME;
+        }
+        if uri_char || b == b':' {
+            c |= IP_LITERAL;
         }
         table[i] = c;
         i += 1;
@@ -81,6 +108,20 @@ pub fn is_field_value_char(b: u8) -> bool {
     CLASSES[usize::from(b)] & FIELD_VALUE != 0
 }
 
+/// A byte of a `reg-name` host (RFC 3986 3.2.2): unreserved, sub-delims, or the `%` of a
+/// pct-encoding (whose escapes are the application's concern).
+#[inline]
+pub fn is_reg_name_char(b: u8) -> bool {
+    CLASSES[usize::from(b)] & REG_NAME != 0
+}
+
+/// A byte inside the brackets of an IP-literal (RFC 3986 3.2.2: IPv6address or IPvFuture):
+/// unreserved, sub-delims or `:`.
+#[inline]
+pub fn is_ip_literal_char(b: u8) -> bool {
+    CLASSES[usize::from(b)] & IP_LITERAL != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +134,14 @@ mod tests {
             b"!#$%&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~"
         );
         assert!(is_token(b"chunked") && !is_token(b"") && !is_token(b"a b"));
+        let unreserved_sub_delims: Vec<u8> = (0..=255u8)
+            .filter(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(b))
+            .collect();
+        for b in 0..=255u8 {
+            let uri = unreserved_sub_delims.contains(&b);
+            assert_eq!(is_reg_name_char(b), uri || b == b'%', "{b:#x}");
+            assert_eq!(is_ip_literal_char(b), uri || b == b':', "{b:#x}");
+        }
         for b in 0..=255u8 {
             let ctl = b < 0x20 || b == 0x7f;
             assert_eq!(
