@@ -200,27 +200,39 @@ impl Line<'_> {
         self.at += len.min(N);
     }
 
-    /// `n` in decimal, written in place two digits at a time.
+    /// `n` in decimal, two digits at a time; one and two digits (the usual microseconds) take
+    /// a store or two.
     fn put_num(&mut self, mut n: u64) {
-        // Counted by division: the numbers here (bytes, microseconds) are mostly short.
-        let mut len = 1;
-        let mut rest = n;
-        while rest >= 10 {
-            rest /= 10;
-            len += 1;
+        if n < 10 {
+            self.put_fixed(&[b'0' + n as u8]);
+            return;
         }
-        let digits = &mut self.buf[self.at..self.at + len];
-        let mut end = len;
-        while end >= 2 {
+        if n < 100 {
+            let pair = n as usize * 2;
+            self.put_fixed(&[PAIRS[pair], PAIRS[pair + 1]]);
+            return;
+        }
+        // Digits end at 20; the 20 bytes from the first are copied whole.
+        let mut digits = [0u8; 40];
+        let mut i = 20;
+        while n >= 100 {
             let pair = (n % 100) as usize * 2;
             n /= 100;
-            digits[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
-            end -= 2;
+            i -= 2;
+            digits[i] = PAIRS[pair];
+            digits[i + 1] = PAIRS[pair + 1];
         }
-        if end == 1 {
-            digits[0] = b'0' + n as u8;
+        if n >= 10 {
+            let pair = n as usize * 2;
+            i -= 2;
+            digits[i] = PAIRS[pair];
+            digits[i + 1] = PAIRS[pair + 1];
+        } else {
+            i -= 1;
+            digits[i] = b'0' + n as u8;
         }
-        self.at += len;
+        let window: &[u8; 20] = digits[i..i + 20].try_into().expect("20 bytes");
+        self.put_prefix(window, 20 - i);
     }
 
     /// A status code (100 to 999, three digits).
