@@ -4,6 +4,9 @@
 //! two required features, request and response. That it runs every application unchanged is the
 //! proof that a custom server needs nothing more.
 
+#[cfg(test)]
+mod connection_tests;
+
 use std::any::Any;
 use std::future::Future;
 use std::io;

@@ -4,6 +4,7 @@ use std::any::{Any, TypeId};
 use std::io;
 use std::task::{Context, Poll};
 
+use super::access::AccessEntry;
 use super::{Http1Connection, Transport, Writing};
 use crate::http::{
     ConnectionFeature, Features, MaxRequestBodySize, MinRequestBodyDataRate, RequestFeature,
@@ -228,7 +229,7 @@ impl<T: Transport> Features for Http1Connection<T> {
 }
 
 impl<T: Transport> Http1Connection<T> {
-    /// Writes the access log line of the request just answered (target `peregrine::access`,
+    /// Logs the access log line of the request just answered (target `peregrine::access`,
     /// level INFO), when the server logs requests: the client address as the application saw it
     /// (after forwarded headers), method, target, status, body bytes and time taken.
     pub(crate) fn log_access(&self) {
@@ -241,26 +242,13 @@ impl<T: Transport> Http1Connection<T> {
                 .and_then(|c| c.remote_addr),
             None => self.connection.remote_addr,
         };
-        tracing::info!(
-            target: "peregrine::access",
-            remote = %OrDash(remote),
-            method = %self.method_str(),
-            target = %self.raw_target(),
-            status = self.response_status(),
-            bytes = self.response_body_len(),
-            micros = started.elapsed().as_micros() as u64,
-        );
-    }
-}
-
-/// Displays a value, or `-` when there is none (the access log's convention).
-struct OrDash<D>(Option<D>);
-
-impl<D: std::fmt::Display> std::fmt::Display for OrDash<D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Some(d) => d.fmt(f),
-            None => f.write_str("-"),
-        }
+        self.worker.access.log(&AccessEntry {
+            remote,
+            method: self.head.method_span.get(self.head_bytes()),
+            target: self.head.target.get(self.head_bytes()),
+            status: self.response_status(),
+            bytes: self.response_body_len(),
+            started,
+        });
     }
 }

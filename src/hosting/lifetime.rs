@@ -105,11 +105,13 @@ pub(crate) fn systemd_setup(options: &mut ServerOptions) -> Result<Option<Notifi
 /// Logs go to stderr: warnings by default (`RUST_LOG` sets more), plus one INFO line per
 /// request when `access_log` is on. Lines are written by a logging thread
 /// (`tracing-appender`), in batches, so a worker formats a line and hands it over but never
-/// waits on a `write`. The returned guard flushes what is queued when dropped. `None` when the
-/// process already has a global subscriber (an embedder's own), which is then left alone.
-pub(crate) fn init_logging(
-    access_log: bool,
-) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// waits on a `write`. Access log lines skip `tracing`: each worker formats them into a buffer
+/// of its own and hands whole buffers to an access log writer thread (`peregrine-access`). Both
+/// threads write through the process's one `stderr` handle, whose lock keeps a batch whole. The
+/// returned guard writes what is queued when dropped. `None` when the process already has a
+/// global subscriber (an embedder's own), which is then left alone and gets the access log as
+/// events.
+pub(crate) fn init_logging(access_log: bool) -> Option<LogGuard> {
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     if access_log {
@@ -127,8 +129,22 @@ pub(crate) fn init_logging(
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer)
         .try_init()
-        .ok()
-        .map(|()| guard)
+        .ok()?;
+    let access = if access_log {
+        crate::connection::start_access_log_writer(std::io::stderr())
+    } else {
+        None
+    };
+    Some(LogGuard {
+        _access: access,
+        _tracing: guard,
+    })
+}
+
+/// Keeps the logging threads; dropped, they write what is queued (access lines first) and end.
+pub(crate) struct LogGuard {
+    _access: Option<crate::connection::AccessLogWriter>,
+    _tracing: tracing_appender::non_blocking::WorkerGuard,
 }
 
 /// How long the admin endpoints get to stop once the application's drain is over.

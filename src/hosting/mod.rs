@@ -506,7 +506,7 @@ pub struct RunningHost {
     notifier: Option<Notifier>,
     signals: Signals,
     shutdown_timeout: Duration,
-    _log: Option<tracing_appender::non_blocking::WorkerGuard>,
+    _log: Option<lifetime::LogGuard>,
 }
 
 impl RunningHost {

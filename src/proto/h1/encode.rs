@@ -118,6 +118,8 @@ impl std::error::Error for InvalidHeader {}
 pub struct ResponseHeaders {
     buf: Vec<u8>,
     entries: Vec<(Span, Span)>,
+    /// A `Content-Length` or `Connection` header was added since the last `clear`.
+    framing: bool,
 }
 
 impl Default for ResponseHeaders {
@@ -145,6 +147,7 @@ impl ResponseHeaders {
         ResponseHeaders {
             buf: Vec::with_capacity(bytes),
             entries: Vec::with_capacity(entries),
+            framing: false,
         }
     }
 
@@ -169,7 +172,11 @@ impl ResponseHeaders {
         Ok(())
     }
 
+    #[inline]
     fn push(&mut self, name: &[u8], value: &[u8]) {
+        // A cheap over-approximation (the length and first letter of `Content-Length` and
+        // `Connection`): `framing` only says whether a reader must look.
+        self.framing |= matches!(name.len(), 10 | 14) && name[0] | 0x20 == b'c';
         let start = self.buf.len();
         self.buf.extend_from_slice(name);
         let mid = self.buf.len();
@@ -220,10 +227,19 @@ impl ResponseHeaders {
         self.entries.is_empty()
     }
 
+    /// Whether a `Content-Length` or `Connection` header may be present: `false` means
+    /// neither is, so a server deciding the framing ([`decide_response`](super::decide_response))
+    /// need not look. (`true` may also follow another header of the same length and first
+    /// letter, or such a header that was removed, until [`clear`](Self::clear).)
+    pub fn may_have_framing_headers(&self) -> bool {
+        self.framing
+    }
+
     /// Removes all headers, keeping the allocated capacity.
     pub fn clear(&mut self) {
         self.buf.clear();
         self.entries.clear();
+        self.framing = false;
     }
 }
 
@@ -260,7 +276,7 @@ pub struct ResponseHeadInfo<'a> {
     /// How the body will be written.
     pub framing: ResponseFraming,
     /// Whether the connection stays open after this response (see
-    /// [`response_keep_alive`](super::response_keep_alive)).
+    /// [`decide_response`](super::decide_response)).
     pub keep_alive: bool,
     /// The current IMF-fixdate, usually [`DateCache::as_bytes`](super::DateCache::as_bytes);
     /// empty to send no Date.
@@ -430,6 +446,23 @@ mod tests {
             "HTTP/1.1 200 OK\r\nServer: peregrine\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
              Content-Type: text/plain\r\nContent-Length: 13\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn framing_headers_are_noticed() {
+        let mut h = ResponseHeaders::default();
+        h.append("Content-Type", b"text/plain").unwrap();
+        h.append("X-Connection", b"close").unwrap();
+        h.append("Set-Cookie", b"a=b").unwrap();
+        assert!(!h.may_have_framing_headers());
+        h.set("content-LENGTH", b"3").unwrap();
+        assert!(h.may_have_framing_headers());
+        h.clear();
+        assert!(!h.may_have_framing_headers());
+        h.append("Connection", b"close").unwrap();
+        assert!(h.may_have_framing_headers());
+        assert!(h.remove("connection"));
+        assert!(h.may_have_framing_headers(), "a maybe, until cleared");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! * [`date`]: the once-per-second `Date` value;
 //! * [`rejection`]: every protocol error, mapped to its status code in one
 //!   place (Kestrel's `RequestRejectionReason`);
-//! * [`conn`]: connection-level decisions;
+//! * [`conn`]: connection-level decisions: [`decide_response`], a
+//!   response's framing and whether the connection stays open after it;
 //! * [`token`]: the character classes of the ABNF (tchar, qdtext, field values).
 //!
 //! None of it performs I/O or allocates per request: storage
@@ -27,7 +28,7 @@ pub mod span;
 pub mod token;
 
 pub use body::{BodyDecoder, Decoded, DEFAULT_MAX_TRAILER_BYTES, MAX_CHUNK_EXTENSION_BYTES};
-pub use conn::response_keep_alive;
+pub use conn::{connection_has_close, decide_response, ResponseDecision, ResponseParts};
 pub use date::{DateCache, DATE_LEN};
 pub use encode::{
     encode_chunk, encode_chunk_header, encode_head, encode_last_chunk, reason_phrase,

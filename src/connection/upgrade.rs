@@ -1,0 +1,174 @@
+//! The end of HTTP/1.1 on a connection: a protocol switch (`101`, then a byte stream), and the
+//! lingering close of a connection whose client may still be sending.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use super::{Closing, Expired, Http1Connection, Reading, Transport, Writing};
+use crate::metrics::TimeoutKind;
+use crate::proto::h1::{BodyKind, RejectReason, Version};
+
+/// How long a lingering close keeps reading (the heartbeat adds up to a second).
+const LINGER: Duration = Duration::from_secs(2);
+
+impl<T: Transport> Http1Connection<T> {
+    /// Counts an upgraded connection out.
+    pub(super) fn end_upgrade(&mut self) {
+        if matches!(self.reading, Reading::Upgraded { .. }) {
+            self.reading = Reading::Eof;
+            self.worker.upgraded.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the request asks to switch protocols (HTTP/1.1, `Connection: upgrade`, an
+    /// `Upgrade` header, no body).
+    pub(super) fn is_upgradable(&self) -> bool {
+        let bytes = self.head_bytes();
+        let connection_upgrade = self.head.headers().iter().any(|h| {
+            h.name.get(bytes).eq_ignore_ascii_case(b"connection")
+                && h.value
+                    .get(bytes)
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+        });
+        self.head.version == Version::Http11
+            && self.head.body == BodyKind::None
+            && connection_upgrade
+            && self.head.header(bytes, "upgrade").is_some()
+    }
+
+    /// Sends `101 Switching Protocols`; from then on the connection is a byte stream.
+    pub(super) fn poll_upgrade(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !matches!(self.reading, Reading::Upgraded { .. }) {
+            let refuse = |why: &str| Poll::Ready(Err(io::Error::other(why.to_owned())));
+            if !self.is_upgradable() {
+                return refuse("the request does not ask for an upgrade");
+            }
+            if self.response.writing != Writing::NotStarted {
+                return refuse("the response has already started");
+            }
+            let open = self.worker.upgraded.fetch_add(1, Ordering::Relaxed);
+            if self
+                .worker
+                .limits
+                .max_concurrent_upgraded_connections
+                .is_some_and(|max| open >= max)
+            {
+                self.worker.upgraded.fetch_sub(1, Ordering::Relaxed);
+                return refuse("the upgraded-connection limit is reached");
+            }
+            self.reading = Reading::Upgraded { eof: false };
+            self.response.body.clear();
+            self.response.status = 101;
+            // `101` frames no body and ends HTTP/1.1 here: the decision says close.
+            self.commit_head(Some(0), None, false, false);
+            self.response.writing = Writing::Done;
+            // An upgraded stream has its own pace: no minimum data rates apply.
+            self.timer.stop_read_rate();
+            self.write_rate = None;
+        }
+        self.poll_send_out(cx)
+    }
+
+    /// Reads upgraded-stream bytes: first those received after the head, then the socket's.
+    pub(super) fn poll_read_upgraded(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let Reading::Upgraded { eof } = self.reading else {
+                return Poll::Ready(Err(io::Error::other("the connection is not upgraded")));
+            };
+            if self.body_pos < self.input.len() {
+                let n = buf.len().min(self.input.len() - self.body_pos);
+                buf[..n].copy_from_slice(&self.input[self.body_pos..self.body_pos + n]);
+                self.body_pos += n;
+                return Poll::Ready(Ok(n));
+            }
+            if eof || buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            // The head stays (the application may still look at it); read bytes go.
+            let keep = self.base + self.head_len;
+            self.input.truncate(keep);
+            self.body_pos = keep;
+            match ready!(self.poll_fill(cx)) {
+                Ok(0) => self.reading = Reading::Upgraded { eof: true },
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Writes upgraded-stream bytes and sends them.
+    pub(super) fn poll_write_upgraded(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<()>> {
+        if !matches!(self.reading, Reading::Upgraded { .. }) {
+            return Poll::Ready(Err(io::Error::other("the connection is not upgraded")));
+        }
+        // `data` is appended once: a pending send is polled again with nothing new.
+        if !self.upgrade_write_pending {
+            self.out.extend_from_slice(data);
+            self.upgrade_write_pending = true;
+        }
+        let r = ready!(self.poll_send_out(cx));
+        self.upgrade_write_pending = false;
+        Poll::Ready(r)
+    }
+
+    /// How to close after the last response: linger if the client may still be sending.
+    pub(crate) fn closing(&self) -> Closing {
+        let ended = matches!(
+            self.reading,
+            Reading::Eof
+                | Reading::Upgraded { eof: true }
+                | Reading::BodyRejected(RejectReason::UnexpectedEof)
+        );
+        let unread = self.base + self.head_len < self.input.len() || !self.body.is_done();
+        if !ended && unread {
+            Closing::Linger
+        } else {
+            Closing::Now
+        }
+    }
+
+    /// The lingering close: the write side is shut (the client sees the end of the response),
+    /// and whatever still arrives is read and dropped until the client closes or [`LINGER`]
+    /// passes.
+    pub(crate) fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.timer.take_if(Expired::Linger) {
+            self.worker.metrics.timeout(TimeoutKind::Linger);
+            return Poll::Ready(());
+        }
+        if self.timer.deadline_kind() != Some(Expired::Linger) {
+            self.transport.shutdown_write();
+            self.set_deadline(LINGER, Expired::Linger);
+        }
+        loop {
+            if self.timer.take_if(Expired::Linger) {
+                self.worker.metrics.timeout(TimeoutKind::Linger);
+                return Poll::Ready(());
+            }
+            self.input.clear();
+            self.base = 0;
+            self.head_len = 0;
+            match self.poll_fill(cx) {
+                Poll::Pending => {
+                    self.timer.register(cx.waker());
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    self.timer.clear_deadline();
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Ok(_)) => {}
+            }
+        }
+    }
+}
