@@ -302,20 +302,25 @@ pub fn encode_head(out: &mut Vec<u8>, info: &ResponseHeadInfo<'_>) {
     debug_assert!((100..=999).contains(&info.status), "status {}", info.status);
     // A server sends its highest supported minor version (RFC 9110 6.2),
     // also to HTTP/1.0 clients.
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(itoa::Buffer::new().format(info.status).as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(reason_phrase(info.status).as_bytes());
-    out.extend_from_slice(b"\r\n");
+    match common_status_line(info.status) {
+        Some(line) => out.extend_from_slice(line),
+        None => {
+            out.extend_from_slice(b"HTTP/1.1 ");
+            out.extend_from_slice(itoa::Buffer::new().format(info.status).as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(reason_phrase(info.status).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
 
     let headers = info.headers;
     if let Some(server) = info.server {
         if !headers.contains("server") {
-            write_header(out, b"Server", server);
+            write_known_header(out, b"Server: ", server);
         }
     }
     if !info.date.is_empty() && !headers.contains("date") {
-        write_header(out, b"Date", info.date);
+        write_known_header(out, b"Date: ", info.date);
     }
     for (name, value) in headers.iter() {
         if is_framing_header(name) {
@@ -328,9 +333,9 @@ pub fn encode_head(out: &mut Vec<u8>, info: &ResponseHeadInfo<'_>) {
     match info.framing {
         _ if no_framing_allowed => {}
         ResponseFraming::Length(n) => {
-            write_header(
+            write_known_header(
                 out,
-                b"Content-Length",
+                b"Content-Length: ",
                 itoa::Buffer::new().format(n).as_bytes(),
             );
         }
@@ -361,6 +366,28 @@ fn is_framing_header(name: &[u8]) -> bool {
         17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
         _ => false,
     }
+}
+
+/// The whole status line of the statuses most responses have, so the common case is one copy.
+fn common_status_line(status: u16) -> Option<&'static [u8]> {
+    Some(match status {
+        200 => b"HTTP/1.1 200 OK\r\n",
+        204 => b"HTTP/1.1 204 No Content\r\n",
+        301 => b"HTTP/1.1 301 Moved Permanently\r\n",
+        302 => b"HTTP/1.1 302 Found\r\n",
+        304 => b"HTTP/1.1 304 Not Modified\r\n",
+        400 => b"HTTP/1.1 400 Bad Request\r\n",
+        404 => b"HTTP/1.1 404 Not Found\r\n",
+        500 => b"HTTP/1.1 500 Internal Server Error\r\n",
+        _ => return None,
+    })
+}
+
+/// A header whose name and `": "` are one constant (`b"Date: "`): one copy fewer.
+fn write_known_header(out: &mut Vec<u8>, name_colon: &[u8], value: &[u8]) {
+    out.extend_from_slice(name_colon);
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -410,6 +437,16 @@ pub fn encode_last_chunk(out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_status_lines_are_the_generic_ones() {
+        for status in 100..=999u16 {
+            if let Some(line) = common_status_line(status) {
+                let generic = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+                assert_eq!(line, generic.as_bytes(), "{status}");
+            }
+        }
+    }
     use crate::proto::h1::{BodyDecoder, BodyKind};
     use proptest::prelude::*;
 
