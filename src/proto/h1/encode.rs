@@ -202,6 +202,9 @@ impl ResponseHeaders {
     /// Removes every header named `name` (ASCII case-insensitive); returns
     /// whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
+        if self.entries.is_empty() {
+            return false;
+        }
         let name = name.as_bytes();
         let before = self.entries.len();
         let buf = &self.buf;
