@@ -165,7 +165,9 @@ impl Connection {
             control: Vec::with_capacity(MAX_CONTROL_PAYLOAD),
             utf8: Utf8Validator::new(),
             inflater: deflate.as_ref().map(Inflater::new),
-            deflater: deflate.as_ref().map(|p| Deflater::new(p, COMPRESSION_LEVEL)),
+            deflater: deflate
+                .as_ref()
+                .map(|p| Deflater::new(p, COMPRESSION_LEVEL)),
             streaming: false,
             out: Vec::new(),
             scratch: Vec::new(),
@@ -217,28 +219,26 @@ impl Connection {
                 return pos;
             }
             let step = match self.rx {
-                Rx::Header => {
-                    match frame::parse_header(&input[pos..], self.inflater.is_some()) {
-                        Ok(Parsed::Incomplete) => return pos,
-                        Ok(Parsed::Complete(h)) => {
-                            pos += h.header_len;
-                            self.start_frame(&h).and_then(|()| {
-                                self.rx = Rx::Payload {
-                                    header: h,
-                                    remaining: h.payload_len,
-                                    offset: 0,
-                                };
-                                if h.payload_len == 0 {
-                                    self.rx = Rx::Header;
-                                    self.end_frame(&h)
-                                } else {
-                                    Ok(())
-                                }
-                            })
-                        }
-                        Err(e) => Err(e),
+                Rx::Header => match frame::parse_header(&input[pos..], self.inflater.is_some()) {
+                    Ok(Parsed::Incomplete) => return pos,
+                    Ok(Parsed::Complete(h)) => {
+                        pos += h.header_len;
+                        self.start_frame(&h).and_then(|()| {
+                            self.rx = Rx::Payload {
+                                header: h,
+                                remaining: h.payload_len,
+                                offset: 0,
+                            };
+                            if h.payload_len == 0 {
+                                self.rx = Rx::Header;
+                                self.end_frame(&h)
+                            } else {
+                                Ok(())
+                            }
+                        })
                     }
-                }
+                    Err(e) => Err(e),
+                },
                 Rx::Payload {
                     header,
                     remaining,
@@ -326,7 +326,13 @@ impl Connection {
             let mut budget = self.limits.max_message_size - msg.len;
             let r = match self.inflater.as_mut() {
                 Some(inf) => {
-                    let mut sink = Sink::new(&mut self.buf, &mut self.utf8, &mut self.events, self.streaming, msg.kind);
+                    let mut sink = Sink::new(
+                        &mut self.buf,
+                        &mut self.utf8,
+                        &mut self.events,
+                        self.streaming,
+                        msg.kind,
+                    );
                     let r = inf.inflate(chunk, &mut budget, &mut |b| sink.put(b));
                     sink.result(r)
                 }
@@ -338,9 +344,19 @@ impl Connection {
         } else {
             msg.len += chunk.len() as u64;
             self.msg = Some(msg);
-            let mut sink = Sink::new(&mut self.buf, &mut self.utf8, &mut self.events, self.streaming, msg.kind);
+            let mut sink = Sink::new(
+                &mut self.buf,
+                &mut self.utf8,
+                &mut self.events,
+                self.streaming,
+                msg.kind,
+            );
             let ok = sink.put(chunk);
-            sink.result(if ok { Ok(()) } else { Err(InflateError::Corrupt) })
+            sink.result(if ok {
+                Ok(())
+            } else {
+                Err(InflateError::Corrupt)
+            })
         }
     }
 
@@ -378,7 +394,13 @@ impl Connection {
             let mut budget = self.limits.max_message_size - msg.len;
             let r = match self.inflater.as_mut() {
                 Some(inf) => {
-                    let mut sink = Sink::new(&mut self.buf, &mut self.utf8, &mut self.events, self.streaming, msg.kind);
+                    let mut sink = Sink::new(
+                        &mut self.buf,
+                        &mut self.utf8,
+                        &mut self.events,
+                        self.streaming,
+                        msg.kind,
+                    );
                     let r = inf.finish_message(&mut budget, &mut |b| sink.put(b));
                     sink.result(r)
                 }
@@ -482,12 +504,23 @@ impl Connection {
     /// with `fin` ends it; control frames may be sent in between. The
     /// concatenated fragments of a text message must be UTF-8 (a piece may
     /// split a character).
-    pub fn send_fragment(&mut self, kind: MessageKind, data: &[u8], fin: bool) -> Result<(), SendError> {
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
         let first = self.tx_fragment.is_none();
         self.send_frame(kind, data, first, fin)
     }
 
-    fn send_frame(&mut self, kind: MessageKind, data: &[u8], first: bool, fin: bool) -> Result<(), SendError> {
+    fn send_frame(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        first: bool,
+        fin: bool,
+    ) -> Result<(), SendError> {
         self.check_send()?;
         let op = match (first, kind) {
             (false, _) => opcode::CONTINUATION,
@@ -538,7 +571,13 @@ impl Connection {
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
         payload[..2].copy_from_slice(&code.0.to_be_bytes());
         payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
-        frame::encode_frame(&mut self.out, true, false, opcode::CLOSE, &payload[..2 + reason.len()]);
+        frame::encode_frame(
+            &mut self.out,
+            true,
+            false,
+            opcode::CLOSE,
+            &payload[..2 + reason.len()],
+        );
         self.state = State::CloseSent;
         Ok(())
     }

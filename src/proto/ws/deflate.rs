@@ -41,7 +41,10 @@ impl DeflateParams {
     /// `request_client_no_context_takeover` adds `client_no_context_takeover`
     /// to the response even when the client did not offer it (RFC 7692
     /// 7.1.1.2 allows this).
-    pub fn negotiate(offer: &ExtensionOffer, request_client_no_context_takeover: bool) -> Option<Self> {
+    pub fn negotiate(
+        offer: &ExtensionOffer,
+        request_client_no_context_takeover: bool,
+    ) -> Option<Self> {
         if offer.name != "permessage-deflate" {
             return None;
         }
@@ -55,7 +58,10 @@ impl DeflateParams {
                 return None;
             }
             seen.push(k);
-            let bits = |v: &Option<String>| v.as_deref().map(|v| v.parse::<u8>().ok().filter(|b| (8..=15).contains(b)));
+            let bits = |v: &Option<String>| {
+                v.as_deref()
+                    .map(|v| v.parse::<u8>().ok().filter(|b| (8..=15).contains(b)))
+            };
             match (k.as_str(), v) {
                 ("server_no_context_takeover", None) => p.server_no_context_takeover = true,
                 ("client_no_context_takeover", None) => p.client_no_context_takeover = true,
@@ -244,17 +250,35 @@ mod tests {
     fn negotiation_table() {
         let cases: &[(&str, Option<&str>)] = &[
             ("permessage-deflate", Some("permessage-deflate")),
-            ("permessage-deflate; client_max_window_bits", Some("permessage-deflate")),
-            ("permessage-deflate; client_max_window_bits=10", Some("permessage-deflate")),
+            (
+                "permessage-deflate; client_max_window_bits",
+                Some("permessage-deflate"),
+            ),
+            (
+                "permessage-deflate; client_max_window_bits=10",
+                Some("permessage-deflate"),
+            ),
             ("permessage-deflate; client_max_window_bits=16", None),
             ("permessage-deflate; client_max_window_bits=7", None),
-            ("permessage-deflate; server_max_window_bits=15", Some("permessage-deflate; server_max_window_bits=15")),
+            (
+                "permessage-deflate; server_max_window_bits=15",
+                Some("permessage-deflate; server_max_window_bits=15"),
+            ),
             ("permessage-deflate; server_max_window_bits=10", None),
             ("permessage-deflate; server_max_window_bits", None),
-            ("permessage-deflate; server_no_context_takeover", Some("permessage-deflate; server_no_context_takeover")),
-            ("permessage-deflate; client_no_context_takeover", Some("permessage-deflate; client_no_context_takeover")),
+            (
+                "permessage-deflate; server_no_context_takeover",
+                Some("permessage-deflate; server_no_context_takeover"),
+            ),
+            (
+                "permessage-deflate; client_no_context_takeover",
+                Some("permessage-deflate; client_no_context_takeover"),
+            ),
             ("permessage-deflate; server_no_context_takeover=1", None),
-            ("permessage-deflate; client_no_context_takeover; client_no_context_takeover", None),
+            (
+                "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+                None,
+            ),
             ("permessage-deflate; mystery", None),
             ("x-webkit-deflate-frame", None),
         ];
@@ -263,7 +287,10 @@ mod tests {
             assert_eq!(got.as_deref(), *want, "{o}");
         }
         let p = DeflateParams::negotiate(&offer("permessage-deflate"), true).unwrap();
-        assert_eq!(p.response_value(), "permessage-deflate; client_no_context_takeover");
+        assert_eq!(
+            p.response_value(),
+            "permessage-deflate; client_no_context_takeover"
+        );
     }
 
     fn inflate_all(inf: &mut Inflater, msg: &[u8], limit: u64) -> Result<Vec<u8>, InflateError> {
@@ -289,9 +316,21 @@ mod tests {
                 server_max_window_bits_15: false,
             };
             // Our deflater plays the client here, with the client's reset rule.
-            let mut def = Deflater::new(&DeflateParams { server_no_context_takeover: cnct, ..p }, 6);
+            let mut def = Deflater::new(
+                &DeflateParams {
+                    server_no_context_takeover: cnct,
+                    ..p
+                },
+                6,
+            );
             let mut inf = Inflater::new(&p);
-            for msg in [&b"Hello"[..], b"Hello", b"", &[7u8; 100_000], b"Hello, Hello, Hello"] {
+            for msg in [
+                &b"Hello"[..],
+                b"Hello",
+                b"",
+                &[7u8; 100_000],
+                b"Hello, Hello, Hello",
+            ] {
                 let mut c = Vec::new();
                 def.compress(msg, true, &mut c);
                 assert_eq!(inflate_all(&mut inf, &c, u64::MAX).unwrap(), msg);
@@ -310,11 +349,15 @@ mod tests {
         assert_eq!(inflate_all(&mut inf, &hello_again, 100).unwrap(), b"Hello");
         // 7.2.3.3: a stored (uncompressed) block.
         let mut inf = Inflater::new(&DeflateParams::default());
-        let stored = [0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00];
+        let stored = [
+            0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
         assert_eq!(inflate_all(&mut inf, &stored, 100).unwrap(), b"Hello");
         // 7.2.3.4: two deflate blocks in one message.
         let mut inf = Inflater::new(&DeflateParams::default());
-        let two = [0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00];
+        let two = [
+            0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+        ];
         assert_eq!(inflate_all(&mut inf, &two, 100).unwrap(), b"Hello");
         // 7.2.3.5: a final (BFINAL) block.
         let mut inf = Inflater::new(&DeflateParams::default());
@@ -343,6 +386,9 @@ mod tests {
     #[test]
     fn garbage_is_corrupt() {
         let mut inf = Inflater::new(&DeflateParams::default());
-        assert_eq!(inflate_all(&mut inf, &[0xff, 0xff, 0xff, 0xff], 100), Err(InflateError::Corrupt));
+        assert_eq!(
+            inflate_all(&mut inf, &[0xff, 0xff, 0xff, 0xff], 100),
+            Err(InflateError::Corrupt)
+        );
     }
 }

@@ -111,7 +111,11 @@ impl ProtocolError {
 
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "websocket protocol error {}: {self:?}", self.close_code())
+        write!(
+            f,
+            "websocket protocol error {}: {self:?}",
+            self.close_code()
+        )
     }
 }
 
@@ -123,10 +127,15 @@ mod tests {
 
     #[test]
     fn wire_validity_of_close_codes() {
-        for ok in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1014, 3000, 3999, 4000, 4999] {
+        for ok in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1014, 3000, 3999, 4000,
+            4999,
+        ] {
             assert!(CloseCode(ok).is_valid_on_wire(), "{ok}");
         }
-        for bad in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for bad in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
             assert!(!CloseCode(bad).is_valid_on_wire(), "{bad}");
         }
     }
@@ -137,6 +146,9 @@ mod tests {
         assert_eq!(ProtocolError::MessageTooLarge.close_code(), CloseCode(1009));
         assert_eq!(ProtocolError::FrameTooLarge.close_code(), CloseCode(1009));
         assert_eq!(ProtocolError::UnmaskedFrame.close_code(), CloseCode(1002));
-        assert_eq!(ProtocolError::BadCompressedData.close_code(), CloseCode(1007));
+        assert_eq!(
+            ProtocolError::BadCompressedData.close_code(),
+            CloseCode(1007)
+        );
     }
 }

@@ -241,7 +241,11 @@ mod tests {
         assert_eq!((h.payload_len, h.header_len), (65536, 14));
         let full = [0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4];
         for n in 0..full.len() {
-            assert_eq!(parse_header(&full[..n], false), Ok(Parsed::Incomplete), "{n}");
+            assert_eq!(
+                parse_header(&full[..n], false),
+                Ok(Parsed::Incomplete),
+                "{n}"
+            );
         }
     }
 
@@ -251,27 +255,78 @@ mod tests {
         use ProtocolError::*;
         let cases: &[(&str, &[u8], bool, ProtocolError, u16)] = &[
             ("unmasked text", &[0x81, 0x00], false, UnmaskedFrame, 1002),
-            ("rsv1 without deflate", &[0xC1, 0x80], false, ReservedBits, 1002),
+            (
+                "rsv1 without deflate",
+                &[0xC1, 0x80],
+                false,
+                ReservedBits,
+                1002,
+            ),
             ("rsv2", &[0xA1, 0x80], true, ReservedBits, 1002),
             ("rsv3", &[0x91, 0x80], true, ReservedBits, 1002),
-            ("rsv1 on ping with deflate", &[0xC9, 0x80], true, ReservedBits, 1002),
+            (
+                "rsv1 on ping with deflate",
+                &[0xC9, 0x80],
+                true,
+                ReservedBits,
+                1002,
+            ),
             ("opcode 3", &[0x83, 0x80], false, ReservedOpcode, 1002),
             ("opcode 7", &[0x87, 0x80], false, ReservedOpcode, 1002),
             ("opcode B", &[0x8B, 0x80], false, ReservedOpcode, 1002),
             ("opcode F", &[0x8F, 0x80], false, ReservedOpcode, 1002),
-            ("16-bit length 125", &[0x82, 0xFE, 0x00, 0x7D], false, NonMinimalLength, 1002),
-            ("64-bit length 65535", &[0x82, 0xFF, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF], false, NonMinimalLength, 1002),
-            ("64-bit length MSB", &[0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0], false, NonMinimalLength, 1002),
-            ("ping 126 bytes", &[0x89, 0xFE, 0x00, 0x7E], false, ControlFrameTooLong, 1002),
-            ("close without fin", &[0x08, 0x80], false, FragmentedControlFrame, 1002),
-            ("ping without fin", &[0x09, 0x80], false, FragmentedControlFrame, 1002),
+            (
+                "16-bit length 125",
+                &[0x82, 0xFE, 0x00, 0x7D],
+                false,
+                NonMinimalLength,
+                1002,
+            ),
+            (
+                "64-bit length 65535",
+                &[0x82, 0xFF, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF],
+                false,
+                NonMinimalLength,
+                1002,
+            ),
+            (
+                "64-bit length MSB",
+                &[0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0],
+                false,
+                NonMinimalLength,
+                1002,
+            ),
+            (
+                "ping 126 bytes",
+                &[0x89, 0xFE, 0x00, 0x7E],
+                false,
+                ControlFrameTooLong,
+                1002,
+            ),
+            (
+                "close without fin",
+                &[0x08, 0x80],
+                false,
+                FragmentedControlFrame,
+                1002,
+            ),
+            (
+                "ping without fin",
+                &[0x09, 0x80],
+                false,
+                FragmentedControlFrame,
+                1002,
+            ),
         ];
         for (name, bytes, deflate, err, code) in cases {
             assert_eq!(parse_header(bytes, *deflate), Err(*err), "{name}");
             assert_eq!(err.close_code().0, *code, "{name}");
         }
         // RSV1 on a data frame is fine once deflate is negotiated.
-        assert!(matches!(parse_header(&[0xC1, 0x80, 0, 0, 0, 0], true), Ok(Parsed::Complete(_))));
+        assert!(matches!(
+            parse_header(&[0xC1, 0x80, 0, 0, 0, 0], true),
+            Ok(Parsed::Complete(_))
+        ));
     }
 
     proptest! {

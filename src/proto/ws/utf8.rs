@@ -106,15 +106,35 @@ mod tests {
         // 4-byte U+10FFFF byte by byte.
         assert_eq!(check(&[&[0xF4], &[0x8F], &[0xBF], &[0xBF]]), Ok(()));
         let cases: &[(&str, &[&[u8]], usize)] = &[
-            ("F4 90: above U+10FFFF, known at the 90", &[b"ok", &[0xF4], &[0x90], &[0x80, 0x80]], 2),
-            ("ED A0: a surrogate, known at the A0", &[&[0xED], &[0xA0, 0x80]], 1),
-            ("E0 80: overlong, known at the 80", &[&[0xE0], &[0x80], &[0x80]], 1),
+            (
+                "F4 90: above U+10FFFF, known at the 90",
+                &[b"ok", &[0xF4], &[0x90], &[0x80, 0x80]],
+                2,
+            ),
+            (
+                "ED A0: a surrogate, known at the A0",
+                &[&[0xED], &[0xA0, 0x80]],
+                1,
+            ),
+            (
+                "E0 80: overlong, known at the 80",
+                &[&[0xE0], &[0x80], &[0x80]],
+                1,
+            ),
             ("C0: never valid", &[b"abc", &[0xC0], &[0x80]], 1),
             ("lone continuation", &[b"a", &[0x80]], 1),
             ("F5 lead", &[&[0xF5]], 0),
             ("truncated at the end", &[b"a", &[0xE2, 0x82]], 2),
-            ("truncated 4-byte across pieces", &[&[0xF0], &[0x90, 0x80]], 2),
-            ("valid then bad inside a piece", &[b"hello", &[0xCE, 0xBA, 0xFF]], 1),
+            (
+                "truncated 4-byte across pieces",
+                &[&[0xF0], &[0x90, 0x80]],
+                2,
+            ),
+            (
+                "valid then bad inside a piece",
+                &[b"hello", &[0xCE, 0xBA, 0xFF]],
+                1,
+            ),
             ("pending completed by a bad byte", &[&[0xCE], &[0x41]], 1),
         ];
         for (name, pieces, fails_at) in cases {
