@@ -308,7 +308,7 @@ impl Connection {
                 m
             }
         };
-        if !msg.compressed && msg.len + h.payload_len > self.limits.max_message_size {
+        if !msg.compressed && msg.len.saturating_add(h.payload_len) > self.limits.max_message_size {
             return Err(ProtocolError::MessageTooLarge);
         }
         Ok(())

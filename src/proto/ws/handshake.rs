@@ -296,7 +296,9 @@ mod tests {
 
     const KEY: &[u8] = b"dGhlIHNhbXBsZSBub25jZQ==";
 
-    fn base() -> Vec<(&'static [u8], &'static [u8])> {
+    type Headers = Vec<(&'static [u8], &'static [u8])>;
+
+    fn base() -> Headers {
         vec![
             (b"Host", b"server.example.com"),
             (b"Upgrade", b"websocket"),
@@ -360,7 +362,7 @@ mod tests {
     #[test]
     fn rejections() {
         let cfg = HandshakeConfig::default();
-        let cases: Vec<(&str, Vec<(&[u8], &[u8])>, Rejection, u16)> = vec![
+        let cases: Vec<(&str, Headers, Rejection, u16)> = vec![
             (
                 "no Upgrade",
                 with(b"Upgrade", None),

@@ -18,7 +18,7 @@
 //!   sequence is certainly invalid;
 //! * [`deflate`]: permessage-deflate (RFC 7692) with inflation bounded
 //!   while it runs;
-//! * [`limits`]: [`WebSocketLimits`];
+//! * [`limits`]: the limits, [`WebSocketLimits`];
 //! * [`conn`]: the message layer: reassembly, control frames, the close
 //!   handshake.
 //!
