@@ -308,8 +308,13 @@ impl Connection {
                 m
             }
         };
-        if !msg.compressed && msg.len.saturating_add(h.payload_len) > self.limits.max_message_size {
-            return Err(ProtocolError::MessageTooLarge);
+        if !msg.compressed {
+            if msg.len.saturating_add(h.payload_len) > self.limits.max_message_size {
+                return Err(ProtocolError::MessageTooLarge);
+            }
+            // Room for the frame's payload, up to 64 KiB before any of it
+            // has arrived: one allocation per ordinary message.
+            self.buf.reserve(h.payload_len.min(STREAM_CHUNK as u64) as usize);
         }
         Ok(())
     }
