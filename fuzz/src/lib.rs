@@ -974,6 +974,7 @@ pub fn ws_small_limits() -> ws::WebSocketLimits {
         max_frame_size: 200,
         max_message_size: 300,
         max_output_buffer_size: 256,
+        ..ws::WebSocketLimits::default()
     }
 }
 

@@ -23,6 +23,7 @@
 //! Connection").
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use super::deflate::{DeflateParams, Deflater, InflateError, Inflater};
 use super::error::{CloseCode, ProtocolError};
@@ -84,6 +85,21 @@ pub enum Event {
     /// queued (unless one was already sent) and the state is
     /// [`State::Closed`].
     Failed(ProtocolError),
+    /// A timer of [`Connection::tick`] ran out; the state is
+    /// [`State::Closed`] and nothing more is sent: the engine closes the
+    /// TCP connection.
+    TimedOut(Timeout),
+}
+
+/// Which timer ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// No Pong came within [`WebSocketLimits::keep_alive_timeout`] of a
+    /// keep-alive Ping.
+    Pong,
+    /// The client did not answer our Close within
+    /// [`WebSocketLimits::close_timeout`].
+    Close,
 }
 
 /// The close handshake's state.
@@ -150,6 +166,9 @@ pub struct Connection {
     scratch: Vec<u8>,
     events: VecDeque<Event>,
     tx_fragment: Option<bool>,
+    next_ping: Option<Instant>,
+    ping_sent: Option<Instant>,
+    close_sent: Option<Instant>,
 }
 
 impl Connection {
@@ -173,6 +192,9 @@ impl Connection {
             scratch: Vec::new(),
             events: VecDeque::new(),
             tx_fragment: None,
+            next_ping: None,
+            ping_sent: None,
+            close_sent: None,
         }
     }
 
@@ -185,6 +207,51 @@ impl Connection {
     /// The close handshake's state.
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Brings the time: sends a keep-alive Ping every
+    /// [`WebSocketLimits::keep_alive_interval`] (counted from the first
+    /// tick), ends the connection when its Pong does not come within
+    /// [`WebSocketLimits::keep_alive_timeout`] (any Pong answers it), and
+    /// when the client does not answer our Close within
+    /// [`WebSocketLimits::close_timeout`] (counted from the first tick
+    /// after the Close was sent). The engine calls it from a timer, at
+    /// least as often as the shortest of these.
+    pub fn tick(&mut self, now: Instant) {
+        match self.state {
+            State::Closed => {}
+            State::CloseSent => {
+                let since = *self.close_sent.get_or_insert(now);
+                if now.saturating_duration_since(since) >= self.limits.close_timeout {
+                    self.time_out(Timeout::Close);
+                }
+            }
+            State::Open => {
+                if let (Some(sent), Some(timeout)) =
+                    (self.ping_sent, self.limits.keep_alive_timeout)
+                {
+                    if now.saturating_duration_since(sent) >= timeout {
+                        self.time_out(Timeout::Pong);
+                        return;
+                    }
+                }
+                let Some(interval) = self.limits.keep_alive_interval else {
+                    return;
+                };
+                let next = *self.next_ping.get_or_insert(now + interval);
+                if now >= next {
+                    frame::encode_frame(&mut self.out, true, false, opcode::PING, b"");
+                    self.ping_sent.get_or_insert(now);
+                    self.next_ping = Some(now + interval);
+                }
+            }
+        }
+    }
+
+    fn time_out(&mut self, t: Timeout) {
+        self.state = State::Closed;
+        self.msg = None;
+        self.events.push_back(Event::TimedOut(t));
     }
 
     /// The next event, if any.
@@ -314,7 +381,8 @@ impl Connection {
             }
             // Room for the frame's payload, up to 64 KiB before any of it
             // has arrived: one allocation per ordinary message.
-            self.buf.reserve(h.payload_len.min(STREAM_CHUNK as u64) as usize);
+            self.buf
+                .reserve(h.payload_len.min(STREAM_CHUNK as u64) as usize);
         }
         Ok(())
     }
@@ -375,6 +443,7 @@ impl Connection {
                 return Ok(());
             }
             opcode::PONG => {
+                self.ping_sent = None;
                 self.events.push_back(Event::Pong(self.control.clone()));
                 return Ok(());
             }

@@ -1,5 +1,7 @@
 //! [`WebSocketLimits`]: every limit of the WebSocket core in one place.
 
+use std::time::Duration;
+
 /// Limits for one WebSocket connection.
 ///
 /// Where the defaults come from: Kestrel has no message size limit at all
@@ -31,6 +33,19 @@ pub struct WebSocketLimits {
     /// cannot grow the output. Control frames the core itself must send
     /// (pongs, the close) are always queued. Default 1 MiB.
     pub max_output_buffer_size: usize,
+    /// Send a Ping this often (from [`super::Connection::tick`]); `None`
+    /// turns keep-alive pings off. Default 2 minutes, Kestrel's
+    /// `WebSocketOptions.KeepAliveInterval`.
+    pub keep_alive_interval: Option<Duration>,
+    /// End the connection when a keep-alive Ping is not answered by a Pong
+    /// in this long; `None` waits forever. Default 30 s: Kestrel's
+    /// `KeepAliveTimeout` defaults to infinite, we pick a finite one so
+    /// that a vanished client is found.
+    pub keep_alive_timeout: Option<Duration>,
+    /// After our Close, wait this long for the client's before closing the
+    /// TCP connection anyway. Default 5 s (tungstenite and Kestrel leave it
+    /// to the application).
+    pub close_timeout: Duration,
 }
 
 impl Default for WebSocketLimits {
@@ -39,6 +54,9 @@ impl Default for WebSocketLimits {
             max_frame_size: 1024 * 1024,
             max_message_size: 16 * 1024 * 1024,
             max_output_buffer_size: 1024 * 1024,
+            keep_alive_interval: Some(Duration::from_secs(120)),
+            keep_alive_timeout: Some(Duration::from_secs(30)),
+            close_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -53,5 +71,8 @@ mod tests {
         assert_eq!(l.max_frame_size, 1_048_576);
         assert_eq!(l.max_message_size, 16_777_216);
         assert_eq!(l.max_output_buffer_size, 1_048_576);
+        assert_eq!(l.keep_alive_interval, Some(Duration::from_secs(120)));
+        assert_eq!(l.keep_alive_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(l.close_timeout, Duration::from_secs(5));
     }
 }

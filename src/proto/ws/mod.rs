@@ -32,7 +32,7 @@ pub mod handshake;
 pub mod limits;
 pub mod utf8;
 
-pub use conn::{Connection, Event, MessageKind, SendError, State};
+pub use conn::{Connection, Event, MessageKind, SendError, State, Timeout};
 pub use error::{CloseCode, ProtocolError};
 pub use handshake::{accept, Accepted, HandshakeConfig, HandshakeRequest, Rejection};
 pub use limits::WebSocketLimits;

@@ -4,6 +4,8 @@
 //! style), permessage-deflate and the bomb (sections 12/13 style),
 //! back-pressure, and split invariance (proptest).
 
+use std::time::{Duration, Instant};
+
 use proptest::prelude::*;
 
 use super::*;
@@ -547,6 +549,67 @@ fn streaming_mode_delivers_fragments() {
         .collect();
     assert_eq!(joined, big);
     assert!(matches!(ev.last(), Some(Event::Fragment { fin: true, .. })));
+}
+
+#[test]
+fn keep_alive_pings_and_pong_timeout() {
+    let limits = WebSocketLimits {
+        keep_alive_interval: Some(Duration::from_secs(10)),
+        keep_alive_timeout: Some(Duration::from_secs(3)),
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut c = Connection::new(limits.clone(), None);
+    c.tick(t0);
+    c.tick(t0 + s(9));
+    assert!(c.output().is_empty());
+    c.tick(t0 + s(10));
+    assert_eq!(c.output(), server(opcode::PING, b""));
+    c.advance_output(2);
+    // Answered: the next Ping comes an interval later, no timeout.
+    assert_eq!(
+        feed(&mut c, &frame(true, false, opcode::PONG, b"")),
+        [Event::Pong(vec![])]
+    );
+    c.tick(t0 + s(15));
+    assert!(c.output().is_empty());
+    assert_eq!(c.state(), State::Open);
+    c.tick(t0 + s(20));
+    assert_eq!(c.output(), server(opcode::PING, b""));
+    // Not answered: the connection ends 3 s after the Ping.
+    c.tick(t0 + s(22));
+    assert_eq!(c.state(), State::Open);
+    c.tick(t0 + s(23));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.poll_event(), Some(Event::TimedOut(Timeout::Pong)));
+    // Keep-alive off: nothing is ever sent.
+    let mut c = Connection::new(
+        WebSocketLimits {
+            keep_alive_interval: None,
+            ..limits
+        },
+        None,
+    );
+    c.tick(t0);
+    c.tick(t0 + s(1000));
+    assert!(c.output().is_empty());
+}
+
+#[test]
+fn close_timeout() {
+    let t0 = Instant::now();
+    let mut c = conn();
+    c.tick(t0);
+    c.close(CloseCode::GOING_AWAY, "").unwrap();
+    c.tick(t0 + Duration::from_secs(1));
+    c.tick(t0 + Duration::from_secs(5));
+    assert_eq!(c.state(), State::CloseSent);
+    c.tick(t0 + Duration::from_secs(6));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.poll_event(), Some(Event::TimedOut(Timeout::Close)));
+    // Afterwards the client's Close is ignored.
+    assert!(feed(&mut c, &close_frame(1000, b"")).is_empty());
 }
 
 fn deflate_conn(limits: WebSocketLimits) -> Connection {
