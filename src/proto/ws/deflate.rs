@@ -129,6 +129,10 @@ impl Inflater {
     /// to `sink` in chunks of at most 16 KiB; `budget` is what the message
     /// may still grow by, and is spent as output comes. Output past the
     /// budget is refused before it reaches `sink`: a bomb costs one chunk.
+    /// A `sink` that returns `false` ends inflation with `Corrupt` (the
+    /// caller knows why). The outcome does not depend on how the input is
+    /// split: the output before an error or before the limit reaches the
+    /// sink first.
     pub fn inflate(
         &mut self,
         mut input: &[u8],
@@ -137,20 +141,29 @@ impl Inflater {
     ) -> Result<(), InflateError> {
         while !self.ended {
             let (in0, out0) = (self.d.total_in(), self.d.total_out());
-            let status = self
+            let result = self
                 .d
-                .decompress(input, &mut self.scratch, FlushDecompress::None)
-                .map_err(|_| InflateError::Corrupt)?;
+                .decompress(input, &mut self.scratch, FlushDecompress::None);
             let used = (self.d.total_in() - in0) as usize;
             let produced = (self.d.total_out() - out0) as usize;
             input = &input[used..];
+            // What came out before an error is checked first, so that the
+            // outcome does not depend on where the input was split.
+            // The same goes for the limit: the bytes up to it still reach
+            // the sink (which validates them), the rest never does.
             if produced as u64 > *budget {
+                let allowed = *budget as usize;
+                *budget = 0;
+                if allowed > 0 && !sink(&self.scratch[..allowed]) {
+                    return Err(InflateError::Corrupt);
+                }
                 return Err(InflateError::TooLarge);
             }
             *budget -= produced as u64;
             if produced > 0 && !sink(&self.scratch[..produced]) {
                 return Err(InflateError::Corrupt);
             }
+            let status = result.map_err(|_| InflateError::Corrupt)?;
             if status == Status::StreamEnd {
                 // A final block: the rest of this message is ignored and the
                 // stream starts again with the next one.
