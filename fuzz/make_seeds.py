@@ -242,3 +242,36 @@ H2 = {
 for name, data in H2.items():
     write("h2", name, b"\x00" + data)
     write("h2", name + "_split", b"\x03\x01\x05\x09" + data)   # pieces of 1, 5, 9
+
+
+def ws_frame(op, payload=b"", fin=True, rsv1=False, mask=b"\x37\xfa\x21\x3d"):
+    """A masked client WebSocket frame."""
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | op
+    n = len(payload)
+    if n < 126:
+        head = bytes([b0, 0x80 | n])
+    elif n < 65536:
+        head = bytes([b0, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, 0x80 | 127]) + n.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+WS_HELLO_DEFLATE = bytes([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00])
+WS = {
+    "text": ws_frame(1, b"Hello"),
+    "fragments_ping": ws_frame(1, b"Hel", fin=False) + ws_frame(9, b"p") + ws_frame(0, b"lo"),
+    "binary_126": ws_frame(2, bytes(range(126))),
+    "utf8_split": ws_frame(1, "κό".encode()[:3], fin=False) + ws_frame(0, "κό".encode()[3:]),
+    "utf8_bad": ws_frame(1, b"ok\xf4", fin=False) + ws_frame(0, b"\x90\x80\x80"),
+    "close": ws_frame(8, b"\x03\xe8bye"),
+    "close_bad_code": ws_frame(8, b"\x03\xed"),
+    "deflate_hello": ws_frame(1, WS_HELLO_DEFLATE, rsv1=True),
+    "deflate_fragmented": ws_frame(1, WS_HELLO_DEFLATE[:3], fin=False, rsv1=True) + ws_frame(0, WS_HELLO_DEFLATE[3:]),
+    "too_big": ws_frame(2, b"x" * 250, fin=False) + ws_frame(0, b"y" * 100),
+    "reserved_opcode": ws_frame(3),
+    "ping_flood": ws_frame(9, b"x" * 125) * 8,
+}
+for name, data in WS.items():
+    write("ws", name, b"\x00" + data)
+    write("ws", name + "_split", b"\x03\x01\x05\x09" + data)   # pieces of 1, 5, 9

@@ -12,7 +12,7 @@ DURATION="${1:-20}"
 shift || true
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(head chunked connection proxy h2)
+    TARGETS=(head chunked connection proxy h2 ws)
 fi
 case "$DURATION" in
     '' | *[!0-9]*) echo "usage: fuzz/run.sh [SECONDS] [TARGET...]" >&2; exit 2 ;;

@@ -19,6 +19,7 @@ use peregrine::proto::h1::{
 };
 use peregrine::proto::h2::{self, Connection, Event as H2Event, Http2Limits};
 use peregrine::proto::proxy;
+use peregrine::proto::ws;
 use peregrine::Limits;
 
 /// Small limits, so that inputs of a few hundred bytes reach every limit check.
@@ -961,6 +962,107 @@ pub fn check_h2(data: &[u8]) {
     {
         assert!(list.size() <= 256);
         assert!(list.iter().all(|(n, v)| n.len() + v.len() <= 64));
+    }
+}
+
+// ---- ws -------------------------------------------------------------------------------------
+
+/// Small WebSocket limits, so that inputs of a few hundred bytes reach the frame, message and
+/// output bounds.
+pub fn ws_small_limits() -> ws::WebSocketLimits {
+    ws::WebSocketLimits {
+        max_frame_size: 200,
+        max_message_size: 300,
+        max_output_buffer_size: 256,
+        ..ws::WebSocketLimits::default()
+    }
+}
+
+/// Feeds `pieces` to a WebSocket [`ws::Connection`] as an engine would (unconsumed bytes kept
+/// and presented again, the output written after each call) and returns the events and the
+/// bytes written.
+pub fn drive_ws(
+    limits: &ws::WebSocketLimits,
+    deflate: bool,
+    pieces: &[&[u8]],
+) -> (Vec<ws::Event>, Vec<u8>) {
+    let params = deflate.then(ws::deflate::DeflateParams::default);
+    let mut c = ws::Connection::new(limits.clone(), params);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut events = Vec::new();
+    let mut written = Vec::new();
+    let mut ended = false;
+    for piece in pieces {
+        buf.extend_from_slice(piece);
+        loop {
+            let n = c.recv(&mut buf);
+            assert!(n <= buf.len(), "consumed more than given");
+            buf.drain(..n);
+            while let Some(e) = c.poll_event() {
+                assert!(!ended, "event {e:?} after the end");
+                match &e {
+                    ws::Event::Message { kind, data } => {
+                        assert!(data.len() as u64 <= limits.max_message_size);
+                        if *kind == ws::MessageKind::Text {
+                            assert!(std::str::from_utf8(data).is_ok(), "invalid text delivered");
+                        }
+                    }
+                    ws::Event::Failed(err) => {
+                        let code = err.close_code().0.to_be_bytes();
+                        assert!(
+                            c.output().ends_with(&[0x88, 2, code[0], code[1]]),
+                            "no close"
+                        );
+                        ended = true;
+                    }
+                    ws::Event::Close { .. } => ended = true,
+                    _ => {}
+                }
+                events.push(e);
+            }
+            assert_eq!(ended, c.state() == ws::State::Closed);
+            // Reading pauses past the output bound by at most one frame's answer.
+            assert!(c.output().len() <= limits.max_output_buffer_size + 200);
+            let full = c.is_output_full();
+            written.extend_from_slice(c.output());
+            let out = c.output().len();
+            c.advance_output(out);
+            if buf.is_empty() || (n == 0 && !full) {
+                break;
+            }
+        }
+    }
+    (events, written)
+}
+
+/// `ws` target: the WebSocket server connection over arbitrary bytes, with and without
+/// permessage-deflate, with the default and with small limits.
+///
+/// * The events and the bytes written are the same for every split of the input.
+/// * Delivered text is UTF-8, delivered messages are within the limit.
+/// * A failure queues a Close with its code, and nothing follows it or the client's Close.
+/// * The output stays within its bound.
+pub fn check_ws(data: &[u8]) {
+    let (sizes, payload) = split_input(data);
+    for limits in [ws::WebSocketLimits::default(), ws_small_limits()] {
+        for deflate in [false, true] {
+            let whole = drive_ws(&limits, deflate, &[payload]);
+            let split = drive_ws(&limits, deflate, &pieces(payload, &sizes));
+            // Compressed data that is both corrupt and invalid UTF-8 may be reported as either,
+            // depending on how much inflated before the corruption was found: the bytes written
+            // (the Close and its code) must agree, the events up to the failure's reason.
+            let reason = |e: &ws::Event| match e {
+                ws::Event::Failed(err) => ws::Event::Failed(match err.close_code().0 {
+                    1007 => ws::ProtocolError::InvalidUtf8,
+                    _ => *err,
+                }),
+                e => e.clone(),
+            };
+            let w: Vec<_> = whole.0.iter().map(reason).collect();
+            let s: Vec<_> = split.0.iter().map(reason).collect();
+            assert_eq!(w, s, "split {sizes:?} changed the events");
+            assert_eq!(whole.1, split.1, "split {sizes:?} changed the output");
+        }
     }
 }
 

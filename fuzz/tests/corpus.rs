@@ -47,3 +47,8 @@ fn proxy_corpus() {
 fn h2_corpus() {
     replay("h2", peregrine_fuzz::check_h2);
 }
+
+#[test]
+fn ws_corpus() {
+    replay("ws", peregrine_fuzz::check_ws);
+}

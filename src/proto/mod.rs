@@ -8,3 +8,4 @@
 pub mod h1;
 pub mod h2;
 pub mod proxy;
+pub mod ws;
