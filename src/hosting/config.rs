@@ -261,32 +261,43 @@ impl Config {
                 *slot = Some(urls);
             }
         }
-        if let Some(v) = raw.known_proxies {
-            let text = list_text(&v, ",").ok_or_else(|| {
-                err("known_proxies: expected a string or a list of strings".into())
-            })?;
-            c.known_proxies = Some(
-                settings::parse_known_proxies(&text)
-                    .map_err(|e| err(format!("known_proxies: {e}")))?,
-            );
+        // The list keys: a string (comma-separated) or an array of strings, parsed as the flag is.
+        fn list<T>(
+            v: Option<toml::Value>,
+            key: &str,
+            parse: fn(&str) -> Result<T, String>,
+        ) -> Result<Option<T>, String> {
+            let Some(v) = v else { return Ok(None) };
+            let text = list_text(&v, ",")
+                .ok_or_else(|| format!("{key}: expected a string or a list of strings"))?;
+            parse(&text).map(Some).map_err(|e| format!("{key}: {e}"))
         }
-        if let Some(v) = raw.known_networks {
-            let text = list_text(&v, ",").ok_or_else(|| {
-                err("known_networks: expected a string or a list of strings".into())
-            })?;
-            c.known_networks = Some(
-                settings::parse_known_networks(&text)
-                    .map_err(|e| err(format!("known_networks: {e}")))?,
-            );
+        if let Some(v) = list(
+            raw.known_proxies,
+            "known_proxies",
+            settings::parse_known_proxies,
+        )
+        .map_err(err)?
+        {
+            c.known_proxies = Some(v);
         }
-        if let Some(v) = raw.allowed_hosts {
-            let text = list_text(&v, ",").ok_or_else(|| {
-                err("allowed_hosts: expected a string or a list of strings".into())
-            })?;
-            c.allowed_hosts = Some(
-                settings::parse_allowed_hosts(&text)
-                    .map_err(|e| err(format!("allowed_hosts: {e}")))?,
-            );
+        if let Some(v) = list(
+            raw.known_networks,
+            "known_networks",
+            settings::parse_known_networks,
+        )
+        .map_err(err)?
+        {
+            c.known_networks = Some(v);
+        }
+        if let Some(v) = list(
+            raw.allowed_hosts,
+            "allowed_hosts",
+            settings::parse_allowed_hosts,
+        )
+        .map_err(err)?
+        {
+            c.allowed_hosts = Some(v);
         }
         if let Some(table) = raw.endpoints {
             let mut endpoints = Vec::new();
