@@ -272,33 +272,24 @@ impl Config {
                 .ok_or_else(|| format!("{key}: expected a string or a list of strings"))?;
             parse(&text).map(Some).map_err(|e| format!("{key}: {e}"))
         }
-        if let Some(v) = list(
+        c.known_proxies = list(
             raw.known_proxies,
             "known_proxies",
             settings::parse_known_proxies,
         )
-        .map_err(err)?
-        {
-            c.known_proxies = Some(v);
-        }
-        if let Some(v) = list(
+        .map_err(err)?;
+        c.known_networks = list(
             raw.known_networks,
             "known_networks",
             settings::parse_known_networks,
         )
-        .map_err(err)?
-        {
-            c.known_networks = Some(v);
-        }
-        if let Some(v) = list(
+        .map_err(err)?;
+        c.allowed_hosts = list(
             raw.allowed_hosts,
             "allowed_hosts",
             settings::parse_allowed_hosts,
         )
-        .map_err(err)?
-        {
-            c.allowed_hosts = Some(v);
-        }
+        .map_err(err)?;
         if let Some(table) = raw.endpoints {
             let mut endpoints = Vec::new();
             for (name, value) in table {
