@@ -376,6 +376,54 @@ impl HeadParser {
     /// `max_request_line + 2 + max_header_bytes` bytes of buffer.
     pub fn parse(&self, buf: &[u8], head: &mut RequestHead) -> Result<ParseStatus, RejectReason> {
         head.clear();
+        if let Some(parsed) = self.parse_complete(buf, head) {
+            return parsed;
+        }
+        self.parse_bounded(buf, head)
+    }
+
+    /// The common case in one httparse pass: a head that starts with its request line and is
+    /// complete in `buf`, whose limits are then checked from where httparse found its parts.
+    /// `None` leaves every other case (empty lines before the request line, a head not complete
+    /// yet, an error) to [`parse_bounded`](Self::parse_bounded), which names each exactly; both
+    /// give the same answer for a complete head (the property tests compare every prefix).
+    #[inline]
+    fn parse_complete(
+        &self,
+        buf: &[u8],
+        head: &mut RequestHead,
+    ) -> Option<Result<ParseStatus, RejectReason>> {
+        let limits = &self.limits;
+        if matches!(buf.first(), None | Some(b'\r' | b'\n')) {
+            return None;
+        }
+        let window = &buf[..buf.len().min(limits.max_request_line + 2 + limits.max_header_bytes)];
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_SLOTS];
+        let mut req = httparse::Request::new(&mut []);
+        let Ok(httparse::Status::Complete(head_len)) =
+            req.parse_with_uninit_headers(window, &mut slots[..limits.max_headers])
+        else {
+            return None;
+        };
+        // httparse accepts exactly one SP before the 8-byte `HTTP/1.x`, then CRLF or a bare LF.
+        let version_end = version_start(&req, window)? + b"HTTP/1.1".len();
+        let crlf = buf[version_end] == b'\r';
+        let header_start = version_end + 1 + usize::from(crlf);
+        if version_end > limits.max_request_line {
+            return Some(Err(RejectReason::RequestLineTooLong));
+        }
+        if head_len - header_start > limits.max_header_bytes {
+            return Some(Err(RejectReason::HeadersTooLarge));
+        }
+        Some(self.fill(buf, &req, head, head_len, !crlf))
+    }
+
+    /// Parses with the limits applied first, by slicing: the general case.
+    fn parse_bounded(
+        &self,
+        buf: &[u8],
+        head: &mut RequestHead,
+    ) -> Result<ParseStatus, RejectReason> {
         let limits = &self.limits;
 
         // Limits first, by slicing (Kestrel's `TakeStartLine`): httparse only
@@ -432,6 +480,20 @@ impl HeadParser {
             // Kept as a rejection rather than a panic.
             return Err(RejectReason::RequestLineTooLong);
         };
+        self.fill(buf, &req, head, head_len, request_line_bare_lf)
+    }
+
+    /// Fills `head` from a complete parse of `buf[..head_len]`, checking what httparse does not:
+    /// line terminators, the target's form, the fields that decide framing and persistence.
+    #[inline]
+    fn fill(
+        &self,
+        buf: &[u8],
+        req: &httparse::Request<'_, '_>,
+        head: &mut RequestHead,
+        head_len: usize,
+        request_line_bare_lf: bool,
+    ) -> Result<ParseStatus, RejectReason> {
         // Line terminators (RFC 9112 2.2). httparse takes a lone LF as a line
         // end; whether one did is read off the bytes at each line end it
         // found (the request line's, each field line's and the blank line's)
