@@ -731,9 +731,14 @@ fn parse_target(
     // httparse admits any visible ASCII plus UTF-8. A URI is ASCII
     // (RFC 3986 2), and a fragment is never part of a request-target
     // (RFC 9112 3.2: clients strip it), so `#` means a broken or hostile
-    // client.
-    if t.iter().any(|&b| b >= 0x80 || b == b'#') {
-        return Err(RejectReason::InvalidRequestTarget);
+    // client. The same pass finds the query's `?`.
+    let mut question = None;
+    for (i, &b) in t.iter().enumerate() {
+        match b {
+            b'#' | 0x80..=0xff => return Err(RejectReason::InvalidRequestTarget),
+            b'?' if question.is_none() => question = Some(i),
+            _ => {}
+        }
     }
 
     if head.method == Method::Connect {
@@ -751,7 +756,7 @@ fn parse_target(
     match t {
         // origin-form = absolute-path [ "?" query ] (RFC 9112 3.2.1).
         [b'/', ..] => {
-            split_path_query(head, t, base, 0);
+            split_path_query(head, t, base, question);
             Ok(None)
         }
         // asterisk-form, only for a server-wide OPTIONS (RFC 9112 3.2.4).
@@ -791,7 +796,8 @@ fn parse_target(
                 _ => return Err(RejectReason::InvalidRequestTarget),
             }
             if t.get(auth_end) == Some(&b'/') {
-                split_path_query(head, t, base, auth_end);
+                head.path = Span::new(base + auth_end, base + t.len());
+                split_path_query(head, t, base, question);
             } else {
                 // Empty path means "/" (RFC 9110 4.2.3). Point `path` at the
                 // second slash of "://" so it reads as "/" without copying.
@@ -806,14 +812,16 @@ fn parse_target(
     }
 }
 
-/// Splits `t[from..]` (which starts with `/`) into path and query.
-fn split_path_query(head: &mut RequestHead, t: &[u8], base: usize, from: usize) {
-    match t[from..].iter().position(|&b| b == b'?') {
+/// Ends the path (which starts where `head.path` does) at the target's first `?`, if it has
+/// one, and makes the rest the query. (The first `?` of an absolute-form target is after its
+/// authority: the authority ends at the first `/` or `?`.)
+fn split_path_query(head: &mut RequestHead, t: &[u8], base: usize, question: Option<usize>) {
+    match question {
         Some(q) => {
-            head.path = Span::new(base + from, base + from + q);
-            head.query = Span::new(base + from + q + 1, base + t.len());
+            head.path.end = (base + q) as u32;
+            head.query = Span::new(base + q + 1, base + t.len());
         }
-        None => head.path = Span::new(base + from, base + t.len()),
+        None => head.path.end = (base + t.len()) as u32,
     }
 }
 
