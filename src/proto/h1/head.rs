@@ -264,6 +264,47 @@ pub struct RequestHead {
     /// [`HeadLimits::bare_line_feed`] is [`BareLineFeedPolicy::Accept`].
     pub bare_line_feed: bool,
     headers: Vec<Header>,
+    /// Kept across [`clear`](Self::clear): see [`KnownHost`].
+    known_host: KnownHost,
+}
+
+/// The longest Host value [`KnownHost`] remembers; longer ones are validated every time.
+const KNOWN_HOST_MAX: usize = 63;
+
+/// The last Host value found valid in a head parsed into this [`RequestHead`], i.e. on this
+/// connection. A client sends the same Host on every request of a connection, so checking that a
+/// value is the one already validated (a compare of a few bytes) replaces validating it again
+/// (about 100 instructions for `127.0.0.1:8080`); Kestrel reuses a connection's header values
+/// across its requests the same way. Only a value that passed validation is remembered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct KnownHost {
+    len: u8,
+    bytes: [u8; KNOWN_HOST_MAX],
+}
+
+impl Default for KnownHost {
+    fn default() -> Self {
+        KnownHost {
+            len: 0,
+            bytes: [0; KNOWN_HOST_MAX],
+        }
+    }
+}
+
+impl KnownHost {
+    /// Whether `value` is the remembered (valid) Host value.
+    #[inline]
+    fn is(&self, value: &[u8]) -> bool {
+        self.len != 0 && value.len() == usize::from(self.len) && value == &self.bytes[..value.len()]
+    }
+
+    /// Remembers `value`, which was just found valid, if it is short enough.
+    fn remember(&mut self, value: &[u8]) {
+        if let Some(slot) = self.bytes.get_mut(..value.len()) {
+            slot.copy_from_slice(value);
+            self.len = value.len() as u8;
+        }
+    }
 }
 
 impl RequestHead {
@@ -284,6 +325,7 @@ impl RequestHead {
             host: Span::default(),
             bare_line_feed: false,
             headers: Vec::with_capacity(limits.max_headers.min(HEADER_SLOTS)),
+            known_host: KnownHost::default(),
         }
     }
 
@@ -529,7 +571,13 @@ impl HeadParser {
             // Capacity was reserved for `max_headers` in `RequestHead::new`
             // (with the same limits), so this push does not allocate.
             head.headers.push(header);
-            fields.add(h.name.as_bytes(), h.value, header.value, head.version)?;
+            fields.add(
+                h.name.as_bytes(),
+                h.value,
+                header.value,
+                head.version,
+                &mut head.known_host,
+            )?;
         }
         fields.finish(head, host_from_target)?;
         Ok(ParseStatus::Complete(head_len))
@@ -941,6 +989,7 @@ impl Fields {
         value: &[u8],
         value_span: Span,
         version: Version,
+        known_host: &mut KnownHost,
     ) -> Result<(), RejectReason> {
         // Dispatch on length first: most headers are rejected by one compare.
         match name.len() {
@@ -951,9 +1000,9 @@ impl Fields {
                 // RFC 9112 3.2: a Host value that is not uri-host [":" port]
                 // MUST get 400. An empty value is allowed (RFC 9112 3.2: sent
                 // for targets without an authority).
-                if !value.is_empty() {
+                if !value.is_empty() && !known_host.is(value) {
                     match parse_authority(value) {
-                        Some(a) if !a.host.is_empty() => {}
+                        Some(a) if !a.host.is_empty() => known_host.remember(value),
                         _ => return Err(RejectReason::InvalidHost),
                     }
                 }
@@ -1337,6 +1386,38 @@ mod tests {
         lowercase_method_is_other,
         b"get / HTTP/1.1\r\nHost: a\r\n\r\n",
         |head, _buf| { assert_eq!(head.method, Method::Other); }
+    }
+
+    #[test]
+    fn a_remembered_host_never_admits_another_value() {
+        let limits = HeadLimits::default();
+        let parser = HeadParser::new(limits);
+        let mut head = RequestHead::new(&limits);
+        let long_ok = format!("{}.example:80", "a".repeat(KNOWN_HOST_MAX));
+        let long_bad = format!("{}.exa mple:80", "a".repeat(KNOWN_HOST_MAX));
+        for (host, ok) in [
+            ("a.example:80", true),
+            ("a.example:80", true),
+            ("a.example:8x", false),
+            ("a.example:80 ", true),
+            ("a.example:8", true),
+            ("a.example:80", true),
+            ("[::1]:80", true),
+            ("[::1:80", false),
+            (&long_ok, true),
+            (&long_bad, false),
+            (&long_ok, true),
+            ("a.example:80", true),
+        ] {
+            let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            let got = parser.parse(req.as_bytes(), &mut head);
+            if ok {
+                assert_eq!(got, Ok(ParseStatus::Complete(req.len())), "{host:?}");
+                assert_eq!(head.host.get(req.as_bytes()), host.trim_end().as_bytes());
+            } else {
+                assert_eq!(got, Err(RejectReason::InvalidHost), "{host:?}");
+            }
+        }
     }
 
     #[test]
