@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use super::token::is_token;
+use super::token::{is_token, words};
 use super::{Span, Version};
 
 /// The interim response sent when a request has `Expect: 100-continue` and
@@ -160,10 +160,22 @@ impl Default for ResponseHeaders {
 /// The checks behind [`ResponseHeaders::append`].
 #[inline]
 fn validate(name: &[u8], value: &[u8]) -> Result<(), InvalidHeader> {
-    if !is_token(name) || value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+    if !is_token(name) || !value_is_safe(value) {
         return Err(InvalidHeader);
     }
     Ok(())
+}
+
+/// Whether `value` holds no CR, LF or NUL, checked a word at a time.
+#[inline]
+fn value_is_safe(value: &[u8]) -> bool {
+    let (whole, rest) = words::split(value);
+    for w in whole {
+        if words::has_byte(w, b'\r') | words::has_byte(w, b'\n') | words::has_byte(w, 0) != 0 {
+            return false;
+        }
+    }
+    !rest.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
 }
 
 impl ResponseHeaders {
@@ -854,6 +866,20 @@ mod tests {
     }
 
     proptest! {
+        /// The word-at-a-time check answers as a byte-at-a-time one would.
+        #[test]
+        fn value_check_matches_the_bytewise_check(
+            v in prop::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(0u8), any::<u8>()],
+                0..40,
+            )
+        ) {
+            prop_assert_eq!(
+                value_is_safe(&v),
+                !v.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
+            );
+        }
+
         #[test]
         fn chunks_round_trip(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..100), 0..10)) {
             let mut out = Vec::new();

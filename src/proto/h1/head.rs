@@ -22,7 +22,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::token::{is_ip_literal_char, is_reg_name_char};
+use super::token::{is_ip_literal_char, is_reg_name_char, words};
 use super::{RejectReason, Span};
 
 /// The most header lines a single parse can hold.
@@ -863,20 +863,10 @@ fn parse_target(
 /// from that word: paths are mostly letters and `/`, so most of the target is skipped in words.
 #[inline]
 fn scan_target(t: &[u8]) -> Option<Option<usize>> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    #[inline]
-    fn has_byte(word: u64, b: u8) -> u64 {
-        let x = word ^ (ONES * u64::from(b));
-        x.wrapping_sub(ONES) & !x & HIGH
-    }
-    let mut words = t.chunks_exact(8);
+    let (whole, _) = words::split(t);
     let mut from = 0;
-    for chunk in words.by_ref() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let w = u64::from_ne_bytes(w);
-        if (w & HIGH) | has_byte(w, b'#') | has_byte(w, b'?') != 0 {
+    for w in whole {
+        if (w & words::HIGH) | words::has_byte(w, b'#') | words::has_byte(w, b'?') != 0 {
             break;
         }
         from += 8;
