@@ -8,7 +8,8 @@
 #
 #   (no flag)    print instructions per request for every scenario
 #   --check      also compare with bench/instructions-baseline.txt and fail if a scenario
-#                grew by more than 5% (CI runs this: a benchmark, not a timed test)
+#                grew by more than 5% (CI runs this: a benchmark, not a timed test); `logged`
+#                (the access log on) is reported, not checked
 #   --update     rewrite bench/instructions-baseline.txt with the counts measured now
 #   --breakdown  also print, for the one-at-a-time scenario, the inclusive instructions per
 #                request of the main functions of each layer (callgrind_annotate)
@@ -23,7 +24,10 @@ BASELINE="$BENCH_DIR/instructions-baseline.txt"
 TOLERANCE_PCT=5
 N1=1600
 N2=9600
-SCENARIOS=(pipelined single json parse encode)
+SCENARIOS=(pipelined single json logged parse encode)
+# Reported but not checked: its count moves ~2% with how the access log's writer thread is
+# scheduled against the worker (when a spare buffer comes back, when a channel send wakes it).
+REPORT_ONLY=" logged "
 
 check=0 update=0 breakdown=0
 for arg in "$@"; do
@@ -31,7 +35,7 @@ for arg in "$@"; do
     --check) check=1 ;;
     --update) update=1 ;;
     --breakdown) breakdown=1 ;;
-    -h | --help) sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "instructions.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -85,6 +89,10 @@ if ((check)); then
     fail=0
     while read -r s base; do
         [[ -z $s || $s == \#* ]] && continue
+        if [[ $REPORT_ONLY == *" $s "* ]]; then
+            echo "reported: $s ${measured[$s]:-?} (baseline $base; not checked, it depends on thread timing)"
+            continue
+        fi
         now=${measured[$s]:-}
         [ -n "$now" ] || { echo "baseline scenario $s was not measured" >&2; fail=1; continue; }
         limit=$(( base * (100 + TOLERANCE_PCT) / 100 ))

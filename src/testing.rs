@@ -356,12 +356,42 @@ impl Features for TestFeatures {
 /// This is Kestrel's in-memory transport for byte-level tests, and the fuzzer's way into the
 /// connection state machine.
 pub fn serve_bytes<A: Application>(app: &A, limits: Limits, chunks: &[&[u8]]) -> Vec<u8> {
-    let worker = Rc::new(WorkerContext::new(
+    serve_in_memory(app, limits, chunks, false)
+}
+
+/// [`serve_bytes`] with the access log on: each request's line is formatted on the worker and
+/// handed to the access log writer thread, which writes to `log`. The writer is the process's
+/// one access log writer: if one was started already (by an earlier call or a server in the
+/// same process), the lines go to it and `log` is not used. The writer is stopped, its lines
+/// written, before this returns.
+///
+/// `bench/instructions.sh` uses it to count what the access log costs per request.
+pub fn serve_bytes_with_access_log<A: Application>(
+    app: &A,
+    limits: Limits,
+    chunks: &[&[u8]],
+    log: impl io::Write + Send + 'static,
+) -> Vec<u8> {
+    let writer = crate::connection::start_access_log_writer(log);
+    let out = serve_in_memory(app, limits, chunks, true);
+    drop(writer);
+    out
+}
+
+fn serve_in_memory<A: Application>(
+    app: &A,
+    limits: Limits,
+    chunks: &[&[u8]],
+    access_log: bool,
+) -> Vec<u8> {
+    let mut worker = WorkerContext::new(
         limits,
         Some("peregrine"),
         Default::default(),
         Default::default(),
-    ));
+    );
+    worker.access_log = access_log;
+    let worker = Rc::new(worker);
     let transport = MemoryTransport {
         input: chunks.concat(),
         ends: chunks

@@ -16,7 +16,7 @@ use peregrine::proto::h1::{
     encode_head, DateCache, HeadLimits, HeadParser, ParseStatus, RequestHead, ResponseFraming,
     ResponseHeadInfo, ResponseHeaders, Version,
 };
-use peregrine::testing::serve_bytes;
+use peregrine::testing::{serve_bytes, serve_bytes_with_access_log};
 use peregrine::Limits;
 
 /// What wrk sends for `wrk http://127.0.0.1:8080/plaintext`.
@@ -26,6 +26,7 @@ const SCENARIOS: &str = "\
   pipelined   N plaintext requests through the protocol object, 16 per receive (wrk's pipelining)
   single      N plaintext requests through the protocol object, one per receive (keep-alive)
   json        N JSON requests, one per receive
+  logged      as pipelined, with the access log on (lines written to a sink by its thread)
   parse       N parses of wrk's request head
   encode      N encodings of the plaintext response head";
 
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         "pipelined" => serve(WRK_REQUEST, n, 16),
         "single" => serve(WRK_REQUEST, n, 1),
         "json" => serve(b"GET /json HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n", n, 1),
+        "logged" => logged(n, 16),
         "parse" => parse(n),
         "encode" => encode(n),
         other => {
@@ -60,6 +62,15 @@ fn serve(request: &[u8], n: usize, per: usize) {
     // the responses are all alike, so the output is n times the length of one.
     let one = serve_bytes(&DemoApp, Limits::default(), &[request]);
     assert!(one.starts_with(b"HTTP/1.1 200 "), "{:?}", String::from_utf8_lossy(&one));
+    assert_eq!(out.len(), one.len() * (n / per * per), "every request is answered");
+}
+
+/// `n` requests, `per` to a receive, with the access log on; checks every one was answered.
+fn logged(n: usize, per: usize) {
+    let batch = WRK_REQUEST.repeat(per);
+    let chunks: Vec<&[u8]> = (0..n / per).map(|_| &batch[..]).collect();
+    let out = serve_bytes_with_access_log(&DemoApp, Limits::default(), &chunks, std::io::sink());
+    let one = serve_bytes(&DemoApp, Limits::default(), &[WRK_REQUEST]);
     assert_eq!(out.len(), one.len() * (n / per * per), "every request is answered");
 }
 
