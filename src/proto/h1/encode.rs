@@ -11,7 +11,7 @@
 use std::fmt;
 
 use super::token::{is_token, words};
-use super::{Span, Version};
+use super::{Span, Version, DATE_LEN};
 
 /// The interim response sent when a request has `Expect: 100-continue` and
 /// the application starts reading its body (RFC 9110 10.1.1, 15.2.1).
@@ -393,7 +393,18 @@ pub fn encode_head(out: &mut Vec<u8>, info: &ResponseHeadInfo<'_>) {
         }
     }
     if !info.date.is_empty() && !headers.has_special(Special::DATE, "date") {
-        write_known_header(out, b"Date: ", info.date);
+        match <&[u8; DATE_LEN]>::try_from(info.date) {
+            // The usual case, a `DateCache` value: the line has a known size, so it is written
+            // by plain stores instead of a copy of a length known at run time.
+            Ok(date) => {
+                let mut line = [0u8; 8 + DATE_LEN];
+                line[..6].copy_from_slice(b"Date: ");
+                line[6..6 + DATE_LEN].copy_from_slice(date);
+                line[6 + DATE_LEN..].copy_from_slice(b"\r\n");
+                out.extend_from_slice(&line);
+            }
+            Err(_) => write_known_header(out, b"Date: ", info.date),
+        }
     }
     headers.encode(out);
 
@@ -656,6 +667,18 @@ mod tests {
         i.server = None;
         i.date = b"";
         assert_eq!(encode(&i), "HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n");
+    }
+
+    #[test]
+    fn a_date_of_another_length_is_written_as_given() {
+        let h = ResponseHeaders::default();
+        let mut i = info(&h, 204, ResponseFraming::NoBody);
+        i.server = None;
+        i.date = b"Sun, 6 Nov 1994 08:49:37 GMT";
+        assert_eq!(
+            encode(&i),
+            "HTTP/1.1 204 No Content\r\nDate: Sun, 6 Nov 1994 08:49:37 GMT\r\n\r\n"
+        );
     }
 
     #[test]
