@@ -710,6 +710,214 @@ fn the_binary_serves_https_and_reloads_on_sighup() {
     );
 }
 
+
+// ---- nginx as a TLS client in front -----------------------------------------------------------
+
+/// A program's path, or a failure naming the package (.ci/run installs it).
+fn installed(program: &str, package: &str) -> PathBuf {
+    let path = std::env::var("PATH").unwrap_or_default();
+    for dir in path
+        .split(':')
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"])
+        .filter(|d| !d.is_empty())
+    {
+        let candidate = std::path::Path::new(dir).join(program);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("{program} is not installed (Debian: apt-get install {package}; .ci/run does)");
+}
+
+/// nginx in the foreground, in a process group of its own; stopped (then killed) when dropped.
+struct Nginx {
+    child: std::process::Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Nginx {
+    /// nginx on a free port proxying `https://upstream` with the configuration docs/deploy.md
+    /// shows ("peregrine serving HTTPS behind nginx"), from `pki`'s directory.
+    fn start(pki: &Pki, upstream: SocketAddr) -> Nginx {
+        use std::os::unix::process::CommandExt;
+        let nginx = installed("nginx", "nginx-light (or nginx)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = pki.path("nginx");
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            nginx_tls_conf(&dir, port, upstream, &pki.path("ca.pem")),
+        )
+        .unwrap();
+        let child = Command::new(nginx)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf)
+            .args(["-g", "daemon off;"])
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+            .spawn()
+            .expect("nginx starts");
+        let mut nginx = Nginx {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(nginx.addr).is_err() {
+            if let Some(status) = nginx.child.try_wait().unwrap() {
+                panic!("nginx exited ({status}):\n{}", nginx.log());
+            }
+            assert!(Instant::now() < deadline, "nginx listens\n{}", nginx.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        nginx
+    }
+
+    fn log(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        format!("{}{}", read("stderr.log"), read("error.log"))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let pid = self.child.id() as i32;
+        // SAFETY: signalling our own child (not yet reaped: we hold its Child).
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                // SAFETY: the group this child leads (process_group(0)).
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                let _ = self.child.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// nginx terminating nothing itself, proxying to peregrine over HTTPS: the upstream's
+/// certificate is verified against `ca` for the name `api.example.test`, which nginx also sends
+/// as SNI; connections to peregrine are kept alive. `/wrong-name` expects another name, which
+/// the certificate peregrine serves does not carry. docs/deploy.md shows the same.
+fn nginx_tls_conf(dir: &std::path::Path, port: u16, upstream: SocketAddr, ca: &std::path::Path) -> String {
+    let dir = dir.display();
+    let ca = ca.display();
+    format!(
+        r#"# nginx in front of peregrine over HTTPS (tests/https.rs; docs/deploy.md)
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 256; }}
+
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+
+    upstream peregrine_tls {{
+        server {upstream};
+        keepalive 16;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+
+        location / {{
+            proxy_pass https://peregrine_tls;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            # Verify peregrine's certificate against the CA, for this name, sent as SNI.
+            proxy_ssl_verify on;
+            proxy_ssl_verify_depth 2;
+            proxy_ssl_trusted_certificate {ca};
+            proxy_ssl_server_name on;
+            proxy_ssl_name api.example.test;
+            proxy_ssl_protocols TLSv1.2 TLSv1.3;
+            proxy_ssl_session_reuse on;
+        }}
+
+        # Not through the upstream block: its kept-alive connections were verified for
+        # api.example.test and would be reused here.
+        location /wrong-name {{
+            proxy_pass https://{upstream};
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate {ca};
+            proxy_ssl_server_name on;
+            proxy_ssl_name other.example.test;
+        }}
+    }}
+}}
+"#
+    )
+}
+
+/// nginx (`proxy_pass https://`, `proxy_ssl_verify on` against the test CA, SNI) in front of
+/// peregrine: requests go through on one kept-alive TLS connection, the application sees the
+/// name nginx sent; a name the certificate lacks fails verification in nginx (502).
+fn nginx_proxies_to_https_with_verification_and_keep_alive(engine: EngineChoice) {
+    let pki = Pki::new(&format!("nginx-{engine:?}"));
+    let tls = TlsOptions::new(pki.server()).sni(
+        "api.example.test",
+        pki.issue("api", "api", &["api.example.test"], false, false),
+    );
+    let (mut server, addr) = start_tls(engine, tls, |_| {});
+    let nginx = Nginx::start(&pki, addr);
+    let metrics = metrics_of(&server);
+    // A keep-alive client connection to nginx, 20 requests, then a large response.
+    let s = connect(nginx.addr);
+    let mut w = s.try_clone().unwrap();
+    let mut r = std::io::BufReader::new(s);
+    for i in 0..20 {
+        w.write_all(format!("GET /r{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .unwrap();
+        let resp = read_response(&mut r, false).unwrap();
+        let t = resp.text();
+        assert_eq!(resp.status, 200, "{t}\n{}", nginx.log());
+        assert!(
+            t.starts_with("scheme=https version=TLSv1_3 cipher=TLS13_")
+                && t.ends_with("sni=api.example.test alpn= peer=0\n"),
+            "nginx sends SNI, no ALPN, no client certificate: {t}"
+        );
+    }
+    w.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body.len(), 200_000);
+    assert_eq!(
+        metrics.tls().handshakes(),
+        1,
+        "nginx kept its one TLS connection to peregrine alive across 21 requests"
+    );
+    // The certificate does not name other.example.test: nginx refuses it (502).
+    w.write_all(b"GET /wrong-name HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.status, 502, "{}", resp.text());
+    let log = nginx.log();
+    assert!(
+        log.contains("upstream SSL certificate does not match \"other.example.test\""),
+        "{log}"
+    );
+    drop(nginx);
+    server.stop(Duration::from_secs(5));
+}
+
 engine_tests!(
     curl_serves_https_keep_alive_and_large_bodies,
     openssl_s_client_pipelines_requests,
@@ -723,4 +931,5 @@ engine_tests!(
     endpoints_have_their_own_certificates,
     the_certificate_selector_comes_first,
     the_server_picks_the_cipher_suite,
+    nginx_proxies_to_https_with_verification_and_keep_alive,
 );
