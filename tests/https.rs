@@ -710,7 +710,6 @@ fn the_binary_serves_https_and_reloads_on_sighup() {
     );
 }
 
-
 // ---- nginx as a TLS client in front -----------------------------------------------------------
 
 /// A program's path, or a failure naming the package (.ci/run installs it).
@@ -811,7 +810,12 @@ impl Drop for Nginx {
 /// certificate is verified against `ca` for the name `api.example.test`, which nginx also sends
 /// as SNI; connections to peregrine are kept alive. `/wrong-name` expects another name, which
 /// the certificate peregrine serves does not carry. docs/deploy.md shows the same.
-fn nginx_tls_conf(dir: &std::path::Path, port: u16, upstream: SocketAddr, ca: &std::path::Path) -> String {
+fn nginx_tls_conf(
+    dir: &std::path::Path,
+    port: u16,
+    upstream: SocketAddr,
+    ca: &std::path::Path,
+) -> String {
     let dir = dir.display();
     let ca = ca.display();
     format!(
@@ -895,7 +899,8 @@ fn nginx_proxies_to_https_with_verification_and_keep_alive(engine: EngineChoice)
             "nginx sends SNI, no ALPN, no client certificate: {t}"
         );
     }
-    w.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    w.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
     let resp = read_response(&mut r, false).unwrap();
     assert_eq!(resp.status, 200);
     assert_eq!(resp.body.len(), 200_000);
@@ -918,6 +923,173 @@ fn nginx_proxies_to_https_with_verification_and_keep_alive(engine: EngineChoice)
     server.stop(Duration::from_secs(5));
 }
 
+// ---- reload under load ---------------------------------------------------------------------------
+
+/// A rustls client trusting `pki`'s CA, without session resumption (so every connection is a
+/// full handshake that shows the certificate being served).
+fn rustls_client(pki: &Pki) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(pki.path("ca.pem")).unwrap())
+        .unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    Arc::new(config)
+}
+
+type TlsStream = std::io::BufReader<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>;
+
+/// A TLS connection to `addr` for `localhost`, handshake done.
+fn tls_connect(config: &Arc<rustls::ClientConfig>, addr: SocketAddr) -> std::io::Result<TlsStream> {
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn =
+        rustls::ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock)?;
+    }
+    Ok(std::io::BufReader::new(stream))
+}
+
+/// The common name of the certificate the server presented on `stream`, as one of `names`.
+fn presented<'a>(stream: &TlsStream, names: &[&'a str]) -> &'a str {
+    let leaf = stream.get_ref().conn.peer_certificates().unwrap()[0].as_ref();
+    names
+        .iter()
+        .find(|n| leaf.windows(n.len()).any(|w| w == n.as_bytes()))
+        .copied()
+        .unwrap_or("?")
+}
+
+/// One keep-alive request on `stream`; an error unless it is a complete `200`.
+fn request_ok(stream: &mut TlsStream) -> Result<(), String> {
+    stream
+        .get_mut()
+        .write_all(b"GET /load HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let resp = read_response(stream, false).map_err(|e| e.to_string())?;
+    if resp.status == 200 && resp.text().starts_with("scheme=https") {
+        Ok(())
+    } else {
+        Err(format!("{} {}", resp.status, resp.text()))
+    }
+}
+
+/// The certificate files are replaced (renamed over, as certbot does) while four client
+/// threads open new TLS connections and send keep-alive requests on them, on two workers, and
+/// one connection stays open throughout: no request fails, the open connection is not
+/// disturbed, and every handshake begun after the reload was seen presents the new certificate.
+fn reload_under_load_loses_no_request(engine: EngineChoice) {
+    let pki = Pki::new(&format!("reload-load-{engine:?}"));
+    let files = pki.issue("live", "cert-number-one", &["localhost"], false, false);
+    let (mut server, addr) = start_tls(engine, TlsOptions::new(files.clone()), |o| {
+        o.workers = Some(2);
+    });
+    let metrics = metrics_of(&server);
+    let names = ["cert-number-one", "cert-number-two"];
+    let client = rustls_client(&pki);
+    let mut kept = tls_connect(&client, addr).unwrap();
+    assert_eq!(presented(&kept, &names), names[0]);
+    request_ok(&mut kept).unwrap();
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Set (to milliseconds since `began`) once the main thread saw the reload counted.
+    let reloaded_at = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    let began = Instant::now();
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, reloaded_at, client) = (stop.clone(), reloaded_at.clone(), client.clone());
+            std::thread::spawn(move || {
+                let (mut requests, mut failures, mut old_after_reload) = (0u64, Vec::new(), 0u64);
+                let mut seen = [0u64; 2];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let reload_seen = began.elapsed().as_millis() as u64
+                        > reloaded_at.load(std::sync::atomic::Ordering::Acquire);
+                    let mut stream = match tls_connect(&client, addr) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            failures.push(format!("connect: {e}"));
+                            continue;
+                        }
+                    };
+                    match presented(&stream, &names) {
+                        "cert-number-one" => {
+                            seen[0] += 1;
+                            old_after_reload += u64::from(reload_seen);
+                        }
+                        "cert-number-two" => seen[1] += 1,
+                        other => failures.push(format!("certificate {other}")),
+                    }
+                    for _ in 0..5 {
+                        requests += 1;
+                        if let Err(e) = request_ok(&mut stream) {
+                            failures.push(e);
+                        }
+                    }
+                }
+                (requests, failures, old_after_reload, seen)
+            })
+        })
+        .collect();
+
+    std::thread::sleep(Duration::from_millis(800));
+    request_ok(&mut kept).unwrap();
+    let next = pki.issue("next", "cert-number-two", &["localhost"], false, false);
+    std::fs::rename(&next.key_path, &files.key_path).unwrap();
+    std::fs::rename(&next.path, &files.path).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metrics.tls().reloads() == 0 {
+        assert!(Instant::now() < deadline, "the watcher reloads the files");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    reloaded_at.store(
+        began.elapsed().as_millis() as u64,
+        std::sync::atomic::Ordering::Release,
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+
+    let (mut requests, mut failures, mut old_after_reload, mut seen) = (0, Vec::new(), 0, [0, 0]);
+    for c in clients {
+        let (r, f, o, s) = c.join().unwrap();
+        requests += r;
+        failures.extend(f);
+        old_after_reload += o;
+        seen[0] += s[0];
+        seen[1] += s[1];
+    }
+    // The connection opened before the reload still works, with the certificate it began with.
+    request_ok(&mut kept).unwrap();
+    assert_eq!(presented(&kept, &names), names[0]);
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert_eq!(
+        old_after_reload, 0,
+        "handshakes after the reload got the old certificate"
+    );
+    assert!(
+        seen[0] > 0 && seen[1] > 0 && requests >= 50,
+        "load on both sides of the reload: {seen:?} handshakes, {requests} requests"
+    );
+    eprintln!(
+        "reload under load ({engine:?}): {requests} requests, {} handshakes before and {} after, 0 failed",
+        seen[0], seen[1]
+    );
+    server.stop(Duration::from_secs(5));
+}
+
 engine_tests!(
     curl_serves_https_keep_alive_and_large_bodies,
     openssl_s_client_pipelines_requests,
@@ -932,4 +1104,5 @@ engine_tests!(
     the_certificate_selector_comes_first,
     the_server_picks_the_cipher_suite,
     nginx_proxies_to_https_with_verification_and_keep_alive,
+    reload_under_load_loses_no_request,
 );
