@@ -21,7 +21,8 @@ pub fn new_histogram() -> Histogram<u64> {
 /// The kinds of failure that are counted (status-code errors are counted separately, by code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Connecting failed (refused, unreachable, or not done within `--timeout`).
+    /// Connecting failed (refused, unreachable, the TLS handshake failed, or not done within
+    /// `--timeout`).
     Connect,
     /// Reading failed, or the server closed the connection with requests outstanding.
     Read,
