@@ -248,9 +248,21 @@ fn read_tls(
         }
         let state = tls
             .process_new_packets()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
+            .map_err(|e| io::Error::other(TlsError(e)));
         // Handshake flights, alerts, key updates: sent now (or on the next writable event).
         write_tls(tls, stream)?;
         state?;
     }
 }
+
+/// A TLS failure, told apart from socket errors (the worker reports the first one).
+#[derive(Debug)]
+pub(crate) struct TlsError(pub rustls::Error);
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TlsError {}

@@ -140,6 +140,8 @@ pub struct ThreadStats {
     pub errors: ErrorCounts,
     /// Latencies of the successful responses.
     pub latency: Recorder,
+    /// The first TLS error met (a refused certificate, an alert), to say why connects fail.
+    pub tls_error: Option<String>,
 }
 
 impl ThreadStats {
@@ -151,6 +153,7 @@ impl ThreadStats {
             reconnects: 0,
             errors: ErrorCounts::default(),
             latency: Recorder::new(open_loop),
+            tls_error: None,
         }
     }
 
@@ -172,6 +175,9 @@ impl ThreadStats {
         self.reconnects += other.reconnects;
         self.errors.merge(&other.errors);
         self.latency.merge(&other.latency);
+        if self.tls_error.is_none() {
+            self.tls_error.clone_from(&other.tls_error);
+        }
     }
 }
 

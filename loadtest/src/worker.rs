@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::conn::{Conn, InFlight, Phase, ReadOutcome};
+use crate::conn::{Conn, InFlight, Phase, ReadOutcome, TlsError};
 use crate::parse::Response;
 use crate::runner::{Plan, Progress};
 use crate::schedule::Schedule;
@@ -302,7 +302,10 @@ impl Worker {
                     self.fail(idx, ErrorKind::Protocol, now);
                     return false;
                 }
-                Err(_) => {
+                Err(e) => {
+                    if let Some(tls) = e.get_ref().and_then(|e| e.downcast_ref::<TlsError>()) {
+                        self.stats.tls_error.get_or_insert_with(|| tls.to_string());
+                    }
                     // A TLS handshake that failed (an untrusted certificate, an alert) is a
                     // failed connect, retried after the back-off.
                     let handshaking = self.conns[idx]

@@ -158,6 +158,11 @@ fn https_verifies_the_certificate_unless_insecure(engine: EngineChoice) {
     assert!(s.errors.connect >= 4, "{:?}", s.errors);
     assert_eq!(s.errors_total, s.errors.connect, "{:?}", s.errors);
     assert!(metrics.tls().handshake_failures() >= 4);
+    let why = s.tls_error.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("UnknownIssuer"),
+        "the reason is reported: {why}"
+    );
 
     // --insecure: the same server is loaded.
     let mut c = config(&url, None);
