@@ -749,11 +749,29 @@ impl Nginx {
         let dir = pki.path("nginx");
         std::fs::create_dir_all(&dir).unwrap();
         let conf = dir.join("nginx.conf");
-        std::fs::write(
-            &conf,
-            nginx_tls_conf(&dir, port, upstream, &pki.path("ca.pem")),
-        )
-        .unwrap();
+        let ca = pki.path("ca.pem");
+        // For the test only: a location that expects a name the certificate lacks. Not
+        // through the upstream block, whose kept-alive connections were verified for
+        // api.example.test and would be reused.
+        let wrong_name = format!(
+            "        location /wrong-name {{
+            proxy_pass https://{upstream};
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate {};
+            proxy_ssl_server_name on;
+            proxy_ssl_name other.example.test;
+        }}
+
+",
+            ca.display()
+        );
+        let text = nginx_tls_conf(&dir, port, upstream, &ca).replacen(
+            "        location / {\n",
+            &format!("{wrong_name}        location / {{\n"),
+            1,
+        );
+        assert!(text.contains("/wrong-name"));
+        std::fs::write(&conf, text).unwrap();
         let child = Command::new(nginx)
             .arg("-p")
             .arg(&dir)
@@ -806,10 +824,9 @@ impl Drop for Nginx {
     }
 }
 
-/// nginx terminating nothing itself, proxying to peregrine over HTTPS: the upstream's
-/// certificate is verified against `ca` for the name `api.example.test`, which nginx also sends
-/// as SNI; connections to peregrine are kept alive. `/wrong-name` expects another name, which
-/// the certificate peregrine serves does not carry. docs/deploy.md shows the same.
+/// nginx proxying to peregrine over HTTPS: the upstream's certificate is verified against `ca`
+/// for the name `api.example.test`, which nginx also sends as SNI; connections to peregrine are
+/// kept alive. docs/deploy.md shows the same.
 fn nginx_tls_conf(
     dir: &std::path::Path,
     port: u16,
@@ -854,16 +871,6 @@ http {{
             proxy_ssl_name api.example.test;
             proxy_ssl_protocols TLSv1.2 TLSv1.3;
             proxy_ssl_session_reuse on;
-        }}
-
-        # Not through the upstream block: its kept-alive connections were verified for
-        # api.example.test and would be reused here.
-        location /wrong-name {{
-            proxy_pass https://{upstream};
-            proxy_ssl_verify on;
-            proxy_ssl_trusted_certificate {ca};
-            proxy_ssl_server_name on;
-            proxy_ssl_name other.example.test;
         }}
     }}
 }}
@@ -1088,6 +1095,24 @@ fn reload_under_load_loses_no_request(engine: EngineChoice) {
         seen[0], seen[1]
     );
     server.stop(Duration::from_secs(5));
+}
+
+/// docs/deploy.md shows the nginx configuration the test above runs, rendered with the
+/// example paths and ports it names; this keeps the two in step.
+#[test]
+fn deploy_docs_show_the_tested_nginx_https_configuration() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploy.md"))
+        .expect("docs/deploy.md");
+    let text = nginx_tls_conf(
+        std::path::Path::new("/var/lib/peregrine-nginx"),
+        80,
+        SocketAddr::from(([127, 0, 0, 1], 8443)),
+        std::path::Path::new("/etc/peregrine/tls/ca.pem"),
+    );
+    assert!(
+        docs.contains(&text),
+        "docs/deploy.md does not show the tested nginx configuration; it is:\n{text}"
+    );
 }
 
 engine_tests!(
