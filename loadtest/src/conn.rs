@@ -162,12 +162,11 @@ impl Conn {
         };
         let space = self.rbuf.len() - self.rend;
         if let Some(tls) = self.tls.as_mut() {
-            return read_tls(tls, stream, &mut self.rbuf[self.rend..]).map(|outcome| {
-                if let ReadOutcome::Data { len, .. } = outcome {
-                    self.rend += len;
-                }
-                outcome
-            });
+            let outcome = read_tls(tls, stream, &mut self.rbuf[self.rend..])?;
+            if let ReadOutcome::Data { len, .. } = outcome {
+                self.rend += len;
+            }
+            return Ok(outcome);
         }
         loop {
             return match stream.read(&mut self.rbuf[self.rend..]) {
