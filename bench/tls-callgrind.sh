@@ -15,6 +15,13 @@ import socket, ssl, sys
 scheme, port, cafile, conns, reqs = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 ctx = ssl.create_default_context(cafile=cafile)
 REQ = b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n"
+import time
+for i in range(100):  # "listening on" can come a moment before every worker listens
+    try:
+        socket.create_connection(("127.0.0.1", port)).close()
+        break
+    except OSError:
+        time.sleep(0.1)
 for _ in range(conns):
     s = socket.create_connection(("127.0.0.1", port))
     if scheme == "https":

@@ -710,6 +710,411 @@ fn the_binary_serves_https_and_reloads_on_sighup() {
     );
 }
 
+// ---- nginx as a TLS client in front -----------------------------------------------------------
+
+/// A program's path, or a failure naming the package (.ci/run installs it).
+fn installed(program: &str, package: &str) -> PathBuf {
+    let path = std::env::var("PATH").unwrap_or_default();
+    for dir in path
+        .split(':')
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"])
+        .filter(|d| !d.is_empty())
+    {
+        let candidate = std::path::Path::new(dir).join(program);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("{program} is not installed (Debian: apt-get install {package}; .ci/run does)");
+}
+
+/// nginx in the foreground, in a process group of its own; stopped (then killed) when dropped.
+struct Nginx {
+    child: std::process::Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Nginx {
+    /// nginx on a free port proxying `https://upstream` with the configuration docs/deploy.md
+    /// shows ("peregrine serving HTTPS behind nginx"), from `pki`'s directory.
+    fn start(pki: &Pki, upstream: SocketAddr) -> Nginx {
+        use std::os::unix::process::CommandExt;
+        let nginx = installed("nginx", "nginx-light (or nginx)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = pki.path("nginx");
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("nginx.conf");
+        let ca = pki.path("ca.pem");
+        // For the test only: a location that expects a name the certificate lacks. Not
+        // through the upstream block, whose kept-alive connections were verified for
+        // api.example.test and would be reused.
+        let wrong_name = format!(
+            "        location /wrong-name {{
+            proxy_pass https://{upstream};
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate {};
+            proxy_ssl_server_name on;
+            proxy_ssl_name other.example.test;
+        }}
+
+",
+            ca.display()
+        );
+        let text = nginx_tls_conf(&dir, port, upstream, &ca).replacen(
+            "        location / {\n",
+            &format!("{wrong_name}        location / {{\n"),
+            1,
+        );
+        assert!(text.contains("/wrong-name"));
+        std::fs::write(&conf, text).unwrap();
+        let child = Command::new(nginx)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf)
+            .args(["-g", "daemon off;"])
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+            .spawn()
+            .expect("nginx starts");
+        let mut nginx = Nginx {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(nginx.addr).is_err() {
+            if let Some(status) = nginx.child.try_wait().unwrap() {
+                panic!("nginx exited ({status}):\n{}", nginx.log());
+            }
+            assert!(Instant::now() < deadline, "nginx listens\n{}", nginx.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        nginx
+    }
+
+    fn log(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        format!("{}{}", read("stderr.log"), read("error.log"))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let pid = self.child.id() as i32;
+        // SAFETY: signalling our own child (not yet reaped: we hold its Child).
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                // SAFETY: the group this child leads (process_group(0)).
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                let _ = self.child.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// nginx proxying to peregrine over HTTPS: the upstream's certificate is verified against `ca`
+/// for the name `api.example.test`, which nginx also sends as SNI; connections to peregrine are
+/// kept alive. docs/deploy.md shows the same.
+fn nginx_tls_conf(
+    dir: &std::path::Path,
+    port: u16,
+    upstream: SocketAddr,
+    ca: &std::path::Path,
+) -> String {
+    let dir = dir.display();
+    let ca = ca.display();
+    format!(
+        r#"# nginx in front of peregrine over HTTPS (tests/https.rs; docs/deploy.md)
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 256; }}
+
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+
+    upstream peregrine_tls {{
+        server {upstream};
+        keepalive 16;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+
+        location / {{
+            proxy_pass https://peregrine_tls;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            # Verify peregrine's certificate against the CA, for this name, sent as SNI.
+            proxy_ssl_verify on;
+            proxy_ssl_verify_depth 2;
+            proxy_ssl_trusted_certificate {ca};
+            proxy_ssl_server_name on;
+            proxy_ssl_name api.example.test;
+            proxy_ssl_protocols TLSv1.2 TLSv1.3;
+            proxy_ssl_session_reuse on;
+        }}
+    }}
+}}
+"#
+    )
+}
+
+/// nginx (`proxy_pass https://`, `proxy_ssl_verify on` against the test CA, SNI) in front of
+/// peregrine: requests go through on one kept-alive TLS connection, the application sees the
+/// name nginx sent; a name the certificate lacks fails verification in nginx (502).
+fn nginx_proxies_to_https_with_verification_and_keep_alive(engine: EngineChoice) {
+    let pki = Pki::new(&format!("nginx-{engine:?}"));
+    let tls = TlsOptions::new(pki.server()).sni(
+        "api.example.test",
+        pki.issue("api", "api", &["api.example.test"], false, false),
+    );
+    let (mut server, addr) = start_tls(engine, tls, |_| {});
+    let nginx = Nginx::start(&pki, addr);
+    let metrics = metrics_of(&server);
+    // A keep-alive client connection to nginx, 20 requests, then a large response.
+    let s = connect(nginx.addr);
+    let mut w = s.try_clone().unwrap();
+    let mut r = std::io::BufReader::new(s);
+    for i in 0..20 {
+        w.write_all(format!("GET /r{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .unwrap();
+        let resp = read_response(&mut r, false).unwrap();
+        let t = resp.text();
+        assert_eq!(resp.status, 200, "{t}\n{}", nginx.log());
+        assert!(
+            t.starts_with("scheme=https version=TLSv1_3 cipher=TLS13_")
+                && t.ends_with("sni=api.example.test alpn= peer=0\n"),
+            "nginx sends SNI, no ALPN, no client certificate: {t}"
+        );
+    }
+    w.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body.len(), 200_000);
+    assert_eq!(
+        metrics.tls().handshakes(),
+        1,
+        "nginx kept its one TLS connection to peregrine alive across 21 requests"
+    );
+    // The certificate does not name other.example.test: nginx refuses it (502).
+    w.write_all(b"GET /wrong-name HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.status, 502, "{}", resp.text());
+    let log = nginx.log();
+    assert!(
+        log.contains("upstream SSL certificate does not match \"other.example.test\""),
+        "{log}"
+    );
+    drop(nginx);
+    server.stop(Duration::from_secs(5));
+}
+
+// ---- reload under load ---------------------------------------------------------------------------
+
+/// A rustls client trusting `pki`'s CA, without session resumption (so every connection is a
+/// full handshake that shows the certificate being served).
+fn rustls_client(pki: &Pki) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(pki.path("ca.pem")).unwrap())
+        .unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    Arc::new(config)
+}
+
+type TlsStream = std::io::BufReader<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>;
+
+/// A TLS connection to `addr` for `localhost`, handshake done.
+fn tls_connect(config: &Arc<rustls::ClientConfig>, addr: SocketAddr) -> std::io::Result<TlsStream> {
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn =
+        rustls::ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock)?;
+    }
+    Ok(std::io::BufReader::new(stream))
+}
+
+/// The common name of the certificate the server presented on `stream`, as one of `names`.
+fn presented<'a>(stream: &TlsStream, names: &[&'a str]) -> &'a str {
+    let leaf = stream.get_ref().conn.peer_certificates().unwrap()[0].as_ref();
+    names
+        .iter()
+        .find(|n| leaf.windows(n.len()).any(|w| w == n.as_bytes()))
+        .copied()
+        .unwrap_or("?")
+}
+
+/// One keep-alive request on `stream`; an error unless it is a complete `200`.
+fn request_ok(stream: &mut TlsStream) -> Result<(), String> {
+    stream
+        .get_mut()
+        .write_all(b"GET /load HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let resp = read_response(stream, false).map_err(|e| e.to_string())?;
+    if resp.status == 200 && resp.text().starts_with("scheme=https") {
+        Ok(())
+    } else {
+        Err(format!("{} {}", resp.status, resp.text()))
+    }
+}
+
+/// The certificate files are replaced (renamed over, as certbot does) while four client
+/// threads open new TLS connections and send keep-alive requests on them, on two workers, and
+/// one connection stays open throughout: no request fails, the open connection is not
+/// disturbed, and every handshake begun after the reload was seen presents the new certificate.
+fn reload_under_load_loses_no_request(engine: EngineChoice) {
+    let pki = Pki::new(&format!("reload-load-{engine:?}"));
+    let files = pki.issue("live", "cert-number-one", &["localhost"], false, false);
+    let (mut server, addr) = start_tls(engine, TlsOptions::new(files.clone()), |o| {
+        o.workers = Some(2);
+    });
+    let metrics = metrics_of(&server);
+    let names = ["cert-number-one", "cert-number-two"];
+    let client = rustls_client(&pki);
+    let mut kept = tls_connect(&client, addr).unwrap();
+    assert_eq!(presented(&kept, &names), names[0]);
+    request_ok(&mut kept).unwrap();
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Set (to milliseconds since `began`) once the main thread saw the reload counted.
+    let reloaded_at = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    let began = Instant::now();
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, reloaded_at, client) = (stop.clone(), reloaded_at.clone(), client.clone());
+            std::thread::spawn(move || {
+                let (mut requests, mut failures, mut old_after_reload) = (0u64, Vec::new(), 0u64);
+                let mut seen = [0u64; 2];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let reload_seen = began.elapsed().as_millis() as u64
+                        > reloaded_at.load(std::sync::atomic::Ordering::Acquire);
+                    let mut stream = match tls_connect(&client, addr) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            failures.push(format!("connect: {e}"));
+                            continue;
+                        }
+                    };
+                    match presented(&stream, &names) {
+                        "cert-number-one" => {
+                            seen[0] += 1;
+                            old_after_reload += u64::from(reload_seen);
+                        }
+                        "cert-number-two" => seen[1] += 1,
+                        other => failures.push(format!("certificate {other}")),
+                    }
+                    for _ in 0..5 {
+                        requests += 1;
+                        if let Err(e) = request_ok(&mut stream) {
+                            failures.push(e);
+                        }
+                    }
+                }
+                (requests, failures, old_after_reload, seen)
+            })
+        })
+        .collect();
+
+    std::thread::sleep(Duration::from_millis(800));
+    request_ok(&mut kept).unwrap();
+    let next = pki.issue("next", "cert-number-two", &["localhost"], false, false);
+    std::fs::rename(&next.key_path, &files.key_path).unwrap();
+    std::fs::rename(&next.path, &files.path).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metrics.tls().reloads() == 0 {
+        assert!(Instant::now() < deadline, "the watcher reloads the files");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    reloaded_at.store(
+        began.elapsed().as_millis() as u64,
+        std::sync::atomic::Ordering::Release,
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+
+    let (mut requests, mut failures, mut old_after_reload, mut seen) = (0, Vec::new(), 0, [0, 0]);
+    for c in clients {
+        let (r, f, o, s) = c.join().unwrap();
+        requests += r;
+        failures.extend(f);
+        old_after_reload += o;
+        seen[0] += s[0];
+        seen[1] += s[1];
+    }
+    // The connection opened before the reload still works, with the certificate it began with.
+    request_ok(&mut kept).unwrap();
+    assert_eq!(presented(&kept, &names), names[0]);
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert_eq!(
+        old_after_reload, 0,
+        "handshakes after the reload got the old certificate"
+    );
+    assert!(
+        seen[0] > 0 && seen[1] > 0 && requests >= 50,
+        "load on both sides of the reload: {seen:?} handshakes, {requests} requests"
+    );
+    eprintln!(
+        "reload under load ({engine:?}): {requests} requests, {} handshakes before and {} after, 0 failed",
+        seen[0], seen[1]
+    );
+    server.stop(Duration::from_secs(5));
+}
+
+/// docs/deploy.md shows the nginx configuration the test above runs, rendered with the
+/// example paths and ports it names; this keeps the two in step.
+#[test]
+fn deploy_docs_show_the_tested_nginx_https_configuration() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploy.md"))
+        .expect("docs/deploy.md");
+    let text = nginx_tls_conf(
+        std::path::Path::new("/var/lib/peregrine-nginx"),
+        80,
+        SocketAddr::from(([127, 0, 0, 1], 8443)),
+        std::path::Path::new("/etc/peregrine/tls/ca.pem"),
+    );
+    assert!(
+        docs.contains(&text),
+        "docs/deploy.md does not show the tested nginx configuration; it is:\n{text}"
+    );
+}
+
 engine_tests!(
     curl_serves_https_keep_alive_and_large_bodies,
     openssl_s_client_pipelines_requests,
@@ -723,4 +1128,6 @@ engine_tests!(
     endpoints_have_their_own_certificates,
     the_certificate_selector_comes_first,
     the_server_picks_the_cipher_suite,
+    nginx_proxies_to_https_with_verification_and_keep_alive,
+    reload_under_load_loses_no_request,
 );

@@ -15,7 +15,9 @@ peregrine-load: HTTP/1.1 load generator (closed loop like wrk, or open loop with
 
 Usage: peregrine-load [OPTIONS] URL...
 
-URLs are http://host[:port][/path] (no TLS). Several URLs are requested round-robin.
+URLs are http://host[:port][/path] or https://... (TLS 1.3 or 1.2 with rustls; the URL's
+host is the server name, sent as SNI and checked against the certificate). Several URLs are
+requested round-robin.
 
 Options:
   -c, --connections N   open connections, spread over the threads [default: 64]
@@ -33,6 +35,9 @@ Options:
       --timeout D       per-request timeout (and connect timeout) [default: 2s]
       --cpus LIST       pin worker threads to these CPUs, round-robin, e.g. 1 or 0,2-3
                         [default: no pinning]
+      --cacert FILE     https: trust the CAs in this PEM file [default: the system's,
+                        /etc/ssl/certs/ca-certificates.crt]
+  -k, --insecure        https: accept any server certificate (no verification)
       --json            print the summary as JSON on stdout
       --allow-errors    exit 0 even if errors occurred
   -h, --help            print this help
@@ -73,6 +78,10 @@ pub struct Config {
     pub json: bool,
     /// Exit 0 even if errors occurred.
     pub allow_errors: bool,
+    /// `https://` URLs: the PEM file of trusted CAs; `None`: the system's bundle.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `https://` URLs: accept any certificate.
+    pub insecure: bool,
 }
 
 impl Config {
@@ -93,6 +102,8 @@ impl Config {
             cpus: None,
             json: false,
             allow_errors: false,
+            ca_file: None,
+            insecure: false,
         }
     }
 
@@ -122,6 +133,16 @@ impl Config {
             if !(rate.is_finite() && rate > 0.0) {
                 return Err(CliError::new("--rate must be a positive number"));
             }
+        }
+        if self.ca_file.is_some() && self.insecure {
+            return Err(CliError::new(
+                "--cacert and --insecure contradict each other: give one",
+            ));
+        }
+        if (self.ca_file.is_some() || self.insecure) && !self.urls.iter().any(|u| u.tls) {
+            return Err(CliError::new(
+                "--cacert and --insecure are for https:// URLs, and none is given",
+            ));
         }
         Ok(())
     }
@@ -172,6 +193,8 @@ const OPTIONS: &[(Option<char>, &str, bool)] = &[
     (None, "cpus", true),
     (None, "json", false),
     (None, "allow-errors", false),
+    (None, "cacert", true),
+    (Some('k'), "insecure", false),
     (Some('h'), "help", false),
     (Some('V'), "version", false),
 ];
@@ -268,6 +291,8 @@ where
             "cpus" => config.cpus = Some(parse_cpu_list(&value).map_err(|e| bad(&e))?),
             "json" => config.json = true,
             "allow-errors" => config.allow_errors = true,
+            "cacert" => config.ca_file = Some(value.into()),
+            "insecure" => config.insecure = true,
             "help" => return Ok(Command::Help),
             "version" => return Ok(Command::Version),
             _ => unreachable!("every option in OPTIONS is handled"),
@@ -501,8 +526,19 @@ mod tests {
         assert!(err(&["--cpus", "1-x", "http://a/"]).contains("--cpus"));
         assert!(err(&["-t", "4", "-c", "2", "http://a/"]).contains("at least --threads"));
         assert!(err(&[]).contains("no URL"));
-        assert!(err(&["https://a/"]).contains("no TLS"));
-        for args in [&["--bogus"][..], &["-c"], &["https://x/"]] {
+        assert!(err(&["ftp://a/"]).contains("only http:// and https://"));
+        assert!(err(&["--cacert", "ca.pem", "-k", "https://a/"]).contains("contradict"));
+        assert!(err(&["-k", "http://a/"]).contains("none is given"));
+        assert!(err(&["--cacert", "ca.pem", "http://a/"]).contains("none is given"));
+        let Ok(Command::Run(c)) = parse_args(["--cacert", "ca.pem", "https://a/"]) else {
+            panic!("https with --cacert parses")
+        };
+        assert_eq!(c.ca_file.as_deref(), Some(std::path::Path::new("ca.pem")));
+        let Ok(Command::Run(c)) = parse_args(["-k", "https://a/", "http://b/"]) else {
+            panic!("-k parses")
+        };
+        assert!(c.insecure && c.urls[0].tls && !c.urls[1].tls);
+        for args in [&["--bogus"][..], &["-c"], &["ftp://x/"]] {
             assert!(!err(args).contains('\n'), "one line: {args:?}");
         }
     }

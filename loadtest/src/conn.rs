@@ -62,6 +62,9 @@ pub(crate) struct Conn {
     pub inflight: VecDeque<InFlight>,
     /// Whether this connection is in the worker's open-loop ready queue.
     pub in_ready: bool,
+    /// `https://`: the TLS session over `stream` (requests written before the handshake
+    /// completes wait in it and go out right after).
+    pub tls: Option<Box<rustls::ClientConnection>>,
     parser: ResponseParser,
     rbuf: Vec<u8>,
     rstart: usize,
@@ -82,6 +85,7 @@ impl Conn {
             next_url: first_url,
             inflight: VecDeque::with_capacity(pipeline),
             in_ready: false,
+            tls: None,
             parser: ResponseParser::new(head_request),
             rbuf: vec![0; INITIAL_READ_BUF],
             rstart: 0,
@@ -94,6 +98,7 @@ impl Conn {
     /// Closes the socket and forgets everything in flight; the buffers are kept.
     pub fn clear(&mut self) {
         self.stream = None;
+        self.tls = None;
         self.inflight.clear();
         self.parser.reset();
         self.rstart = 0;
@@ -114,6 +119,15 @@ impl Conn {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(true);
         };
+        if let Some(tls) = self.tls.as_mut() {
+            // Encrypted (or held until the handshake is done) in one go, then sent.
+            if self.wpos < self.wbuf.len() {
+                tls.writer().write_all(&self.wbuf[self.wpos..])?;
+            }
+            self.wbuf.clear();
+            self.wpos = 0;
+            return write_tls(tls, stream);
+        }
         while self.wpos < self.wbuf.len() {
             match stream.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -147,6 +161,13 @@ impl Conn {
             return Ok(ReadOutcome::Eof);
         };
         let space = self.rbuf.len() - self.rend;
+        if let Some(tls) = self.tls.as_mut() {
+            let outcome = read_tls(tls, stream, &mut self.rbuf[self.rend..])?;
+            if let ReadOutcome::Data { len, .. } = outcome {
+                self.rend += len;
+            }
+            return Ok(outcome);
+        }
         loop {
             return match stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(0) => Ok(ReadOutcome::Eof),
@@ -184,3 +205,63 @@ impl Conn {
         self.parser.eof()
     }
 }
+
+/// Sends the TLS records `tls` has ready. `Ok(false)`: the socket is full.
+fn write_tls(tls: &mut rustls::ClientConnection, stream: &mut TcpStream) -> io::Result<bool> {
+    while tls.wants_write() {
+        match tls.write_tls(stream) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Decrypted response bytes into `buf`: what rustls holds first, else records from the
+/// socket (answering the handshake on the way). `short` is never set: the caller reads
+/// again until `WouldBlock`, which is when the socket is drained.
+fn read_tls(
+    tls: &mut rustls::ClientConnection,
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+) -> io::Result<ReadOutcome> {
+    loop {
+        match tls.reader().read(buf) {
+            Ok(0) => return Ok(ReadOutcome::Eof), // close_notify
+            Ok(len) => return Ok(ReadOutcome::Data { len, short: false }),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // The peer closed the socket without close_notify: an end of stream all the
+            // same (a response cut short is caught by its framing).
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(ReadOutcome::Eof),
+            Err(e) => return Err(e),
+        }
+        match tls.read_tls(stream) {
+            Ok(0) => return Ok(ReadOutcome::Eof),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadOutcome::WouldBlock),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        let state = tls
+            .process_new_packets()
+            .map_err(|e| io::Error::other(TlsError(e)));
+        // Handshake flights, alerts, key updates: sent now (or on the next writable event).
+        write_tls(tls, stream)?;
+        state?;
+    }
+}
+
+/// A TLS failure, told apart from socket errors (the worker reports the first one).
+#[derive(Debug)]
+pub(crate) struct TlsError(pub rustls::Error);
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TlsError {}

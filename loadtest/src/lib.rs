@@ -27,6 +27,7 @@ mod runner;
 pub mod schedule;
 pub mod stats;
 mod timer;
+pub mod tls;
 pub mod url;
 mod worker;
 

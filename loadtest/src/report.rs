@@ -92,6 +92,9 @@ pub struct Summary {
     pub latency_us: LatencySummary,
     /// Open loop only: latency measured from the actual send time (uncorrected), µs.
     pub uncorrected_latency_us: Option<LatencySummary>,
+    /// `https://`: the first TLS error met, if any (why connects failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_error: Option<String>,
 }
 
 impl Summary {
@@ -122,6 +125,7 @@ impl Summary {
             reconnects: stats.reconnects,
             latency_us: LatencySummary::of(&stats.latency.corrected),
             uncorrected_latency_us: stats.latency.uncorrected.as_ref().map(LatencySummary::of),
+            tls_error: stats.tls_error.clone(),
         }
     }
 }
@@ -211,6 +215,9 @@ pub fn render_table(s: &Summary) -> String {
         e.protocol,
         e.status_total()
     );
+    if let Some(tls) = &s.tls_error {
+        let _ = writeln!(out, "  {:<14}{tls}", "TLS error");
+    }
     if !e.status.is_empty() {
         let codes: Vec<String> = e
             .status

@@ -14,6 +14,7 @@ use crate::cli::Config;
 use crate::report::Summary;
 use crate::request;
 use crate::stats::ThreadStats;
+use crate::tls;
 use crate::worker::Worker;
 
 /// How long after the planned end the workers may take to report before the run fails.
@@ -22,6 +23,11 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// One address and the pre-encoded requests of the URLs that point at it.
 pub(crate) struct Target {
     pub addr: SocketAddr,
+    /// `https://`: the client configuration and the server name (the URL's host).
+    pub tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
     pub requests: Vec<Vec<u8>>,
 }
 
@@ -96,16 +102,37 @@ pub struct Outcome {
 }
 
 fn build_plan(config: &Config) -> Result<Plan, RunError> {
+    let tls_config = if config.urls.iter().any(|u| u.tls) {
+        Some(
+            tls::client_config(config.ca_file.as_deref(), config.insecure)
+                .map_err(RunError::Config)?,
+        )
+    } else {
+        None
+    };
     let mut targets: Vec<Target> = Vec::new();
     for url in &config.urls {
         let addr = url
             .resolve()
             .map_err(|e| RunError::Config(format!("cannot resolve '{}': {e}", url.host)))?;
+        let tls = match (&tls_config, url.tls) {
+            (Some(c), true) => Some((
+                c.clone(),
+                tls::server_name(&url.host).map_err(RunError::Config)?,
+            )),
+            _ => None,
+        };
         let bytes = request::encode(&config.method, url, &config.headers, config.body.as_deref());
-        match targets.iter_mut().find(|t| t.addr == addr) {
+        // URLs share connections when they go to the same address the same way (and, over
+        // TLS, for the same server name).
+        let same = |t: &Target| {
+            t.addr == addr && t.tls.as_ref().map(|(_, n)| n) == tls.as_ref().map(|(_, n)| n)
+        };
+        match targets.iter_mut().find(|t| same(t)) {
             Some(t) => t.requests.push(bytes),
             None => targets.push(Target {
                 addr,
+                tls,
                 requests: vec![bytes],
             }),
         }

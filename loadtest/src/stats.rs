@@ -21,7 +21,8 @@ pub fn new_histogram() -> Histogram<u64> {
 /// The kinds of failure that are counted (status-code errors are counted separately, by code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Connecting failed (refused, unreachable, or not done within `--timeout`).
+    /// Connecting failed (refused, unreachable, the TLS handshake failed, or not done within
+    /// `--timeout`).
     Connect,
     /// Reading failed, or the server closed the connection with requests outstanding.
     Read,
@@ -139,6 +140,8 @@ pub struct ThreadStats {
     pub errors: ErrorCounts,
     /// Latencies of the successful responses.
     pub latency: Recorder,
+    /// The first TLS error met (a refused certificate, an alert), to say why connects fail.
+    pub tls_error: Option<String>,
 }
 
 impl ThreadStats {
@@ -150,6 +153,7 @@ impl ThreadStats {
             reconnects: 0,
             errors: ErrorCounts::default(),
             latency: Recorder::new(open_loop),
+            tls_error: None,
         }
     }
 
@@ -171,6 +175,9 @@ impl ThreadStats {
         self.reconnects += other.reconnects;
         self.errors.merge(&other.errors);
         self.latency.merge(&other.latency);
+        if self.tls_error.is_none() {
+            self.tls_error.clone_from(&other.tls_error);
+        }
     }
 }
 

@@ -1,18 +1,21 @@
-//! Target URLs: `http://host[:port][/path][?query]` only.
+//! Target URLs: `http://host[:port][/path][?query]` and the same with `https://`.
 
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-/// A parsed `http://` URL.
+/// A parsed `http://` or `https://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
     /// The URL as given on the command line.
     pub original: String,
     /// Host name or address, without IPv6 brackets (what gets resolved).
     pub host: String,
-    /// TCP port (80 when the URL names none).
+    /// TCP port (80, or 443 for `https://`, when the URL names none).
     pub port: u16,
+    /// `https://`: requests go over TLS, with `host` as the server name (SNI and the name the
+    /// certificate must carry).
+    pub tls: bool,
     /// The authority as written in the URL (`host[:port]`), sent as the `Host` header.
     pub authority: String,
     /// Request target: path plus query, at least `/`.
@@ -20,24 +23,23 @@ pub struct Url {
 }
 
 impl Url {
-    /// Parses `http://host[:port][/path][?query]`. `https://` and other schemes are rejected
-    /// with a message that says why (no TLS support).
+    /// Parses `http[s]://host[:port][/path][?query]`; other schemes are rejected with a
+    /// message that says why.
     pub fn parse(input: &str) -> Result<Url, String> {
         let lower = input.to_ascii_lowercase();
-        if lower.starts_with("https://") {
-            return Err(format!(
-                "'{input}': https:// is not supported (peregrine-load speaks plain HTTP/1.1, no TLS); use http://"
-            ));
-        }
-        let rest = if lower.starts_with("http://") {
-            &input["http://".len()..]
+        let (rest, tls) = if lower.starts_with("http://") {
+            (&input["http://".len()..], false)
+        } else if lower.starts_with("https://") {
+            (&input["https://".len()..], true)
         } else if let Some(pos) = input.find("://") {
             return Err(format!(
-                "'{input}': unsupported scheme '{}' (only http:// is supported)",
+                "'{input}': unsupported scheme '{}' (only http:// and https://)",
                 &input[..pos]
             ));
         } else {
-            return Err(format!("'{input}': URL must start with http://"));
+            return Err(format!(
+                "'{input}': URL must start with http:// or https://"
+            ));
         };
 
         let rest = rest.split('#').next().unwrap_or("");
@@ -51,7 +53,9 @@ impl Url {
                 "'{input}': credentials in URLs are not supported (use -H 'Authorization: ...')"
             ));
         }
-        let (host, port) = split_host_port(authority).map_err(|e| format!("'{input}': {e}"))?;
+        let default_port = if tls { 443 } else { 80 };
+        let (host, port) =
+            split_host_port(authority, default_port).map_err(|e| format!("'{input}': {e}"))?;
         let path = if target.is_empty() {
             "/".to_string()
         } else if target.starts_with('?') {
@@ -68,6 +72,7 @@ impl Url {
             original: input.to_string(),
             host,
             port,
+            tls,
             authority: authority.to_string(),
             path,
         })
@@ -88,7 +93,7 @@ impl fmt::Display for Url {
     }
 }
 
-fn split_host_port(authority: &str) -> Result<(String, u16), String> {
+fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let end = rest.find(']').ok_or("unterminated '[' in IPv6 address")?;
         let host = &rest[..end];
@@ -109,7 +114,7 @@ fn split_host_port(authority: &str) -> Result<(String, u16), String> {
         return Err("URL has no host".to_string());
     }
     let port = match port {
-        None => 80,
+        None => default_port,
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
             _ => return Err(format!("invalid port '{p}'")),
@@ -152,10 +157,21 @@ mod tests {
     }
 
     #[test]
-    fn rejects_https_clearly() {
-        let e = Url::parse("https://127.0.0.1/").unwrap_err();
-        assert!(e.contains("https:// is not supported"), "{e}");
-        assert!(e.contains("TLS"), "{e}");
+    fn https_urls() {
+        let u = Url::parse("https://localhost/x").unwrap();
+        assert!(u.tls);
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("localhost", 443, "/x")
+        );
+        let u = Url::parse("HTTPS://[::1]:8443").unwrap();
+        assert_eq!(
+            (u.tls, u.port, u.authority.as_str()),
+            (true, 8443, "[::1]:8443")
+        );
+        assert!(!Url::parse("http://localhost/").unwrap().tls);
+        let e = Url::parse("wss://localhost/").unwrap_err();
+        assert!(e.contains("only http:// and https://"), "{e}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::conn::{Conn, InFlight, Phase, ReadOutcome};
+use crate::conn::{Conn, InFlight, Phase, ReadOutcome, TlsError};
 use crate::parse::Response;
 use crate::runner::{Plan, Progress};
 use crate::schedule::Schedule;
@@ -189,10 +189,26 @@ impl Worker {
     /// Opens a fresh socket for connection `idx` (closing any old one).
     fn connect(&mut self, idx: usize, now: u64) {
         let in_window = self.in_window(now);
-        let addr = self.plan.targets[self.conns[idx].target].addr;
+        let target = &self.plan.targets[self.conns[idx].target];
+        let addr = target.addr;
         let conn = &mut self.conns[idx];
         conn.clear();
         conn.generation = conn.generation.wrapping_add(1);
+        if let Some((config, name)) = &target.tls {
+            // The ClientHello is ready now and goes out with the first flush.
+            match rustls::ClientConnection::new(config.clone(), name.clone()) {
+                Ok(tls) => conn.tls = Some(Box::new(tls)),
+                Err(_) => {
+                    if in_window {
+                        self.stats.errors.count(ErrorKind::Connect);
+                    }
+                    conn.phase = Phase::Down {
+                        retry_at_ns: now + CONNECT_BACKOFF_NS,
+                    };
+                    return;
+                }
+            }
+        }
         let registered = TcpStream::connect(addr).and_then(|mut stream| {
             stream.set_nodelay(true)?;
             self.poll.registry().register(
@@ -286,8 +302,22 @@ impl Worker {
                     self.fail(idx, ErrorKind::Protocol, now);
                     return false;
                 }
-                Err(_) => {
-                    self.fail(idx, ErrorKind::Read, now);
+                Err(e) => {
+                    if let Some(tls) = e.get_ref().and_then(|e| e.downcast_ref::<TlsError>()) {
+                        self.stats.tls_error.get_or_insert_with(|| tls.to_string());
+                    }
+                    // A TLS handshake that failed (an untrusted certificate, an alert) is a
+                    // failed connect, retried after the back-off.
+                    let handshaking = self.conns[idx]
+                        .tls
+                        .as_ref()
+                        .is_some_and(|t| t.is_handshaking());
+                    let kind = if handshaking {
+                        ErrorKind::Connect
+                    } else {
+                        ErrorKind::Read
+                    };
+                    self.fail(idx, kind, now);
                     return false;
                 }
             }

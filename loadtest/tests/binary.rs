@@ -89,7 +89,14 @@ fn bad_flags_exit_2_with_one_line() {
         &["-c", "lots", "http://127.0.0.1:1/"],
         &["-d", "10 parsecs", "http://127.0.0.1:1/"],
         &[],
-        &["https://127.0.0.1:1/"],
+        &["ftp://127.0.0.1:1/"],
+        &["-k", "http://127.0.0.1:1/"],
+        &[
+            "--cacert",
+            "/nonexistent/ca.pem",
+            "-d1ms",
+            "https://127.0.0.1:1/",
+        ],
         &["--cpus", "9999", "-d1ms", "http://127.0.0.1:1/"],
     ] {
         let out = load(args);
@@ -99,8 +106,17 @@ fn bad_flags_exit_2_with_one_line() {
         assert!(err.starts_with("peregrine-load: "), "{err}");
         assert!(out.stdout.is_empty());
     }
-    let err = stderr(&load(&["https://127.0.0.1:1/"]));
-    assert!(err.contains("https") && err.contains("TLS"), "{err}");
+    let err = stderr(&load(&["ftp://127.0.0.1:1/"]));
+    assert!(err.contains("only http:// and https://"), "{err}");
+    let err = stderr(&load(&[
+        "--cacert",
+        "/nonexistent/ca.pem",
+        "https://127.0.0.1:1/",
+    ]));
+    assert!(
+        err.contains("--cacert /nonexistent/ca.pem: No such file"),
+        "{err}"
+    );
 }
 
 #[test]
