@@ -2,6 +2,7 @@
 
 mod context;
 mod features;
+mod websocket;
 
 pub use crate::base::FeatureMap;
 pub use crate::proto::h1::{Method, ResponseHeaders, Version};
@@ -11,3 +12,7 @@ pub use features::{
     RequestFeature, RequestIdentifier, RequestLifetime, RequestOverride, ResponseError,
     ResponseFeature, TlsConnectionFeature, UpgradeFeature,
 };
+pub use websocket::{
+    AcceptError, CloseFrame, Message, WebSocket, WebSocketError, WebSocketOptions,
+};
+pub use crate::proto::ws::{CloseCode, MessageKind, WebSocketLimits};
