@@ -536,7 +536,7 @@ impl WebSocket<'_, '_> {
         };
         if deadline <= now {
             self.timer = None;
-            self.core.tick(now);
+            self.tick(now);
             return Poll::Ready(());
         }
         if self.timer.as_ref().map(|(d, _)| *d) != Some(deadline) {
@@ -545,10 +545,24 @@ impl WebSocket<'_, '_> {
         let (_, s) = self.timer.as_mut().expect("armed above");
         if Pin::new(s).poll(cx).is_ready() {
             self.timer = None;
-            self.core.tick(Instant::now());
+            self.tick(Instant::now());
             return Poll::Ready(());
         }
         Poll::Pending
+    }
+
+    /// Ticks the core; a timer that ends the connection ends it here (its event stays queued
+    /// behind any messages, and `end` is what every later call reports).
+    fn tick(&mut self, now: Instant) {
+        let before = self.core.state();
+        self.core.tick(now);
+        if before != State::Closed && self.core.state() == State::Closed {
+            self.finish(abnormal(if before == State::CloseSent {
+                "no Close from the client within the close timeout"
+            } else {
+                "no Pong within the keep-alive timeout"
+            }));
+        }
     }
 
     /// Writes what is queued, running the timers meanwhile (a client that takes nothing is
@@ -712,10 +726,12 @@ impl WebSocket<'_, '_> {
                 None
             }
             Event::TimedOut(t) => {
-                self.finish(abnormal(match t {
-                    Timeout::Pong => "no Pong within the keep-alive timeout",
-                    Timeout::Close => "no Close from the client within the close timeout",
-                }));
+                if self.end.is_none() {
+                    self.finish(abnormal(match t {
+                        Timeout::Pong => "no Pong within the keep-alive timeout",
+                        Timeout::Close => "no Close from the client within the close timeout",
+                    }));
+                }
                 None
             }
         }
