@@ -741,3 +741,91 @@ fn python_and_tungstenite_through_nginx(engine: EngineChoice) {
     let mut rest = Vec::new();
     let _ = c.reader.read_to_end(&mut rest);
 }
+
+/// The binary: the `ws-*` settings as flags, environment and `[limits]` keys (a bad value is a
+/// one-line error naming it, exit 2), and the WebSocket metrics on the admin listener.
+#[test]
+fn binary_ws_settings_and_metrics() {
+    use std::io::BufRead;
+    let bin = env!("CARGO_BIN_EXE_peregrine");
+    let dir = std::env::temp_dir().join(format!("peregrine-ws-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = dir.join("bad.toml");
+    std::fs::write(&toml, "[limits]\nws-close-timeout = \"soon\"\n").unwrap();
+    let toml_arg = toml.display().to_string();
+    for (args, envs, want) in [
+        (
+            vec!["--ws-keep-alive-interval", "sometimes"],
+            vec![],
+            "invalid ws-keep-alive-interval \"sometimes\": expected a duration or off",
+        ),
+        (
+            vec![],
+            vec![("PEREGRINE_WS_MAX_MESSAGE_SIZE", "huge")],
+            "invalid ws-max-message-size \"huge\": expected a size",
+        ),
+        (
+            vec!["--ws-max-frame-size", "100"],
+            vec![],
+            "ws-max-frame-size must be at least 125 bytes",
+        ),
+        (
+            vec!["--config", toml_arg.as_str()],
+            vec![],
+            "ws-close-timeout",
+        ),
+    ] {
+        let out = Command::new(bin)
+            .args(&args)
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{args:?} {envs:?}: {err}");
+    }
+    let help = Command::new(bin).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--ws-keep-alive-interval"));
+
+    let (mut child, addr, mut out) = common::spawn_server(
+        Command::new(bin)
+            .args(["--urls", "http://127.0.0.1:0", "--workers", "1"])
+            .args(["--admin-urls", "http://127.0.0.1:0", "--ws-max-message-size", "1K"])
+            .env("PEREGRINE_WS_KEEP_ALIVE_INTERVAL", "off")
+            .stderr(Stdio::null()),
+    );
+    let mut line = String::new();
+    let admin: SocketAddr = loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "no admin line");
+        if line.contains("admin endpoints") {
+            break line.trim().split_once(" on http://").unwrap().1.parse().unwrap();
+        }
+    };
+    let mut c = Client::connect(addr, "/ws", true);
+    c.send(&text("small"));
+    assert_eq!(c.read_frame().unwrap().payload, b"small");
+    c.send(&frame(true, 2, &[0u8; 2000]));
+    assert_eq!(got(&c.read_frame().unwrap()), Exp::Close(Some(1009)));
+    assert!(c.closed());
+    let scrape = || common::get(admin, "/metrics").text();
+    eventually("the close counted", || {
+        scrape().contains("peregrine_websocket_closes_total{worker=\"0\",code=\"1009\"} 1")
+    });
+    let s = scrape();
+    for want in [
+        "peregrine_websockets_opened_total{worker=\"0\"} 1",
+        "peregrine_websockets_active{worker=\"0\"} 0",
+        "peregrine_websocket_messages_total{worker=\"0\",direction=\"received\"} 1",
+        "peregrine_websocket_messages_total{worker=\"0\",direction=\"sent\"} 1",
+        "peregrine_websocket_payload_bytes_total{worker=\"0\",direction=\"sent\"} 5",
+        "peregrine_websocket_bombs_refused_total{worker=\"0\"} 0",
+    ] {
+        assert!(s.contains(want), "{want} in\n{s}");
+    }
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
