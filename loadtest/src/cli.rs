@@ -33,6 +33,12 @@ Options:
       --timeout D       per-request timeout (and connect timeout) [default: 2s]
       --cpus LIST       pin worker threads to these CPUs, round-robin, e.g. 1 or 0,2-3
                         [default: no pinning]
+      --ws              WebSocket mode: each connection upgrades at the URL's path and sends
+                        binary messages that the server echoes (a message in flight per
+                        --pipeline slot; --rate paces messages); latency is send to echo
+      --message-size N  WebSocket message size in bytes [default: 64]
+      --compress        offer permessage-deflate (client_no_context_takeover) and send
+                        compressed messages (text that compresses about 4:1)
       --json            print the summary as JSON on stdout
       --allow-errors    exit 0 even if errors occurred
   -h, --help            print this help
@@ -73,6 +79,12 @@ pub struct Config {
     pub json: bool,
     /// Exit 0 even if errors occurred.
     pub allow_errors: bool,
+    /// WebSocket mode ([`crate::ws`]).
+    pub ws: bool,
+    /// WebSocket message size in bytes.
+    pub message_size: usize,
+    /// WebSocket mode: offer permessage-deflate and send compressed messages.
+    pub compress: bool,
 }
 
 impl Config {
@@ -93,6 +105,9 @@ impl Config {
             cpus: None,
             json: false,
             allow_errors: false,
+            ws: false,
+            message_size: 64,
+            compress: false,
         }
     }
 
@@ -117,6 +132,12 @@ impl Config {
         }
         if self.timeout.is_zero() {
             return Err(CliError::new("--timeout must be more than 0"));
+        }
+        if (self.compress || self.message_size != 64) && !self.ws {
+            return Err(CliError::new("--message-size and --compress need --ws"));
+        }
+        if self.message_size > 64 << 20 {
+            return Err(CliError::new("--message-size must be at most 64 MiB"));
         }
         if let Some(rate) = self.rate {
             if !(rate.is_finite() && rate > 0.0) {
@@ -170,6 +191,9 @@ const OPTIONS: &[(Option<char>, &str, bool)] = &[
     (None, "body-file", true),
     (None, "timeout", true),
     (None, "cpus", true),
+    (None, "ws", false),
+    (None, "message-size", true),
+    (None, "compress", false),
     (None, "json", false),
     (None, "allow-errors", false),
     (Some('h'), "help", false),
@@ -266,6 +290,13 @@ where
                 body_file = Some(value);
             }
             "cpus" => config.cpus = Some(parse_cpu_list(&value).map_err(|e| bad(&e))?),
+            "ws" => config.ws = true,
+            "message-size" => {
+                config.message_size = value
+                    .parse()
+                    .map_err(|_| bad("not a number of bytes"))?
+            }
+            "compress" => config.compress = true,
             "json" => config.json = true,
             "allow-errors" => config.allow_errors = true,
             "help" => return Ok(Command::Help),
