@@ -7,11 +7,11 @@
 //! Python 3 with `websockets` (PyPI) and nginx must be installed (`.ci/run` installs them);
 //! without them those tests fail, saying so.
 
-mod common;
 #[path = "websocket/cases.rs"]
 mod cases;
 #[path = "websocket/client.rs"]
 mod client;
+mod common;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -96,14 +96,19 @@ fn run_case(addr: SocketAddr, case: &cases::Case) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(2));
     }
     for want in &case.expect {
-        let f = c.read_frame().map_err(|e| format!("expected {want:?}, read failed: {e}"))?;
+        let f = c
+            .read_frame()
+            .map_err(|e| format!("expected {want:?}, read failed: {e}"))?;
         let g = got(&f);
         if &g != want {
             let short = |e: &Exp| format!("{e:?}").chars().take(120).collect::<String>();
             return Err(format!("expected {}, got {}", short(want), short(&g)));
         }
         if matches!(g, Exp::Text(_) | Exp::Binary(_)) && case.deflate != f.rsv1 {
-            return Err(format!("RSV1 {} on a deflate={} connection", f.rsv1, case.deflate));
+            return Err(format!(
+                "RSV1 {} on a deflate={} connection",
+                f.rsv1, case.deflate
+            ));
         }
     }
     if !matches!(case.expect.last(), Some(Exp::Close(_))) {
@@ -137,7 +142,10 @@ fn conformance_table(engine: EngineChoice) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let ws = metrics_of(&server).snapshot().websocket;
     assert_eq!(ws.bombs_refused, 1, "the bomb is counted");
-    assert!(ws.closes_with(1002) >= 20 && ws.closes_with(1007) >= 5, "{ws:?}");
+    assert!(
+        ws.closes_with(1002) >= 20 && ws.closes_with(1007) >= 5,
+        "{ws:?}"
+    );
     eventually("every socket counted closed", || {
         metrics_of(&server).snapshot().websocket.active() == 0
     });
@@ -149,7 +157,9 @@ fn handshake_answers(engine: EngineChoice) {
     for (name, request_extra, status, field) in [
         (
             "wrong version",
-            format!("Upgrade: websocket\r\nConnection: Upgrade\r\n{key}Sec-WebSocket-Version: 8\r\n"),
+            format!(
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n{key}Sec-WebSocket-Version: 8\r\n"
+            ),
             426,
             Some(("sec-websocket-version", "13")),
         ),
@@ -180,12 +190,7 @@ fn handshake_answers(engine: EngineChoice) {
             400,
             None,
         ),
-        (
-            "two keys",
-            format!("{}{key}", upgrade_headers()),
-            400,
-            None,
-        ),
+        ("two keys", format!("{}{key}", upgrade_headers()), 400, None),
     ] {
         let (mut r, head) = handshake(addr, "/ws", &request_extra);
         assert_eq!(head.status, status, "{name}: {head:?}");
@@ -203,7 +208,12 @@ fn handshake_answers(engine: EngineChoice) {
     assert_eq!(head.status, 400);
     // POST: 400.
     let mut s = common::connect(addr);
-    write!(s, "POST /ws HTTP/1.1\r\nHost: t\r\n{}Content-Length: 0\r\n\r\n", upgrade_headers()).unwrap();
+    write!(
+        s,
+        "POST /ws HTTP/1.1\r\nHost: t\r\n{}Content-Length: 0\r\n\r\n",
+        upgrade_headers()
+    )
+    .unwrap();
     let resp = common::read_response(&mut std::io::BufReader::new(s), false).unwrap();
     assert_eq!(resp.status, 400);
     // The accepted handshake: RFC 6455's sample key and answer.
@@ -212,7 +222,13 @@ fn handshake_answers(engine: EngineChoice) {
         c.head.header("sec-websocket-accept"),
         Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
     );
-    assert!(metrics_of(&server).snapshot().websocket.handshake_rejections >= 9);
+    assert!(
+        metrics_of(&server)
+            .snapshot()
+            .websocket
+            .handshake_rejections
+            >= 9
+    );
 }
 
 /// Chat-like options: subprotocols by preference, an Origin allow list.
@@ -244,9 +260,8 @@ fn subprotocol_and_origin(engine: EngineChoice) {
         ("v1.chat", "v1.chat"),
         ("other", "none"),
     ] {
-        let extra = format!(
-            "{h}Origin: https://GOOD.example\r\nSec-WebSocket-Protocol: {offer}\r\n"
-        );
+        let extra =
+            format!("{h}Origin: https://GOOD.example\r\nSec-WebSocket-Protocol: {offer}\r\n");
         let (reader, head) = handshake(addr, "/", &extra);
         assert_eq!(head.status, 101, "{head:?}");
         let header = head.header("sec-websocket-protocol").map(str::to_string);
@@ -325,7 +340,10 @@ fn server_closes_first(engine: EngineChoice) {
     let log = app.0.lock().unwrap().clone();
     assert!(log[0].contains("CloseCode(4000)"), "{log:?}");
     assert_eq!(log[1], "true");
-    assert!(log[2].contains("1006") && log[2].contains("close timeout"), "{log:?}");
+    assert!(
+        log[2].contains("1006") && log[2].contains("close timeout"),
+        "{log:?}"
+    );
 }
 
 fn keep_alive_ping_and_pong_timeout(engine: EngineChoice) {
@@ -358,7 +376,10 @@ fn keep_alive_ping_and_pong_timeout(engine: EngineChoice) {
         frames.push(f.opcode);
     }
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
-    assert!(!frames.contains(&8), "no Close after a Pong timeout: {frames:?}");
+    assert!(
+        !frames.contains(&8),
+        "no Close after a Pong timeout: {frames:?}"
+    );
     eventually("1006 counted", || {
         metrics_of(&server).snapshot().websocket.closes_with(1006) >= 1
     });
@@ -375,7 +396,10 @@ impl Handler for Recorder {
         };
         loop {
             if let Message::Close(f) = ws.receive().await {
-                self.0.lock().unwrap().push(format!("{} {}", f.code, f.reason));
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("{} {}", f.code, f.reason));
                 return Ok(());
             }
         }
@@ -438,13 +462,25 @@ fn streamed_fragments_and_sent_fragments(engine: EngineChoice) {
     c.send(&frame(false, 0, &mb));
     c.send(&frame(true, 0, &mb));
     let frames: Vec<Frame> = (0..4).map(|_| c.read_frame().unwrap()).collect();
-    assert_eq!((frames[0].opcode, frames[0].fin, &frames[0].payload[..]), (1, false, &b"a"[..]));
-    assert_eq!((frames[1].opcode, &frames[1].payload[..]), (9, &b"between"[..]));
-    assert_eq!((frames[2].opcode, frames[2].fin, &frames[2].payload[..]), (0, false, &b"b"[..]));
+    assert_eq!(
+        (frames[0].opcode, frames[0].fin, &frames[0].payload[..]),
+        (1, false, &b"a"[..])
+    );
+    assert_eq!(
+        (frames[1].opcode, &frames[1].payload[..]),
+        (9, &b"between"[..])
+    );
+    assert_eq!(
+        (frames[2].opcode, frames[2].fin, &frames[2].payload[..]),
+        (0, false, &b"b"[..])
+    );
     assert_eq!((frames[3].opcode, frames[3].fin), (0, true));
     assert_eq!(frames[3].payload, (3usize << 20).to_string().as_bytes());
     let pieces = app.0.lock().unwrap().clone();
-    assert!(pieces.len() >= 3 && pieces.iter().all(|(n, _)| *n <= 1 << 20), "{pieces:?}");
+    assert!(
+        pieces.len() >= 3 && pieces.iter().all(|(n, _)| *n <= 1 << 20),
+        "{pieces:?}"
+    );
     assert_eq!(pieces.iter().filter(|(_, fin)| *fin).count(), 1);
     c.send(&close(1000, ""));
 }
@@ -501,7 +537,12 @@ fn ping_flood(engine: EngineChoice) {
     // taken), then read every Pong.
     let writer = std::thread::spawn(move || {
         let one = frame(true, 9, &[b'p'; 125]);
-        let all: Vec<u8> = one.iter().copied().cycle().take(one.len() * PINGS).collect();
+        let all: Vec<u8> = one
+            .iter()
+            .copied()
+            .cycle()
+            .take(one.len() * PINGS)
+            .collect();
         w.write_all(&all).unwrap();
         w.write_all(&close(1000, "")).unwrap();
     });
@@ -543,13 +584,17 @@ fn many_idle_websockets(engine: EngineChoice) {
     first.send(&text("warm"));
     first.read_frame().unwrap();
     let before = rss_kib();
-    let mut all: Vec<Client> = (0..n).map(|_| Client::connect(addr, "/ws", false)).collect();
+    let mut all: Vec<Client> = (0..n)
+        .map(|_| Client::connect(addr, "/ws", false))
+        .collect();
     eventually("all open", || {
         metrics_of(&server).snapshot().websocket.active() as usize == n + 1
     });
     let after = rss_kib();
     let per = (after.saturating_sub(before)) * 1024 / n as u64;
-    println!("{n} idle WebSockets: {per} bytes of server RSS each (client sockets are kernel memory)");
+    println!(
+        "{n} idle WebSockets: {per} bytes of server RSS each (client sockets are kernel memory)"
+    );
     for (i, c) in all.iter_mut().enumerate().step_by(37) {
         let msg = format!("still here {i}");
         c.send(&text(&msg));
@@ -608,7 +653,10 @@ fn python_websockets_client(engine: EngineChoice) {
     let (server, addr) = start_with(engine, DemoApp, options());
     run_python(&format!("ws://{addr}/ws"));
     let ws = metrics_of(&server).snapshot().websocket;
-    assert!(ws.messages_received >= 203 && ws.messages_sent >= 203, "{ws:?}");
+    assert!(
+        ws.messages_received >= 203 && ws.messages_sent >= 203,
+        "{ws:?}"
+    );
     eventually("closed with 1000", || {
         metrics_of(&server).snapshot().websocket.closes_with(1000) == 1
     });
@@ -684,11 +732,11 @@ http {{
 }
 
 fn nginx() -> PathBuf {
-    for dir in std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"])
-    {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain([
+        "/usr/sbin",
+        "/usr/local/sbin",
+        "/sbin",
+    ]) {
         let p = Path::new(dir).join("nginx");
         if p.is_file() {
             return p;
@@ -714,7 +762,8 @@ fn python_and_tungstenite_through_nginx(engine: EngineChoice) {
         .local_addr()
         .unwrap()
         .port();
-    let dir = std::env::temp_dir().join(format!("peregrine-ws-nginx-{}-{port}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("peregrine-ws-nginx-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("nginx.conf");
     std::fs::write(&conf, nginx_conf(&dir, port, addr.port())).unwrap();
@@ -730,7 +779,9 @@ fn python_and_tungstenite_through_nginx(engine: EngineChoice) {
         .spawn()
         .expect("nginx starts");
     let _nginx = Nginx(child, dir);
-    eventually("nginx listens", || TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok());
+    eventually("nginx listens", || {
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+    });
     let url = format!("ws://127.0.0.1:{port}/ws");
     run_python(&url);
     run_tungstenite(&url);
@@ -791,7 +842,12 @@ fn binary_ws_settings_and_metrics() {
     let (mut child, addr, mut out) = common::spawn_server(
         Command::new(bin)
             .args(["--urls", "http://127.0.0.1:0", "--workers", "1"])
-            .args(["--admin-urls", "http://127.0.0.1:0", "--ws-max-message-size", "1K"])
+            .args([
+                "--admin-urls",
+                "http://127.0.0.1:0",
+                "--ws-max-message-size",
+                "1K",
+            ])
             .env("PEREGRINE_WS_KEEP_ALIVE_INTERVAL", "off")
             .stderr(Stdio::null()),
     );
@@ -800,7 +856,13 @@ fn binary_ws_settings_and_metrics() {
         line.clear();
         assert!(out.read_line(&mut line).unwrap() > 0, "no admin line");
         if line.contains("admin endpoints") {
-            break line.trim().split_once(" on http://").unwrap().1.parse().unwrap();
+            break line
+                .trim()
+                .split_once(" on http://")
+                .unwrap()
+                .1
+                .parse()
+                .unwrap();
         }
     };
     let mut c = Client::connect(addr, "/ws", true);
@@ -828,4 +890,26 @@ fn binary_ws_settings_and_metrics() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// On the in-memory `TestServer` the same application answers: a bad handshake gets its
+/// status, a valid one `501` (that server cannot upgrade connections).
+#[test]
+fn test_server_answers_handshakes_without_upgrading() {
+    use peregrine::testing::TestRequest;
+    use peregrine::TestServer;
+    let mut server = TestServer::new();
+    server.start(DemoApp).unwrap();
+    let ws = |version: &str| {
+        TestRequest::get("/ws")
+            .header("Upgrade", "websocket")
+            .header("Connection", "Upgrade")
+            .header("Sec-WebSocket-Key", client::KEY)
+            .header("Sec-WebSocket-Version", version)
+    };
+    let r = server.send(ws("8"));
+    assert_eq!(r.status, 426);
+    assert_eq!(r.header("sec-websocket-version"), Some(&b"13"[..]));
+    let r = server.send(ws("13"));
+    assert_eq!(r.status, 501, "{}", r.text());
 }

@@ -292,9 +292,7 @@ where
             "cpus" => config.cpus = Some(parse_cpu_list(&value).map_err(|e| bad(&e))?),
             "ws" => config.ws = true,
             "message-size" => {
-                config.message_size = value
-                    .parse()
-                    .map_err(|_| bad("not a number of bytes"))?
+                config.message_size = value.parse().map_err(|_| bad("not a number of bytes"))?
             }
             "compress" => config.compress = true,
             "json" => config.json = true,

@@ -77,8 +77,22 @@ struct ThreadResult {
 /// Text that compresses about 4:1 with deflate (words from a small vocabulary).
 fn payload(size: usize) -> Vec<u8> {
     const WORDS: [&str; 16] = [
-        "peregrine", "websocket", "message", "echo", "latency", "worker", "frame", "deflate",
-        "socket", "server", "client", "queue", "thread", "buffer", "kernel", "ring",
+        "peregrine",
+        "websocket",
+        "message",
+        "echo",
+        "latency",
+        "worker",
+        "frame",
+        "deflate",
+        "socket",
+        "server",
+        "client",
+        "queue",
+        "thread",
+        "buffer",
+        "kernel",
+        "ring",
     ];
     let mut out = Vec::with_capacity(size + 16);
     let mut x: u32 = 0x9e37_79b9;
@@ -164,8 +178,8 @@ pub fn run_ws(config: &Config) -> io::Result<WsSummary> {
     let results: Vec<io::Result<ThreadResult>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let count = config.connections / threads
-                    + usize::from(t < config.connections % threads);
+                let count =
+                    config.connections / threads + usize::from(t < config.connections % threads);
                 let cpu = config.cpus.as_ref().map(|c| c[t % c.len()]);
                 let rate = config.rate.map(|r| r / threads as f64);
                 let shared = &shared;
@@ -241,8 +255,11 @@ fn thread(
         std.set_nodelay(true)?;
         std.set_nonblocking(true)?;
         let mut stream = TcpStream::from_std(std);
-        poll.registry()
-            .register(&mut stream, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         let mut c = Conn {
             stream,
             open: false,
@@ -460,7 +477,11 @@ pub fn render(s: &WsSummary) -> String {
          errors: {}{}\n",
         s.connections,
         s.message_size,
-        if s.compressed { " (permessage-deflate)" } else { "" },
+        if s.compressed {
+            " (permessage-deflate)"
+        } else {
+            ""
+        },
         s.seconds,
         s.messages,
         s.messages_per_sec,

@@ -395,7 +395,11 @@ const LIMIT_HELP: &[(&str, &str, &str)] = &[
         "reject",
         "reject a bare LF line terminator (400) or accept it as RFC 9112 2.2 permits",
     ),
-    ("ws-max-frame-size", "1M", "WebSocket frames larger: close 1009"),
+    (
+        "ws-max-frame-size",
+        "1M",
+        "WebSocket frames larger: close 1009",
+    ),
     (
         "ws-max-message-size",
         "16M",

@@ -6,6 +6,7 @@ mod websocket;
 
 pub use crate::base::FeatureMap;
 pub use crate::proto::h1::{Method, ResponseHeaders, Version};
+pub use crate::proto::ws::{CloseCode, MessageKind, WebSocketLimits};
 pub use context::{HttpContext, Upgraded};
 pub use features::{
     ConnectionFeature, Features, MaxRequestBodySize, MinRequestBodyDataRate, ReadOnly,
@@ -15,4 +16,3 @@ pub use features::{
 pub use websocket::{
     AcceptError, CloseFrame, Message, WebSocket, WebSocketError, WebSocketOptions,
 };
-pub use crate::proto::ws::{CloseCode, MessageKind, WebSocketLimits};

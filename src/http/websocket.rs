@@ -182,7 +182,9 @@ pub enum WebSocketError {
 impl fmt::Display for WebSocketError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WebSocketError::Closed(c) => write!(f, "the WebSocket is closed ({} {})", c.code, c.reason),
+            WebSocketError::Closed(c) => {
+                write!(f, "the WebSocket is closed ({} {})", c.code, c.reason)
+            }
             WebSocketError::Invalid(e) => write!(f, "cannot send: {e:?}"),
         }
     }
@@ -199,11 +201,13 @@ impl<'a> HttpContext<'a> {
             return false;
         }
         let r = self.request();
-        (0..r.header_count()).filter_map(|i| r.header_at(i)).any(|(n, v)| {
-            n.eq_ignore_ascii_case(b"upgrade")
-                && v.split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"websocket"))
-        })
+        (0..r.header_count())
+            .filter_map(|i| r.header_at(i))
+            .any(|(n, v)| {
+                n.eq_ignore_ascii_case(b"upgrade")
+                    && v.split(|&b| b == b',')
+                        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+            })
     }
 
     /// Accepts a WebSocket (RFC 6455 4.2): validates the handshake, chooses the subprotocol,
@@ -407,7 +411,11 @@ impl WebSocket<'_, '_> {
 
     /// Sends a piece of a text message: the first call starts it, the one with `fin` ends it;
     /// Pings and Pongs may go out in between. Each piece is whole characters.
-    pub async fn send_text_fragment(&mut self, text: &str, fin: bool) -> Result<(), WebSocketError> {
+    pub async fn send_text_fragment(
+        &mut self,
+        text: &str,
+        fin: bool,
+    ) -> Result<(), WebSocketError> {
         let bytes = text.as_bytes();
         self.send(
             |c| c.send_fragment(MessageKind::Text, bytes, fin),
@@ -444,17 +452,19 @@ impl WebSocket<'_, '_> {
     /// Closes the WebSocket (RFC 6455 7.1.2): sends a Close with `code` and `reason` (at most
     /// 123 bytes), then reads, dropping data messages, until the client's Close or the close
     /// timeout; returns how it ended (the client's Close, or 1006 at the timeout).
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<CloseFrame, WebSocketError> {
+    pub async fn close(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<CloseFrame, WebSocketError> {
         if let Some(end) = self.end.clone().or_else(|| self.ending.clone()) {
             return Err(WebSocketError::Closed(end));
         }
-        self.core.close(code, reason).map_err(|e| match e {
-            SendError::Closed => WebSocketError::Closed(CloseFrame {
-                code,
-                reason: "the Close was already sent".into(),
-            }),
-            e => WebSocketError::Invalid(e),
-        })?;
+        match self.core.close(code, reason) {
+            Ok(()) => {}
+            Err(SendError::Closed) => return Err(WebSocketError::Closed(self.closed_frame())),
+            Err(e) => return Err(WebSocketError::Invalid(e)),
+        }
         loop {
             if let Message::Close(frame) = self.receive().await {
                 return Ok(frame);

@@ -252,11 +252,11 @@ impl Limits {
                 self.websocket.max_frame_size = parse_size(v).ok_or_else(|| bad("a size"))? as u64
             }
             "ws-max-message-size" => {
-                self.websocket.max_message_size =
-                    parse_size(v).ok_or_else(|| bad("a size"))? as u64
+                self.websocket.max_message_size = parse_size(v).ok_or_else(|| bad("a size"))? as u64
             }
             "ws-max-output-buffer-size" => {
-                self.websocket.max_output_buffer_size = parse_size(v).ok_or_else(|| bad("a size"))?
+                self.websocket.max_output_buffer_size =
+                    parse_size(v).ok_or_else(|| bad("a size"))?
             }
             "ws-keep-alive-interval" => {
                 self.websocket.keep_alive_interval = if is_off(v) {
@@ -389,7 +389,10 @@ mod tests {
         assert_eq!(l.websocket.max_message_size, 2 << 20);
         assert_eq!(l.websocket.max_output_buffer_size, 256 * 1024);
         assert_eq!(l.websocket.keep_alive_interval, None);
-        assert_eq!(l.websocket.keep_alive_timeout, Some(Duration::from_secs(10)));
+        assert_eq!(
+            l.websocket.keep_alive_timeout,
+            Some(Duration::from_secs(10))
+        );
         assert_eq!(l.websocket.close_timeout, Duration::from_millis(500));
         assert_eq!(LIMIT_SETTINGS.len(), 18, "every setting is in the table");
 
@@ -450,7 +453,11 @@ mod tests {
                 "max_request_header_count",
             ),
             ("ws-max-frame-size", "100", "ws-max-frame-size"),
-            ("ws-max-output-buffer-size", "0", "ws-max-output-buffer-size"),
+            (
+                "ws-max-output-buffer-size",
+                "0",
+                "ws-max-output-buffer-size",
+            ),
             ("ws-close-timeout", "1ms", "ws-close-timeout"),
             ("ws-keep-alive-timeout", "0s", "ws-keep-alive-timeout"),
         ] {

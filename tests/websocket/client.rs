@@ -89,11 +89,7 @@ pub fn handshake(addr: SocketAddr, path: &str, extra: &str) -> (BufReader<TcpStr
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.set_nodelay(true).unwrap();
     let mut w = s.try_clone().unwrap();
-    write!(
-        w,
-        "GET {path} HTTP/1.1\r\nHost: test\r\n{extra}\r\n"
-    )
-    .unwrap();
+    write!(w, "GET {path} HTTP/1.1\r\nHost: test\r\n{extra}\r\n").unwrap();
     let mut reader = BufReader::new(s);
     let head = read_head(&mut reader).expect("a response head");
     (reader, head)

@@ -575,8 +575,8 @@ impl Connection {
     }
 
     fn fail(&mut self, e: ProtocolError) {
-        self.refused_inflating = e == ProtocolError::MessageTooLarge
-            && self.msg.is_some_and(|m| m.compressed);
+        self.refused_inflating =
+            e == ProtocolError::MessageTooLarge && self.msg.is_some_and(|m| m.compressed);
         if self.state == State::Open {
             let code = e.close_code().0.to_be_bytes();
             frame::encode_frame(&mut self.out, true, false, opcode::CLOSE, &code);
