@@ -22,7 +22,8 @@
 //! [FNV-1a]: http://www.isthe.com/chongo/tech/comp/fnv/index.html
 
 use crate::app::{AppResult, Handler};
-use crate::http::{HttpContext, Message, Method, WebSocketOptions};
+use crate::http::{HttpContext, Method};
+use crate::websocket::{Message, WebSocketOptions};
 
 const INDEX: &[u8] = b"<!doctype html>\n<html><head><title>peregrine</title></head><body>\n\
 <h1>peregrine</h1>\n<p>An io_uring, thread-per-core HTTP/1.1 server.</p>\n<ul>\n\

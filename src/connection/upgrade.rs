@@ -143,7 +143,14 @@ impl<T: Transport> Http1Connection<T> {
                 | Reading::Upgraded { eof: true }
                 | Reading::BodyRejected(RejectReason::UnexpectedEof)
         );
-        let unread = self.base + self.head_len < self.input.len() || !self.body.is_done();
+        let unread = match self.reading {
+            // Upgraded: bytes the application has read are consumed even while they are
+            // still in the buffer (it is truncated at the next read). A WebSocket that ended
+            // with the close handshake read everything it was sent: it closes at once, as
+            // RFC 6455 7.1.1 wants of the server, and its upgraded slot frees now.
+            Reading::Upgraded { .. } => self.body_pos < self.input.len(),
+            _ => self.base + self.head_len < self.input.len() || !self.body.is_done(),
+        };
         if !ended && unread {
             Closing::Linger
         } else {

@@ -2,17 +2,12 @@
 
 mod context;
 mod features;
-mod websocket;
 
 pub use crate::base::FeatureMap;
 pub use crate::proto::h1::{Method, ResponseHeaders, Version};
-pub use crate::proto::ws::{CloseCode, MessageKind, WebSocketLimits};
 pub use context::{HttpContext, Upgraded};
 pub use features::{
     ConnectionFeature, Features, MaxRequestBodySize, MinRequestBodyDataRate, ReadOnly,
     RequestFeature, RequestIdentifier, RequestLifetime, RequestOverride, ResponseError,
     ResponseFeature, TlsConnectionFeature, UpgradeFeature,
-};
-pub use websocket::{
-    AcceptError, CloseFrame, Message, WebSocket, WebSocketError, WebSocketOptions,
 };

@@ -54,7 +54,7 @@ pub struct Limits {
     pub bare_line_feed: BareLineFeedPolicy,
     /// The server's WebSocket limits: what
     /// [`HttpContext::accept_websocket`](crate::HttpContext::accept_websocket) uses unless the
-    /// application's [`WebSocketOptions`](crate::http::WebSocketOptions) give their own (the
+    /// application's [`WebSocketOptions`](crate::websocket::WebSocketOptions) give their own (the
     /// `ws-*` settings; defaults in [`WebSocketLimits`]).
     pub websocket: WebSocketLimits,
 }

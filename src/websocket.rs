@@ -8,6 +8,9 @@
 //! Ping, Pong timeout, close timeout) are the worker's own ([`crate::rt::sleep`]): they run while
 //! the application awaits the socket ([`WebSocket::receive`], a send, [`WebSocket::flush`],
 //! [`WebSocket::close`]).
+//!
+//! It sits with [`crate::rt`] in the layering (docs/architecture.md): it needs the worker's
+//! timers and counters, so `HttpContext::accept_websocket` is defined here, not in `http`.
 
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -17,15 +20,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use super::context::HttpContext;
-use super::features::UpgradeFeature;
-use super::Version;
+use crate::http::{HttpContext, UpgradeFeature, Version};
 use crate::metrics::WorkerMetrics;
-use crate::proto::ws::{
-    accept, CloseCode, Connection, Event, HandshakeConfig, HandshakeRequest, MessageKind,
-    Rejection, SendError, State, Timeout, WebSocketLimits,
-};
+use crate::proto::ws::{accept, Connection, Event, HandshakeConfig, HandshakeRequest, Timeout};
 use crate::rt::{sleep, Sleep};
+
+pub use crate::proto::ws::{CloseCode, MessageKind, Rejection, SendError, State, WebSocketLimits};
 
 /// Bytes read from the upgraded stream at a time (a buffer on the stack while reading, so an
 /// idle WebSocket holds none).
