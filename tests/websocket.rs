@@ -24,8 +24,8 @@ use cases::{cases, Exp, Send};
 use client::{close, frame, handshake, text, upgrade_headers, Client, Frame};
 use common::start_with;
 use peregrine::demo::DemoApp;
-use peregrine::websocket::{CloseCode, Message, WebSocketLimits, WebSocketOptions};
 use peregrine::metrics::ServerMetrics;
+use peregrine::websocket::{CloseCode, Message, WebSocketLimits, WebSocketOptions};
 use peregrine::{AppResult, EngineChoice, Handler, HttpContext, HttpServer, Server, ServerOptions};
 
 engine_tests!(
@@ -296,7 +296,11 @@ fn upgraded_connection_limit(engine: EngineChoice) {
         let (_, head) = handshake(addr, "/ws", &upgrade_headers());
         head.status == 101
     });
-    assert!(freed.elapsed() < Duration::from_secs(2), "{:?}", freed.elapsed());
+    assert!(
+        freed.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        freed.elapsed()
+    );
     drop(server);
 }
 
