@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Memory per idle keep-alive connection of an HTTP server on 127.0.0.1.
 
-usage: bench/idle_mem.py [--conns N] [--cpu C] PORT -- COMMAND...
+usage: bench/idle_mem.py [--conns N] [--cpu C] [--websocket] PORT -- COMMAND...
 
 Starts COMMAND (a server listening on 127.0.0.1:PORT; "{port}" in it is replaced) pinned
 to CPU C (default 0), waits until it answers, and reads its RSS (VmRSS of the server
@@ -11,6 +11,10 @@ the server), opens N (default 10000) connections in batches of 200, sends one
 served a request and sits idle in keep-alive. One second later it reads the RSS
 again, checks how many connections are still open (a second request on each), and
 closes everything and stops the server.
+
+With --websocket, each connection is a WebSocket instead (`GET /ws` upgraded, as the demo
+application and bench/peers/tokio-tungstenite serve it): it sends one text message and reads
+its echo, then sits idle; the check at the end sends another.
 
 Prints one CSV line: port,conns,alive,rss_before_kib,rss_after_kib,bytes_per_conn
 (bytes_per_conn = RSS delta / N). RSS is user-space memory only: the kernel's socket
@@ -56,6 +60,26 @@ def read_response(sock):
         raise ConnectionError(f"unexpected answer {buf[:40]!r}")
 
 
+WS_UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              b"Sec-WebSocket-Version: 13\r\n\r\n")
+# A masked text frame "hi" (mask 00 00 00 00), and the server's unmasked echo.
+WS_HI = b"\x81\x82\x00\x00\x00\x00hi"
+WS_ECHO = b"\x81\x02hi"
+
+
+def ws_echo(sock, pending=b""):
+    sock.sendall(WS_HI)
+    buf = pending
+    while len(buf) < len(WS_ECHO):
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed")
+        buf += chunk
+    if buf != WS_ECHO:
+        raise ConnectionError(f"unexpected frame {buf[:40]!r}")
+
+
 def answers(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
@@ -68,13 +92,15 @@ def answers(port):
 
 def main():
     args = sys.argv[1:]
-    conns, cpu = 10000, "0"
+    conns, cpu, websocket = 10000, "0", False
     while args and args[0].startswith("--") and args[0] != "--":
         opt = args.pop(0)
         if opt == "--conns":
             conns = int(args.pop(0))
         elif opt == "--cpu":
             cpu = args.pop(0)
+        elif opt == "--websocket":
+            websocket = True
         else:
             fail(f"unknown option {opt}")
     if len(args) < 3 or args[1] != "--":
@@ -114,18 +140,35 @@ def main():
             batch = []
             for _ in range(min(BATCH, conns - start)):
                 s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                s.sendall(REQ)
+                if websocket:
+                    s.sendall(WS_UPGRADE)
+                else:
+                    s.sendall(REQ)
                 batch.append(s)
             for s in batch:
-                read_response(s)
+                if websocket:
+                    buf = b""
+                    while b"\r\n\r\n" not in buf:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            raise ConnectionError("closed during the handshake")
+                        buf += chunk
+                    if not buf.startswith(b"HTTP/1.1 101"):
+                        raise ConnectionError(f"unexpected answer {buf[:40]!r}")
+                    ws_echo(s, buf.split(b"\r\n\r\n", 1)[1])
+                else:
+                    read_response(s)
             socks.extend(batch)
         time.sleep(1)
         after = rss_kib(server.pid)
         alive = 0
         for s in socks:
             try:
-                s.sendall(REQ)
-                read_response(s)
+                if websocket:
+                    ws_echo(s)
+                else:
+                    s.sendall(REQ)
+                    read_response(s)
                 alive += 1
             except OSError:
                 pass

@@ -9,6 +9,7 @@
 //! | `/upload` | POST, PUT | the request body read to its end (not kept), then `length` and `fnv1a64` (its [FNV-1a] 64-bit hash in hex) lines (`text/plain`) |
 //! | `/whoami` | GET, HEAD | what the application sees of the request: `remote_addr`, `scheme` and `host` lines (`text/plain`), e.g. behind a proxy with `--forwarded-headers` |
 //! | `/bytes/N` | GET, HEAD | `N` bytes (at most [`MAX_BYTES`], 1 GiB), byte `i` being `i % 256`, streamed in 16 KiB pieces (`application/octet-stream`) |
+//! | `/ws` | GET (WebSocket) | a WebSocket echoing every text and binary message (subprotocol `echo` when offered, permessage-deflate when offered, the server's `ws-*` limits); `Close` is answered; a request that is not a valid WebSocket handshake gets `400`, `403` or `426` |
 //!
 //! Other paths get `404` (so does `/bytes/N` with `N` not a decimal number up to [`MAX_BYTES`]);
 //! other methods on these paths get `405` with `Allow`.
@@ -22,6 +23,7 @@
 
 use crate::app::{AppResult, Handler};
 use crate::http::{HttpContext, Method};
+use crate::websocket::{Message, WebSocketOptions};
 
 const INDEX: &[u8] = b"<!doctype html>\n<html><head><title>peregrine</title></head><body>\n\
 <h1>peregrine</h1>\n<p>An io_uring, thread-per-core HTTP/1.1 server.</p>\n<ul>\n\
@@ -29,7 +31,8 @@ const INDEX: &[u8] = b"<!doctype html>\n<html><head><title>peregrine</title></he
 <li>POST or PUT /echo: echoes the request body</li>\n\
 <li>POST or PUT /upload: the request body's length and FNV-1a hash</li>\n\
 <li><a href=\"/whoami\">GET /whoami</a>: the client address, scheme and host</li>\n\
-<li><a href=\"/bytes/1024\">GET /bytes/N</a>: N bytes</li>\n</ul>\n</body></html>\n";
+<li><a href=\"/bytes/1024\">GET /bytes/N</a>: N bytes</li>\n\
+<li>GET /ws: a WebSocket echo</li>\n</ul>\n</body></html>\n";
 
 /// The most `/bytes/N` sends: 1 GiB.
 pub const MAX_BYTES: u64 = 1 << 30;
@@ -58,6 +61,7 @@ impl Handler for DemoApp {
             "/echo" if matches!(method, Method::Post | Method::Put) => echo(http).await?,
             "/upload" if matches!(method, Method::Post | Method::Put) => upload(http).await?,
             "/whoami" if is_get => whoami(http)?,
+            "/ws" => websocket_echo(http).await?,
             path if path.starts_with("/bytes/") => match parse_byte_count(&path[7..]) {
                 Some(n) if is_get => bytes(http, n, method == Method::Head).await?,
                 Some(_) => method_not_allowed(http, "GET, HEAD")?,
@@ -68,6 +72,28 @@ impl Handler for DemoApp {
             _ => not_found(http)?,
         }
         Ok(())
+    }
+}
+
+/// `/ws`: echoes every message until the client closes (the handshake's failures are answered
+/// by `accept_websocket`).
+async fn websocket_echo(http: &mut HttpContext<'_>) -> AppResult {
+    let options = WebSocketOptions::new()
+        .protocols(["echo"])
+        .permessage_deflate(true);
+    let Ok(mut ws) = http.accept_websocket(&options).await else {
+        return Ok(());
+    };
+    loop {
+        let sent = match ws.receive().await {
+            Message::Text(t) => ws.send_text(&t).await,
+            Message::Binary(b) => ws.send_binary(&b).await,
+            Message::Close(_) => return Ok(()),
+            Message::Fragment { .. } | Message::Ping(_) | Message::Pong(_) => Ok(()),
+        };
+        if sent.is_err() {
+            return Ok(());
+        }
     }
 }
 

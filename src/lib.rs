@@ -37,6 +37,7 @@ pub mod rt;
 pub mod server;
 pub mod testing;
 pub mod tls;
+pub mod websocket;
 
 pub use app::{AppResult, Application, BoxError, Handler};
 pub use engine::{EngineChoice, EngineInfo, EngineKind, HttpServer, PortableServer, UringServer};

@@ -61,6 +61,83 @@ impl TimeoutKind {
 
 const REASONS: usize = RejectReason::ALL.len();
 
+/// The WebSocket close codes counted one by one (`peregrine_websocket_closes_total`'s `code`
+/// label); any other code is counted as `other`. 1005 is a Close without a code, 1006 a
+/// connection that ended without a Close (the peer vanished, or a keep-alive or close timeout).
+pub const WEBSOCKET_CLOSE_CODES: [u16; 11] = [
+    1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011,
+];
+
+/// Per-worker WebSocket counters.
+#[derive(Debug, Default)]
+struct WebSocketCounters {
+    opened: AtomicU64,
+    closed: AtomicU64,
+    handshake_rejections: AtomicU64,
+    messages_received: AtomicU64,
+    messages_sent: AtomicU64,
+    bytes_received: AtomicU64,
+    bytes_sent: AtomicU64,
+    bombs_refused: AtomicU64,
+    closes: [AtomicU64; WEBSOCKET_CLOSE_CODES.len() + 1],
+}
+
+/// WebSocket counters at one moment (part of [`WorkerSnapshot`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebSocketSnapshot {
+    /// WebSockets accepted (`101` sent).
+    pub opened: u64,
+    /// WebSockets ended (the application returned or dropped the socket).
+    pub closed: u64,
+    /// Handshakes refused (`400`, `403`, `426`, or `503` at the upgraded-connection limit).
+    pub handshake_rejections: u64,
+    /// Messages received (whole messages; a streamed message counts once, at its last piece).
+    pub messages_received: u64,
+    /// Messages sent (a fragmented message counts once, at its last piece).
+    pub messages_sent: u64,
+    /// Payload bytes received (after inflation).
+    pub bytes_received: u64,
+    /// Payload bytes the application sent (before compression).
+    pub bytes_sent: u64,
+    /// Compressed messages refused because they inflated past the message size limit.
+    pub bombs_refused: u64,
+    /// How WebSockets ended, by [`WEBSOCKET_CLOSE_CODES`] index (the last: any other code).
+    pub closes: [u64; WEBSOCKET_CLOSE_CODES.len() + 1],
+}
+
+impl WebSocketSnapshot {
+    /// WebSockets open now.
+    pub fn active(&self) -> u64 {
+        self.opened.saturating_sub(self.closed)
+    }
+
+    /// WebSockets that ended with `code` (the `other` count for an uncounted code).
+    pub fn closes_with(&self, code: u16) -> u64 {
+        self.closes[close_index(code)]
+    }
+
+    fn add(&mut self, o: &WebSocketSnapshot) {
+        self.opened += o.opened;
+        self.closed += o.closed;
+        self.handshake_rejections += o.handshake_rejections;
+        self.messages_received += o.messages_received;
+        self.messages_sent += o.messages_sent;
+        self.bytes_received += o.bytes_received;
+        self.bytes_sent += o.bytes_sent;
+        self.bombs_refused += o.bombs_refused;
+        for (a, b) in self.closes.iter_mut().zip(o.closes) {
+            *a += b;
+        }
+    }
+}
+
+fn close_index(code: u16) -> usize {
+    WEBSOCKET_CLOSE_CODES
+        .iter()
+        .position(|c| *c == code)
+        .unwrap_or(WEBSOCKET_CLOSE_CODES.len())
+}
+
 /// One worker's counters. Only that worker writes them.
 #[derive(Debug)]
 #[repr(align(128))]
@@ -77,6 +154,7 @@ pub struct WorkerMetrics {
     bare_line_feed_rejected: AtomicU64,
     rejections: [AtomicU64; REASONS],
     timeouts: [AtomicU64; TimeoutKind::ALL.len()],
+    websocket: WebSocketCounters,
 }
 
 impl Default for WorkerMetrics {
@@ -94,6 +172,7 @@ impl Default for WorkerMetrics {
             bare_line_feed_rejected: AtomicU64::new(0),
             rejections: std::array::from_fn(|_| AtomicU64::new(0)),
             timeouts: std::array::from_fn(|_| AtomicU64::new(0)),
+            websocket: WebSocketCounters::default(),
         }
     }
 }
@@ -149,6 +228,27 @@ impl WorkerMetrics {
     pub(crate) fn timeout(&self, kind: TimeoutKind) {
         add(&self.timeouts[kind.index()], 1);
     }
+    pub(crate) fn websocket_opened(&self) {
+        add(&self.websocket.opened, 1);
+    }
+    pub(crate) fn websocket_closed(&self, code: u16) {
+        add(&self.websocket.closed, 1);
+        add(&self.websocket.closes[close_index(code)], 1);
+    }
+    pub(crate) fn websocket_rejected(&self) {
+        add(&self.websocket.handshake_rejections, 1);
+    }
+    pub(crate) fn websocket_received(&self, messages: u64, bytes: usize) {
+        add(&self.websocket.messages_received, messages);
+        add(&self.websocket.bytes_received, bytes as u64);
+    }
+    pub(crate) fn websocket_sent(&self, messages: u64, bytes: usize) {
+        add(&self.websocket.messages_sent, messages);
+        add(&self.websocket.bytes_sent, bytes as u64);
+    }
+    pub(crate) fn websocket_bomb_refused(&self) {
+        add(&self.websocket.bombs_refused, 1);
+    }
 
     /// Requests rejected so far, all reasons.
     pub(crate) fn rejected(&self) -> u64 {
@@ -183,6 +283,20 @@ impl WorkerMetrics {
             bare_line_feed_rejected: get(&self.bare_line_feed_rejected),
             rejections: std::array::from_fn(|i| get(&self.rejections[i])),
             timeouts: std::array::from_fn(|i| get(&self.timeouts[i])),
+            websocket: {
+                let w = &self.websocket;
+                WebSocketSnapshot {
+                    opened: get(&w.opened),
+                    closed: get(&w.closed),
+                    handshake_rejections: get(&w.handshake_rejections),
+                    messages_received: get(&w.messages_received),
+                    messages_sent: get(&w.messages_sent),
+                    bytes_received: get(&w.bytes_received),
+                    bytes_sent: get(&w.bytes_sent),
+                    bombs_refused: get(&w.bombs_refused),
+                    closes: std::array::from_fn(|i| get(&w.closes[i])),
+                }
+            },
         }
     }
 }
@@ -215,6 +329,8 @@ pub struct WorkerSnapshot {
     pub rejections: [u64; REASONS],
     /// Timeouts, by [`TimeoutKind::ALL`] index.
     pub timeouts: [u64; TimeoutKind::ALL.len()],
+    /// WebSocket counters.
+    pub websocket: WebSocketSnapshot,
 }
 
 impl WorkerSnapshot {
@@ -254,6 +370,7 @@ impl WorkerSnapshot {
         for (a, b) in self.timeouts.iter_mut().zip(other.timeouts) {
             *a += b;
         }
+        self.websocket.add(&other.websocket);
     }
 }
 
@@ -454,6 +571,80 @@ impl ServerMetrics {
                     "peregrine_timeouts_total{{worker=\"{i}\",kind=\"{}\"}} {}",
                     kind.as_str(),
                     w.timeouts_of(kind)
+                );
+            }
+        }
+        let ws: [(&str, &str, &str, Counter); 4] = [
+            (
+                "peregrine_websockets_opened_total",
+                "counter",
+                "WebSockets accepted.",
+                |w| w.websocket.opened,
+            ),
+            (
+                "peregrine_websockets_active",
+                "gauge",
+                "WebSockets open now.",
+                |w| w.websocket.active(),
+            ),
+            (
+                "peregrine_websocket_handshake_rejections_total",
+                "counter",
+                "WebSocket handshakes refused (400, 403, 426, 503).",
+                |w| w.websocket.handshake_rejections,
+            ),
+            (
+                "peregrine_websocket_bombs_refused_total",
+                "counter",
+                "Compressed WebSocket messages refused for inflating past the message size limit.",
+                |w| w.websocket.bombs_refused,
+            ),
+        ];
+        for (name, kind, help, value) in ws {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (i, w) in workers.iter().enumerate() {
+                let _ = writeln!(out, "{name}{{worker=\"{i}\"}} {}", value(w));
+            }
+        }
+        for (name, help, rx, tx) in [
+            (
+                "peregrine_websocket_messages_total",
+                "WebSocket messages, by direction.",
+                (|w| w.websocket.messages_received) as Counter,
+                (|w| w.websocket.messages_sent) as Counter,
+            ),
+            (
+                "peregrine_websocket_payload_bytes_total",
+                "WebSocket payload bytes (uncompressed), by direction.",
+                |w| w.websocket.bytes_received,
+                |w| w.websocket.bytes_sent,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (i, w) in workers.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "{name}{{worker=\"{i}\",direction=\"received\"}} {}\n\
+                     {name}{{worker=\"{i}\",direction=\"sent\"}} {}",
+                    rx(w),
+                    tx(w)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP peregrine_websocket_closes_total WebSockets ended, by close code (1006: no \
+             Close, the peer vanished or a timeout).\n\
+             # TYPE peregrine_websocket_closes_total counter"
+        );
+        for (i, w) in workers.iter().enumerate() {
+            for (c, n) in w.websocket.closes.iter().enumerate() {
+                let code = WEBSOCKET_CLOSE_CODES
+                    .get(c)
+                    .map_or_else(|| "other".to_string(), |c| c.to_string());
+                let _ = writeln!(
+                    out,
+                    "peregrine_websocket_closes_total{{worker=\"{i}\",code=\"{code}\"}} {n}"
                 );
             }
         }

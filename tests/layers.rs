@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["connection"],
     &["tls"],
     &["testing"],
-    &["engine", "rt"],
+    &["engine", "rt", "websocket"],
     &["demo"],
     &["hosting"],
 ];

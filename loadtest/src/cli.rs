@@ -38,6 +38,12 @@ Options:
       --cacert FILE     https: trust the CAs in this PEM file [default: the system's,
                         /etc/ssl/certs/ca-certificates.crt]
   -k, --insecure        https: accept any server certificate (no verification)
+      --ws              WebSocket mode: each connection upgrades at the URL's path and sends
+                        binary messages that the server echoes (a message in flight per
+                        --pipeline slot; --rate paces messages); latency is send to echo
+      --message-size N  WebSocket message size in bytes [default: 64]
+      --compress        offer permessage-deflate (client_no_context_takeover) and send
+                        compressed messages (text that compresses about 4:1)
       --json            print the summary as JSON on stdout
       --allow-errors    exit 0 even if errors occurred
   -h, --help            print this help
@@ -82,6 +88,12 @@ pub struct Config {
     pub ca_file: Option<std::path::PathBuf>,
     /// `https://` URLs: accept any certificate.
     pub insecure: bool,
+    /// WebSocket mode ([`crate::ws`]).
+    pub ws: bool,
+    /// WebSocket message size in bytes.
+    pub message_size: usize,
+    /// WebSocket mode: offer permessage-deflate and send compressed messages.
+    pub compress: bool,
 }
 
 impl Config {
@@ -104,6 +116,9 @@ impl Config {
             allow_errors: false,
             ca_file: None,
             insecure: false,
+            ws: false,
+            message_size: 64,
+            compress: false,
         }
     }
 
@@ -128,6 +143,12 @@ impl Config {
         }
         if self.timeout.is_zero() {
             return Err(CliError::new("--timeout must be more than 0"));
+        }
+        if (self.compress || self.message_size != 64) && !self.ws {
+            return Err(CliError::new("--message-size and --compress need --ws"));
+        }
+        if self.message_size > 64 << 20 {
+            return Err(CliError::new("--message-size must be at most 64 MiB"));
         }
         if let Some(rate) = self.rate {
             if !(rate.is_finite() && rate > 0.0) {
@@ -191,6 +212,9 @@ const OPTIONS: &[(Option<char>, &str, bool)] = &[
     (None, "body-file", true),
     (None, "timeout", true),
     (None, "cpus", true),
+    (None, "ws", false),
+    (None, "message-size", true),
+    (None, "compress", false),
     (None, "json", false),
     (None, "allow-errors", false),
     (None, "cacert", true),
@@ -289,6 +313,11 @@ where
                 body_file = Some(value);
             }
             "cpus" => config.cpus = Some(parse_cpu_list(&value).map_err(|e| bad(&e))?),
+            "ws" => config.ws = true,
+            "message-size" => {
+                config.message_size = value.parse().map_err(|_| bad("not a number of bytes"))?
+            }
+            "compress" => config.compress = true,
             "json" => config.json = true,
             "allow-errors" => config.allow_errors = true,
             "cacert" => config.ca_file = Some(value.into()),

@@ -13,6 +13,8 @@
 //! its share of the connections, parses responses by hand with `httparse` ([`parse`]) and
 //! records latencies in its own `hdrhistogram`; the histograms are merged at the end.
 //!
+//! `--ws` is a third: WebSocket echo load ([`ws`]), messages instead of requests.
+//!
 //! The binary is a thin wrapper over [`run`] (see `src/main.rs`); everything it does is
 //! reachable from this library so it can be tested.
 
@@ -30,6 +32,7 @@ mod timer;
 pub mod tls;
 pub mod url;
 mod worker;
+pub mod ws;
 
 pub use cli::{parse_args, Command, Config};
 pub use report::Summary;

@@ -26,6 +26,36 @@ fn main() -> ExitCode {
         }
     };
 
+    if config.ws {
+        return match peregrine_load::ws::run_ws(&config) {
+            Ok(summary) => {
+                if config.json {
+                    match serde_json::to_string_pretty(&summary) {
+                        Ok(json) => println!("{json}"),
+                        Err(e) => {
+                            eprintln!("peregrine-load: cannot encode the summary: {e}");
+                            return ExitCode::from(1);
+                        }
+                    }
+                } else {
+                    print!("{}", peregrine_load::ws::render(&summary));
+                }
+                if summary.errors > 0 && !config.allow_errors {
+                    eprintln!(
+                        "peregrine-load: {} error(s); exit status 1 (--allow-errors to exit 0)",
+                        summary.errors
+                    );
+                    return ExitCode::from(1);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("peregrine-load: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+
     let live = io::stderr().is_terminal();
     let result = peregrine_load::run(&config, |tick| {
         if live {

@@ -2,6 +2,7 @@
 
 use std::any::{Any, TypeId};
 use std::io;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::access::AccessEntry;
@@ -11,7 +12,9 @@ use crate::http::{
     RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature, TlsConnectionFeature,
     UpgradeFeature,
 };
+use crate::metrics::WorkerMetrics;
 use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
+use crate::proto::ws::WebSocketLimits;
 
 /// `s` as text. The parser admits only visible ASCII in the method, the target and the host, so
 /// this never falls back to `""` for them.
@@ -210,6 +213,12 @@ impl<T: Transport> Features for Http1Connection<T> {
             Some(&self.body_rate)
         } else if type_id == TypeId::of::<TlsConnectionFeature>() {
             self.transport.tls().map(|t| t as &dyn Any)
+        } else if type_id == TypeId::of::<WebSocketLimits>() {
+            // The server's WebSocket limits, the default of `HttpContext::accept_websocket`.
+            Some(&self.worker.limits.websocket)
+        } else if type_id == TypeId::of::<Arc<WorkerMetrics>>() {
+            // This worker's counters, for the WebSocket counts.
+            Some(&self.worker.metrics)
         } else {
             None
         }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use super::{Closing, Expired, Http1Connection, Reading, Transport, Writing};
+use super::{Closing, Expired, Http1Connection, Reading, Transport, Writing, BUFFER_CAPACITY};
 use crate::metrics::TimeoutKind;
 use crate::proto::h1::{BodyKind, RejectReason, Version};
 
@@ -95,6 +95,11 @@ impl<T: Transport> Http1Connection<T> {
             let keep = self.base + self.head_len;
             self.input.truncate(keep);
             self.body_pos = keep;
+            // Room for one read past the head, exactly: `reserve` would double the buffer
+            // to 16 KiB, which every idle upgraded connection (a WebSocket) would keep.
+            if self.input.capacity() - self.input.len() < BUFFER_CAPACITY {
+                self.input.reserve_exact(BUFFER_CAPACITY);
+            }
             match ready!(self.poll_fill(cx)) {
                 Ok(0) => self.reading = Reading::Upgraded { eof: true },
                 Ok(_) => {}
@@ -114,11 +119,19 @@ impl<T: Transport> Http1Connection<T> {
         }
         // `data` is appended once: a pending send is polled again with nothing new.
         if !self.upgrade_write_pending {
+            if self.out.capacity() == 0 {
+                self.out = self.worker.take_buffer();
+            }
             self.out.extend_from_slice(data);
             self.upgrade_write_pending = true;
         }
         let r = ready!(self.poll_send_out(cx));
         self.upgrade_write_pending = false;
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            // Sent: an idle upgraded connection holds no output buffer (the next write takes
+            // one from the worker's pool).
+            self.worker.give_buffer(std::mem::take(&mut self.out));
+        }
         Poll::Ready(r)
     }
 
@@ -130,7 +143,14 @@ impl<T: Transport> Http1Connection<T> {
                 | Reading::Upgraded { eof: true }
                 | Reading::BodyRejected(RejectReason::UnexpectedEof)
         );
-        let unread = self.base + self.head_len < self.input.len() || !self.body.is_done();
+        let unread = match self.reading {
+            // Upgraded: bytes the application has read are consumed even while they are
+            // still in the buffer (it is truncated at the next read). A WebSocket that ended
+            // with the close handshake read everything it was sent: it closes at once, as
+            // RFC 6455 7.1.1 wants of the server, and its upgraded slot frees now.
+            Reading::Upgraded { .. } => self.body_pos < self.input.len(),
+            _ => self.base + self.head_len < self.input.len() || !self.body.is_done(),
+        };
         if !ended && unread {
             Closing::Linger
         } else {

@@ -395,6 +395,36 @@ const LIMIT_HELP: &[(&str, &str, &str)] = &[
         "reject",
         "reject a bare LF line terminator (400) or accept it as RFC 9112 2.2 permits",
     ),
+    (
+        "ws-max-frame-size",
+        "1M",
+        "WebSocket frames larger: close 1009",
+    ),
+    (
+        "ws-max-message-size",
+        "16M",
+        "WebSocket messages larger (inflated): close 1009",
+    ),
+    (
+        "ws-max-output-buffer-size",
+        "1M",
+        "WebSocket bytes queued before a send waits for the client",
+    ),
+    (
+        "ws-keep-alive-interval",
+        "2m",
+        "WebSocket keep-alive Ping interval",
+    ),
+    (
+        "ws-keep-alive-timeout",
+        "30s",
+        "no Pong within it: the WebSocket closes",
+    ),
+    (
+        "ws-close-timeout",
+        "5s",
+        "wait for the client's Close after ours",
+    ),
 ];
 
 /// Every setting: the host's rows, then one per limit.

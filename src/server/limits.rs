@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::base::MinDataRate;
 use crate::proto::h1::{BareLineFeedPolicy, HeadLimits};
+use crate::proto::ws::WebSocketLimits;
 
 /// Limits applied to every connection. Defaults follow Kestrel's.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,6 +52,11 @@ pub struct Limits {
     /// [`Accept`](BareLineFeedPolicy::Accept) (RFC 9112 2.2 permits it). Either way the
     /// requests that used one are counted (`peregrine_bare_line_feed_requests_total`).
     pub bare_line_feed: BareLineFeedPolicy,
+    /// The server's WebSocket limits: what
+    /// [`HttpContext::accept_websocket`](crate::HttpContext::accept_websocket) uses unless the
+    /// application's [`WebSocketOptions`](crate::websocket::WebSocketOptions) give their own (the
+    /// `ws-*` settings; defaults in [`WebSocketLimits`]).
+    pub websocket: WebSocketLimits,
 }
 
 impl Default for Limits {
@@ -68,6 +74,7 @@ impl Default for Limits {
             max_concurrent_connections: None,
             max_concurrent_upgraded_connections: None,
             bare_line_feed: BareLineFeedPolicy::Reject,
+            websocket: WebSocketLimits::default(),
         }
     }
 }
@@ -120,6 +127,36 @@ impl Limits {
         if self.max_concurrent_upgraded_connections == Some(0) {
             return Err("max_concurrent_upgraded_connections must be at least 1".into());
         }
+        validate_websocket(&self.websocket)
+    }
+}
+
+/// Checks the WebSocket limits; the message names the setting.
+pub(crate) fn validate_websocket(l: &WebSocketLimits) -> Result<(), String> {
+    {
+        let s = l;
+        if s.max_frame_size < 125 {
+            return Err("ws-max-frame-size must be at least 125 bytes".into());
+        }
+        if s.max_message_size < 125 {
+            return Err("ws-max-message-size must be at least 125 bytes".into());
+        }
+        if s.max_output_buffer_size == 0 {
+            return Err("ws-max-output-buffer-size must be at least 1 byte".into());
+        }
+        if s.keep_alive_interval
+            .is_some_and(|d| d < Duration::from_millis(10))
+        {
+            return Err("ws-keep-alive-interval must be at least 10ms (or off)".into());
+        }
+        if s.keep_alive_timeout
+            .is_some_and(|d| d < Duration::from_millis(10))
+        {
+            return Err("ws-keep-alive-timeout must be at least 10ms (or off)".into());
+        }
+        if s.close_timeout < Duration::from_millis(10) {
+            return Err("ws-close-timeout must be at least 10ms".into());
+        }
         Ok(())
     }
 }
@@ -140,6 +177,12 @@ pub const LIMIT_SETTINGS: &[(&str, &str)] = &[
     ("max-connections", "N|unlimited"),
     ("max-upgraded-connections", "N|unlimited"),
     ("bare-line-feed", "reject|accept"),
+    ("ws-max-frame-size", "SIZE"),
+    ("ws-max-message-size", "SIZE"),
+    ("ws-max-output-buffer-size", "SIZE"),
+    ("ws-keep-alive-interval", "DURATION|off"),
+    ("ws-keep-alive-timeout", "DURATION|off"),
+    ("ws-close-timeout", "DURATION"),
 ];
 
 impl Limits {
@@ -205,10 +248,41 @@ impl Limits {
                     _ => return Err(bad("reject or accept")),
                 }
             }
+            "ws-max-frame-size" => {
+                self.websocket.max_frame_size = parse_size(v).ok_or_else(|| bad("a size"))? as u64
+            }
+            "ws-max-message-size" => {
+                self.websocket.max_message_size = parse_size(v).ok_or_else(|| bad("a size"))? as u64
+            }
+            "ws-max-output-buffer-size" => {
+                self.websocket.max_output_buffer_size =
+                    parse_size(v).ok_or_else(|| bad("a size"))?
+            }
+            "ws-keep-alive-interval" => {
+                self.websocket.keep_alive_interval = if is_off(v) {
+                    None
+                } else {
+                    Some(parse_duration(v).ok_or_else(|| bad("a duration or off"))?)
+                }
+            }
+            "ws-keep-alive-timeout" => {
+                self.websocket.keep_alive_timeout = if is_off(v) {
+                    None
+                } else {
+                    Some(parse_duration(v).ok_or_else(|| bad("a duration or off"))?)
+                }
+            }
+            "ws-close-timeout" => {
+                self.websocket.close_timeout = parse_duration(v).ok_or_else(|| bad("a duration"))?
+            }
             _ => return Err(format!("unknown limit {name:?}")),
         }
         Ok(())
     }
+}
+
+fn is_off(v: &str) -> bool {
+    v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("none")
 }
 
 fn is_unlimited(v: &str) -> bool {
@@ -283,6 +357,12 @@ mod tests {
             ("max-connections", "1000"),
             ("max-upgraded-connections", "7"),
             ("bare-line-feed", "Accept"),
+            ("ws-max-frame-size", "64K"),
+            ("ws-max-message-size", "2M"),
+            ("ws-max-output-buffer-size", "256K"),
+            ("ws-keep-alive-interval", "off"),
+            ("ws-keep-alive-timeout", "10s"),
+            ("ws-close-timeout", "500ms"),
         ] {
             l.set(name, value).unwrap();
         }
@@ -305,7 +385,16 @@ mod tests {
         assert!(l.validate().is_ok());
         assert_eq!(l.max_concurrent_upgraded_connections, Some(7));
         assert_eq!(l.bare_line_feed, BareLineFeedPolicy::Accept);
-        assert_eq!(LIMIT_SETTINGS.len(), 12, "every setting is in the table");
+        assert_eq!(l.websocket.max_frame_size, 64 * 1024);
+        assert_eq!(l.websocket.max_message_size, 2 << 20);
+        assert_eq!(l.websocket.max_output_buffer_size, 256 * 1024);
+        assert_eq!(l.websocket.keep_alive_interval, None);
+        assert_eq!(
+            l.websocket.keep_alive_timeout,
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(l.websocket.close_timeout, Duration::from_millis(500));
+        assert_eq!(LIMIT_SETTINGS.len(), 18, "every setting is in the table");
 
         for (name, value, want) in [
             (
@@ -329,6 +418,12 @@ mod tests {
                 "sometimes",
                 "invalid bare-line-feed \"sometimes\": expected reject or accept",
             ),
+            (
+                "ws-keep-alive-interval",
+                "sometimes",
+                "invalid ws-keep-alive-interval \"sometimes\": expected a duration or off",
+            ),
+            ("ws-max-message-size", "big", "invalid ws-max-message-size"),
             ("nonsense", "1", "unknown limit"),
         ] {
             let e = l.set(name, value).unwrap_err();
@@ -357,6 +452,14 @@ mod tests {
                 "1000",
                 "max_request_header_count",
             ),
+            ("ws-max-frame-size", "100", "ws-max-frame-size"),
+            (
+                "ws-max-output-buffer-size",
+                "0",
+                "ws-max-output-buffer-size",
+            ),
+            ("ws-close-timeout", "1ms", "ws-close-timeout"),
+            ("ws-keep-alive-timeout", "0s", "ws-keep-alive-timeout"),
         ] {
             let mut l = Limits::default();
             l.set(name, value).unwrap();

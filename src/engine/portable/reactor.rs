@@ -26,6 +26,9 @@ pub(crate) const WORKER_TOKEN_BASE: usize = 1 << 40;
 struct SocketState {
     readable: bool,
     writable: bool,
+    /// The peer's FIN (or an error) was seen: reads stay ready, since a FIN that arrived with
+    /// the last data brings no later edge (a short read must not park the reader).
+    read_closed: bool,
     read_waker: Option<Waker>,
     write_waker: Option<Waker>,
 }
@@ -120,7 +123,7 @@ impl Reactor {
     pub(crate) fn clear_ready(&mut self, key: usize, dir: Direction) {
         let s = &mut self.sockets[key];
         match dir {
-            Direction::Read => s.readable = false,
+            Direction::Read => s.readable = s.read_closed,
             Direction::Write => s.writable = false,
         }
     }
@@ -144,6 +147,9 @@ impl Reactor {
             return; // the socket closed after the event was queued
         };
         let failed = event.is_error();
+        if failed || event.is_read_closed() {
+            s.read_closed = true;
+        }
         if failed || event.is_readable() || event.is_read_closed() {
             s.readable = true;
             if let Some(w) = s.read_waker.take() {

@@ -169,6 +169,7 @@ pub struct Connection {
     next_ping: Option<Instant>,
     ping_sent: Option<Instant>,
     close_sent: Option<Instant>,
+    refused_inflating: bool,
 }
 
 impl Connection {
@@ -195,6 +196,7 @@ impl Connection {
             next_ping: None,
             ping_sent: None,
             close_sent: None,
+            refused_inflating: false,
         }
     }
 
@@ -246,6 +248,44 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// When [`Connection::tick`] next has something to do: the next keep-alive Ping, the end
+    /// of the Pong wait or of the close wait; `now` while a timer has not started counting
+    /// (before the first tick, or right after our Close); `None` when no timer runs.
+    pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        match self.state {
+            State::Closed => None,
+            State::CloseSent => Some(
+                self.close_sent
+                    .map_or(now, |s| s + self.limits.close_timeout),
+            ),
+            State::Open => {
+                let pong = match (self.ping_sent, self.limits.keep_alive_timeout) {
+                    (Some(sent), Some(t)) => Some(sent + t),
+                    _ => None,
+                };
+                let ping = self
+                    .limits
+                    .keep_alive_interval
+                    .map(|_| self.next_ping.unwrap_or(now));
+                match (pong, ping) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+        }
+    }
+
+    /// Whether the connection failed because a compressed message inflated past
+    /// [`WebSocketLimits::max_message_size`] (a compression bomb refused).
+    pub fn refused_while_inflating(&self) -> bool {
+        self.refused_inflating
+    }
+
+    /// The limits this connection runs under.
+    pub fn limits(&self) -> &WebSocketLimits {
+        &self.limits
     }
 
     fn time_out(&mut self, t: Timeout) {
@@ -535,6 +575,8 @@ impl Connection {
     }
 
     fn fail(&mut self, e: ProtocolError) {
+        self.refused_inflating =
+            e == ProtocolError::MessageTooLarge && self.msg.is_some_and(|m| m.compressed);
         if self.state == State::Open {
             let code = e.close_code().0.to_be_bytes();
             frame::encode_frame(&mut self.out, true, false, opcode::CLOSE, &code);

@@ -1,0 +1,762 @@
+//! WebSockets for applications (ASP.NET Core's `HttpContext.WebSockets`): accept an upgrade
+//! request with [`HttpContext::accept_websocket`], then send and receive messages on a
+//! [`WebSocket`].
+//!
+//! The protocol is the sans-I/O core in [`crate::proto::ws`]; this module drives it over the
+//! upgraded byte stream of the connection, inside the handler's own future, so a WebSocket runs
+//! on the worker that owns its connection, like the request it came from. Its timers (keep-alive
+//! Ping, Pong timeout, close timeout) are the worker's own ([`crate::rt::sleep`]): they run while
+//! the application awaits the socket ([`WebSocket::receive`], a send, [`WebSocket::flush`],
+//! [`WebSocket::close`]).
+//!
+//! It sits with [`crate::rt`] in the layering (docs/architecture.md): it needs the worker's
+//! timers and counters, so `HttpContext::accept_websocket` is defined here, not in `http`.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use crate::http::{HttpContext, UpgradeFeature, Version};
+use crate::metrics::WorkerMetrics;
+use crate::proto::ws::{accept, Connection, Event, HandshakeConfig, HandshakeRequest, Timeout};
+use crate::rt::{sleep, Sleep};
+
+pub use crate::proto::ws::{CloseCode, MessageKind, Rejection, SendError, State, WebSocketLimits};
+
+/// Bytes read from the upgraded stream at a time (a buffer on the stack while reading, so an
+/// idle WebSocket holds none).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The longest frame header (2 + 8 length bytes + 4 mask bytes): leftover input at most this
+/// long is an incomplete header waiting for more bytes.
+const MAX_HEADER: usize = 14;
+
+/// How an application accepts WebSockets (ASP.NET Core's `WebSocketOptions` and
+/// `WebSocketAcceptContext`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebSocketOptions {
+    /// Subprotocols spoken, by preference; the first one the client offers in
+    /// `Sec-WebSocket-Protocol` is chosen ([`WebSocket::protocol`]). Empty: none is chosen.
+    pub protocols: Vec<String>,
+    /// Origins allowed (`scheme://host[:port]`, compared case-insensitively); `None` allows any.
+    /// A request from another origin gets `403`; a request without `Origin` (not a browser) is
+    /// not refused.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Accept permessage-deflate (RFC 7692) when the client offers it. Off by default, as in
+    /// Kestrel: compression costs CPU per message, and compressing secrets next to
+    /// attacker-controlled text in one context leaks them (CRIME/BREACH).
+    pub permessage_deflate: bool,
+    /// With permessage-deflate, ask the client to reset its compressor after every message
+    /// (saves the 32 KiB inflate window per idle connection).
+    pub request_client_no_context_takeover: bool,
+    /// Limits for this socket; `None`: the server's ([`crate::server::Limits::websocket`], the
+    /// `ws-*` settings).
+    pub limits: Option<WebSocketLimits>,
+}
+
+impl WebSocketOptions {
+    /// Options with the defaults: no subprotocol, any origin, no compression, the server's
+    /// limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the subprotocols spoken, by preference.
+    pub fn protocols<S: Into<String>>(mut self, protocols: impl IntoIterator<Item = S>) -> Self {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the allowed origins.
+    pub fn allowed_origins<S: Into<String>>(
+        mut self,
+        origins: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.allowed_origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accepts permessage-deflate when offered (or not).
+    pub fn permessage_deflate(mut self, on: bool) -> Self {
+        self.permessage_deflate = on;
+        self
+    }
+
+    /// Sets this socket's limits.
+    pub fn limits(mut self, limits: WebSocketLimits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    fn handshake(&self) -> HandshakeConfig {
+        HandshakeConfig {
+            protocols: self.protocols.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            permessage_deflate: self.permessage_deflate,
+            request_client_no_context_takeover: self.request_client_no_context_takeover,
+        }
+    }
+}
+
+/// Why [`HttpContext::accept_websocket`] did not open a WebSocket. In every case but
+/// [`Io`](AcceptError::Io) the response (status, fields, a short body) is already set: the
+/// handler returns, and the server sends it.
+#[derive(Debug)]
+pub enum AcceptError {
+    /// The handshake is invalid: `400`, `403` or `426` (with `Sec-WebSocket-Version: 13` for a
+    /// wrong version), from the core's [`Rejection`].
+    Handshake(Rejection),
+    /// The request has a body (`400`).
+    HasBody,
+    /// `max_concurrent_upgraded_connections` are open (`503`).
+    LimitReached,
+    /// The server cannot upgrade connections (`501`; e.g. the in-memory `TestServer`), or the
+    /// `101` response could not be sent (the connection is gone).
+    Io(io::Error),
+}
+
+impl fmt::Display for AcceptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AcceptError::Handshake(r) => write!(f, "WebSocket handshake refused: {r:?}"),
+            AcceptError::HasBody => f.write_str("a WebSocket request cannot have a body"),
+            AcceptError::LimitReached => f.write_str("the upgraded-connection limit is reached"),
+            AcceptError::Io(e) => write!(f, "WebSocket upgrade failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AcceptError {}
+
+/// How a WebSocket ended: the code and reason of the client's Close, of the Close the server
+/// sent when it failed the connection, or 1006 ([`CloseCode::ABNORMAL`]) when it ended without
+/// a Close (the client vanished, a keep-alive or close timeout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// The close code; 1005 ([`CloseCode::NO_STATUS`]) for a Close without one.
+    pub code: CloseCode,
+    /// The reason: the client's, or why the server ended the connection.
+    pub reason: String,
+}
+
+/// What [`WebSocket::receive`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A whole text message (validated UTF-8).
+    Text(String),
+    /// A whole binary message.
+    Binary(Vec<u8>),
+    /// A piece of a message, in streaming mode ([`WebSocket::set_streaming`]); the pieces
+    /// of a text message concatenated are UTF-8, but one piece may end inside a character.
+    Fragment {
+        /// Text or binary.
+        kind: MessageKind,
+        /// The bytes.
+        data: Vec<u8>,
+        /// The last piece of the message.
+        fin: bool,
+    },
+    /// The client sent a Ping (already answered with a Pong).
+    Ping(Vec<u8>),
+    /// The client sent a Pong.
+    Pong(Vec<u8>),
+    /// The WebSocket ended; every later call returns it again. The handler returns, and the
+    /// server closes the TCP connection.
+    Close(CloseFrame),
+}
+
+/// Why a send, a ping, a flush or a close failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebSocketError {
+    /// The WebSocket has ended (or the application already sent its Close).
+    Closed(CloseFrame),
+    /// The arguments cannot be sent: a control payload over 125 bytes, a close code that may
+    /// not be sent, a whole message while a fragmented one is being sent.
+    Invalid(SendError),
+}
+
+impl fmt::Display for WebSocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebSocketError::Closed(c) => {
+                write!(f, "the WebSocket is closed ({} {})", c.code, c.reason)
+            }
+            WebSocketError::Invalid(e) => write!(f, "cannot send: {e:?}"),
+        }
+    }
+}
+
+impl std::error::Error for WebSocketError {}
+
+impl<'a> HttpContext<'a> {
+    /// Whether the request asks for a WebSocket: `GET` with an `Upgrade` field naming
+    /// `websocket` (the rest is checked by [`accept_websocket`](Self::accept_websocket), which
+    /// answers a malformed handshake itself).
+    pub fn is_websocket_request(&self) -> bool {
+        if self.request().method_str() != "GET" {
+            return false;
+        }
+        let r = self.request();
+        (0..r.header_count())
+            .filter_map(|i| r.header_at(i))
+            .any(|(n, v)| {
+                n.eq_ignore_ascii_case(b"upgrade")
+                    && v.split(|&b| b == b',')
+                        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+            })
+    }
+
+    /// Accepts a WebSocket (RFC 6455 4.2): validates the handshake, chooses the subprotocol,
+    /// checks `Origin`, negotiates permessage-deflate, sends `101 Switching Protocols`, and
+    /// returns the socket. On failure the response is set (see [`AcceptError`]) and the handler
+    /// should return. The connection counts against `max_concurrent_upgraded_connections`
+    /// until the handler returns.
+    pub async fn accept_websocket(
+        &mut self,
+        options: &WebSocketOptions,
+    ) -> Result<WebSocket<'_, 'a>, AcceptError> {
+        let metrics = self.features().get::<Arc<WorkerMetrics>>().cloned();
+        let rejected = |http: &mut Self, status: u16, fields: &[(&str, &str)], body: &str| {
+            if let Some(m) = &metrics {
+                m.websocket_rejected();
+            }
+            let _ = http.set_status(status);
+            for (name, value) in fields {
+                let _ = http.set_header(name, value);
+            }
+            let _ = http.set_header("Content-Type", "text/plain; charset=utf-8");
+            http.write(body.as_bytes());
+        };
+        let accepted = {
+            let r = self.request();
+            let headers: Vec<(&[u8], &[u8])> = (0..r.header_count())
+                .filter_map(|i| r.header_at(i))
+                .collect();
+            let req = HandshakeRequest {
+                method: r.method_str().as_bytes(),
+                http_minor_version: match r.version() {
+                    Version::Http10 => 0,
+                    Version::Http11 => 1,
+                },
+                headers: &headers,
+            };
+            accept(&req, &options.handshake())
+        };
+        let accepted = match accepted {
+            Ok(a) => a,
+            Err(r) => {
+                let body = format!("WebSocket handshake refused: {r:?}\n");
+                rejected(self, r.status(), r.response_headers(), &body);
+                return Err(AcceptError::Handshake(r));
+            }
+        };
+        if self.features_mut().upgrade().is_none() {
+            rejected(self, 501, &[], "this server cannot upgrade connections\n");
+            return Err(AcceptError::Io(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this server cannot upgrade connections",
+            )));
+        }
+        if !self.is_upgradable_request() {
+            // Everything else `is_upgradable_request` checks, the handshake checked.
+            rejected(self, 400, &[], "a WebSocket request cannot have a body\n");
+            return Err(AcceptError::HasBody);
+        }
+        for (name, value) in accepted.response_headers() {
+            let _ = self.set_header(name, value);
+        }
+        if let Err(e) = self.upgrade().await.map(drop) {
+            if self.response().has_started() {
+                return Err(AcceptError::Io(e));
+            }
+            // Refused before anything was sent: the upgraded-connection limit.
+            if let Ok(h) = self.response_mut().headers_mut() {
+                for name in [
+                    "Upgrade",
+                    "Connection",
+                    "Sec-WebSocket-Accept",
+                    "Sec-WebSocket-Protocol",
+                    "Sec-WebSocket-Extensions",
+                ] {
+                    h.remove(name);
+                }
+            }
+            rejected(
+                self,
+                503,
+                &[("Retry-After", "1")],
+                "too many upgraded connections\n",
+            );
+            return Err(AcceptError::LimitReached);
+        }
+        let limits = options
+            .limits
+            .clone()
+            .or_else(|| self.features().get::<WebSocketLimits>().cloned())
+            .unwrap_or_default();
+        if let Some(m) = &metrics {
+            m.websocket_opened();
+        }
+        Ok(WebSocket {
+            compressed: accepted.deflate.is_some(),
+            core: Connection::new(limits, accepted.deflate),
+            protocol: accepted.protocol,
+            http: self,
+            pending: Vec::new(),
+            writing: false,
+            timer: None,
+            ending: None,
+            closing_timer: None,
+            end: None,
+            metrics,
+        })
+    }
+}
+
+/// An open WebSocket (server side), from [`HttpContext::accept_websocket`].
+///
+/// Sends wait while the client is not taking the bytes (back-pressure: the socket never
+/// buffers more than one message past
+/// [`WebSocketLimits::max_output_buffer_size`]); [`receive`](Self::receive) is cancel-safe (a
+/// receive dropped before it completes loses nothing), so it can be raced against other
+/// futures. The keep-alive Ping, the Pong timeout and the close timeout run while one of the
+/// socket's methods is awaited. The TCP connection closes when the handler returns.
+pub struct WebSocket<'h, 'a> {
+    http: &'h mut HttpContext<'a>,
+    core: Connection,
+    protocol: Option<String>,
+    compressed: bool,
+    /// Input the core did not consume yet (an incomplete frame header, or more while the
+    /// output is full).
+    pending: Vec<u8>,
+    /// Bytes are handed to the connection and not yet all sent.
+    writing: bool,
+    /// The armed timer and its deadline.
+    timer: Option<(Instant, Sleep)>,
+    /// The connection ended; what is left of the output (a Close) is being written.
+    ending: Option<CloseFrame>,
+    /// Bounds that last write by the close timeout.
+    closing_timer: Option<Sleep>,
+    /// The connection ended and the application was told.
+    end: Option<CloseFrame>,
+    metrics: Option<Arc<WorkerMetrics>>,
+}
+
+fn upgrade<'s>(http: &'s mut HttpContext<'_>) -> &'s mut dyn UpgradeFeature {
+    http.features_mut()
+        .upgrade()
+        .expect("an upgraded connection keeps its upgrade feature")
+}
+
+fn abnormal(reason: &str) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::ABNORMAL,
+        reason: reason.to_string(),
+    }
+}
+
+impl WebSocket<'_, '_> {
+    /// The subprotocol chosen from the client's `Sec-WebSocket-Protocol`, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Whether permessage-deflate was negotiated.
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// The close handshake's state.
+    pub fn state(&self) -> State {
+        self.core.state()
+    }
+
+    /// The limits this socket runs under.
+    pub fn limits(&self) -> &WebSocketLimits {
+        self.core.limits()
+    }
+
+    /// How the WebSocket ended, once it has.
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.end.as_ref()
+    }
+
+    /// Deliver messages as [`Message::Fragment`]s as they arrive (each frame, and every 64 KiB
+    /// of a large one) instead of whole: a message may then be as large as
+    /// `max_message_size` allows without being buffered. Set it between messages.
+    pub fn set_streaming(&mut self, streaming: bool) {
+        self.core.set_streaming(streaming);
+    }
+
+    /// The next message, control frame or the end ([`Message::Close`]; 1006 when the client
+    /// vanished without a Close). Answers Pings and sends the keep-alive Ping while it waits.
+    pub async fn receive(&mut self) -> Message {
+        poll_fn(|cx| self.poll_receive(cx)).await
+    }
+
+    /// Sends a text message (compressed when permessage-deflate was negotiated); waits while
+    /// the client is not taking bytes.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), WebSocketError> {
+        self.send(|c| c.send_text(text), 1, text.len()).await
+    }
+
+    /// Sends a binary message.
+    pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), WebSocketError> {
+        self.send(|c| c.send_binary(data), 1, data.len()).await
+    }
+
+    /// Sends a piece of a text message: the first call starts it, the one with `fin` ends it;
+    /// Pings and Pongs may go out in between. Each piece is whole characters.
+    pub async fn send_text_fragment(
+        &mut self,
+        text: &str,
+        fin: bool,
+    ) -> Result<(), WebSocketError> {
+        let bytes = text.as_bytes();
+        self.send(
+            |c| c.send_fragment(MessageKind::Text, bytes, fin),
+            u64::from(fin),
+            bytes.len(),
+        )
+        .await
+    }
+
+    /// Sends a piece of a binary message (see [`send_text_fragment`](Self::send_text_fragment)).
+    pub async fn send_binary_fragment(
+        &mut self,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), WebSocketError> {
+        self.send(
+            |c| c.send_fragment(MessageKind::Binary, data, fin),
+            u64::from(fin),
+            data.len(),
+        )
+        .await
+    }
+
+    /// Sends a Ping (at most 125 bytes); its Pong comes from [`receive`](Self::receive).
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), WebSocketError> {
+        self.send(|c| c.ping(payload), 0, 0).await
+    }
+
+    /// Waits until every queued byte is handed to the kernel.
+    pub async fn flush(&mut self) -> Result<(), WebSocketError> {
+        poll_fn(|cx| self.poll_drain(cx)).await
+    }
+
+    /// Closes the WebSocket (RFC 6455 7.1.2): sends a Close with `code` and `reason` (at most
+    /// 123 bytes), then reads, dropping data messages, until the client's Close or the close
+    /// timeout; returns how it ended (the client's Close, or 1006 at the timeout).
+    pub async fn close(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<CloseFrame, WebSocketError> {
+        if let Some(end) = self.end.clone().or_else(|| self.ending.clone()) {
+            return Err(WebSocketError::Closed(end));
+        }
+        match self.core.close(code, reason) {
+            Ok(()) => {}
+            Err(SendError::Closed) => return Err(WebSocketError::Closed(self.closed_frame())),
+            Err(e) => return Err(WebSocketError::Invalid(e)),
+        }
+        loop {
+            if let Message::Close(frame) = self.receive().await {
+                return Ok(frame);
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        mut f: impl FnMut(&mut Connection) -> Result<(), SendError>,
+        messages: u64,
+        bytes: usize,
+    ) -> Result<(), WebSocketError> {
+        poll_fn(|cx| loop {
+            if self.end.is_some() || self.ending.is_some() {
+                return Poll::Ready(Err(WebSocketError::Closed(self.closed_frame())));
+            }
+            match f(&mut self.core) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                // Back-pressure: wait for the client to take what is queued.
+                Err(SendError::Full) => {
+                    if let Err(e) = std::task::ready!(self.poll_drain(cx)) {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                Err(SendError::Closed) => {
+                    return Poll::Ready(Err(WebSocketError::Closed(self.closed_frame())))
+                }
+                Err(e) => return Poll::Ready(Err(WebSocketError::Invalid(e))),
+            }
+        })
+        .await?;
+        if let Some(m) = &self.metrics {
+            m.websocket_sent(messages, bytes);
+        }
+        poll_fn(|cx| self.poll_drain(cx)).await
+    }
+
+    /// Writes the core's output to the connection: `Ready(Ok)` once all of it was sent.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if self.writing {
+                // The bytes were appended on the first call; this polls the send.
+                let r = upgrade(self.http).poll_write_upgraded(cx, &[]);
+                match r {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(r) => {
+                        self.writing = false;
+                        r?;
+                    }
+                }
+            }
+            let out = self.core.output();
+            if out.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let n = out.len();
+            let r = upgrade(self.http).poll_write_upgraded(cx, out);
+            // The connection holds the bytes now, whether sent or not.
+            self.core.advance_output(n);
+            match r {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    self.writing = true;
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    /// Runs the core's timers: `Ready` when [`Connection::tick`] ran (something may have
+    /// happened), `Pending` with a timer armed otherwise.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let now = Instant::now();
+        let Some(deadline) = self.core.next_deadline(now) else {
+            self.timer = None;
+            return Poll::Pending;
+        };
+        if deadline <= now {
+            self.timer = None;
+            self.tick(now);
+            return Poll::Ready(());
+        }
+        if self.timer.as_ref().map(|(d, _)| *d) != Some(deadline) {
+            self.timer = Some((deadline, sleep(deadline - now)));
+        }
+        let (_, s) = self.timer.as_mut().expect("armed above");
+        if Pin::new(s).poll(cx).is_ready() {
+            self.timer = None;
+            self.tick(Instant::now());
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    /// Ticks the core; a timer that ends the connection ends it here (its event stays queued
+    /// behind any messages, and `end` is what every later call reports).
+    fn tick(&mut self, now: Instant) {
+        let before = self.core.state();
+        self.core.tick(now);
+        if before != State::Closed && self.core.state() == State::Closed {
+            self.finish(abnormal(if before == State::CloseSent {
+                "no Close from the client within the close timeout"
+            } else {
+                "no Pong within the keep-alive timeout"
+            }));
+        }
+    }
+
+    /// Writes what is queued, running the timers meanwhile (a client that takes nothing is
+    /// ended by the keep-alive Pong timeout).
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WebSocketError>> {
+        loop {
+            if let Some(end) = &self.end {
+                return Poll::Ready(Err(WebSocketError::Closed(end.clone())));
+            }
+            if self.core.state() == State::Closed && self.ending.is_none() {
+                // Ended (a timer, or the client's Close not yet received): `receive` says how.
+                return Poll::Ready(Err(WebSocketError::Closed(self.closed_frame())));
+            }
+            match self.poll_flush(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) => {
+                    let frame = abnormal(&format!("the connection failed: {e}"));
+                    self.finish(frame.clone());
+                    return Poll::Ready(Err(WebSocketError::Closed(frame)));
+                }
+                Poll::Pending => {}
+            }
+            if self.poll_timer(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// How the socket ended, for a refused send: as far as known.
+    fn closed_frame(&self) -> CloseFrame {
+        if let Some(f) = self.end.as_ref().or(self.ending.as_ref()) {
+            return f.clone();
+        }
+        if self.core.state() == State::CloseSent {
+            return CloseFrame {
+                code: CloseCode::NORMAL,
+                reason: "the application sent its Close".into(),
+            };
+        }
+        abnormal("the WebSocket ended; receive() reports how")
+    }
+
+    fn finish(&mut self, frame: CloseFrame) {
+        self.ending = None;
+        self.closing_timer = None;
+        self.timer = None;
+        self.end = Some(frame);
+    }
+
+    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Message> {
+        loop {
+            if let Some(end) = &self.end {
+                return Poll::Ready(Message::Close(end.clone()));
+            }
+            if let Some(frame) = self.ending.clone() {
+                // Send what is left (the Close) within the close timeout, then report the end.
+                let done = match self.poll_flush(cx) {
+                    Poll::Ready(_) => true,
+                    Poll::Pending => {
+                        let timeout = self.core.limits().close_timeout;
+                        let t = self.closing_timer.get_or_insert_with(|| sleep(timeout));
+                        Pin::new(t).poll(cx).is_ready()
+                    }
+                };
+                if !done {
+                    return Poll::Pending;
+                }
+                self.finish(frame);
+                continue;
+            }
+            if let Some(ev) = self.core.poll_event() {
+                if let Some(msg) = self.on_event(ev) {
+                    return Poll::Ready(msg);
+                }
+                continue;
+            }
+            let flushed = match self.poll_flush(cx) {
+                Poll::Ready(Ok(())) => true,
+                Poll::Ready(Err(e)) => {
+                    self.finish(abnormal(&format!("the connection failed: {e}")));
+                    continue;
+                }
+                Poll::Pending => false,
+            };
+            if self.poll_timer(cx).is_ready() {
+                continue;
+            }
+            if !flushed && self.core.is_output_full() {
+                // The client is not taking our Pongs: read nothing more until it does.
+                return Poll::Pending;
+            }
+            if self.pending.len() > MAX_HEADER {
+                let mut input = std::mem::take(&mut self.pending);
+                let used = self.core.recv(&mut input);
+                input.drain(..used);
+                self.pending = input;
+                continue;
+            }
+            let mut buf = [0u8; READ_CHUNK];
+            let p = self.pending.len();
+            buf[..p].copy_from_slice(&self.pending);
+            match upgrade(self.http).poll_read_upgraded(cx, &mut buf[p..]) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => self.finish(abnormal(
+                    "the client closed the connection without a Close frame",
+                )),
+                Poll::Ready(Err(e)) => {
+                    self.finish(abnormal(&format!("the connection failed: {e}")))
+                }
+                Poll::Ready(Ok(n)) => {
+                    let len = p + n;
+                    let used = self.core.recv(&mut buf[..len]);
+                    self.pending.clear();
+                    self.pending.extend_from_slice(&buf[used..len]);
+                }
+            }
+        }
+    }
+
+    /// Turns a core event into what `receive` returns (`None`: nothing for the application
+    /// yet).
+    fn on_event(&mut self, ev: Event) -> Option<Message> {
+        match ev {
+            Event::Message { kind, data } => {
+                if let Some(m) = &self.metrics {
+                    m.websocket_received(1, data.len());
+                }
+                Some(match kind {
+                    MessageKind::Binary => Message::Binary(data),
+                    MessageKind::Text => Message::Text(
+                        String::from_utf8(data)
+                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                    ),
+                })
+            }
+            Event::Fragment { kind, data, fin } => {
+                if let Some(m) = &self.metrics {
+                    m.websocket_received(u64::from(fin), data.len());
+                }
+                Some(Message::Fragment { kind, data, fin })
+            }
+            Event::Ping(p) => Some(Message::Ping(p)),
+            Event::Pong(p) => Some(Message::Pong(p)),
+            Event::Close { code, reason } => {
+                self.ending = Some(CloseFrame {
+                    code: code.unwrap_or(CloseCode::NO_STATUS),
+                    reason,
+                });
+                None
+            }
+            Event::Failed(e) => {
+                if self.core.refused_while_inflating() {
+                    if let Some(m) = &self.metrics {
+                        m.websocket_bomb_refused();
+                    }
+                }
+                self.ending = Some(CloseFrame {
+                    code: e.close_code(),
+                    reason: e.to_string(),
+                });
+                None
+            }
+            Event::TimedOut(t) => {
+                if self.end.is_none() {
+                    self.finish(abnormal(match t {
+                        Timeout::Pong => "no Pong within the keep-alive timeout",
+                        Timeout::Close => "no Close from the client within the close timeout",
+                    }));
+                }
+                None
+            }
+        }
+    }
+}
+
+impl Drop for WebSocket<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(m) = &self.metrics {
+            let code = self
+                .end
+                .as_ref()
+                .or(self.ending.as_ref())
+                .map_or(CloseCode::ABNORMAL, |f| f.code);
+            m.websocket_closed(code.0);
+        }
+    }
+}
