@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::app::{AppResult, Handler};
 use crate::http::HttpContext;
 use crate::proto::h1::RejectReason;
+use crate::proto::h2::H2Stats;
 
 /// What a connection timeout was waiting for (a metric label).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +62,28 @@ impl TimeoutKind {
 
 const REASONS: usize = RejectReason::ALL.len();
 
+/// The HTTP/2 counters exported, each an [`H2Stats`] field: its name in
+/// `peregrine_http2_events_total{event="..."}` and how to read it. Plus
+/// `connections` (HTTP/2 connections served), counted by the driver.
+pub const HTTP2_EVENTS: [(&str, fn(&H2Stats) -> u64); 16] = [
+    ("frames_received", |s| s.frames_received),
+    ("streams_opened", |s| s.streams_opened),
+    ("streams_refused", |s| s.streams_refused),
+    ("resets_received", |s| s.resets_received),
+    ("resets_sent", |s| s.resets_sent),
+    ("rapid_reset_floods", |s| s.rapid_reset_floods),
+    ("control_floods", |s| s.control_floods),
+    ("continuation_floods", |s| s.continuation_floods),
+    ("hpack_bombs", |s| s.hpack_bombs),
+    ("flow_control_errors", |s| s.flow_control_errors),
+    ("min_rate_resets", |s| s.min_rate_resets),
+    ("stalled_responses", |s| s.stalled_responses),
+    ("header_timeouts", |s| s.header_timeouts),
+    ("malformed_requests", |s| s.malformed_requests),
+    ("output_backpressure", |s| s.output_backpressure),
+    ("connection_errors", |s| s.connection_errors),
+];
+
 /// One worker's counters. Only that worker writes them.
 #[derive(Debug)]
 #[repr(align(128))]
@@ -77,6 +100,8 @@ pub struct WorkerMetrics {
     bare_line_feed_rejected: AtomicU64,
     rejections: [AtomicU64; REASONS],
     timeouts: [AtomicU64; TimeoutKind::ALL.len()],
+    http2_connections: AtomicU64,
+    http2: [AtomicU64; HTTP2_EVENTS.len()],
 }
 
 impl Default for WorkerMetrics {
@@ -94,6 +119,8 @@ impl Default for WorkerMetrics {
             bare_line_feed_rejected: AtomicU64::new(0),
             rejections: std::array::from_fn(|_| AtomicU64::new(0)),
             timeouts: std::array::from_fn(|_| AtomicU64::new(0)),
+            http2_connections: AtomicU64::new(0),
+            http2: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
@@ -146,6 +173,19 @@ impl WorkerMetrics {
             add(&self.bare_line_feed_rejected, 1);
         }
     }
+    /// An HTTP/2 connection began.
+    pub(crate) fn http2_connection(&self) {
+        add(&self.http2_connections, 1);
+    }
+    /// Adds what an HTTP/2 connection counted since `before` (its last report).
+    pub(crate) fn add_h2(&self, now: &H2Stats, before: &H2Stats) {
+        if now == before {
+            return;
+        }
+        for (i, (_, get)) in HTTP2_EVENTS.iter().enumerate() {
+            add(&self.http2[i], get(now).wrapping_sub(get(before)));
+        }
+    }
     pub(crate) fn timeout(&self, kind: TimeoutKind) {
         add(&self.timeouts[kind.index()], 1);
     }
@@ -183,6 +223,8 @@ impl WorkerMetrics {
             bare_line_feed_rejected: get(&self.bare_line_feed_rejected),
             rejections: std::array::from_fn(|i| get(&self.rejections[i])),
             timeouts: std::array::from_fn(|i| get(&self.timeouts[i])),
+            http2_connections: get(&self.http2_connections),
+            http2: std::array::from_fn(|i| get(&self.http2[i])),
         }
     }
 }
@@ -215,6 +257,10 @@ pub struct WorkerSnapshot {
     pub rejections: [u64; REASONS],
     /// Timeouts, by [`TimeoutKind::ALL`] index.
     pub timeouts: [u64; TimeoutKind::ALL.len()],
+    /// HTTP/2 connections served.
+    pub http2_connections: u64,
+    /// HTTP/2 events and defenses, by [`HTTP2_EVENTS`] index.
+    pub http2: [u64; HTTP2_EVENTS.len()],
 }
 
 impl WorkerSnapshot {
@@ -254,6 +300,18 @@ impl WorkerSnapshot {
         for (a, b) in self.timeouts.iter_mut().zip(other.timeouts) {
             *a += b;
         }
+        self.http2_connections += other.http2_connections;
+        for (a, b) in self.http2.iter_mut().zip(other.http2) {
+            *a += b;
+        }
+    }
+
+    /// The HTTP/2 counter called `event` (a name of [`HTTP2_EVENTS`]); 0 for an unknown name.
+    pub fn http2_event(&self, event: &str) -> u64 {
+        HTTP2_EVENTS
+            .iter()
+            .position(|(n, _)| *n == event)
+            .map_or(0, |i| self.http2[i])
     }
 }
 
@@ -454,6 +512,33 @@ impl ServerMetrics {
                     "peregrine_timeouts_total{{worker=\"{i}\",kind=\"{}\"}} {}",
                     kind.as_str(),
                     w.timeouts_of(kind)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP peregrine_http2_connections_total HTTP/2 connections served.\n\
+             # TYPE peregrine_http2_connections_total counter"
+        );
+        for (i, w) in workers.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "peregrine_http2_connections_total{{worker=\"{i}\"}} {}",
+                w.http2_connections
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP peregrine_http2_events_total HTTP/2 frames, streams, resets and the flood \
+             defenses that ended a stream or a connection, by event.\n\
+             # TYPE peregrine_http2_events_total counter"
+        );
+        for (i, w) in workers.iter().enumerate() {
+            for (e, (event, _)) in HTTP2_EVENTS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "peregrine_http2_events_total{{worker=\"{i}\",event=\"{event}\"}} {}",
+                    w.http2[e]
                 );
             }
         }

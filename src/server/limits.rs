@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::base::MinDataRate;
 use crate::proto::h1::{BareLineFeedPolicy, HeadLimits};
+use crate::proto::h2::Http2Limits;
 
 /// Limits applied to every connection. Defaults follow Kestrel's.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,6 +52,9 @@ pub struct Limits {
     /// [`Accept`](BareLineFeedPolicy::Accept) (RFC 9112 2.2 permits it). Either way the
     /// requests that used one are counted (`peregrine_bare_line_feed_requests_total`).
     pub bare_line_feed: BareLineFeedPolicy,
+    /// HTTP/2 limits (Kestrel's `Http2Limits`): streams, windows, frame and header sizes,
+    /// keep-alive PING, and the flood budgets. See `docs/limits.md`.
+    pub http2: Http2Limits,
 }
 
 impl Default for Limits {
@@ -68,6 +72,7 @@ impl Default for Limits {
             max_concurrent_connections: None,
             max_concurrent_upgraded_connections: None,
             bare_line_feed: BareLineFeedPolicy::Reject,
+            http2: Http2Limits::default(),
         }
     }
 }
