@@ -109,8 +109,9 @@ impl H2Stream {
         sh.streams.get(&self.id).is_none_or(|s| s.reset.is_some())
     }
 
-    /// Sends the response HEADERS (`end`: with END_STREAM).
-    fn send_head(&mut self, end: bool) -> io::Result<()> {
+    /// Sends the response HEADERS (`end`: with END_STREAM; `complete`: the application has
+    /// returned, so the body's length is known).
+    fn send_head(&mut self, end: bool, complete: bool) -> io::Result<()> {
         let mut sh = self.shared.borrow_mut();
         let worker = sh.worker.clone();
         let date = worker.date.borrow();
@@ -127,7 +128,7 @@ impl H2Stream {
         // A response the application wrote whole gets its length (clients use it for
         // progress; HEAD answers carry what GET would have sent).
         let has_body = crate::proto::h1::status_allows_body(self.status);
-        if end
+        if complete
             && !self.flushed
             && has_body
             && !self.headers.contains("content-length")
@@ -153,7 +154,7 @@ impl H2Stream {
     fn poll_send_body(&mut self, cx: &mut Context<'_>, end: bool) -> Poll<io::Result<()>> {
         if self.writing == Writing::NotStarted {
             let trailers = end && !self.trailers.is_empty();
-            self.send_head(end && self.body.is_empty() && !trailers)?;
+            self.send_head(end && self.body.is_empty() && !trailers, end)?;
         }
         if self.writing == Writing::Done {
             self.body.clear();
@@ -548,7 +549,7 @@ pub(super) async fn run<A: Application>(
                 s.body.clear();
                 s.body_len = 0;
                 s.trailers.clear();
-                let _ = s.send_head(true);
+                let _ = s.send_head(true, true);
             } else {
                 // Too late for a status: the stream is reset so the client sees the failure.
                 let mut sh = shared.borrow_mut();

@@ -1,0 +1,468 @@
+//! HTTP/2 on both engines, checked with clients no one here wrote: curl (prior knowledge in
+//! cleartext, ALPN over TLS), nghttp, h2load, Python's grpcio, and frame-level probes written
+//! with Python's `hpack` (tests/http2/probe.py) for each flood defense over a real socket.
+//! Needs Debian's `nghttp2-client` and `curl`, and Python's `h2` and `grpcio` (.ci/run
+//! installs them).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use peregrine::http::{HttpContext, HttpProtocol, MaxRequestBodySize};
+use peregrine::metrics::ServerMetrics;
+use peregrine::server::{CertificateFiles, Endpoint, HttpProtocols, TlsOptions};
+use peregrine::{AppResult, EngineChoice, Handler, HttpServer, Server, ServerOptions};
+
+/// Handlers of `/slow` dropped before they finished (cancelled by RST_STREAM), per test path
+/// prefix (tests run in parallel, so each counts under its own query string).
+static CANCELLED: AtomicUsize = AtomicUsize::new(0);
+
+struct CountDrop(bool);
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        if !self.0 {
+            CANCELLED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A gRPC message: compressed flag, 4-byte length, bytes.
+fn grpc_message(msg: &[u8]) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    out.extend_from_slice(msg);
+    out
+}
+
+struct App;
+
+impl Handler for App {
+    async fn handle(&self, http: &mut HttpContext<'_>) -> AppResult {
+        let protocol = http.protocol().map_or("?", HttpProtocol::as_str);
+        match http.request().path() {
+            "/hello" => http.write(format!("hello over {protocol}").as_bytes()),
+            "/info" => {
+                let r = http.request();
+                let text = format!(
+                    "method={} path={} query={} host={} scheme={} protocol={protocol} ua={}",
+                    r.method_str(),
+                    r.path(),
+                    r.query(),
+                    r.host().unwrap_or("-"),
+                    r.scheme(),
+                    String::from_utf8_lossy(r.header("user-agent").unwrap_or(b"-")),
+                );
+                http.write(text.as_bytes());
+            }
+            "/echo" => {
+                let mut body = Vec::new();
+                http.read_body_to_end(&mut body, 64 << 20).await?;
+                http.write_all(&body).await?;
+            }
+            "/limit" => {
+                if let Some(l) = http.features_mut().get_mut::<MaxRequestBodySize>() {
+                    l.set(Some(10)).unwrap();
+                }
+                let mut body = Vec::new();
+                http.read_body_to_end(&mut body, 1 << 20).await?;
+                http.write(b"read it all");
+            }
+            "/trailers" => {
+                http.write(b"body then trailers");
+                http.set_trailer("x-checksum", "abc123")?;
+            }
+            "/big" => http.write_all(&vec![b'x'; 1 << 20]).await?,
+            "/slow" => {
+                let mut guard = CountDrop(false);
+                peregrine::rt::sleep(Duration::from_secs(30)).await;
+                guard.0 = true;
+            }
+            "/finish" => {
+                peregrine::rt::sleep(Duration::from_millis(1500)).await;
+                http.write(b"finished");
+            }
+            "/test.Echo/Unary" => {
+                let mut body = Vec::new();
+                http.read_body_to_end(&mut body, 1 << 20).await?;
+                let mut msg = body.get(5..).unwrap_or_default().to_vec();
+                msg.reverse();
+                http.set_header("content-type", "application/grpc")?;
+                http.write(&grpc_message(&msg));
+                http.set_trailer("grpc-status", "0")?;
+            }
+            "/test.Echo/Count" => {
+                let mut body = Vec::new();
+                http.read_body_to_end(&mut body, 1 << 20).await?;
+                let n: usize = std::str::from_utf8(body.get(5..).unwrap_or_default())?.parse()?;
+                http.set_header("content-type", "application/grpc")?;
+                for i in 0..n {
+                    http.write(&grpc_message(i.to_string().as_bytes()));
+                    http.flush().await?;
+                }
+                http.set_trailer("grpc-status", "0")?;
+            }
+            "/test.Echo/Fail" => {
+                http.set_header("content-type", "application/grpc")?;
+                http.set_trailer("grpc-status", "5")?;
+                http.set_trailer("grpc-message", "no such thing")?;
+            }
+            "/test.Echo/Slow" => {
+                let mut guard = CountDrop(false);
+                peregrine::rt::sleep(Duration::from_secs(5)).await;
+                guard.0 = true;
+                http.set_header("content-type", "application/grpc")?;
+                http.set_trailer("grpc-status", "0")?;
+            }
+            _ => {
+                http.set_status(404)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn options() -> ServerOptions {
+    let mut o = ServerOptions::with_urls(["http://127.0.0.1:0"]).workers(1);
+    o.limits.http2.response_stall_timeout = Duration::from_secs(2);
+    o
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?} runs (is it installed? .ci/run installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn curl(args: &[&str]) -> String {
+    text(run(Command::new("curl").args(["-sS", "--max-time", "20"]).args(args)))
+}
+
+fn metrics_of(server: &HttpServer) -> Arc<ServerMetrics> {
+    server
+        .features()
+        .get::<Arc<ServerMetrics>>()
+        .expect("socket servers have metrics")
+        .clone()
+}
+
+fn probe_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/http2/probe.py")
+}
+
+fn probe(attack: &str, port: u16) -> String {
+    text(run(Command::new("python3")
+        .arg(probe_script())
+        .arg(attack)
+        .arg(port.to_string())))
+}
+
+fn curl_cleartext_serves_either_protocol(engine: EngineChoice) {
+    let (mut server, addr) = start_with(engine, App, options());
+    let base = format!("http://{addr}");
+    let h2 = curl(&[
+        "--http2-prior-knowledge",
+        "-A",
+        "probe",
+        &format!("{base}/info?a=1"),
+    ]);
+    assert_eq!(
+        h2,
+        format!(
+            "method=GET path=/info query=a=1 host={addr} scheme=http protocol=HTTP/2 ua=probe"
+        )
+    );
+    // The same endpoint answers HTTP/1.1 (the preface decides).
+    let h1 = curl(&[&format!("{base}/hello")]);
+    assert_eq!(h1, "hello over HTTP/1.1");
+    // A request body streamed with flow control (4 MiB: several windows), echoed back.
+    let dir = std::env::temp_dir().join(format!("peregrine-h2-{}-{engine:?}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("body.bin");
+    let body: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 251) as u8).collect();
+    std::fs::write(&file, &body).unwrap();
+    let out = run(Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--http2-prior-knowledge"])
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .arg(format!("{base}/echo")));
+    assert!(out.stdout == body, "the 4 MiB body comes back intact");
+    // A status and headers: HEAD, 404, and Content-Length of a response written whole.
+    let head = curl(&["--http2-prior-knowledge", "-i", &format!("{base}/hello")]);
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    assert!(head.contains("content-length: 19"), "{head}");
+    assert!(head.contains("server: peregrine"), "{head}");
+    let missing = curl(&[
+        "--http2-prior-knowledge",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{http_version}",
+        &format!("{base}/nothing"),
+    ]);
+    assert_eq!(missing, "404 2");
+    let _ = std::fs::remove_dir_all(&dir);
+    let m = metrics_of(&server).snapshot();
+    assert!(m.http2_connections >= 3, "{m:?}");
+    server.stop(Duration::from_secs(2));
+}
+
+fn tls_negotiates_h2_by_alpn(engine: EngineChoice) {
+    let dir = std::env::temp_dir().join(format!(
+        "peregrine-h2-tls-{}-{engine:?}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let files = CertificateFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+    let mut o = options();
+    o.urls.clear();
+    o.endpoints.push(
+        Endpoint::new("secure", "https://127.0.0.1:0").tls(TlsOptions::new(files.clone())),
+    );
+    o.endpoints.push(
+        Endpoint::new("h1", "https://127.0.0.1:0")
+            .tls(TlsOptions::new(files))
+            .protocols(HttpProtocols::Http1),
+    );
+    let (mut server, addr) = start_with(engine, App, o);
+    let h1_only = server.features().addresses()[1];
+    let url = |a: std::net::SocketAddr, p: &str| format!("https://localhost:{}{p}", a.port());
+    let resolve = format!("localhost:{}:127.0.0.1", addr.port());
+    let resolve1 = format!("localhost:{}:127.0.0.1", h1_only.port());
+    let h2 = curl(&["-k", "--resolve", &resolve, "--http2", &url(addr, "/info")]);
+    assert!(h2.contains("scheme=https protocol=HTTP/2"), "{h2}");
+    let h1 = curl(&["-k", "--resolve", &resolve, "--http1.1", &url(addr, "/hello")]);
+    assert_eq!(h1, "hello over HTTP/1.1");
+    // An Http1 endpoint does not offer h2: curl falls back to HTTP/1.1.
+    let h1 = curl(&["-k", "--resolve", &resolve1, "--http2", &url(h1_only, "/hello")]);
+    assert_eq!(h1, "hello over HTTP/1.1");
+    server.stop(Duration::from_secs(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn http1_only_endpoint_answers_the_preface_with_400(engine: EngineChoice) {
+    let mut o = options();
+    o.protocols = HttpProtocols::Http1;
+    let (mut server, addr) = start_with(engine, App, o);
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--http2-prior-knowledge"])
+        .arg(format!("http://{addr}/hello"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "no HTTP/2 on an Http1 endpoint");
+    let mut s = connect(addr);
+    use std::io::{Read, Write};
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let resp = String::from_utf8_lossy(&buf);
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert_eq!(curl(&[&format!("http://{addr}/hello")]), "hello over HTTP/1.1");
+    server.stop(Duration::from_secs(2));
+}
+
+fn http2_only_endpoint_sends_goaway_to_http1(engine: EngineChoice) {
+    let mut o = options();
+    o.protocols = HttpProtocols::Http2;
+    let (mut server, addr) = start_with(engine, App, o);
+    let out = probe("h1_on_h2_only", addr.port());
+    // PROTOCOL_ERROR (1), no stream processed.
+    assert!(out.contains("goaway=1 last=0"), "{out}");
+    let h2 = curl(&["--http2-prior-knowledge", &format!("http://{addr}/hello")]);
+    assert_eq!(h2, "hello over HTTP/2");
+    server.stop(Duration::from_secs(2));
+}
+
+fn nghttp_and_h2load(engine: EngineChoice) {
+    let (mut server, addr) = start_with(engine, App, options());
+    // nghttp shows the response trailers it received.
+    let out = text(run(Command::new("nghttp")
+        .args(["-v", "-t", "10"])
+        .arg(format!("http://{addr}/trailers"))));
+    assert!(out.contains("x-checksum: abc123"), "{out}");
+    assert!(out.contains("body then trailers"), "{out}");
+    // h2load: 4 connections, 10 streams each at a time; every request succeeds.
+    let out = text(run(Command::new("h2load")
+        .args(["-n", "2000", "-c", "4", "-m", "10", "-T", "20"])
+        .arg(format!("http://{addr}/hello"))));
+    assert!(
+        out.contains("2000 succeeded, 0 failed, 0 errored"),
+        "{out}"
+    );
+    assert!(out.contains("status codes: 2000 2xx"), "{out}");
+    server.stop(Duration::from_secs(2));
+}
+
+fn body_over_the_limit_is_413(engine: EngineChoice) {
+    let (mut server, addr) = start_with(engine, App, options());
+    let code = curl(&[
+        "--http2-prior-knowledge",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--data-binary",
+        "0123456789abcdef",
+        &format!("http://{addr}/limit"),
+    ]);
+    assert_eq!(code, "413");
+    let ok = curl(&[
+        "--http2-prior-knowledge",
+        "--data-binary",
+        "0123456789",
+        &format!("http://{addr}/limit"),
+    ]);
+    assert_eq!(ok, "read it all");
+    server.stop(Duration::from_secs(2));
+}
+
+/// Runs `attack`, checks its lines and that a second connection was served.
+fn flood(engine: EngineChoice, attack: &str, expect: &[&str], counter: &str) {
+    let (mut server, addr) = start_with(engine, App, options());
+    let out = probe(attack, addr.port());
+    for e in expect {
+        assert!(out.contains(e), "{attack}: expected {e:?} in\n{out}");
+    }
+    assert!(out.contains("second=200"), "{attack}: second connection\n{out}");
+    let metrics = metrics_of(&server);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metrics.snapshot().http2_event(counter) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        metrics.snapshot().http2_event(counter) >= 1,
+        "{attack}: {counter} counted"
+    );
+    let mut text = String::new();
+    metrics.render_prometheus(&mut text);
+    assert!(
+        text.contains(&format!("event=\"{counter}\"}} ")),
+        "{counter} on /metrics"
+    );
+    server.stop(Duration::from_millis(500));
+}
+
+fn rapid_reset(engine: EngineChoice) {
+    // ENHANCE_YOUR_CALM (11) after the reset budget (200).
+    flood(engine, "rapid_reset", &["goaway=11"], "rapid_reset_floods");
+}
+
+fn continuation_flood(engine: EngineChoice) {
+    flood(engine, "continuation", &["goaway=11"], "continuation_floods");
+}
+
+fn hpack_bomb(engine: EngineChoice) {
+    flood(engine, "hpack_bomb", &["goaway=11"], "hpack_bombs");
+}
+
+fn settings_flood(engine: EngineChoice) {
+    flood(engine, "settings_flood", &["goaway=11"], "control_floods");
+}
+
+fn ping_flood(engine: EngineChoice) {
+    flood(engine, "ping_flood", &["goaway=11"], "control_floods");
+}
+
+fn too_many_streams(engine: EngineChoice) {
+    // The 101st concurrent stream (id 201) is refused (REFUSED_STREAM = 7).
+    flood(engine, "too_many_streams", &["rst=201:7"], "streams_refused");
+}
+
+fn window_never_opened(engine: EngineChoice) {
+    // Headers go out, no DATA can; after the stall timeout (2 s here) the stream is reset with
+    // CANCEL (8) and its buffer freed.
+    flood(
+        engine,
+        "window_never_opened",
+        &["status=1:200", "rst=1:8"],
+        "stalled_responses",
+    );
+}
+
+fn reset_cancels_the_handler(engine: EngineChoice) {
+    let (mut server, addr) = start_with(engine, App, options());
+    let before = CANCELLED.load(Ordering::SeqCst);
+    let out = probe("rapid_reset", addr.port());
+    assert!(out.contains("goaway=11"), "{out}");
+    // Handlers of streams reset by the client were dropped, not left to run 30 s.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while CANCELLED.load(Ordering::SeqCst) - before < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(CANCELLED.load(Ordering::SeqCst) - before >= 100);
+    server.stop(Duration::from_millis(500));
+}
+
+fn grpc_unary_streaming_trailers_and_deadline(engine: EngineChoice) {
+    let (mut server, addr) = start_with(engine, App, options());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/http2/grpc_client.py");
+    let out = text(run(Command::new("python3")
+        .arg(script)
+        .arg(addr.port().to_string())));
+    assert!(out.contains("unary=cprg olleh code=OK"), "{out}");
+    assert!(out.contains("stream=0,1,2,3,4"), "{out}");
+    assert!(out.contains("fail=NOT_FOUND details=no such thing"), "{out}");
+    assert!(out.contains("slow=DEADLINE_EXCEEDED"), "{out}");
+    server.stop(Duration::from_secs(2));
+}
+
+fn graceful_stop_finishes_streams_in_flight(engine: EngineChoice) {
+    let (mut server, addr) = start_with(engine, App, options());
+    let mut child = Command::new("python3")
+        .arg(probe_script())
+        .arg("graceful")
+        .arg(addr.port().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    // Stop once the request is in flight (the handler takes 1.5 s).
+    std::thread::sleep(Duration::from_millis(500));
+    let report = server.stop(Duration::from_secs(5));
+    let out = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    // GOAWAY(NO_ERROR) naming stream 1, then its response in full.
+    assert!(out.contains("goaway=0 last=1"), "{out}");
+    assert!(out.contains("status=1:200"), "{out}");
+    assert!(out.contains("data=1:8"), "{out}");
+    assert_eq!(report.connections_aborted, 0, "{report:?}");
+}
+
+engine_tests!(
+    curl_cleartext_serves_either_protocol,
+    tls_negotiates_h2_by_alpn,
+    http1_only_endpoint_answers_the_preface_with_400,
+    http2_only_endpoint_sends_goaway_to_http1,
+    nghttp_and_h2load,
+    body_over_the_limit_is_413,
+    rapid_reset,
+    continuation_flood,
+    hpack_bomb,
+    settings_flood,
+    ping_flood,
+    too_many_streams,
+    window_never_opened,
+    reset_cancels_the_handler,
+    grpc_unary_streaming_trailers_and_deadline,
+    graceful_stop_finishes_streams_in_flight,
+);
