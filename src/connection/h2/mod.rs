@@ -31,9 +31,9 @@ use crate::app::Application;
 use crate::http::{ConnectionFeature, TlsConnectionFeature};
 use crate::proto::h2::{Connection, ErrorCode, Event, H2Stats};
 
-/// The most unconsumed input the driver holds: a frame of the largest size we allow, plus its
-/// header; while the core has not consumed it (output backpressure), nothing more is read.
-const MAX_HELD_INPUT: usize = 16 * 1024 * 1024 + 9;
+/// Input held beyond one frame of the largest size we allow (and its header): while the core
+/// does not consume it (output backpressure), nothing more is read.
+const INPUT_SLACK: usize = 16 * 1024;
 /// How often the core's timers run (header blocks, data rates, stalls, keep-alive PING).
 const TICK: Duration = Duration::from_secs(1);
 
@@ -95,6 +95,7 @@ pub(crate) async fn serve<A: Application, T: Transport>(
     // The body size limit is the stream's (`MaxRequestBodySize`, 413 while the response has
     // not started), applied as the application reads; the core's own would reset first.
     limits.max_request_body_size = None;
+    let max_input = limits.max_frame_size as usize + 9 + INPUT_SLACK;
     let tls = transport.tls().cloned().map(Rc::new);
     let shared: SharedRef = Rc::new(RefCell::new(Shared {
         conn: Connection::new(limits, Instant::now()),
@@ -175,7 +176,7 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         if eof {
             return Poll::Ready(());
         }
-        if input.len() < MAX_HELD_INPUT {
+        if input.len() < max_input {
             if input.capacity() == 0 {
                 input = worker.take_buffer();
             }
