@@ -77,6 +77,15 @@ impl Handler for App {
                 http.write(b"body then trailers");
                 http.set_trailer("x-checksum", "abc123")?;
             }
+            "/chunked-trailers" => {
+                http.write(b"part one;");
+                http.flush().await?;
+                http.write(b"part two;");
+                match http.set_trailer("x-checksum", "abc123") {
+                    Ok(()) => http.write(b"trailers set"),
+                    Err(e) => http.write(format!("trailers refused: {e}").as_bytes()),
+                }
+            }
             "/big" => http.write_all(&vec![b'x'; 1 << 20]).await?,
             "/slow" => {
                 let mut guard = CountDrop(false);
@@ -147,12 +156,14 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
-fn text(out: &Output) -> String {
+fn text(out: Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn curl(args: &[&str]) -> String {
-    text(run(Command::new("curl").args(["-sS", "--max-time", "20"]).args(args)))
+    text(run(Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)))
 }
 
 fn metrics_of(server: &HttpServer) -> Arc<ServerMetrics> {
@@ -185,9 +196,7 @@ fn curl_cleartext_serves_either_protocol(engine: EngineChoice) {
     ]);
     assert_eq!(
         h2,
-        format!(
-            "method=GET path=/info query=a=1 host={addr} scheme=http protocol=HTTP/2 ua=probe"
-        )
+        format!("method=GET path=/info query=a=1 host={addr} scheme=http protocol=HTTP/2 ua=probe")
     );
     // The same endpoint answers HTTP/1.1 (the preface decides).
     let h1 = curl(&[&format!("{base}/hello")]);
@@ -207,7 +216,7 @@ fn curl_cleartext_serves_either_protocol(engine: EngineChoice) {
     // A status and headers: HEAD, 404, and Content-Length of a response written whole.
     let head = curl(&["--http2-prior-knowledge", "-i", &format!("{base}/hello")]);
     assert!(head.starts_with("HTTP/2 200"), "{head}");
-    assert!(head.contains("content-length: 19"), "{head}");
+    assert!(head.contains("content-length: 17"), "{head}");
     assert!(head.contains("server: peregrine"), "{head}");
     let missing = curl(&[
         "--http2-prior-knowledge",
@@ -236,9 +245,8 @@ fn tls_negotiates_h2_by_alpn(engine: EngineChoice) {
     let files = CertificateFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
     let mut o = options();
     o.urls.clear();
-    o.endpoints.push(
-        Endpoint::new("secure", "https://127.0.0.1:0").tls(TlsOptions::new(files.clone())),
-    );
+    o.endpoints
+        .push(Endpoint::new("secure", "https://127.0.0.1:0").tls(TlsOptions::new(files.clone())));
     o.endpoints.push(
         Endpoint::new("h1", "https://127.0.0.1:0")
             .tls(TlsOptions::new(files))
@@ -251,16 +259,28 @@ fn tls_negotiates_h2_by_alpn(engine: EngineChoice) {
     let resolve1 = format!("localhost:{}:127.0.0.1", h1_only.port());
     let h2 = curl(&["-k", "--resolve", &resolve, "--http2", &url(addr, "/info")]);
     assert!(h2.contains("scheme=https protocol=HTTP/2"), "{h2}");
-    let h1 = curl(&["-k", "--resolve", &resolve, "--http1.1", &url(addr, "/hello")]);
+    let h1 = curl(&[
+        "-k",
+        "--resolve",
+        &resolve,
+        "--http1.1",
+        &url(addr, "/hello"),
+    ]);
     assert_eq!(h1, "hello over HTTP/1.1");
     // An Http1 endpoint does not offer h2: curl falls back to HTTP/1.1.
-    let h1 = curl(&["-k", "--resolve", &resolve1, "--http2", &url(h1_only, "/hello")]);
+    let h1 = curl(&[
+        "-k",
+        "--resolve",
+        &resolve1,
+        "--http2",
+        &url(h1_only, "/hello"),
+    ]);
     assert_eq!(h1, "hello over HTTP/1.1");
     server.stop(Duration::from_secs(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn http1_only_endpoint_answers_the_preface_with_400(engine: EngineChoice) {
+fn http1_only_endpoint_answers_the_preface_with_505(engine: EngineChoice) {
     let mut o = options();
     o.protocols = HttpProtocols::Http1;
     let (mut server, addr) = start_with(engine, App, o);
@@ -276,8 +296,12 @@ fn http1_only_endpoint_answers_the_preface_with_400(engine: EngineChoice) {
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let resp = String::from_utf8_lossy(&buf);
-    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
-    assert_eq!(curl(&[&format!("http://{addr}/hello")]), "hello over HTTP/1.1");
+    // HTTP/1.1's parser names it: 505 HTTP Version Not Supported, closed.
+    assert!(resp.starts_with("HTTP/1.1 505"), "{resp}");
+    assert_eq!(
+        curl(&[&format!("http://{addr}/hello")]),
+        "hello over HTTP/1.1"
+    );
     server.stop(Duration::from_secs(2));
 }
 
@@ -305,11 +329,40 @@ fn nghttp_and_h2load(engine: EngineChoice) {
     let out = text(run(Command::new("h2load")
         .args(["-n", "2000", "-c", "4", "-m", "10", "-T", "20"])
         .arg(format!("http://{addr}/hello"))));
-    assert!(
-        out.contains("2000 succeeded, 0 failed, 0 errored"),
-        "{out}"
-    );
+    assert!(out.contains("2000 succeeded, 0 failed, 0 errored"), "{out}");
     assert!(out.contains("status codes: 2000 2xx"), "{out}");
+    server.stop(Duration::from_secs(2));
+}
+
+fn http1_chunked_response_trailers_when_te_trailers(engine: EngineChoice) {
+    use std::io::{Read, Write};
+    let (mut server, addr) = start_with(engine, App, options());
+    let get = |te: &str| {
+        let mut s = connect(addr);
+        write!(
+            s,
+            "GET /chunked-trailers HTTP/1.1\r\nHost: x\r\n{te}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    let with = get("TE: trailers\r\n");
+    assert!(
+        with.contains("transfer-encoding: chunked") || with.contains("Transfer-Encoding: chunked"),
+        "{with}"
+    );
+    assert!(with.contains("trailers set"), "{with}");
+    assert!(
+        with.ends_with("\r\n0\r\nx-checksum: abc123\r\n\r\n"),
+        "{with:?}"
+    );
+    // Without `TE: trailers` the client never said it can take them: the feature is absent.
+    let without = get("");
+    assert!(without.contains("trailers refused"), "{without}");
+    assert!(without.ends_with("\r\n0\r\n\r\n"), "{without:?}");
+    // Over HTTP/2 trailers are always possible (nghttp shows them: nghttp_and_h2load).
     server.stop(Duration::from_secs(2));
 }
 
@@ -343,7 +396,10 @@ fn flood(engine: EngineChoice, attack: &str, expect: &[&str], counter: &str) {
     for e in expect {
         assert!(out.contains(e), "{attack}: expected {e:?} in\n{out}");
     }
-    assert!(out.contains("second=200"), "{attack}: second connection\n{out}");
+    assert!(
+        out.contains("second=200"),
+        "{attack}: second connection\n{out}"
+    );
     let metrics = metrics_of(&server);
     let deadline = Instant::now() + Duration::from_secs(5);
     while metrics.snapshot().http2_event(counter) == 0 && Instant::now() < deadline {
@@ -368,7 +424,12 @@ fn rapid_reset(engine: EngineChoice) {
 }
 
 fn continuation_flood(engine: EngineChoice) {
-    flood(engine, "continuation", &["goaway=11"], "continuation_floods");
+    flood(
+        engine,
+        "continuation",
+        &["goaway=11"],
+        "continuation_floods",
+    );
 }
 
 fn hpack_bomb(engine: EngineChoice) {
@@ -385,7 +446,12 @@ fn ping_flood(engine: EngineChoice) {
 
 fn too_many_streams(engine: EngineChoice) {
     // The 101st concurrent stream (id 201) is refused (REFUSED_STREAM = 7).
-    flood(engine, "too_many_streams", &["rst=201:7"], "streams_refused");
+    flood(
+        engine,
+        "too_many_streams",
+        &["rst=201:7"],
+        "streams_refused",
+    );
 }
 
 fn window_never_opened(engine: EngineChoice) {
@@ -421,7 +487,10 @@ fn grpc_unary_streaming_trailers_and_deadline(engine: EngineChoice) {
         .arg(addr.port().to_string())));
     assert!(out.contains("unary=cprg olleh code=OK"), "{out}");
     assert!(out.contains("stream=0,1,2,3,4"), "{out}");
-    assert!(out.contains("fail=NOT_FOUND details=no such thing"), "{out}");
+    assert!(
+        out.contains("fail=NOT_FOUND details=no such thing"),
+        "{out}"
+    );
     assert!(out.contains("slow=DEADLINE_EXCEEDED"), "{out}");
     server.stop(Duration::from_secs(2));
 }
@@ -437,10 +506,16 @@ fn graceful_stop_finishes_streams_in_flight(engine: EngineChoice) {
         .spawn()
         .expect("python3 runs");
     // Stop once the request is in flight (the handler takes 1.5 s).
-    std::thread::sleep(Duration::from_millis(500));
+    use std::io::{BufRead, Read};
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    lines.read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "sent");
+    std::thread::sleep(Duration::from_millis(200));
     let report = server.stop(Duration::from_secs(5));
-    let out = child.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&out.stdout);
+    let mut out = String::new();
+    lines.read_to_string(&mut out).unwrap();
+    child.wait().unwrap();
     // GOAWAY(NO_ERROR) naming stream 1, then its response in full.
     assert!(out.contains("goaway=0 last=1"), "{out}");
     assert!(out.contains("status=1:200"), "{out}");
@@ -451,10 +526,11 @@ fn graceful_stop_finishes_streams_in_flight(engine: EngineChoice) {
 engine_tests!(
     curl_cleartext_serves_either_protocol,
     tls_negotiates_h2_by_alpn,
-    http1_only_endpoint_answers_the_preface_with_400,
+    http1_only_endpoint_answers_the_preface_with_505,
     http2_only_endpoint_sends_goaway_to_http1,
     nghttp_and_h2load,
     body_over_the_limit_is_413,
+    http1_chunked_response_trailers_when_te_trailers,
     rapid_reset,
     continuation_flood,
     hpack_bomb,

@@ -305,7 +305,8 @@ impl<T: Transport> Http1Connection<T> {
 
     /// Starts the connection with `input` already received (protocol detection read it).
     pub(crate) fn prime_input(&mut self, input: Vec<u8>) {
-        self.worker.give_buffer(std::mem::replace(&mut self.input, input));
+        self.worker
+            .give_buffer(std::mem::replace(&mut self.input, input));
     }
 
     /// How many requests this connection has started.

@@ -501,7 +501,9 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
                     None => {
                         // Nothing arrived within the keep-alive timeout, as an idle HTTP/1.1
                         // connection would have been closed.
-                        host.ctx.metrics.timeout(crate::metrics::TimeoutKind::KeepAlive);
+                        host.ctx
+                            .metrics
+                            .timeout(crate::metrics::TimeoutKind::KeepAlive);
                         transport.close();
                         guard.finished = true;
                         return;

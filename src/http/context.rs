@@ -5,9 +5,8 @@ use std::io;
 use std::net::SocketAddr;
 
 use super::features::{
-    ConnectionFeature, Features, HttpProtocol, RequestFeature, RequestIdentifier,
-    RequestLifetime, RequestOverride, ResponseError, ResponseFeature, ResponseTrailers,
-    UpgradeFeature,
+    ConnectionFeature, Features, HttpProtocol, RequestFeature, RequestIdentifier, RequestLifetime,
+    RequestOverride, ResponseError, ResponseFeature, ResponseTrailers, UpgradeFeature,
 };
 
 /// One request and its response, over a server's [`Features`] (ASP.NET Core's `HttpContext`).
@@ -102,7 +101,11 @@ impl<'a> HttpContext<'a> {
     /// [`ResponseError::InvalidHeader`] for a bad name or value, and with
     /// [`ResponseError::Unsupported`] where the response cannot carry trailers (no
     /// [`ResponseTrailers`] feature: HTTP/1.x, the in-memory test server).
-    pub fn set_trailer(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), ResponseError> {
+    pub fn set_trailer(
+        &mut self,
+        name: &str,
+        value: impl AsRef<[u8]>,
+    ) -> Result<(), ResponseError> {
         match self.features_mut().get_mut::<ResponseTrailers>() {
             Some(t) => t.set(name, value.as_ref()),
             None => Err(ResponseError::Unsupported),

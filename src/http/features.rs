@@ -235,7 +235,9 @@ impl ResponseTrailers {
 
     /// Every trailer, in the order set.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.fields.iter().map(|(n, v)| (n.as_bytes(), v.as_slice()))
+        self.fields
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_slice()))
     }
 
     /// Whether no trailer is set.

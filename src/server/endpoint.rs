@@ -16,7 +16,7 @@ use super::{is_https, parse_listen_address, ListenAddress, StartError, TlsOption
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HttpProtocols {
-    /// HTTP/1.1 and HTTP/1.0 only (an HTTP/2 preface gets `400`).
+    /// HTTP/1.1 and HTTP/1.0 only (an HTTP/2 preface gets `505`).
     Http1,
     /// HTTP/2 only (anything but the preface gets GOAWAY(PROTOCOL_ERROR) and the close).
     Http2,

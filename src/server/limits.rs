@@ -122,7 +122,10 @@ impl Limits {
         if h2.max_request_header_field_size < 64 {
             return Err("http2.max_request_header_field_size must be at least 64 bytes".into());
         }
-        if h2.keep_alive_ping_delay.is_some_and(|d| d < Duration::from_secs(1)) {
+        if h2
+            .keep_alive_ping_delay
+            .is_some_and(|d| d < Duration::from_secs(1))
+        {
             return Err("http2.keep_alive_ping_delay must be at least 1s (or off)".into());
         }
         if h2.response_stall_timeout < Duration::from_secs(1) {
@@ -467,7 +470,11 @@ mod tests {
             ("http2-max-frame-size", "1K", "http2.max_frame_size"),
             ("http2-max-streams", "0", "http2.max_streams_per_connection"),
             ("http2-stream-window-size", "3G", "window sizes"),
-            ("http2-keep-alive-ping-delay", "10ms", "keep_alive_ping_delay"),
+            (
+                "http2-keep-alive-ping-delay",
+                "10ms",
+                "keep_alive_ping_delay",
+            ),
             (
                 "max-request-header-count",
                 "1000",

@@ -155,7 +155,8 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
                 (None, Some(path)) => paths.push(path.to_path_buf()),
                 (None, None) => {}
             }
-            b.share(sock, ip, false, None, options.protocols).map_err(StartError::Io)?;
+            b.share(sock, ip, false, None, options.protocols)
+                .map_err(StartError::Io)?;
         }
         b.addresses = ServerAddresses::with_unix_paths(ips, paths);
         return Ok(b);
@@ -194,7 +195,8 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
                         }
                     })?;
                 b.unix_files.push(file);
-                b.share(sock, None, proxy, tls, protocols).map_err(StartError::Io)?;
+                b.share(sock, None, proxy, tls, protocols)
+                    .map_err(StartError::Io)?;
                 paths.push(path);
             }
         }

@@ -34,6 +34,10 @@ use crate::proto::h2::{Connection, ErrorCode, Event, H2Stats};
 /// Input held beyond one frame of the largest size we allow (and its header): while the core
 /// does not consume it (output backpressure), nothing more is read.
 const INPUT_SLACK: usize = 16 * 1024;
+/// How long a closing connection reads and drops what the client still sends.
+const LINGER: Duration = Duration::from_secs(1);
+/// The most a closing connection reads and drops.
+const LINGER_MAX_BYTES: usize = 1 << 20;
 /// How often the core's timers run (header blocks, data rates, stalls, keep-alive PING).
 const TICK: Duration = Duration::from_secs(1);
 
@@ -111,6 +115,7 @@ pub(crate) async fn serve<A: Application, T: Transport>(
     let mut tick = pin!(crate::rt::sleep(TICK));
     let mut idle_since = Instant::now();
     let mut eof = false;
+    let mut sending = false;
     let mut going_away = false;
     let mut reported = H2Stats::default();
     poll_fn(|cx| loop {
@@ -150,7 +155,7 @@ pub(crate) async fn serve<A: Application, T: Transport>(
             progress = true;
             handle_event(&mut sh, &shared, &app, event);
         }
-        if out.is_empty() && !sh.conn.output().is_empty() {
+        if !sending && out.is_empty() && !sh.conn.output().is_empty() {
             let output = sh.conn.output();
             out.extend_from_slice(output);
             let n = output.len();
@@ -163,14 +168,20 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         reported = stats;
         sh.driver = Some(cx.waker().clone());
         drop(sh);
-        if !out.is_empty() {
+        // A send is done when `poll_send` says Ready: a transport may take the bytes at once
+        // (TLS encrypts them) and still be writing them, so it is polled until then, and the
+        // core's next output waits (that is the backpressure).
+        if sending || !out.is_empty() {
             match transport.poll_send(cx, &mut out) {
-                Poll::Ready(Ok(())) => progress = true,
+                Poll::Ready(Ok(())) => {
+                    sending = false;
+                    progress = true;
+                }
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
-                Poll::Pending => {}
+                Poll::Pending => sending = true,
             }
         }
-        if closed && out.is_empty() {
+        if closed && !sending && out.is_empty() {
             return Poll::Ready(());
         }
         if eof {
@@ -195,6 +206,26 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         }
     })
     .await;
+    if !eof {
+        // Lingering close: the client may still be sending (a flood cut short, frames after our
+        // GOAWAY); closing with unread input would reset the connection and could destroy the
+        // GOAWAY before the client reads it. Stop writing, read and drop what comes for a
+        // while (bounded in time and bytes), then close.
+        transport.shutdown_write();
+        let mut drained = 0usize;
+        let linger = poll_fn(|cx| loop {
+            input.clear();
+            if input.capacity() == 0 {
+                input = worker.take_buffer();
+            }
+            match transport.poll_recv(cx, &mut input) {
+                Poll::Ready(Ok(n)) if n > 0 && drained < LINGER_MAX_BYTES => drained += n,
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        });
+        let _ = with_timeout(linger, LINGER).await;
+    }
     // Whatever still runs learns that the connection is gone: its handler is cancelled.
     let mut sh = shared.borrow_mut();
     for slot in sh.streams.values_mut() {
@@ -266,6 +297,22 @@ fn handle_event<A: Application>(sh: &mut Shared, shared: &SharedRef, app: &Arc<A
         }
         Event::PingAck { .. } | Event::GoAway { .. } | Event::Closed { .. } => {}
     }
+}
+
+/// Runs `fut` for at most `limit` (on the worker's timer); `None` if time ran out first.
+async fn with_timeout<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    let mut sleep = pin!(crate::rt::sleep(limit));
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Registers `cx` as the stream's waker.
