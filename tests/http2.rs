@@ -495,6 +495,89 @@ fn grpc_unary_streaming_trailers_and_deadline(engine: EngineChoice) {
     server.stop(Duration::from_secs(2));
 }
 
+/// nginx in front with `grpc_pass` (HTTP/2 to the upstream over cleartext): the gRPC client
+/// talks to nginx, nginx to peregrine.
+fn grpc_through_nginx_grpc_pass(engine: EngineChoice) {
+    let (mut server, addr) = start_with(engine, App, options());
+    let dir = std::env::temp_dir().join(format!(
+        "peregrine-h2-nginx-{}-{engine:?}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = dir.display();
+    let conf = format!(
+        r#"worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    server {{
+        listen 127.0.0.1:{port} http2;
+        location / {{
+            grpc_pass grpc://{addr};
+        }}
+    }}
+}}
+"#
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("nginx is installed (.ci/run installs it)");
+    let mut child = Command::new(nginx)
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nginx does not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/http2/grpc_client.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    // nginx runs in the foreground (one master, one worker in its group): SIGKILL ends the
+    // master; its worker exits when it sees the master gone.
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.contains("unary=cprg olleh code=OK"), "{out}\n{log}");
+    assert!(out.contains("stream=0,1,2,3,4"), "{out}\n{log}");
+    assert!(
+        out.contains("fail=NOT_FOUND details=no such thing"),
+        "{out}\n{log}"
+    );
+    assert!(out.contains("slow=DEADLINE_EXCEEDED"), "{out}\n{log}");
+    assert!(metrics_of(&server).snapshot().http2_connections >= 1);
+    server.stop(Duration::from_secs(2));
+}
+
 fn graceful_stop_finishes_streams_in_flight(engine: EngineChoice) {
     let (mut server, addr) = start_with(engine, App, options());
     let mut child = Command::new("python3")
@@ -540,5 +623,6 @@ engine_tests!(
     window_never_opened,
     reset_cancels_the_handler,
     grpc_unary_streaming_trailers_and_deadline,
+    grpc_through_nginx_grpc_pass,
     graceful_stop_finishes_streams_in_flight,
 );

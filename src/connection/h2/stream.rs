@@ -128,8 +128,11 @@ impl H2Stream {
         // A response the application wrote whole gets its length (clients use it for
         // progress; HEAD answers carry what GET would have sent).
         let has_body = crate::proto::h1::status_allows_body(self.status);
+        // Not with trailers: a length would tell proxies (nginx's grpc_pass) the response ends
+        // with its body.
         if complete
             && !self.flushed
+            && self.trailers.is_empty()
             && has_body
             && !self.headers.contains("content-length")
             && (self.body_len > 0 || self.method != Method::Head)
