@@ -62,10 +62,13 @@ impl TimeoutKind {
 
 const REASONS: usize = RejectReason::ALL.len();
 
+/// Reads one counter of [`H2Stats`].
+pub type Http2Counter = fn(&H2Stats) -> u64;
+
 /// The HTTP/2 counters exported, each an [`H2Stats`] field: its name in
 /// `peregrine_http2_events_total{event="..."}` and how to read it. Plus
 /// `connections` (HTTP/2 connections served), counted by the driver.
-pub const HTTP2_EVENTS: [(&str, fn(&H2Stats) -> u64); 16] = [
+pub const HTTP2_EVENTS: [(&str, Http2Counter); 16] = [
     ("frames_received", |s| s.frames_received),
     ("streams_opened", |s| s.streams_opened),
     ("streams_refused", |s| s.streams_refused),

@@ -168,7 +168,7 @@ impl H2Stream {
         }
         let mut sh = self.shared.borrow_mut();
         let trailers = end && !self.trailers.is_empty();
-        while !self.body.is_empty() || (end && self.writing == Writing::Streaming) {
+        if !self.body.is_empty() || (end && self.writing == Writing::Streaming) {
             let data_end = end && !trailers;
             let n = match sh.conn.send_data(self.id, &self.body, data_end) {
                 Ok(n) => n,
@@ -192,7 +192,6 @@ impl H2Stream {
                 }
                 self.writing = Writing::Done;
             }
-            break;
         }
         Poll::Ready(Ok(()))
     }
