@@ -366,6 +366,40 @@ fn http1_chunked_response_trailers_when_te_trailers(engine: EngineChoice) {
     server.stop(Duration::from_secs(2));
 }
 
+fn host_filtering_reads_the_authority(engine: EngineChoice) {
+    let app = peregrine::middleware::HostFiltering::new(App, ["allowed.example"]).unwrap();
+    let (mut server, addr) = start_with(engine, app, options());
+    let get = |host: &str| {
+        curl(&[
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--connect-to",
+            &format!("{host}:80:{addr}"),
+            &format!("http://{host}/hello"),
+        ])
+    };
+    // curl sends the host as :authority over HTTP/2.
+    assert_eq!(get("allowed.example"), "200");
+    assert_eq!(get("other.example"), "400");
+    server.stop(Duration::from_secs(2));
+}
+
+fn idle_connection_closes_after_the_keep_alive_timeout(engine: EngineChoice) {
+    let mut o = options();
+    o.limits.keep_alive_timeout = Duration::from_secs(1);
+    let (mut server, addr) = start_with(engine, App, o);
+    let started = Instant::now();
+    let out = probe("idle", addr.port());
+    // GOAWAY(NO_ERROR) with no stream processed, then the close; within a few seconds.
+    assert!(out.contains("goaway=0 last=0"), "{out}");
+    assert!(out.contains("closed"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(8));
+    server.stop(Duration::from_secs(2));
+}
+
 fn body_over_the_limit_is_413(engine: EngineChoice) {
     let (mut server, addr) = start_with(engine, App, options());
     let code = curl(&[
@@ -613,6 +647,8 @@ engine_tests!(
     http2_only_endpoint_sends_goaway_to_http1,
     nghttp_and_h2load,
     body_over_the_limit_is_413,
+    host_filtering_reads_the_authority,
+    idle_connection_closes_after_the_keep_alive_timeout,
     http1_chunked_response_trailers_when_te_trailers,
     rapid_reset,
     continuation_flood,

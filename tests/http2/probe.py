@@ -191,6 +191,21 @@ def graceful(port):
     report(c.frames(quiet=8.0), c.dec)
 
 
+def idle(port):
+    """A connection that opens no stream: GOAWAY after the keep-alive timeout, then the close."""
+    c = Conn(port)
+    frames = list(c.frames(quiet=6.0))
+    report(frames)
+    c.sock.settimeout(0.5)
+    try:
+        data = c.sock.recv(1)
+        print("closed" if not data else "open")
+    except socket.timeout:
+        print("open")
+    except OSError:
+        print("closed")
+
+
 def h1_on_h2_only(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -209,11 +224,12 @@ PROBES = {
     "window_never_opened": window_never_opened,
     "graceful": graceful,
     "h1_on_h2_only": h1_on_h2_only,
+    "idle": idle,
 }
 
 if __name__ == "__main__":
     attack, port = sys.argv[1], int(sys.argv[2])
     PROBES[attack](port)
-    if attack not in ("graceful", "h1_on_h2_only"):
+    if attack not in ("graceful", "h1_on_h2_only", "idle"):
         second(port)
     sys.stdout.flush()
