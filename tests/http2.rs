@@ -47,6 +47,13 @@ impl Handler for App {
         let protocol = http.protocol().map_or("?", HttpProtocol::as_str);
         match http.request().path() {
             "/hello" => http.write(format!("hello over {protocol}").as_bytes()),
+            // What conformance suites (httpwg, h2spec) ask for: 200 with a body, for GET or
+            // POST (the body is read and dropped).
+            "/" => {
+                let mut body = Vec::new();
+                http.read_body_to_end(&mut body, 1 << 20).await?;
+                http.write(b"conformance");
+            }
             "/info" => {
                 let r = http.request();
                 let text = format!(
@@ -612,6 +619,50 @@ http {{
     server.stop(Duration::from_secs(2));
 }
 
+/// The httpwg binary (`cargo install httpwg-cli`; .ci/run installs it): on PATH, in
+/// `$CARGO_HOME/bin` or `~/.cargo/bin`.
+fn httpwg() -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(home).join("bin"));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter()
+        .map(|d| d.join("httpwg"))
+        .find(|p| p.is_file())
+        .expect("httpwg is installed (`cargo install httpwg-cli --locked`; .ci/run does it)")
+}
+
+/// The httpwg RFC 9113 suite (h2spec's cases, in Rust): every case passes.
+fn httpwg_conformance(engine: EngineChoice) {
+    let (mut server, addr) = start_with(engine, App, options());
+    let out = Command::new(httpwg())
+        .args(["--frame-timeout", "3000", "--connect-timeout", "5000", "-a"])
+        .arg(addr.to_string())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("httpwg runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let failed: Vec<&str> = err.lines().filter(|l| l.contains("Test failed")).collect();
+    assert!(
+        out.status.success() && failed.is_empty(),
+        "httpwg: {} failed:\n{}\n{}",
+        failed.len(),
+        failed.join("\n"),
+        err.lines()
+            .filter(|l| l.contains("Passed") || l.contains("failed"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(err.contains("Passed"), "{err}");
+    server.stop(Duration::from_secs(2));
+}
+
 fn graceful_stop_finishes_streams_in_flight(engine: EngineChoice) {
     let (mut server, addr) = start_with(engine, App, options());
     let mut child = Command::new("python3")
@@ -660,5 +711,6 @@ engine_tests!(
     reset_cancels_the_handler,
     grpc_unary_streaming_trailers_and_deadline,
     grpc_through_nginx_grpc_pass,
+    httpwg_conformance,
     graceful_stop_finishes_streams_in_flight,
 );

@@ -589,8 +589,29 @@ fn stream_state_and_flow_control_errors() {
         ),
         (
             "HEADERS reusing a closed id",
-            Client::new().get(3).rst(3).get(1),
+            Client::new().get(3).rst(3).get(3),
             vec![goaway(3, ErrorCode::STREAM_CLOSED)],
+        ),
+        (
+            // RFC 9113 5.1.1: an unexpected (lower, never used) stream identifier.
+            "HEADERS on a lower id never opened",
+            Client::new().get(3).rst(3).get(1),
+            vec![goaway(3, ErrorCode::PROTOCOL_ERROR)],
+        ),
+        (
+            "Host naming another entity than :authority",
+            Client::new().headers(
+                1,
+                &[
+                    (b":method", b"GET"),
+                    (b":scheme", b"http"),
+                    (b":path", b"/"),
+                    (b":authority", b"a.example"),
+                    (b"host", b"b.example"),
+                ],
+                true,
+            ),
+            vec![rst(1, ErrorCode::PROTOCOL_ERROR)],
         ),
         (
             "RST on idle stream",
