@@ -190,6 +190,13 @@ impl Endpoint {
             }
             (false, None) => {}
         }
+        if self.proxy_protocol && self.protocols == HttpProtocols::Http2 {
+            return Err(err(
+                "PROXY protocol with protocols Http2 is not supported (a PROXY protocol \
+                 listener speaks HTTP/1.x)"
+                    .into(),
+            ));
+        }
         if self.proxy_protocol && self.tls.is_some() {
             return Err(err(
                 "PROXY protocol on an https endpoint is not supported yet".into(),
@@ -247,5 +254,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("endpoint c: unix_socket_mode 1777"), "{e}");
+        let e = Endpoint::new("d", "http://127.0.0.1:0")
+            .proxy_protocol(true)
+            .protocols(HttpProtocols::Http2)
+            .address()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("endpoint d: PROXY protocol with protocols Http2 is not supported"),
+            "{e}"
+        );
     }
 }

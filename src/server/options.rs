@@ -161,6 +161,12 @@ impl ServerOptions {
             for url in urls {
                 let address =
                     parse_listen_address(url).map_err(|e| StartError::Config(e.to_string()))?;
+                if proxy && self.protocols == HttpProtocols::Http2 {
+                    return Err(StartError::Config(format!(
+                        "{url}: PROXY protocol with protocols Http2 is not supported (a PROXY \
+                         protocol listener speaks HTTP/1.x)"
+                    )));
+                }
                 let tls = if is_https(url) {
                     if proxy {
                         return Err(StartError::Config(format!(
