@@ -482,6 +482,7 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
                             host.app.clone(),
                             connection,
                             input,
+                            &|task| crate::rt::spawn(task).is_ok(),
                         )
                         .await;
                         host.requests.set(host.requests.get() + u64::from(requests));

@@ -63,7 +63,7 @@ pub(crate) async fn detect<T: Transport>(
         }
         match transport.poll_recv(cx, &mut buf) {
             Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(None),
-            Poll::Ready(Ok(_)) => {}
+            Poll::Ready(Ok(n)) => worker.metrics.received(n),
             Poll::Pending => return Poll::Pending,
         }
     })

@@ -18,7 +18,7 @@ mod stream;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use detect::{detect, Detected};
 
+use super::timeout::Expired;
 use super::{Transport, WorkerContext};
 use crate::app::Application;
 use crate::http::{ConnectionFeature, TlsConnectionFeature};
@@ -38,8 +39,6 @@ const INPUT_SLACK: usize = 16 * 1024;
 const LINGER: Duration = Duration::from_secs(1);
 /// The most a closing connection reads and drops.
 const LINGER_MAX_BYTES: usize = 1 << 20;
-/// How often the core's timers run (header blocks, data rates, stalls, keep-alive PING).
-const TICK: Duration = Duration::from_secs(1);
 
 /// What the driver keeps for one stream whose task runs.
 #[derive(Default)]
@@ -86,14 +85,21 @@ impl Shared {
 /// The shared state, as streams hold it.
 pub(crate) type SharedRef = Rc<RefCell<Shared>>;
 
+/// A stream's task, for the engine to spawn on the connection's worker.
+pub(crate) type StreamTask = Pin<Box<dyn Future<Output = ()>>>;
+
 /// Serves one HTTP/2 connection on `transport` until it closes: `input` holds what was already
 /// received (the preface, maybe more). Returns how many requests (streams) it served.
+///
+/// `spawn` runs a stream's task on the worker's executor (the engine's: this layer runs no
+/// tasks of its own); `false` refuses the stream.
 pub(crate) async fn serve<A: Application, T: Transport>(
     transport: &mut T,
     worker: Rc<WorkerContext>,
     app: Arc<A>,
     connection: ConnectionFeature,
     mut input: Vec<u8>,
+    spawn: &dyn Fn(StreamTask) -> bool,
 ) -> u32 {
     let mut limits = worker.limits.http2.clone();
     // The body size limit is the stream's (`MaxRequestBodySize`, 413 while the response has
@@ -112,7 +118,10 @@ pub(crate) async fn serve<A: Application, T: Transport>(
     }));
     worker.metrics.http2_connection();
     let mut out = worker.take_buffer();
-    let mut tick = pin!(crate::rt::sleep(TICK));
+    // The worker's heartbeat (once a second) runs the core's timers: a deadline that is
+    // already due expires at the next beat and wakes the driver.
+    let timer = worker.heartbeat.timer();
+    timer.set_deadline(worker.heartbeat.now(), Expired::KeepAlive);
     let mut idle_since = Instant::now();
     let mut eof = false;
     let mut sending = false;
@@ -121,10 +130,11 @@ pub(crate) async fn serve<A: Application, T: Transport>(
     poll_fn(|cx| loop {
         let mut progress = false;
         let mut sh = shared.borrow_mut();
-        if tick.as_mut().poll(cx).is_ready() {
+        timer.register(cx.waker());
+        if timer.take_if(Expired::KeepAlive) {
             let now = Instant::now();
             sh.conn.tick(now);
-            tick.set(crate::rt::sleep(TICK));
+            timer.set_deadline(worker.heartbeat.now(), Expired::KeepAlive);
             // An idle connection (no stream open) closes after the keep-alive timeout, as an
             // idle HTTP/1.1 connection does (Kestrel's `KeepAliveTimeout`).
             if sh.conn.open_streams() > 0 || !sh.streams.is_empty() {
@@ -147,13 +157,12 @@ pub(crate) async fn serve<A: Application, T: Transport>(
             let n = sh.conn.recv(&input);
             if n > 0 {
                 input.drain(..n);
-                worker.metrics.received(n);
                 progress = true;
             }
         }
         while let Some(event) = sh.conn.poll_event() {
             progress = true;
-            handle_event(&mut sh, &shared, &app, event);
+            handle_event(&mut sh, &shared, &app, spawn, event);
         }
         if !sending && out.is_empty() && !sh.conn.output().is_empty() {
             let output = sh.conn.output();
@@ -194,7 +203,10 @@ pub(crate) async fn serve<A: Application, T: Transport>(
             input.reserve(16 * 1024);
             match transport.poll_recv(cx, &mut input) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => eof = true,
-                Poll::Ready(Ok(_)) => progress = true,
+                Poll::Ready(Ok(n)) => {
+                    worker.metrics.received(n);
+                    progress = true;
+                }
                 Poll::Pending => {}
             }
             if eof {
@@ -213,7 +225,12 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         // while (bounded in time and bytes), then close.
         transport.shutdown_write();
         let mut drained = 0usize;
-        let linger = poll_fn(|cx| loop {
+        timer.set_deadline(worker.heartbeat.now() + LINGER, Expired::Linger);
+        poll_fn(|cx| loop {
+            timer.register(cx.waker());
+            if timer.take_if(Expired::Linger) {
+                return Poll::Ready(());
+            }
             input.clear();
             if input.capacity() == 0 {
                 input = worker.take_buffer();
@@ -223,8 +240,8 @@ pub(crate) async fn serve<A: Application, T: Transport>(
                 Poll::Ready(_) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
             }
-        });
-        let _ = with_timeout(linger, LINGER).await;
+        })
+        .await;
     }
     // Whatever still runs learns that the connection is gone: its handler is cancelled.
     let mut sh = shared.borrow_mut();
@@ -241,7 +258,13 @@ pub(crate) async fn serve<A: Application, T: Transport>(
 }
 
 /// Acts on one event of the core.
-fn handle_event<A: Application>(sh: &mut Shared, shared: &SharedRef, app: &Arc<A>, event: Event) {
+fn handle_event<A: Application>(
+    sh: &mut Shared,
+    shared: &SharedRef,
+    app: &Arc<A>,
+    spawn: &dyn Fn(StreamTask) -> bool,
+    event: Event,
+) {
     match event {
         Event::Request {
             stream_id,
@@ -257,7 +280,7 @@ fn handle_event<A: Application>(sh: &mut Shared, shared: &SharedRef, app: &Arc<A
             );
             sh.requests += 1;
             let task = stream::run(app.clone(), shared.clone(), stream_id, head);
-            if crate::rt::spawn(task).is_err() {
+            if !spawn(Box::pin(task)) {
                 // Not on a worker (cannot happen on the engines): refuse the stream.
                 sh.streams.remove(&stream_id);
                 let _ = sh.conn.reset(stream_id, ErrorCode::REFUSED_STREAM);
@@ -297,22 +320,6 @@ fn handle_event<A: Application>(sh: &mut Shared, shared: &SharedRef, app: &Arc<A
         }
         Event::PingAck { .. } | Event::GoAway { .. } | Event::Closed { .. } => {}
     }
-}
-
-/// Runs `fut` for at most `limit` (on the worker's timer); `None` if time ran out first.
-async fn with_timeout<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    let mut sleep = pin!(crate::rt::sleep(limit));
-    poll_fn(|cx| {
-        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(v));
-        }
-        if sleep.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
-    })
-    .await
 }
 
 /// Registers `cx` as the stream's waker.

@@ -31,6 +31,10 @@ use super::frame::{
 use super::hpack::{encoder, Decoder, HeaderList};
 use super::limits::Http2Limits;
 
+/// The most request body a stream whose response is complete still takes (and drops) rather
+/// than being reset (see `Connection::maybe_remove`).
+const DISCARD_AFTER_RESPONSE: u64 = 64 * 1024;
+
 /// How many recently opened stream ids a connection remembers (see `Connection::opened`).
 const OPENED_KEPT: usize = 128;
 
@@ -905,6 +909,15 @@ impl Connection {
             return;
         }
         if s.recv_open {
+            // The response ended before the request body (RFC 9113 8.1). A short rest of a
+            // body of declared length is taken and dropped (the engine releases its window
+            // at once) and the stream ends with it: some clients (curl 7.x) take a
+            // RST_STREAM that arrives with the response for a failure of the request. A
+            // longer or unknown rest is cut short with RST_STREAM(NO_ERROR).
+            let rest = s.content_length.map(|cl| cl.saturating_sub(s.received));
+            if rest.is_some_and(|r| r <= DISCARD_AFTER_RESPONSE) {
+                return;
+            }
             frame::encode_rst_stream(s.id, ErrorCode::NO_ERROR, &mut self.out);
             self.stats.resets_sent += 1;
         }
