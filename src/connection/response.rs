@@ -244,19 +244,11 @@ impl<T: Transport> Http1Connection<T> {
             // Aborted by the application or a failed transfer: nothing more goes out.
             return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
         }
-        if !self.send_in_flight && !self.out.is_empty() {
-            // Kestrel's rule: a send of N bytes may take the grace period plus N at the minimum
-            // rate; a client that has not taken it by then is dropped.
-            if let Some(rate) = self.write_rate {
-                let allowed = rate.grace_period
-                    + std::time::Duration::from_secs_f64(
-                        self.out.len() as f64 / rate.bytes_per_second,
-                    );
-                self.timer
-                    .set_write_deadline(Some(self.deadline_after(allowed)));
-            }
+        let starting = !self.send_in_flight && !self.out.is_empty();
+        let len = self.out.len();
+        if starting {
             self.send_in_flight = true;
-            self.worker.metrics.sent(self.out.len());
+            self.worker.metrics.sent(len);
         }
         let polled = if wait {
             self.transport.poll_send(cx, &mut self.out)
@@ -265,6 +257,9 @@ impl<T: Transport> Http1Connection<T> {
         };
         match polled {
             Poll::Pending => {
+                if starting {
+                    self.arm_write_deadline(len);
+                }
                 self.timer.register(cx.waker());
                 Poll::Pending
             }
@@ -278,6 +273,19 @@ impl<T: Transport> Http1Connection<T> {
                 }
                 Poll::Ready(r)
             }
+        }
+    }
+
+    /// Kestrel's rule for a send of `len` bytes that did not complete at once: it may take the
+    /// grace period plus `len` at the minimum rate, counted from when it started (the worker's
+    /// clock has not moved since); a client that has not taken it by then is dropped. A send
+    /// that completes when it is made needs no deadline, so the common case computes none.
+    fn arm_write_deadline(&mut self, len: usize) {
+        if let Some(rate) = self.write_rate {
+            let allowed = rate.grace_period
+                + std::time::Duration::from_secs_f64(len as f64 / rate.bytes_per_second);
+            self.timer
+                .set_write_deadline(Some(self.deadline_after(allowed)));
         }
     }
 

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use super::token::is_token;
+use super::token::{is_token, words};
 use super::{Span, Version};
 
 /// The interim response sent when a request has `Expect: 100-continue` and
@@ -106,20 +106,48 @@ impl fmt::Display for InvalidHeader {
 
 impl std::error::Error for InvalidHeader {}
 
-/// Response headers set by the application, stored in one byte arena.
+/// Response headers set by the application, kept as the lines they will be on the wire.
 ///
-/// Names and values are copied into a single `Vec<u8>` and indexed by
-/// [`Span`]s, so a response with N headers costs no allocation once the
-/// arena has grown to the connection's working size; [`clear`](Self::clear)
-/// keeps both capacities. Insertion order is preserved (it is the order on
-/// the wire). [`remove`](Self::remove) and [`set`](Self::set) leave the old
-/// bytes in the arena until the next `clear`.
+/// Each header is appended to one `Vec<u8>` as `name: value\r\n` and indexed by [`Span`]s of
+/// its name and value, so a response with N headers costs no allocation once the buffer has
+/// grown to the connection's working size ([`clear`](Self::clear) keeps both capacities), and
+/// [`encode_head`] writes all of them with one copy in the common case. Insertion order is
+/// preserved (it is the order on the wire). [`remove`](Self::remove) and [`set`](Self::set)
+/// leave the old bytes in the buffer until the next `clear`; the encoder then writes the live
+/// headers one by one.
 #[derive(Clone, Debug)]
 pub struct ResponseHeaders {
-    buf: Vec<u8>,
+    lines: Vec<u8>,
     entries: Vec<(Span, Span)>,
-    /// A `Content-Length` or `Connection` header was added since the last `clear`.
-    framing: bool,
+    /// Which names that the encoder treats specially may be present ([`Special`]).
+    special: u8,
+    /// `lines` holds bytes of a removed header: it is not the wire form of `entries`.
+    holes: bool,
+}
+
+/// Bits of [`ResponseHeaders::special`]: a cheap over-approximation from a name's length and
+/// first letter, so that a reader knows when it need not look (`Content-Length` and
+/// `Connection` share length-and-letter with no other common header; `Date` and `Server` are
+/// checked exactly when the bit is set).
+struct Special;
+
+impl Special {
+    /// `Content-Length`, `Connection` or `Transfer-Encoding` (owned by the encoder).
+    const FRAMING: u8 = 1;
+    /// `Server`.
+    const SERVER: u8 = 2;
+    /// `Date`.
+    const DATE: u8 = 4;
+
+    #[inline]
+    fn of(name: &[u8]) -> u8 {
+        match (name.len(), name[0] | 0x20) {
+            (10 | 14, b'c') | (17, b't') => Special::FRAMING,
+            (6, b's') => Special::SERVER,
+            (4, b'd') => Special::DATE,
+            _ => 0,
+        }
+    }
 }
 
 impl Default for ResponseHeaders {
@@ -130,24 +158,34 @@ impl Default for ResponseHeaders {
 }
 
 /// The checks behind [`ResponseHeaders::append`].
+#[inline]
 fn validate(name: &[u8], value: &[u8]) -> Result<(), InvalidHeader> {
-    if !is_token(name) {
-        return Err(InvalidHeader);
-    }
-    if value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+    if !is_token(name) || !value_is_safe(value) {
         return Err(InvalidHeader);
     }
     Ok(())
 }
 
+/// Whether `value` holds no CR, LF or NUL, checked a word at a time.
+#[inline]
+fn value_is_safe(value: &[u8]) -> bool {
+    let (whole, rest) = words::split(value);
+    for w in whole {
+        if words::has_byte(w, b'\r') | words::has_byte(w, b'\n') | words::has_byte(w, 0) != 0 {
+            return false;
+        }
+    }
+    !rest.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
+}
+
 impl ResponseHeaders {
-    /// Creates an empty set with room for `bytes` bytes of names and values
-    /// and `entries` headers.
+    /// Creates an empty set with room for `bytes` bytes of header lines and `entries` headers.
     pub fn with_capacity(bytes: usize, entries: usize) -> Self {
         ResponseHeaders {
-            buf: Vec::with_capacity(bytes),
+            lines: Vec::with_capacity(bytes),
             entries: Vec::with_capacity(entries),
-            framing: false,
+            special: 0,
+            holes: false,
         }
     }
 
@@ -174,29 +212,36 @@ impl ResponseHeaders {
 
     #[inline]
     fn push(&mut self, name: &[u8], value: &[u8]) {
-        // A cheap over-approximation (the length and first letter of `Content-Length` and
-        // `Connection`): `framing` only says whether a reader must look.
-        self.framing |= matches!(name.len(), 10 | 14) && name[0] | 0x20 == b'c';
-        let start = self.buf.len();
-        self.buf.extend_from_slice(name);
-        let mid = self.buf.len();
-        self.buf.extend_from_slice(value);
+        self.special |= Special::of(name);
+        let lines = &mut self.lines;
+        lines.reserve(name.len() + value.len() + 4);
+        let start = lines.len();
+        lines.extend_from_slice(name);
+        let mid = lines.len();
+        lines.extend_from_slice(b": ");
+        lines.extend_from_slice(value);
+        let end = lines.len();
+        lines.extend_from_slice(b"\r\n");
         self.entries
-            .push((Span::new(start, mid), Span::new(mid, self.buf.len())));
+            .push((Span::new(start, mid), Span::new(mid + 2, end)));
+    }
+
+    /// The first entry named `name` (ASCII case-insensitive).
+    #[inline]
+    fn find(&self, name: &[u8]) -> Option<&(Span, Span)> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n.len() == name.len() && n.get(&self.lines).eq_ignore_ascii_case(name))
     }
 
     /// The value of the first header named `name` (ASCII case-insensitive).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        let name = name.as_bytes();
-        self.entries
-            .iter()
-            .find(|(n, _)| n.get(&self.buf).eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.get(&self.buf))
+        self.find(name.as_bytes()).map(|(_, v)| v.get(&self.lines))
     }
 
     /// Whether a header named `name` (ASCII case-insensitive) is present.
     pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.find(name.as_bytes()).is_some()
     }
 
     /// Removes every header named `name` (ASCII case-insensitive); returns
@@ -207,17 +252,19 @@ impl ResponseHeaders {
         }
         let name = name.as_bytes();
         let before = self.entries.len();
-        let buf = &self.buf;
+        let lines = &self.lines;
         self.entries
-            .retain(|(n, _)| !n.get(buf).eq_ignore_ascii_case(name));
-        self.entries.len() != before
+            .retain(|(n, _)| !(n.len() == name.len() && n.get(lines).eq_ignore_ascii_case(name)));
+        let removed = self.entries.len() != before;
+        self.holes |= removed;
+        removed
     }
 
     /// The headers as `(name, value)` in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.entries
             .iter()
-            .map(|(n, v)| (n.get(&self.buf), v.get(&self.buf)))
+            .map(|(n, v)| (n.get(&self.lines), v.get(&self.lines)))
     }
 
     /// Number of headers.
@@ -235,14 +282,37 @@ impl ResponseHeaders {
     /// need not look. (`true` may also follow another header of the same length and first
     /// letter, or such a header that was removed, until [`clear`](Self::clear).)
     pub fn may_have_framing_headers(&self) -> bool {
-        self.framing
+        self.special & Special::FRAMING != 0
+    }
+
+    /// Whether a header named `name` is present, where `bit` says whether one may be.
+    #[inline]
+    fn has_special(&self, bit: u8, name: &str) -> bool {
+        self.special & bit != 0 && self.contains(name)
+    }
+
+    /// Writes the headers in wire form, without those the encoder owns (framing headers).
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        if self.special & Special::FRAMING == 0 && !self.holes {
+            // The common case: the buffer is exactly the wire form.
+            out.extend_from_slice(&self.lines);
+            return;
+        }
+        for &(name, value) in &self.entries {
+            let name = name.get(&self.lines);
+            if !is_framing_header(name) {
+                write_header(out, name, value.get(&self.lines));
+            }
+        }
     }
 
     /// Removes all headers, keeping the allocated capacity.
     pub fn clear(&mut self) {
-        self.buf.clear();
+        self.lines.clear();
         self.entries.clear();
-        self.framing = false;
+        self.special = 0;
+        self.holes = false;
     }
 }
 
@@ -318,19 +388,14 @@ pub fn encode_head(out: &mut Vec<u8>, info: &ResponseHeadInfo<'_>) {
 
     let headers = info.headers;
     if let Some(server) = info.server {
-        if !headers.contains("server") {
+        if !headers.has_special(Special::SERVER, "server") {
             write_known_header(out, b"Server: ", server);
         }
     }
-    if !info.date.is_empty() && !headers.contains("date") {
+    if !info.date.is_empty() && !headers.has_special(Special::DATE, "date") {
         write_known_header(out, b"Date: ", info.date);
     }
-    for (name, value) in headers.iter() {
-        if is_framing_header(name) {
-            continue;
-        }
-        write_header(out, name, value);
-    }
+    headers.encode(out);
 
     let no_framing_allowed = matches!(info.status, 100..=199 | 204);
     match info.framing {
@@ -622,6 +687,47 @@ mod tests {
     }
 
     #[test]
+    fn removed_and_replaced_headers_are_not_written() {
+        let mut h = ResponseHeaders::default();
+        h.append("X-A", b"1").unwrap();
+        h.append("X-Gone", b"old").unwrap();
+        h.set("x-a", b"2").unwrap();
+        h.append("X-B", b"3").unwrap();
+        assert!(h.remove("X-GONE"));
+        assert!(!h.remove("x-gone"));
+        let mut i = info(&h, 200, ResponseFraming::Length(0));
+        i.server = None;
+        i.date = b"";
+        assert_eq!(
+            encode(&i),
+            "HTTP/1.1 200 OK\r\nx-a: 2\r\nX-B: 3\r\nContent-Length: 0\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn names_that_look_like_owned_ones_are_written() {
+        // Same length and first letter as Content-Length, Connection, Transfer-Encoding, Server
+        // and Date: the cheap check flags them, the exact one lets them through.
+        let mut h = ResponseHeaders::default();
+        for name in [
+            "Content-Digest",
+            "Cache-Tags",
+            "Timing-Allow-Orig",
+            "Secret",
+            "Dnt1",
+        ] {
+            h.append(name, b"v").unwrap();
+        }
+        assert!(h.may_have_framing_headers());
+        assert_eq!(
+            encode(&info(&h, 200, ResponseFraming::Length(0))),
+            "HTTP/1.1 200 OK\r\nServer: peregrine\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+             Content-Digest: v\r\nCache-Tags: v\r\nTiming-Allow-Orig: v\r\nSecret: v\r\nDnt1: v\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn invalid_headers_rejected() {
         let mut h = ResponseHeaders::default();
         for (name, value) in [
@@ -677,10 +783,10 @@ mod tests {
     #[test]
     fn response_headers_capacity_reused() {
         let mut h = ResponseHeaders::default();
-        let (buf_cap, buf_ptr) = (h.buf.capacity(), h.buf.as_ptr());
+        let (buf_cap, buf_ptr) = (h.lines.capacity(), h.lines.as_ptr());
         let (ent_cap, ent_ptr) = (h.entries.capacity(), h.entries.as_ptr());
         for i in 0..1000 {
-            for j in 0..20 {
+            for j in 0..16 {
                 h.append("X-Header-Name", b"some value of moderate length")
                     .unwrap();
                 if j % 5 == 0 {
@@ -697,7 +803,7 @@ mod tests {
             }
             h.remove("x-header-name");
             h.clear();
-            assert_eq!((h.buf.capacity(), h.buf.as_ptr()), (buf_cap, buf_ptr));
+            assert_eq!((h.lines.capacity(), h.lines.as_ptr()), (buf_cap, buf_ptr));
             assert_eq!(
                 (h.entries.capacity(), h.entries.as_ptr()),
                 (ent_cap, ent_ptr)
@@ -760,6 +866,20 @@ mod tests {
     }
 
     proptest! {
+        /// The word-at-a-time check answers as a byte-at-a-time one would.
+        #[test]
+        fn value_check_matches_the_bytewise_check(
+            v in prop::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(0u8), any::<u8>()],
+                0..40,
+            )
+        ) {
+            prop_assert_eq!(
+                value_is_safe(&v),
+                !v.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
+            );
+        }
+
         #[test]
         fn chunks_round_trip(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..100), 0..10)) {
             let mut out = Vec::new();

@@ -159,3 +159,35 @@ mod tests {
         }
     }
 }
+
+/// Eight bytes at a time: whether a word holds a given byte, for scans that skip the bytes
+/// nothing is wrong with a word at a time and look at single bytes only where a word has a
+/// candidate.
+pub(super) mod words {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    /// The high bit of every byte.
+    pub(in super::super) const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+    /// Nonzero exactly when some byte of `word` is `b` (the "has a zero byte" test of Hacker's
+    /// Delight 6-1 on `word` XORed with `b` in every byte; exact as to whether, not where).
+    #[inline]
+    pub(in super::super) fn has_byte(word: u64, b: u8) -> u64 {
+        let x = word ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x & HIGH
+    }
+
+    /// `bytes` as whole words, and the bytes after the last whole word.
+    #[inline]
+    pub(in super::super) fn split(bytes: &[u8]) -> (impl Iterator<Item = u64> + '_, &[u8]) {
+        let chunks = bytes.chunks_exact(8);
+        let rest = chunks.remainder();
+        (
+            chunks.map(|c| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(c);
+                u64::from_ne_bytes(w)
+            }),
+            rest,
+        )
+    }
+}
