@@ -9,7 +9,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use super::{register, SharedRef};
 use crate::app::Application;
@@ -497,8 +496,12 @@ pub(super) async fn run<A: Application>(
     id: u32,
     head: RequestHead,
 ) {
-    let requests = shared.borrow().requests;
-    let started = Instant::now();
+    let (requests, access_log) = {
+        let sh = shared.borrow();
+        (sh.requests, sh.worker.access_log)
+    };
+    // The access log's clock, read only when the log is on (as for HTTP/1.1).
+    let started = access_log.then(crate::connection::access::wall_micros);
     let mut s = H2Stream::new(shared.clone(), id, head, requests);
     let mut context = A::Context::default();
     let ran = {
@@ -560,7 +563,25 @@ pub(super) async fn run<A: Application>(
             }
         }
     }
-    let _ = started;
+    if let Some(started) = started {
+        // The client address as the application saw it (after forwarded headers).
+        let remote = Features::get_any(&s, TypeId::of::<ConnectionFeature>())
+            .and_then(|c| c.downcast_ref::<ConnectionFeature>())
+            .and_then(|c| c.remote_addr);
+        let status = if matches!(ran, Ran::Reset) {
+            499
+        } else {
+            s.status
+        };
+        worker.access.log(&crate::connection::access::AccessEntry {
+            remote,
+            method: s.head.method(),
+            target: s.head.path().unwrap_or(b""),
+            status,
+            bytes: s.body_len,
+            started,
+        });
+    }
     let mut sh = shared.borrow_mut();
     if let Some(slot) = sh.streams.remove(&id) {
         // Body bytes the handler left unread: their window opens again.
