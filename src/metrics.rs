@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::app::{AppResult, Handler};
 use crate::http::HttpContext;
 use crate::proto::h1::RejectReason;
+use crate::proto::h2::H2Stats;
 
 /// What a connection timeout was waiting for (a metric label).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +139,31 @@ fn close_index(code: u16) -> usize {
         .unwrap_or(WEBSOCKET_CLOSE_CODES.len())
 }
 
+/// Reads one counter of [`H2Stats`].
+pub type Http2Counter = fn(&H2Stats) -> u64;
+
+/// The HTTP/2 counters exported, each an [`H2Stats`] field: its name in
+/// `peregrine_http2_events_total{event="..."}` and how to read it. Plus
+/// `connections` (HTTP/2 connections served), counted by the driver.
+pub const HTTP2_EVENTS: [(&str, Http2Counter); 16] = [
+    ("frames_received", |s| s.frames_received),
+    ("streams_opened", |s| s.streams_opened),
+    ("streams_refused", |s| s.streams_refused),
+    ("resets_received", |s| s.resets_received),
+    ("resets_sent", |s| s.resets_sent),
+    ("rapid_reset_floods", |s| s.rapid_reset_floods),
+    ("control_floods", |s| s.control_floods),
+    ("continuation_floods", |s| s.continuation_floods),
+    ("hpack_bombs", |s| s.hpack_bombs),
+    ("flow_control_errors", |s| s.flow_control_errors),
+    ("min_rate_resets", |s| s.min_rate_resets),
+    ("stalled_responses", |s| s.stalled_responses),
+    ("header_timeouts", |s| s.header_timeouts),
+    ("malformed_requests", |s| s.malformed_requests),
+    ("output_backpressure", |s| s.output_backpressure),
+    ("connection_errors", |s| s.connection_errors),
+];
+
 /// One worker's counters. Only that worker writes them.
 #[derive(Debug)]
 #[repr(align(128))]
@@ -155,6 +181,8 @@ pub struct WorkerMetrics {
     rejections: [AtomicU64; REASONS],
     timeouts: [AtomicU64; TimeoutKind::ALL.len()],
     websocket: WebSocketCounters,
+    http2_connections: AtomicU64,
+    http2: [AtomicU64; HTTP2_EVENTS.len()],
 }
 
 impl Default for WorkerMetrics {
@@ -173,6 +201,8 @@ impl Default for WorkerMetrics {
             rejections: std::array::from_fn(|_| AtomicU64::new(0)),
             timeouts: std::array::from_fn(|_| AtomicU64::new(0)),
             websocket: WebSocketCounters::default(),
+            http2_connections: AtomicU64::new(0),
+            http2: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
@@ -223,6 +253,19 @@ impl WorkerMetrics {
         }
         if reason == RejectReason::BareLineFeed {
             add(&self.bare_line_feed_rejected, 1);
+        }
+    }
+    /// An HTTP/2 connection began.
+    pub(crate) fn http2_connection(&self) {
+        add(&self.http2_connections, 1);
+    }
+    /// Adds what an HTTP/2 connection counted since `before` (its last report).
+    pub(crate) fn add_h2(&self, now: &H2Stats, before: &H2Stats) {
+        if now == before {
+            return;
+        }
+        for (i, (_, get)) in HTTP2_EVENTS.iter().enumerate() {
+            add(&self.http2[i], get(now).wrapping_sub(get(before)));
         }
     }
     pub(crate) fn timeout(&self, kind: TimeoutKind) {
@@ -297,6 +340,8 @@ impl WorkerMetrics {
                     closes: std::array::from_fn(|i| get(&w.closes[i])),
                 }
             },
+            http2_connections: get(&self.http2_connections),
+            http2: std::array::from_fn(|i| get(&self.http2[i])),
         }
     }
 }
@@ -331,6 +376,10 @@ pub struct WorkerSnapshot {
     pub timeouts: [u64; TimeoutKind::ALL.len()],
     /// WebSocket counters.
     pub websocket: WebSocketSnapshot,
+    /// HTTP/2 connections served.
+    pub http2_connections: u64,
+    /// HTTP/2 events and defenses, by [`HTTP2_EVENTS`] index.
+    pub http2: [u64; HTTP2_EVENTS.len()],
 }
 
 impl WorkerSnapshot {
@@ -371,6 +420,18 @@ impl WorkerSnapshot {
             *a += b;
         }
         self.websocket.add(&other.websocket);
+        self.http2_connections += other.http2_connections;
+        for (a, b) in self.http2.iter_mut().zip(other.http2) {
+            *a += b;
+        }
+    }
+
+    /// The HTTP/2 counter called `event` (a name of [`HTTP2_EVENTS`]); 0 for an unknown name.
+    pub fn http2_event(&self, event: &str) -> u64 {
+        HTTP2_EVENTS
+            .iter()
+            .position(|(n, _)| *n == event)
+            .map_or(0, |i| self.http2[i])
     }
 }
 
@@ -645,6 +706,33 @@ impl ServerMetrics {
                 let _ = writeln!(
                     out,
                     "peregrine_websocket_closes_total{{worker=\"{i}\",code=\"{code}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP peregrine_http2_connections_total HTTP/2 connections served.\n\
+             # TYPE peregrine_http2_connections_total counter"
+        );
+        for (i, w) in workers.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "peregrine_http2_connections_total{{worker=\"{i}\"}} {}",
+                w.http2_connections
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP peregrine_http2_events_total HTTP/2 frames, streams, resets and the flood \
+             defenses that ended a stream or a connection, by event.\n\
+             # TYPE peregrine_http2_events_total counter"
+        );
+        for (i, w) in workers.iter().enumerate() {
+            for (e, (event, _)) in HTTP2_EVENTS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "peregrine_http2_events_total{{worker=\"{i}\",event=\"{event}\"}} {}",
+                    w.http2[e]
                 );
             }
         }

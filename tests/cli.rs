@@ -295,6 +295,20 @@ fn the_access_log_has_one_line_per_request() {
     ]);
     assert_eq!(get(addr, "/plaintext").status, 200);
     assert_eq!(get(addr, "/missing?x=1").status, 404);
+    // An HTTP/2 request (curl, prior knowledge) gets its line too.
+    let h2 = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+        ])
+        .arg(format!("http://{addr}/json?h2=1"))
+        .status()
+        .expect("curl runs (.ci/run installs it)");
+    assert!(h2.success());
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
@@ -304,7 +318,12 @@ fn the_access_log_has_one_line_per_request() {
         .lines()
         .filter(|l| l.contains("peregrine::access"))
         .collect();
-    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines.len(), 3, "{log}");
+    assert!(
+        lines[2].contains("method=GET target=/json?h2=1 status=200 bytes=27"),
+        "{}",
+        lines[2]
+    );
     assert!(
         lines[0].contains("remote=127.0.0.1:")
             && lines[0].contains("method=GET target=/plaintext status=200 bytes=13"),

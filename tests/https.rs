@@ -249,7 +249,8 @@ fn curl_serves_https_keep_alive_and_large_bodies(engine: EngineChoice) {
         "{t}"
     );
     assert!(
-        lines[0].ends_with("sni=localhost alpn=http/1.1 peer=0"),
+        // The endpoint offers h2 and http/1.1 (Http1AndHttp2, the default): curl takes h2.
+        lines[0].ends_with("sni=localhost alpn=h2 peer=0"),
         "{t}"
     );
     assert_eq!(lines[1], "1");

@@ -8,9 +8,9 @@ use std::task::{Context, Poll};
 use super::access::AccessEntry;
 use super::{Http1Connection, Transport, Writing};
 use crate::http::{
-    ConnectionFeature, Features, MaxRequestBodySize, MinRequestBodyDataRate, RequestFeature,
-    RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature, TlsConnectionFeature,
-    UpgradeFeature,
+    ConnectionFeature, Features, HttpProtocol, MaxRequestBodySize, MinRequestBodyDataRate,
+    RequestFeature, RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature,
+    ResponseTrailers, TlsConnectionFeature, UpgradeFeature,
 };
 use crate::metrics::WorkerMetrics;
 use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
@@ -219,6 +219,11 @@ impl<T: Transport> Features for Http1Connection<T> {
         } else if type_id == TypeId::of::<Arc<WorkerMetrics>>() {
             // This worker's counters, for the WebSocket counts.
             Some(&self.worker.metrics)
+        } else if type_id == TypeId::of::<HttpProtocol>() {
+            Some(match self.head.version {
+                Version::Http10 => &HTTP10,
+                Version::Http11 => &HTTP11,
+            })
         } else {
             None
         }
@@ -237,6 +242,11 @@ impl<T: Transport> Features for Http1Connection<T> {
             Some(&mut self.body_size)
         } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
             Some(&mut self.body_rate)
+        } else if type_id == TypeId::of::<ResponseTrailers>() && self.accepts_trailers() {
+            // Made on first use (a request that sets no trailer allocates nothing); the map is
+            // cleared for every request.
+            self.extra.insert(Box::new(ResponseTrailers::default()));
+            self.extra.get_mut(type_id)
         } else {
             None
         }
@@ -248,7 +258,48 @@ impl<T: Transport> Features for Http1Connection<T> {
     }
 }
 
+static HTTP10: HttpProtocol = HttpProtocol::Http10;
+static HTTP11: HttpProtocol = HttpProtocol::Http11;
+
 impl<T: Transport> Http1Connection<T> {
+    /// Whether this response may carry trailers (RFC 9110 6.5.1): an HTTP/1.1 request whose
+    /// `TE` lists `trailers`, and a response not yet complete. They go out in the chunked
+    /// framing's trailer section, so only when the response is chunked (the handler flushed
+    /// before it finished).
+    fn accepts_trailers(&self) -> bool {
+        self.head.version == Version::Http11
+            && self.response.writing != Writing::Done
+            && self.head.method != Method::Head
+            && self.head.header(self.head_bytes(), "te").is_some_and(|te| {
+                te.split(|&b| b == b',').any(|t| {
+                    let t = t.split(|&b| b == b';').next().unwrap_or_default();
+                    t.trim_ascii().eq_ignore_ascii_case(b"trailers")
+                })
+            })
+    }
+
+    /// Ends a chunked body: the last chunk, the trailers the application set (if the request
+    /// accepted them), and the blank line.
+    pub(super) fn encode_last_chunk_with_trailers(&mut self) {
+        let Some(trailers) = self
+            .extra
+            .get(TypeId::of::<ResponseTrailers>())
+            .and_then(|t| t.downcast_ref::<ResponseTrailers>())
+            .filter(|t| !t.is_empty())
+        else {
+            crate::proto::h1::encode_last_chunk(&mut self.out);
+            return;
+        };
+        self.out.extend_from_slice(b"0\r\n");
+        for (name, value) in trailers.iter() {
+            self.out.extend_from_slice(name);
+            self.out.extend_from_slice(b": ");
+            self.out.extend_from_slice(value);
+            self.out.extend_from_slice(b"\r\n");
+        }
+        self.out.extend_from_slice(b"\r\n");
+    }
+
     /// Logs the access log line of the request just answered (target `peregrine::access`,
     /// level INFO), when the server logs requests: the client address as the application saw it
     /// (after forwarded headers), method, target, status, body bytes and time taken.

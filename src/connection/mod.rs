@@ -26,6 +26,7 @@
 mod access;
 mod body;
 mod features;
+pub(crate) mod h2;
 mod head;
 mod response;
 mod serve;
@@ -300,6 +301,12 @@ impl<T: Transport> Http1Connection<T> {
     pub(crate) fn recycle(&mut self) {
         self.worker.give_buffer(std::mem::take(&mut self.input));
         self.worker.give_buffer(std::mem::take(&mut self.out));
+    }
+
+    /// Starts the connection with `input` already received (protocol detection read it).
+    pub(crate) fn prime_input(&mut self, input: Vec<u8>) {
+        self.worker
+            .give_buffer(std::mem::replace(&mut self.input, input));
     }
 
     /// How many requests this connection has started.

@@ -7,9 +7,8 @@ use std::task::{Context, Poll};
 
 use super::{Expired, Http1Connection, Reading, Transport, Writing};
 use crate::proto::h1::{
-    connection_has_close, decide_response, encode_chunk, encode_head, encode_last_chunk,
-    status_allows_body, Method, RejectReason, ResponseDecision, ResponseFraming, ResponseHeadInfo,
-    ResponseParts,
+    connection_has_close, decide_response, encode_chunk, encode_head, status_allows_body, Method,
+    RejectReason, ResponseDecision, ResponseFraming, ResponseHeadInfo, ResponseParts,
 };
 
 /// How the application's processing of a request ended.
@@ -178,7 +177,7 @@ impl<T: Transport> Http1Connection<T> {
                 self.encode_buffered_body();
                 match framing {
                     ResponseFraming::Chunked if self.head.method != Method::Head => {
-                        encode_last_chunk(&mut self.out);
+                        self.encode_last_chunk_with_trailers();
                         true
                     }
                     ResponseFraming::Length(n)

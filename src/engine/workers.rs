@@ -20,11 +20,11 @@ use socket2::SockRef;
 use super::executor::{self, Remote, RemoteMsg, Runtime};
 use super::EngineKind;
 use crate::app::Application;
-use crate::connection::{serve, Closing, Http1Connection, Transport, WorkerContext};
+use crate::connection::{h2, serve, Closing, Http1Connection, Transport, WorkerContext};
 use crate::http::ConnectionFeature;
 use crate::metrics::{ServerMetrics, WorkerMetrics};
 use crate::server::listen::{self, ListenSocket, UnixSocketFile};
-use crate::server::{ServerAddresses, ServerOptions, StartError, StopReport};
+use crate::server::{HttpProtocols, ServerAddresses, ServerOptions, StartError, StopReport};
 use crate::tls::{HandshakeError, MaybeTls, TlsAcceptor, TlsTransport, Watcher, WorkerTls};
 
 /// What a worker thread is given.
@@ -446,6 +446,7 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
         connection: ConnectionFeature,
         proxy_protocol: bool,
         tls: Option<usize>,
+        protocols: HttpProtocols,
     ) {
         let host = self.clone();
         host.live.set(host.live.get() + 1);
@@ -465,6 +466,51 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
                     }
                 },
             };
+            let mut transport = transport;
+            // HTTP/2 by ALPN or by its preface; PROXY protocol listeners speak HTTP/1.x (the
+            // header comes before any HTTP byte).
+            let input = if proxy_protocol && tls.is_none() {
+                Vec::new()
+            } else {
+                let detect = h2::detect(&mut transport, &host.ctx, protocols);
+                match with_timeout(detect, host.ctx.limits.keep_alive_timeout).await {
+                    Some(h2::Detected::Http1(input)) => input,
+                    Some(h2::Detected::Http2(input)) => {
+                        let requests = h2::serve(
+                            &mut transport,
+                            host.ctx.clone(),
+                            host.app.clone(),
+                            connection,
+                            input,
+                            &|task| crate::rt::spawn(task).is_ok(),
+                        )
+                        .await;
+                        host.requests.set(host.requests.get() + u64::from(requests));
+                        if transport.tls().is_some() {
+                            let notify = poll_fn(|cx| transport.poll_close_notify(cx));
+                            let _ = with_timeout(notify, CLOSE_NOTIFY_TIMEOUT).await;
+                        }
+                        transport.close();
+                        guard.finished = true;
+                        return;
+                    }
+                    Some(h2::Detected::Closed) => {
+                        transport.close();
+                        guard.finished = true;
+                        return;
+                    }
+                    None => {
+                        // Nothing arrived within the keep-alive timeout, as an idle HTTP/1.1
+                        // connection would have been closed.
+                        host.ctx
+                            .metrics
+                            .timeout(crate::metrics::TimeoutKind::KeepAlive);
+                        transport.close();
+                        guard.finished = true;
+                        return;
+                    }
+                }
+            };
             let pooled = host.conns.borrow_mut().pop();
             let mut conn = match pooled {
                 Some(mut c) => {
@@ -479,6 +525,9 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
             };
             if proxy_protocol {
                 conn.expect_proxy_header();
+            }
+            if input.capacity() > 0 {
+                conn.prime_input(input);
             }
             let mut context = host.contexts.borrow_mut().pop().unwrap_or_default();
             if serve(&mut conn, &*host.app, &mut context).await == Closing::Linger {

@@ -5,6 +5,7 @@
 //! workers = 4
 //! cpus = [0, 1, 2, 3]              # or "0-3"
 //! engine = "auto"                  # or "uring", "portable"
+//! protocols = "Http1AndHttp2"      # of urls: or "Http1", "Http2" (endpoints have their own)
 //! shutdown_timeout = "30s"         # or seconds: 30, 2.5
 //! server_header = "peregrine"      # or false: send none
 //! unix_socket_mode = "660"         # octal digits in a string, or an integer such as 0o660
@@ -23,7 +24,7 @@
 //!
 //! [endpoints.public]               # Kestrel's Endpoints section: one table per endpoint
 //! url = "http://*:8080"
-//! protocols = "Http1"              # the default and, for now, the only one
+//! protocols = "Http2"              # Http1, Http2 or Http1AndHttp2 (the default)
 //! [endpoints.haproxy]
 //! url = "unix:/run/peregrine/proxy.sock"
 //! proxy_protocol = true
@@ -71,6 +72,8 @@ impl std::error::Error for ConfigError {}
 pub struct Config {
     /// The engine.
     pub engine: Option<EngineChoice>,
+    /// The HTTP versions spoken on `urls` (`--protocols`).
+    pub protocols: Option<HttpProtocols>,
     /// Whether every request is logged.
     pub access_log: Option<bool>,
     /// Listen URLs of the admin endpoints (`/metrics`, `/healthz`, `/livez`).
@@ -120,6 +123,7 @@ pub struct Config {
 struct Raw {
     urls: Option<toml::Value>,
     engine: Option<String>,
+    protocols: Option<String>,
     access_log: Option<bool>,
     admin_urls: Option<toml::Value>,
     proxy_protocol_urls: Option<toml::Value>,
@@ -242,6 +246,9 @@ impl Config {
         };
         if let Some(v) = raw.engine {
             c.engine = Some(v.parse().map_err(|e| err(format!("engine: {e}")))?);
+        }
+        if let Some(v) = raw.protocols {
+            c.protocols = Some(v.parse().map_err(err)?);
         }
         for (key, value, slot) in [
             ("admin_urls", raw.admin_urls, &mut c.admin_urls),
@@ -432,6 +439,9 @@ impl Config {
         }
         if let Some(engine) = self.engine {
             options.engine = engine;
+        }
+        if let Some(protocols) = self.protocols {
+            options.protocols = protocols;
         }
         if self.workers.is_some() {
             options.workers = self.workers;
@@ -742,13 +752,16 @@ min-response-data-rate = "off"
     #[test]
     fn endpoint_sections() {
         let c = parse(
-            "[endpoints.a]\nurl = \"http://127.0.0.1:8080\"\nprotocols = \"Http1\"\n\
+            "[endpoints.a]\nurl = \"http://127.0.0.1:8080\"\nprotocols = \"Http2\"\n\
              [endpoints.b]\nurl = \"unix:/run/b.sock\"\nproxy_protocol = true\n\
              unix_socket_mode = 0o600\n",
         )
         .unwrap();
         let e = c.endpoints.unwrap();
-        assert_eq!(e[0], Endpoint::new("a", "http://127.0.0.1:8080"));
+        assert_eq!(
+            e[0],
+            Endpoint::new("a", "http://127.0.0.1:8080").protocols(HttpProtocols::Http2)
+        );
         assert_eq!(
             e[1],
             Endpoint::new("b", "unix:/run/b.sock")
@@ -763,8 +776,8 @@ min-response-data-rate = "off"
                 "[endpoints.a]: invalid listen URL",
             ),
             (
-                "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\nprotocols = \"Http1AndHttp2\"",
-                "[endpoints.a]: protocols \"Http1AndHttp2\" is not supported yet",
+                "[endpoints.a]\nurl = \"http://127.0.0.1:1\"\nprotocols = \"Http3\"",
+                "[endpoints.a]: protocols \"Http3\" is not supported",
             ),
             (
                 "[endpoints.a]\nurl = \"https://127.0.0.1:1\"\n[endpoints.a.certificate]\npath = \"c.pem\"",

@@ -135,6 +135,18 @@ const HOST_SETTINGS: &[Setting] = &[
         },
     ),
     row(
+        "protocols",
+        Some("PROTOCOLS"),
+        Some("Http1AndHttp2"),
+        "HTTP versions of --urls: Http1AndHttp2 (HTTP/2 by ALPN over TLS and by its preface in \
+         cleartext), Http1 or Http2",
+        Section::General,
+        |c, v| {
+            c.protocols = Some(v.parse()?);
+            Ok(())
+        },
+    ),
+    row(
         "workers",
         Some("N"),
         Some("one per CPU"),

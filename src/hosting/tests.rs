@@ -266,6 +266,26 @@ fn bad_input_is_named() {
         ),
         (&["--workers", "0"], &[], "invalid worker count \"0\""),
         (&["--engine", "iouring"], &[], "unknown engine \"iouring\""),
+        (
+            &["--protocols", "spdy"],
+            &[],
+            "unknown protocols \"spdy\" (expected Http1, Http2 or Http1AndHttp2)",
+        ),
+        (
+            &[],
+            &[("PEREGRINE_PROTOCOLS", "Http3")],
+            "PEREGRINE_PROTOCOLS: protocols \"Http3\" is not supported",
+        ),
+        (
+            &["--http2-max-frame-size", "1K"],
+            &[],
+            "http2.max_frame_size must be from 16384 to 16777215",
+        ),
+        (
+            &["--http2-max-streams", "many"],
+            &[],
+            "invalid http2-max-streams \"many\": expected a number",
+        ),
         (&["--admin-urls", "ftp://x:1"], &[], "--admin-urls: "),
         (
             &[],
@@ -425,6 +445,56 @@ fn help_and_parser_read_one_table() {
     assert!(help.contains("[default: http://127.0.0.1:8080] [env: PEREGRINE_URLS]"));
     assert!(help.contains("SYSTEMD:"));
     assert!(!help.lines().any(|l| l.len() > 100), "{help}");
+}
+
+#[test]
+fn protocols_and_http2_limits_come_from_the_file_the_environment_and_flags() {
+    use crate::server::HttpProtocols;
+    let dir = std::env::temp_dir().join(format!("peregrine-host-h2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("h2.toml");
+    std::fs::write(
+        &file,
+        "protocols = \"Http2\"\n[limits]\nhttp2-max-streams = 50\n\
+         http2_keep_alive_ping_delay = \"30s\"\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let h = host(&[], &[]).unwrap();
+    assert_eq!(
+        h.server.protocols,
+        HttpProtocols::Http1AndHttp2,
+        "the default"
+    );
+    let h = host(&["--config", path], &[]).unwrap();
+    assert_eq!(h.server.protocols, HttpProtocols::Http2);
+    assert_eq!(h.server.limits.http2.max_streams_per_connection, 50);
+    assert_eq!(
+        h.server.limits.http2.keep_alive_ping_delay,
+        Some(Duration::from_secs(30))
+    );
+    let env = [
+        ("PEREGRINE_PROTOCOLS", "Http1"),
+        ("PEREGRINE_HTTP2_MAX_STREAMS", "60"),
+    ];
+    let h = host(&["--config", path], &env).unwrap();
+    assert_eq!(h.server.protocols, HttpProtocols::Http1);
+    assert_eq!(h.server.limits.http2.max_streams_per_connection, 60);
+    let h = host(
+        &[
+            "--config",
+            path,
+            "--protocols",
+            "Http1AndHttp2",
+            "--http2-max-streams",
+            "70",
+        ],
+        &env,
+    )
+    .unwrap();
+    assert_eq!(h.server.protocols, HttpProtocols::Http1AndHttp2);
+    assert_eq!(h.server.limits.http2.max_streams_per_connection, 70);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -5,8 +5,8 @@ use std::io;
 use std::net::SocketAddr;
 
 use super::features::{
-    ConnectionFeature, Features, RequestFeature, RequestIdentifier, RequestLifetime,
-    RequestOverride, ResponseError, ResponseFeature, UpgradeFeature,
+    ConnectionFeature, Features, HttpProtocol, RequestFeature, RequestIdentifier, RequestLifetime,
+    RequestOverride, ResponseError, ResponseFeature, ResponseTrailers, UpgradeFeature,
 };
 
 /// One request and its response, over a server's [`Features`] (ASP.NET Core's `HttpContext`).
@@ -89,6 +89,27 @@ impl<'a> HttpContext<'a> {
         self.features()
             .get::<RequestIdentifier>()
             .map(RequestIdentifier::as_str)
+    }
+
+    /// The HTTP version the request arrived over (`HTTP/1.1`, `HTTP/2`); `None` where the
+    /// server does not say (the in-memory [`TestServer`](crate::TestServer)).
+    pub fn protocol(&self) -> Option<HttpProtocol> {
+        self.features().get::<HttpProtocol>().copied()
+    }
+
+    /// Sets a response trailer (see [`ResponseTrailers`]). Fails with
+    /// [`ResponseError::InvalidHeader`] for a bad name or value, and with
+    /// [`ResponseError::Unsupported`] where the response cannot carry trailers (no
+    /// [`ResponseTrailers`] feature: HTTP/1.x, the in-memory test server).
+    pub fn set_trailer(
+        &mut self,
+        name: &str,
+        value: impl AsRef<[u8]>,
+    ) -> Result<(), ResponseError> {
+        match self.features_mut().get_mut::<ResponseTrailers>() {
+            Some(t) => t.set(name, value.as_ref()),
+            None => Err(ResponseError::Unsupported),
+        }
     }
 
     /// Whether the client went away or the request was aborted (false where the server has no

@@ -71,6 +71,8 @@ pub enum ResponseError {
     InvalidHeader,
     /// A status code outside 100..=999.
     InvalidStatus,
+    /// The response cannot carry what was asked (trailers on a protocol without them).
+    Unsupported,
 }
 
 impl fmt::Display for ResponseError {
@@ -79,6 +81,7 @@ impl fmt::Display for ResponseError {
             ResponseError::Started => "the response has already started",
             ResponseError::InvalidHeader => "invalid response header name or value",
             ResponseError::InvalidStatus => "invalid status code (must be 100..=999)",
+            ResponseError::Unsupported => "the response cannot carry this on this protocol",
         })
     }
 }
@@ -167,6 +170,84 @@ impl TlsConnectionFeature {
     /// The client's (leaf) certificate, DER, if it sent one that verified.
     pub fn peer_certificate(&self) -> Option<&[u8]> {
         self.peer_certificates.first().map(Vec::as_slice)
+    }
+}
+
+/// The HTTP version a request arrived over (ASP.NET Core's `HttpRequest.Protocol`): every
+/// socket connection serves it, so an application can tell an HTTP/2 stream from an HTTP/1.1
+/// request (`http.protocol()`). [`RequestFeature::version`] stays `HTTP/1.1` for HTTP/2
+/// requests, which share HTTP/1.1's semantics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpProtocol {
+    /// `HTTP/1.0`.
+    Http10,
+    /// `HTTP/1.1`.
+    Http11,
+    /// `HTTP/2` (RFC 9113), over TLS (ALPN `h2`) or cleartext (prior knowledge).
+    Http2,
+}
+
+impl HttpProtocol {
+    /// The protocol as ASP.NET Core names it: `HTTP/1.0`, `HTTP/1.1`, `HTTP/2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpProtocol::Http10 => "HTTP/1.0",
+            HttpProtocol::Http11 => "HTTP/1.1",
+            HttpProtocol::Http2 => "HTTP/2",
+        }
+    }
+}
+
+/// Response trailers (ASP.NET Core's `IHttpResponseTrailersFeature`): fields sent after the
+/// body, such as gRPC's `grpc-status`. HTTP/2 sends them as a HEADERS frame that ends the
+/// stream. Look it up with `features_mut().get_mut::<ResponseTrailers>()` (or
+/// [`HttpContext::set_trailer`](crate::HttpContext::set_trailer)); a server or protocol that
+/// cannot send trailers does not offer the feature.
+#[derive(Debug, Default)]
+pub struct ResponseTrailers {
+    fields: Vec<(String, Vec<u8>)>,
+}
+
+impl ResponseTrailers {
+    /// Sets trailer `name` (any case; sent lowercase), replacing earlier values. The name must
+    /// be a token and the value free of CR, LF and NUL.
+    pub fn set(&mut self, name: &str, value: &[u8]) -> Result<(), ResponseError> {
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !valid_name || value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(ResponseError::InvalidHeader);
+        }
+        self.fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.fields
+            .push((name.to_ascii_lowercase(), value.to_vec()));
+        Ok(())
+    }
+
+    /// The value of trailer `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Every trailer, in the order set.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.fields
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_slice()))
+    }
+
+    /// Whether no trailer is set.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Removes every trailer.
+    pub fn clear(&mut self) {
+        self.fields.clear();
     }
 }
 

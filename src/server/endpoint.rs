@@ -6,22 +6,43 @@ use std::str::FromStr;
 
 use super::{is_https, parse_listen_address, ListenAddress, StartError, TlsOptions};
 
-/// The HTTP versions an endpoint speaks (Kestrel's `HttpProtocols`). Only HTTP/1.x exists
-/// today; HTTP/2 will come with TLS, as a new variant, which is why the enum is non-exhaustive.
+/// The HTTP versions an endpoint speaks (Kestrel's `HttpProtocols`).
+///
+/// Over TLS the client picks by ALPN among those offered (`h2`, `http/1.1`). In cleartext,
+/// [`Http1AndHttp2`](Self::Http1AndHttp2) (the default) looks at the first bytes of each
+/// connection: the HTTP/2 connection preface (`PRI * HTTP/2.0`, "prior knowledge") selects
+/// HTTP/2, anything else HTTP/1.1. `Upgrade: h2c` is not supported (RFC 9113 deprecates it;
+/// Kestrel does not do it either).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HttpProtocols {
-    /// HTTP/1.1 and HTTP/1.0.
-    #[default]
+    /// HTTP/1.1 and HTTP/1.0 only (an HTTP/2 preface gets `505`).
     Http1,
+    /// HTTP/2 only (anything but the preface gets GOAWAY(PROTOCOL_ERROR) and the close).
+    Http2,
+    /// Either, detected per connection (the default).
+    #[default]
+    Http1AndHttp2,
 }
 
 impl HttpProtocols {
-    /// The name the configuration file uses: `Http1`.
+    /// The name the configuration file uses: `Http1`, `Http2`, `Http1AndHttp2`.
     pub fn as_str(self) -> &'static str {
         match self {
             HttpProtocols::Http1 => "Http1",
+            HttpProtocols::Http2 => "Http2",
+            HttpProtocols::Http1AndHttp2 => "Http1AndHttp2",
         }
+    }
+
+    /// Whether HTTP/1.x is spoken.
+    pub fn http1(self) -> bool {
+        !matches!(self, HttpProtocols::Http2)
+    }
+
+    /// Whether HTTP/2 is spoken.
+    pub fn http2(self) -> bool {
+        !matches!(self, HttpProtocols::Http1)
     }
 }
 
@@ -34,9 +55,9 @@ impl fmt::Display for HttpProtocols {
 impl FromStr for HttpProtocols {
     type Err = String;
 
-    /// `Http1` (also `http1`, `HTTP/1.1`). Kestrel's other names (`Http2`, `Http1AndHttp2`,
-    /// `Http3`, ...) are recognised and refused with a message saying they are not supported
-    /// yet.
+    /// `Http1` (also `http1`, `HTTP/1.1`), `Http2` (`h2`, `h2c`, `HTTP/2`), `Http1AndHttp2`.
+    /// Kestrel's HTTP/3 names are recognised and refused with a message saying they are not
+    /// supported.
     fn from_str(s: &str) -> Result<Self, String> {
         let key: String = s
             .chars()
@@ -45,12 +66,15 @@ impl FromStr for HttpProtocols {
             .to_ascii_lowercase();
         match key.as_str() {
             "http1" | "http11" | "http10" => Ok(HttpProtocols::Http1),
-            "http2" | "h2" | "h2c" | "http1andhttp2" | "http3" | "h3" | "http1andhttp2andhttp3" => {
-                Err(format!(
-                    "protocols {s:?} is not supported yet: peregrine speaks HTTP/1.x only (Http1)"
-                ))
-            }
-            _ => Err(format!("unknown protocols {s:?} (expected Http1)")),
+            "http2" | "h2" | "h2c" | "http20" => Ok(HttpProtocols::Http2),
+            "http1andhttp2" => Ok(HttpProtocols::Http1AndHttp2),
+            "http3" | "h3" | "http1andhttp2andhttp3" => Err(format!(
+                "protocols {s:?} is not supported: peregrine speaks HTTP/1.x and HTTP/2 \
+                 (Http1, Http2, Http1AndHttp2)"
+            )),
+            _ => Err(format!(
+                "unknown protocols {s:?} (expected Http1, Http2 or Http1AndHttp2)"
+            )),
         }
     }
 }
@@ -81,7 +105,7 @@ pub struct Endpoint {
     /// Where to listen: `http://IP:PORT`, `http://*:PORT`, `http://localhost:PORT`,
     /// `unix:/PATH` (see [`ListenAddress`]).
     pub url: String,
-    /// The HTTP versions spoken. Default [`HttpProtocols::Http1`].
+    /// The HTTP versions spoken. Default [`HttpProtocols::Http1AndHttp2`].
     pub protocols: HttpProtocols,
     /// Whether each connection starts with a PROXY protocol (v1 or v2) header, whose client
     /// address becomes the connection's remote address (as for
@@ -95,12 +119,12 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// An HTTP/1 endpoint called `name` on `url`, without PROXY protocol.
+    /// An endpoint called `name` on `url` speaking HTTP/1.x and HTTP/2, without PROXY protocol.
     pub fn new(name: impl Into<String>, url: impl Into<String>) -> Endpoint {
         Endpoint {
             name: name.into(),
             url: url.into(),
-            protocols: HttpProtocols::Http1,
+            protocols: HttpProtocols::Http1AndHttp2,
             proxy_protocol: false,
             unix_socket_mode: None,
             tls: None,
@@ -110,6 +134,12 @@ impl Endpoint {
     /// Sets the TLS settings (for an `https://` URL).
     pub fn tls(mut self, tls: TlsOptions) -> Endpoint {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Sets the HTTP versions spoken.
+    pub fn protocols(mut self, protocols: HttpProtocols) -> Endpoint {
+        self.protocols = protocols;
         self
     }
 
@@ -160,6 +190,13 @@ impl Endpoint {
             }
             (false, None) => {}
         }
+        if self.proxy_protocol && self.protocols == HttpProtocols::Http2 {
+            return Err(err(
+                "PROXY protocol with protocols Http2 is not supported (a PROXY protocol \
+                 listener speaks HTTP/1.x)"
+                    .into(),
+            ));
+        }
         if self.proxy_protocol && self.tls.is_some() {
             return Err(err(
                 "PROXY protocol on an https endpoint is not supported yet".into(),
@@ -174,16 +211,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn protocols_parse_and_later_ones_are_named_as_unsupported() {
+    fn protocols_parse_and_http3_is_named_as_unsupported() {
         for s in ["Http1", "http1", "HTTP/1.1"] {
             assert_eq!(s.parse::<HttpProtocols>(), Ok(HttpProtocols::Http1));
         }
-        for s in ["Http2", "Http1AndHttp2", "h2c", "Http3"] {
+        for s in ["Http2", "h2", "h2c", "HTTP/2"] {
+            assert_eq!(s.parse::<HttpProtocols>(), Ok(HttpProtocols::Http2));
+        }
+        assert_eq!(
+            "Http1AndHttp2".parse::<HttpProtocols>(),
+            Ok(HttpProtocols::Http1AndHttp2)
+        );
+        for s in ["Http3", "Http1AndHttp2AndHttp3"] {
             let e = s.parse::<HttpProtocols>().unwrap_err();
-            assert!(e.contains("not supported yet"), "{e}");
+            assert!(e.contains("not supported"), "{e}");
         }
         let e = "spdy".parse::<HttpProtocols>().unwrap_err();
         assert!(e.contains("unknown protocols \"spdy\""), "{e}");
+        assert_eq!(HttpProtocols::default(), HttpProtocols::Http1AndHttp2);
     }
 
     #[test]
@@ -209,5 +254,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("endpoint c: unix_socket_mode 1777"), "{e}");
+        let e = Endpoint::new("d", "http://127.0.0.1:0")
+            .proxy_protocol(true)
+            .protocols(HttpProtocols::Http2)
+            .address()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("endpoint d: PROXY protocol with protocols Http2 is not supported"),
+            "{e}"
+        );
     }
 }

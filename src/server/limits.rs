@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::base::MinDataRate;
 use crate::proto::h1::{BareLineFeedPolicy, HeadLimits};
+use crate::proto::h2::Http2Limits;
 use crate::proto::ws::WebSocketLimits;
 
 /// Limits applied to every connection. Defaults follow Kestrel's.
@@ -57,6 +58,9 @@ pub struct Limits {
     /// application's [`WebSocketOptions`](crate::websocket::WebSocketOptions) give their own (the
     /// `ws-*` settings; defaults in [`WebSocketLimits`]).
     pub websocket: WebSocketLimits,
+    /// HTTP/2 limits (Kestrel's `Http2Limits`): streams, windows, frame and header sizes,
+    /// keep-alive PING, and the flood budgets. See `docs/limits.md`.
+    pub http2: Http2Limits,
 }
 
 impl Default for Limits {
@@ -75,6 +79,7 @@ impl Default for Limits {
             max_concurrent_upgraded_connections: None,
             bare_line_feed: BareLineFeedPolicy::Reject,
             websocket: WebSocketLimits::default(),
+            http2: Http2Limits::default(),
         }
     }
 }
@@ -103,6 +108,35 @@ impl Limits {
                 "max_request_header_count must be from 1 to {}",
                 crate::proto::h1::HEADER_SLOTS
             ));
+        }
+        let h2 = &self.http2;
+        if h2.max_streams_per_connection == 0 {
+            return Err("http2.max_streams_per_connection must be at least 1".into());
+        }
+        if !(16_384..=16_777_215).contains(&h2.max_frame_size) {
+            return Err(
+                "http2.max_frame_size must be from 16384 to 16777215 (RFC 9113 6.5.2)".into(),
+            );
+        }
+        if h2.initial_stream_window_size > 0x7fff_ffff
+            || h2.initial_connection_window_size > 0x7fff_ffff
+        {
+            return Err("http2 window sizes must be at most 2^31-1 (RFC 9113 6.9.1)".into());
+        }
+        if h2.initial_connection_window_size < 65_535 {
+            return Err("http2.initial_connection_window_size must be at least 65535".into());
+        }
+        if h2.max_request_header_field_size < 64 {
+            return Err("http2.max_request_header_field_size must be at least 64 bytes".into());
+        }
+        if h2
+            .keep_alive_ping_delay
+            .is_some_and(|d| d < Duration::from_secs(1))
+        {
+            return Err("http2.keep_alive_ping_delay must be at least 1s (or off)".into());
+        }
+        if h2.response_stall_timeout < Duration::from_secs(1) {
+            return Err("http2.response_stall_timeout must be at least 1s".into());
         }
         if self.max_response_buffer_size == 0 {
             return Err("max_response_buffer_size must be at least 1 byte".into());
@@ -183,6 +217,17 @@ pub const LIMIT_SETTINGS: &[(&str, &str)] = &[
     ("ws-keep-alive-interval", "DURATION|off"),
     ("ws-keep-alive-timeout", "DURATION|off"),
     ("ws-close-timeout", "DURATION"),
+    ("http2-max-streams", "N"),
+    ("http2-header-table-size", "SIZE"),
+    ("http2-max-frame-size", "SIZE"),
+    ("http2-max-request-header-field-size", "SIZE"),
+    ("http2-connection-window-size", "SIZE"),
+    ("http2-stream-window-size", "SIZE"),
+    ("http2-keep-alive-ping-delay", "DURATION|off"),
+    ("http2-keep-alive-ping-timeout", "DURATION"),
+    ("http2-response-stall-timeout", "DURATION"),
+    ("http2-reset-budget", "N"),
+    ("http2-control-frame-budget", "N"),
 ];
 
 impl Limits {
@@ -275,6 +320,48 @@ impl Limits {
             "ws-close-timeout" => {
                 self.websocket.close_timeout = parse_duration(v).ok_or_else(|| bad("a duration"))?
             }
+            "http2-max-streams" => {
+                self.http2.max_streams_per_connection = v.parse().map_err(|_| bad("a number"))?
+            }
+            "http2-header-table-size" => {
+                self.http2.header_table_size = parse_u32_size(v).ok_or_else(|| bad("a size"))?
+            }
+            "http2-max-frame-size" => {
+                self.http2.max_frame_size = parse_u32_size(v).ok_or_else(|| bad("a size"))?
+            }
+            "http2-max-request-header-field-size" => {
+                self.http2.max_request_header_field_size =
+                    parse_u32_size(v).ok_or_else(|| bad("a size"))?
+            }
+            "http2-connection-window-size" => {
+                self.http2.initial_connection_window_size =
+                    parse_u32_size(v).ok_or_else(|| bad("a size"))?
+            }
+            "http2-stream-window-size" => {
+                self.http2.initial_stream_window_size =
+                    parse_u32_size(v).ok_or_else(|| bad("a size"))?
+            }
+            "http2-keep-alive-ping-delay" => {
+                self.http2.keep_alive_ping_delay = if v.eq_ignore_ascii_case("off") {
+                    None
+                } else {
+                    Some(parse_duration(v).ok_or_else(|| bad("a duration or off"))?)
+                }
+            }
+            "http2-keep-alive-ping-timeout" => {
+                self.http2.keep_alive_ping_timeout =
+                    parse_duration(v).ok_or_else(|| bad("a duration"))?
+            }
+            "http2-response-stall-timeout" => {
+                self.http2.response_stall_timeout =
+                    parse_duration(v).ok_or_else(|| bad("a duration"))?
+            }
+            "http2-reset-budget" => {
+                self.http2.reset_budget = v.parse().map_err(|_| bad("a number"))?
+            }
+            "http2-control-frame-budget" => {
+                self.http2.control_frame_budget = v.parse().map_err(|_| bad("a number"))?
+            }
             _ => return Err(format!("unknown limit {name:?}")),
         }
         Ok(())
@@ -283,6 +370,11 @@ impl Limits {
 
 fn is_off(v: &str) -> bool {
     v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("none")
+}
+
+/// A size that fits HTTP/2's 32-bit settings.
+fn parse_u32_size(v: &str) -> Option<u32> {
+    parse_size(v).and_then(|n| u32::try_from(n).ok())
 }
 
 fn is_unlimited(v: &str) -> bool {
@@ -363,9 +455,32 @@ mod tests {
             ("ws-keep-alive-interval", "off"),
             ("ws-keep-alive-timeout", "10s"),
             ("ws-close-timeout", "500ms"),
+            ("http2-max-streams", "250"),
+            ("http2-header-table-size", "8K"),
+            ("http2-max-frame-size", "32K"),
+            ("http2-max-request-header-field-size", "8K"),
+            ("http2-connection-window-size", "4M"),
+            ("http2-stream-window-size", "1M"),
+            ("http2-keep-alive-ping-delay", "30s"),
+            ("http2-keep-alive-ping-timeout", "10s"),
+            ("http2-response-stall-timeout", "1m"),
+            ("http2-reset-budget", "50"),
+            ("http2-control-frame-budget", "500"),
         ] {
             l.set(name, value).unwrap();
         }
+        assert_eq!(l.http2.max_streams_per_connection, 250);
+        assert_eq!(l.http2.header_table_size, 8192);
+        assert_eq!(l.http2.max_frame_size, 32768);
+        assert_eq!(l.http2.max_request_header_field_size, 8192);
+        assert_eq!(l.http2.initial_connection_window_size, 4 << 20);
+        assert_eq!(l.http2.initial_stream_window_size, 1 << 20);
+        assert_eq!(l.http2.keep_alive_ping_delay, Some(Duration::from_secs(30)));
+        assert_eq!(l.http2.keep_alive_ping_timeout, Duration::from_secs(10));
+        assert_eq!(l.http2.response_stall_timeout, Duration::from_secs(60));
+        assert_eq!(l.http2.reset_budget, 50);
+        assert_eq!(l.http2.control_frame_budget, 500);
+        l.validate().unwrap();
         assert_eq!(l.max_request_line_size, 16 * 1024);
         assert_eq!(l.max_request_headers_total_size, 64 * 1024);
         assert_eq!(l.max_request_header_count, 50);
@@ -394,7 +509,7 @@ mod tests {
             Some(Duration::from_secs(10))
         );
         assert_eq!(l.websocket.close_timeout, Duration::from_millis(500));
-        assert_eq!(LIMIT_SETTINGS.len(), 18, "every setting is in the table");
+        assert_eq!(LIMIT_SETTINGS.len(), 29, "every setting is in the table");
 
         for (name, value, want) in [
             (
@@ -447,6 +562,14 @@ mod tests {
             ),
             ("min-response-data-rate", "240/0.5s", "grace period"),
             ("max-connections", "0", "max_concurrent_connections"),
+            ("http2-max-frame-size", "1K", "http2.max_frame_size"),
+            ("http2-max-streams", "0", "http2.max_streams_per_connection"),
+            ("http2-stream-window-size", "3G", "window sizes"),
+            (
+                "http2-keep-alive-ping-delay",
+                "10ms",
+                "keep_alive_ping_delay",
+            ),
             (
                 "max-request-header-count",
                 "1000",

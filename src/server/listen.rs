@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use super::{ListenAddress, ServerAddresses, ServerOptions, StartError};
+use super::{HttpProtocols, ListenAddress, ServerAddresses, ServerOptions, StartError};
 
 /// A listening stream socket handed to the process by its parent (systemd socket activation,
 /// see [`systemd::listen_fds`](super::systemd::listen_fds)), served instead of binding URLs.
@@ -113,6 +113,8 @@ pub(crate) struct ListenSocket {
     pub(crate) proxy_protocol: bool,
     /// For an HTTPS listener, its TLS settings' index in `ServerOptions::tls_plan`.
     pub(crate) tls: Option<usize>,
+    /// The HTTP versions spoken on it.
+    pub(crate) protocols: HttpProtocols,
 }
 
 /// One worker's listeners.
@@ -153,7 +155,8 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
                 (None, Some(path)) => paths.push(path.to_path_buf()),
                 (None, None) => {}
             }
-            b.share(sock, ip, false, None).map_err(StartError::Io)?;
+            b.share(sock, ip, false, None, options.protocols)
+                .map_err(StartError::Io)?;
         }
         b.addresses = ServerAddresses::with_unix_paths(ips, paths);
         return Ok(b);
@@ -164,21 +167,22 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
         let ips_before = ips.len();
         let proxy = listen.proxy_protocol;
         let tls = listen.tls;
+        let protocols = listen.protocols;
         match listen.address {
             ListenAddress::Ip(addr) => {
                 let (sockets, real) = bind_tcp_group(addr, workers, backlog, false)
                     .map_err(|source| StartError::Bind { addr, source })?;
-                b.add_group(sockets, real, proxy, tls);
+                b.add_group(sockets, real, proxy, tls, protocols);
                 ips.push(real);
             }
             ListenAddress::AnyIp(port) => {
                 let (sockets, real) = bind_any(port, workers, backlog)?;
-                b.add_group(sockets, real, proxy, tls);
+                b.add_group(sockets, real, proxy, tls, protocols);
                 ips.push(real);
             }
             ListenAddress::Localhost(port) => {
                 for (sockets, real) in bind_localhost(port, workers, backlog)? {
-                    b.add_group(sockets, real, proxy, tls);
+                    b.add_group(sockets, real, proxy, tls, protocols);
                     ips.push(real);
                 }
             }
@@ -191,7 +195,8 @@ pub(crate) fn bind_all(options: &ServerOptions, workers: usize) -> Result<Bound,
                         }
                     })?;
                 b.unix_files.push(file);
-                b.share(sock, None, proxy, tls).map_err(StartError::Io)?;
+                b.share(sock, None, proxy, tls, protocols)
+                    .map_err(StartError::Io)?;
                 paths.push(path);
             }
         }
@@ -211,6 +216,7 @@ impl Bound {
         addr: SocketAddr,
         proxy_protocol: bool,
         tls: Option<usize>,
+        protocols: HttpProtocols,
     ) {
         for (w, socket) in sockets.into_iter().enumerate() {
             self.per_worker[w].push(ListenSocket {
@@ -218,6 +224,7 @@ impl Bound {
                 local: Some(addr),
                 proxy_protocol,
                 tls,
+                protocols,
             });
         }
     }
@@ -229,6 +236,7 @@ impl Bound {
         local: Option<SocketAddr>,
         proxy_protocol: bool,
         tls: Option<usize>,
+        protocols: HttpProtocols,
     ) -> io::Result<()> {
         for w in 1..self.per_worker.len() {
             // `try_clone` duplicates with close-on-exec set.
@@ -237,6 +245,7 @@ impl Bound {
                 local,
                 proxy_protocol,
                 tls,
+                protocols,
             });
         }
         self.per_worker[0].push(ListenSocket {
@@ -244,6 +253,7 @@ impl Bound {
             local,
             proxy_protocol,
             tls,
+            protocols,
         });
         Ok(())
     }

@@ -69,6 +69,11 @@ pub struct ServerOptions {
     /// The most bytes a client may send before its TLS handshake completes (its ClientHello,
     /// certificate chain and Finished); more closes the connection. Default 32 KiB.
     pub max_tls_handshake_size: usize,
+    /// The HTTP versions spoken on [`urls`](Self::urls), [`proxy_protocol_urls`](Self::proxy_protocol_urls)
+    /// and inherited sockets (endpoints carry their own): by default
+    /// [`HttpProtocols::Http1AndHttp2`], HTTP/2 by ALPN over TLS and by its preface in
+    /// cleartext.
+    pub protocols: HttpProtocols,
 }
 
 /// One address to listen on, as [`ServerOptions::listen_plan`] lists them.
@@ -82,6 +87,8 @@ pub(crate) struct Listen {
     pub(crate) unix_socket_mode: Option<u32>,
     /// For an `https://` URL, its TLS settings' index in [`ServerOptions::tls_plan`].
     pub(crate) tls: Option<usize>,
+    /// The HTTP versions spoken there.
+    pub(crate) protocols: HttpProtocols,
 }
 
 impl Default for ServerOptions {
@@ -105,6 +112,7 @@ impl Default for ServerOptions {
             tls: None,
             tls_handshake_timeout: Duration::from_secs(10),
             max_tls_handshake_size: 32 * 1024,
+            protocols: HttpProtocols::default(),
         }
     }
 }
@@ -153,6 +161,12 @@ impl ServerOptions {
             for url in urls {
                 let address =
                     parse_listen_address(url).map_err(|e| StartError::Config(e.to_string()))?;
+                if proxy && self.protocols == HttpProtocols::Http2 {
+                    return Err(StartError::Config(format!(
+                        "{url}: PROXY protocol with protocols Http2 is not supported (a PROXY \
+                         protocol listener speaks HTTP/1.x)"
+                    )));
+                }
                 let tls = if is_https(url) {
                     if proxy {
                         return Err(StartError::Config(format!(
@@ -183,6 +197,7 @@ impl ServerOptions {
                     proxy_protocol: proxy,
                     unix_socket_mode: self.unix_socket_mode,
                     tls,
+                    protocols: self.protocols,
                 };
                 wanted.push((listen, url));
             }
@@ -198,6 +213,7 @@ impl ServerOptions {
                 proxy_protocol: endpoint.proxy_protocol,
                 unix_socket_mode: endpoint.unix_socket_mode.or(self.unix_socket_mode),
                 tls,
+                protocols: endpoint.protocols,
             };
             wanted.push((listen, &endpoint.url));
         }
@@ -244,7 +260,7 @@ impl ServerOptions {
         let mut plan = Vec::new();
         if self.urls.iter().any(|u| is_https(u)) {
             if let Some(tls) = &self.tls {
-                plan.push(("urls".to_owned(), tls.clone(), HttpProtocols::Http1));
+                plan.push(("urls".to_owned(), tls.clone(), self.protocols));
             }
         }
         for e in &self.endpoints {

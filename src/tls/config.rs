@@ -17,11 +17,13 @@ use crate::server::{
     CertificateFiles, CertificateSelector, ClientCertificateMode, HttpProtocols, TlsOptions,
 };
 
-/// The ALPN protocol ids an endpoint offers, most preferred first. HTTP/2 adds `h2` in front
-/// when `HttpProtocols` gains it.
+/// The ALPN protocol ids an endpoint offers, most preferred first (RFC 9113 3.2: `h2`, then
+/// `http/1.1`).
 pub(crate) fn alpn_protocols(protocols: HttpProtocols) -> Vec<Vec<u8>> {
     match protocols {
         HttpProtocols::Http1 => vec![b"http/1.1".to_vec()],
+        HttpProtocols::Http2 => vec![b"h2".to_vec()],
+        HttpProtocols::Http1AndHttp2 => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
     }
 }
 

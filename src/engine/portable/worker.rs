@@ -63,6 +63,7 @@ pub(crate) fn run<A: Application>(
                     local: l.local,
                     proxy_protocol: l.proxy_protocol,
                     tls: l.tls,
+                    protocols: l.protocols,
                 })
                 .collect(),
         ),
@@ -79,6 +80,8 @@ struct Listener {
     proxy_protocol: bool,
     /// For an HTTPS listener, its index in the worker's TLS configurations.
     tls: Option<usize>,
+    /// The HTTP versions spoken on it.
+    protocols: crate::server::HttpProtocols,
     /// After an accept error, the listener rests until this instant.
     paused_until: Option<Instant>,
 }
@@ -110,6 +113,7 @@ impl<A: Application> Worker<A> {
                 local,
                 proxy_protocol,
                 tls,
+                protocols,
             } = l;
             socket.set_nonblocking(true).map_err(setup)?;
             reactor
@@ -125,6 +129,7 @@ impl<A: Application> Worker<A> {
                 local,
                 proxy_protocol,
                 tls,
+                protocols,
                 paused_until: None,
             });
         }
@@ -247,6 +252,7 @@ impl<A: Application> Worker<A> {
                             connection,
                             self.listeners[i].proxy_protocol,
                             self.listeners[i].tls,
+                            self.listeners[i].protocols,
                         ),
                         Err(e) => {
                             self.host.release();

@@ -65,7 +65,7 @@ pub(crate) fn run<A: Application>(
         locals: spec
             .listeners
             .iter()
-            .map(|l| (l.local, l.proxy_protocol, l.tls))
+            .map(|l| (l.local, l.proxy_protocol, l.tls, l.protocols))
             .collect(),
         listeners: spec.listeners,
         remote: spec.remote,
@@ -101,7 +101,12 @@ struct Worker<A: Application> {
     listeners: Vec<ListenSocket>,
     /// Each listener's bound address, PROXY protocol opt-in and TLS index, by accept token (they outlive
     /// the sockets, which close when a stop begins, while accepts may still complete).
-    locals: Vec<(Option<SocketAddr>, bool, Option<usize>)>,
+    locals: Vec<(
+        Option<SocketAddr>,
+        bool,
+        Option<usize>,
+        crate::server::HttpProtocols,
+    )>,
     remote: Arc<Remote>,
     inbox: Receiver<RemoteMsg>,
     /// Target of the eventfd read (the kernel writes here until the read completes).
@@ -263,7 +268,7 @@ impl<A: Application> Worker<A> {
         }
         // SAFETY: `fd` was just accepted and is open; the borrow ends before it is handed on.
         let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let (local, proxy_protocol, tls) = self.locals[listener];
+        let (local, proxy_protocol, tls, protocols) = self.locals[listener];
         let connection = self.host.connection_feature(socket, local);
         self.host.serve(
             &self.rt,
@@ -271,6 +276,7 @@ impl<A: Application> Worker<A> {
             connection,
             proxy_protocol,
             tls,
+            protocols,
         );
     }
 

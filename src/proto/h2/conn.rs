@@ -31,6 +31,13 @@ use super::frame::{
 use super::hpack::{encoder, Decoder, HeaderList};
 use super::limits::Http2Limits;
 
+/// The most request body a stream whose response is complete still takes (and drops) rather
+/// than being reset (see `Connection::maybe_remove`).
+const DISCARD_AFTER_RESPONSE: u64 = 64 * 1024;
+
+/// How many recently opened stream ids a connection remembers (see `Connection::opened`).
+const OPENED_KEPT: usize = 128;
+
 /// The default initial window of RFC 9113 (before SETTINGS change it).
 const DEFAULT_WINDOW: i64 = 65_535;
 
@@ -267,6 +274,9 @@ pub struct Connection {
     streams: Vec<Stream>,
     /// The highest stream id the client opened (or tried to).
     max_client_id: u32,
+    /// The ids of the last streams the client opened (refused ones included), so a HEADERS on
+    /// a stream that existed is told from one on an id never used (RFC 9113 5.1.1).
+    opened: VecDeque<u32>,
     /// The last stream id of our GOAWAY, once sent.
     goaway_sent: Option<u32>,
     peer_max_frame_size: u32,
@@ -323,6 +333,7 @@ impl Connection {
             events: VecDeque::new(),
             streams: Vec::new(),
             max_client_id: 0,
+            opened: VecDeque::new(),
             goaway_sent: None,
             peer_max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
             peer_initial_window: DEFAULT_WINDOW,
@@ -654,7 +665,12 @@ impl Connection {
                     return Err(Strm(id, Reason::MalformedRequest));
                 }
             }
-            None if id <= self.max_client_id => return Err(Conn(Reason::StreamClosed)),
+            // A stream that existed and ended: STREAM_CLOSED (5.1); a lower id never opened is
+            // an unexpected stream identifier (5.1.1): PROTOCOL_ERROR.
+            None if id <= self.max_client_id && self.opened.contains(&id) => {
+                return Err(Conn(Reason::StreamClosed))
+            }
+            None if id <= self.max_client_id => return Err(Conn(Reason::BadStreamId)),
             None => {}
         }
         if fragment.len() > self.limits.max_header_block_size as usize {
@@ -721,6 +737,10 @@ impl Connection {
             return Ok(());
         }
         self.max_client_id = id;
+        if self.opened.len() == OPENED_KEPT {
+            self.opened.pop_front();
+        }
+        self.opened.push_back(id);
         if block.self_dependent {
             self.list = list;
             return Err(Strm(id, Reason::SelfDependency));
@@ -889,6 +909,15 @@ impl Connection {
             return;
         }
         if s.recv_open {
+            // The response ended before the request body (RFC 9113 8.1). A short rest of a
+            // body of declared length is taken and dropped (the engine releases its window
+            // at once) and the stream ends with it: some clients (curl 7.x) take a
+            // RST_STREAM that arrives with the response for a failure of the request. A
+            // longer or unknown rest is cut short with RST_STREAM(NO_ERROR).
+            let rest = s.content_length.map(|cl| cl.saturating_sub(s.received));
+            if rest.is_some_and(|r| r <= DISCARD_AFTER_RESPONSE) {
+                return;
+            }
             frame::encode_rst_stream(s.id, ErrorCode::NO_ERROR, &mut self.out);
             self.stats.resets_sent += 1;
         }
@@ -1282,6 +1311,7 @@ fn locate(list: &HeaderList) -> Option<Located> {
     let mut pseudo: [Option<usize>; 4] = [None; 4];
     let mut first_regular = list.len();
     let mut content_length = None;
+    let mut host = None;
     for (i, (name, value)) in list.iter().enumerate() {
         if !valid_name(name) || !valid_value(value) {
             return None;
@@ -1306,6 +1336,9 @@ fn locate(list: &HeaderList) -> Option<Located> {
         if is_connection_specific(name) || (name == b"te" && value != b"trailers") {
             return None;
         }
+        if name == b"host" {
+            host = Some(value);
+        }
         if name == b"content-length" {
             match (parse_content_length(value), content_length) {
                 (Some(n), None) => content_length = Some(n),
@@ -1315,6 +1348,12 @@ fn locate(list: &HeaderList) -> Option<Located> {
         }
     }
     let [method, scheme, authority, path] = pseudo;
+    // A Host that names another entity than :authority is malformed (RFC 9113 8.3.1).
+    if let (Some(a), Some(h)) = (authority, host) {
+        if !list.get(a).1.eq_ignore_ascii_case(h) {
+            return None;
+        }
+    }
     let method = method?;
     let connect = list.get(method).1 == b"CONNECT";
     let ok = if connect {

@@ -271,6 +271,58 @@ fn request_trailers_end_the_body() {
 }
 
 #[test]
+fn a_response_before_the_body_takes_a_short_declared_rest_and_resets_otherwise() {
+    let post = |len: Option<&'static [u8]>| {
+        let mut f: Vec<(&[u8], &[u8])> = vec![
+            (b":method", b"POST"),
+            (b":scheme", b"http"),
+            (b":path", b"/"),
+        ];
+        if let Some(l) = len {
+            f.push((b"content-length", l));
+        }
+        Client::new().headers(1, &f, false).buf
+    };
+    // Content-Length 16, none sent yet: the response ends, no reset; the body then arrives,
+    // is reported (the engine drops it) and the stream is gone.
+    let mut c = conn();
+    feed(&mut c, &post(Some(b"16")));
+    take(&mut c);
+    c.send_headers(1, 413, &[], true).unwrap();
+    assert!(errors(&take(&mut c)).is_empty(), "no RST_STREAM");
+    assert_eq!(c.open_streams(), 1);
+    let ev = feed(
+        &mut c,
+        &Client::default().data(1, b"0123456789abcdef", true).buf,
+    );
+    assert!(
+        matches!(
+            ev[0],
+            Event::Data {
+                stream_id: 1,
+                end_stream: true,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert_eq!(c.open_streams(), 0);
+    assert!(errors(&take(&mut c)).is_empty());
+    // No Content-Length (or a long rest): RST_STREAM(NO_ERROR) at once (RFC 9113 8.1).
+    let mut c = conn();
+    feed(&mut c, &post(None));
+    take(&mut c);
+    c.send_headers(1, 413, &[], true).unwrap();
+    assert_eq!(errors(&take(&mut c)), [rst(1, ErrorCode::NO_ERROR)]);
+    assert_eq!(c.open_streams(), 0);
+    let mut c = conn();
+    feed(&mut c, &post(Some(b"10000000")));
+    take(&mut c);
+    c.send_headers(1, 413, &[], true).unwrap();
+    assert_eq!(errors(&take(&mut c)), [rst(1, ErrorCode::NO_ERROR)]);
+}
+
+#[test]
 fn response_trailers_follow_the_data() {
     let mut c = conn();
     feed(&mut c, &Client::new().get(1).buf);
@@ -589,8 +641,29 @@ fn stream_state_and_flow_control_errors() {
         ),
         (
             "HEADERS reusing a closed id",
-            Client::new().get(3).rst(3).get(1),
+            Client::new().get(3).rst(3).get(3),
             vec![goaway(3, ErrorCode::STREAM_CLOSED)],
+        ),
+        (
+            // RFC 9113 5.1.1: an unexpected (lower, never used) stream identifier.
+            "HEADERS on a lower id never opened",
+            Client::new().get(3).rst(3).get(1),
+            vec![goaway(3, ErrorCode::PROTOCOL_ERROR)],
+        ),
+        (
+            "Host naming another entity than :authority",
+            Client::new().headers(
+                1,
+                &[
+                    (b":method", b"GET"),
+                    (b":scheme", b"http"),
+                    (b":path", b"/"),
+                    (b":authority", b"a.example"),
+                    (b"host", b"b.example"),
+                ],
+                true,
+            ),
+            vec![rst(1, ErrorCode::PROTOCOL_ERROR)],
         ),
         (
             "RST on idle stream",

@@ -1,0 +1,594 @@
+//! One HTTP/2 stream as one request: its features (request from the pseudo-headers and
+//! fields, streamed body with flow control, response headers, body and trailers) and the task
+//! that runs the application on it.
+
+use std::any::{Any, TypeId};
+use std::future::{poll_fn, Future};
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use super::{register, SharedRef};
+use crate::app::Application;
+use crate::base::FeatureMap;
+use crate::http::{
+    ConnectionFeature, Features, HttpContext, HttpProtocol, MaxRequestBodySize,
+    MinRequestBodyDataRate, RequestFeature, RequestIdentifier, RequestLifetime, ResponseError,
+    ResponseFeature, ResponseTrailers, TlsConnectionFeature,
+};
+use crate::proto::h1::{Method, ResponseHeaders, Version};
+use crate::proto::h2::{ErrorCode, RequestHead, SendError};
+
+/// `bytes` as text (`""` when not UTF-8).
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("")
+}
+
+/// Where the response is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Writing {
+    /// Status and headers can still change.
+    NotStarted,
+    /// HEADERS went out; DATA follows.
+    Streaming,
+    /// END_STREAM went out (or the stream is gone).
+    Done,
+}
+
+/// A stream's request and response: the feature collection its application sees.
+pub(crate) struct H2Stream {
+    shared: SharedRef,
+    id: u32,
+    head: RequestHead,
+    method: Method,
+    /// `:path` split at `?`.
+    path_end: usize,
+    https: bool,
+    connection: ConnectionFeature,
+    tls: Option<std::rc::Rc<TlsConnectionFeature>>,
+    lifetime: RequestLifetime,
+    request_id: RequestIdentifier,
+    body_size: MaxRequestBodySize,
+    body_rate: MinRequestBodyDataRate,
+    extra: FeatureMap,
+    /// Request body bytes the application read.
+    body_read: u64,
+    /// The body broke the size limit: a response not yet started becomes `413`.
+    body_too_large: bool,
+    status: u16,
+    headers: ResponseHeaders,
+    trailers: ResponseTrailers,
+    /// Response body bytes written and not yet taken by the core.
+    body: Vec<u8>,
+    body_len: u64,
+    /// Whether the application flushed before it returned (then no Content-Length is added).
+    flushed: bool,
+    writing: Writing,
+}
+
+impl H2Stream {
+    fn new(shared: SharedRef, id: u32, head: RequestHead, requests: u32) -> H2Stream {
+        let (connection, tls, limits) = {
+            let sh = shared.borrow();
+            (sh.connection, sh.tls.clone(), sh.worker.limits.clone())
+        };
+        let path = head.path().unwrap_or(b"");
+        let path_end = path.iter().position(|&b| b == b'?').unwrap_or(path.len());
+        H2Stream {
+            method: Method::from_bytes(head.method()),
+            path_end,
+            https: tls.is_some(),
+            connection,
+            tls,
+            lifetime: RequestLifetime::default(),
+            request_id: RequestIdentifier::new(connection.connection_id, requests),
+            body_size: MaxRequestBodySize::new(limits.max_request_body_size),
+            body_rate: MinRequestBodyDataRate::new(limits.min_request_body_data_rate),
+            extra: FeatureMap::default(),
+            body_read: 0,
+            body_too_large: false,
+            status: 200,
+            headers: ResponseHeaders::with_capacity(256, 16),
+            trailers: ResponseTrailers::default(),
+            body: Vec::new(),
+            body_len: 0,
+            flushed: false,
+            writing: Writing::NotStarted,
+            shared,
+            id,
+            head,
+        }
+    }
+
+    /// Whether the client or the core reset the stream (or the connection ended).
+    fn is_reset(&self) -> bool {
+        let sh = self.shared.borrow();
+        sh.streams.get(&self.id).is_none_or(|s| s.reset.is_some())
+    }
+
+    /// Sends the response HEADERS (`end`: with END_STREAM; `complete`: the application has
+    /// returned, so the body's length is known).
+    fn send_head(&mut self, end: bool, complete: bool) -> io::Result<()> {
+        let mut sh = self.shared.borrow_mut();
+        let worker = sh.worker.clone();
+        let date = worker.date.borrow();
+        let (digits, from) = decimal(self.body_len);
+        let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(self.headers.len() + 3);
+        if !self.headers.contains("date") {
+            fields.push((b"date", date.as_bytes()));
+        }
+        if let Some(server) = worker.server_header.as_deref() {
+            if !self.headers.contains("server") {
+                fields.push((b"server", server));
+            }
+        }
+        // A response the application wrote whole gets its length (clients use it for
+        // progress; HEAD answers carry what GET would have sent).
+        let has_body = crate::proto::h1::status_allows_body(self.status);
+        // Not with trailers: a length would tell proxies (nginx's grpc_pass) the response ends
+        // with its body.
+        if complete
+            && !self.flushed
+            && self.trailers.is_empty()
+            && has_body
+            && !self.headers.contains("content-length")
+            && (self.body_len > 0 || self.method != Method::Head)
+        {
+            fields.push((b"content-length", &digits[from..]));
+        }
+        fields.extend(self.headers.iter());
+        let r = sh.conn.send_headers(self.id, self.status, &fields, end);
+        drop(fields);
+        drop(date);
+        sh.wake_driver();
+        self.writing = if end {
+            Writing::Done
+        } else {
+            Writing::Streaming
+        };
+        r.map_err(send_error)
+    }
+
+    /// Hands buffered body bytes to the core; Ready once every byte is taken (`end`: and the
+    /// stream ended with them, or with the trailers).
+    fn poll_send_body(&mut self, cx: &mut Context<'_>, end: bool) -> Poll<io::Result<()>> {
+        if self.writing == Writing::NotStarted {
+            let trailers = end && !self.trailers.is_empty();
+            self.send_head(end && self.body.is_empty() && !trailers, end)?;
+        }
+        if self.writing == Writing::Done {
+            self.body.clear();
+            return Poll::Ready(Ok(()));
+        }
+        if self.is_reset() {
+            return Poll::Ready(Err(reset_error()));
+        }
+        let mut sh = self.shared.borrow_mut();
+        let trailers = end && !self.trailers.is_empty();
+        if !self.body.is_empty() || (end && self.writing == Writing::Streaming) {
+            let data_end = end && !trailers;
+            let n = match sh.conn.send_data(self.id, &self.body, data_end) {
+                Ok(n) => n,
+                Err(e) => {
+                    sh.wake_driver();
+                    return Poll::Ready(Err(send_error(e)));
+                }
+            };
+            self.body.drain(..n);
+            sh.wake_driver();
+            if !self.body.is_empty() {
+                register(&mut sh, self.id, cx);
+                return Poll::Pending;
+            }
+            if end {
+                if trailers {
+                    let fields: Vec<(&[u8], &[u8])> = self.trailers.iter().collect();
+                    let r = sh.conn.send_trailers(self.id, &fields);
+                    sh.wake_driver();
+                    r.map_err(send_error)?;
+                }
+                self.writing = Writing::Done;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// `n` in decimal: the digits are `buf[from..]`.
+fn decimal(mut n: u64) -> ([u8; 20], usize) {
+    let mut digits = [0u8; 20];
+    let mut i = 20;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    (digits, i)
+}
+
+fn send_error(e: SendError) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        format!("the HTTP/2 stream is gone ({e:?})"),
+    )
+}
+
+fn reset_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        "the client reset the HTTP/2 stream",
+    )
+}
+
+impl RequestFeature for H2Stream {
+    fn method(&self) -> Method {
+        self.method
+    }
+
+    fn method_str(&self) -> &str {
+        text(self.head.method())
+    }
+
+    fn version(&self) -> Version {
+        // HTTP/2 carries HTTP/1.1's semantics; `HttpProtocol` tells the versions apart.
+        Version::Http11
+    }
+
+    fn scheme(&self) -> &str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    fn host(&self) -> Option<&str> {
+        // `:authority` is the Host (RFC 9113 8.3.1); a `host` field where it is absent.
+        self.head
+            .authority()
+            .or_else(|| self.header_bytes("host"))
+            .map(text)
+            .filter(|h| !h.is_empty())
+    }
+
+    fn raw_target(&self) -> &str {
+        text(self.head.path().unwrap_or(b""))
+    }
+
+    fn path(&self) -> &str {
+        &self.raw_target()[..self.path_end]
+    }
+
+    fn query(&self) -> &str {
+        self.raw_target().get(self.path_end + 1..).unwrap_or("")
+    }
+
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.header_bytes(name)
+    }
+
+    fn header_count(&self) -> usize {
+        self.head.headers().count()
+    }
+
+    fn header_at(&self, index: usize) -> Option<(&[u8], &[u8])> {
+        self.head.headers().nth(index)
+    }
+
+    fn content_length(&self) -> Option<u64> {
+        self.head.content_length().or_else(|| {
+            let sh = self.shared.borrow();
+            let slot = sh.streams.get(&self.id)?;
+            (slot.end && slot.body.is_empty() && self.body_read == 0).then_some(0)
+        })
+    }
+
+    fn has_body(&self) -> bool {
+        if self.head.content_length() == Some(0) {
+            return false;
+        }
+        let sh = self.shared.borrow();
+        sh.streams
+            .get(&self.id)
+            .is_some_and(|s| !(s.end && s.body.is_empty() && self.body_read == 0))
+    }
+
+    fn poll_read_body(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.body_size.freeze();
+        self.body_rate.freeze();
+        let limit = self.body_size.get();
+        let too_large = |this: &mut H2Stream| {
+            this.body_too_large = true;
+            Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request body larger than the limit",
+            )))
+        };
+        if let (Some(limit), Some(len)) = (limit, self.head.content_length()) {
+            if len > limit {
+                return too_large(self);
+            }
+        }
+        let mut sh = self.shared.borrow_mut();
+        let Some(slot) = sh.streams.get_mut(&self.id) else {
+            return Poll::Ready(Err(reset_error()));
+        };
+        if slot.reset.is_some() {
+            return Poll::Ready(Err(reset_error()));
+        }
+        if slot.body.is_empty() {
+            if slot.end {
+                return Poll::Ready(Ok(0));
+            }
+            register(&mut sh, self.id, cx);
+            return Poll::Pending;
+        }
+        let mut n = 0;
+        while n < buf.len() {
+            let (a, _) = slot.body.as_slices();
+            let take = a.len().min(buf.len() - n);
+            if take == 0 {
+                break;
+            }
+            buf[n..n + take].copy_from_slice(&a[..take]);
+            slot.body.drain(..take);
+            n += take;
+        }
+        sh.conn.release_capacity(self.id, n as u32);
+        sh.wake_driver();
+        drop(sh);
+        self.body_read += n as u64;
+        if limit.is_some_and(|l| self.body_read > l) {
+            return too_large(self);
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl H2Stream {
+    fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.head
+            .headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+}
+
+impl ResponseFeature for H2Stream {
+    fn status(&self) -> u16 {
+        self.status
+    }
+
+    fn set_status(&mut self, status: u16) -> Result<(), ResponseError> {
+        if self.writing != Writing::NotStarted {
+            return Err(ResponseError::Started);
+        }
+        if !(100..=999).contains(&status) {
+            return Err(ResponseError::InvalidStatus);
+        }
+        self.status = status;
+        Ok(())
+    }
+
+    fn headers(&self) -> &ResponseHeaders {
+        &self.headers
+    }
+
+    fn headers_mut(&mut self) -> Result<&mut ResponseHeaders, ResponseError> {
+        if self.writing != Writing::NotStarted {
+            return Err(ResponseError::Started);
+        }
+        Ok(&mut self.headers)
+    }
+
+    fn has_started(&self) -> bool {
+        self.writing != Writing::NotStarted
+    }
+
+    fn write(&mut self, data: &[u8]) {
+        self.body_len += data.len() as u64;
+        if self.method != Method::Head && self.writing != Writing::Done {
+            self.body.extend_from_slice(data);
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        self.body.len()
+    }
+
+    fn buffer_limit(&self) -> usize {
+        self.shared.borrow().worker.limits.max_response_buffer_size
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.flushed = true;
+        self.poll_send_body(cx, false)
+    }
+}
+
+static HTTP2: HttpProtocol = HttpProtocol::Http2;
+
+impl Features for H2Stream {
+    fn request(&self) -> &dyn RequestFeature {
+        self
+    }
+
+    fn request_mut(&mut self) -> &mut dyn RequestFeature {
+        self
+    }
+
+    fn response(&self) -> &dyn ResponseFeature {
+        self
+    }
+
+    fn response_mut(&mut self) -> &mut dyn ResponseFeature {
+        self
+    }
+
+    fn get_any(&self, type_id: TypeId) -> Option<&dyn Any> {
+        if let Some(inserted) = self.extra.get(type_id) {
+            Some(inserted)
+        } else if type_id == TypeId::of::<ConnectionFeature>() {
+            Some(&self.connection)
+        } else if type_id == TypeId::of::<RequestLifetime>() {
+            Some(&self.lifetime)
+        } else if type_id == TypeId::of::<RequestIdentifier>() {
+            Some(&self.request_id)
+        } else if type_id == TypeId::of::<MaxRequestBodySize>() {
+            Some(&self.body_size)
+        } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
+            Some(&self.body_rate)
+        } else if type_id == TypeId::of::<ResponseTrailers>() {
+            Some(&self.trailers)
+        } else if type_id == TypeId::of::<HttpProtocol>() {
+            Some(&HTTP2)
+        } else if type_id == TypeId::of::<TlsConnectionFeature>() {
+            self.tls.as_deref().map(|t| t as &dyn Any)
+        } else {
+            None
+        }
+    }
+
+    fn get_any_mut(&mut self, type_id: TypeId) -> Option<&mut dyn Any> {
+        if self.extra.get(type_id).is_some() {
+            self.extra.get_mut(type_id)
+        } else if type_id == TypeId::of::<ConnectionFeature>() {
+            Some(&mut self.connection)
+        } else if type_id == TypeId::of::<RequestLifetime>() {
+            Some(&mut self.lifetime)
+        } else if type_id == TypeId::of::<RequestIdentifier>() {
+            Some(&mut self.request_id)
+        } else if type_id == TypeId::of::<MaxRequestBodySize>() {
+            Some(&mut self.body_size)
+        } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
+            Some(&mut self.body_rate)
+        } else if type_id == TypeId::of::<ResponseTrailers>() {
+            Some(&mut self.trailers)
+        } else {
+            None
+        }
+    }
+
+    fn insert_any(&mut self, feature: Box<dyn Any>) -> Result<(), Box<dyn Any>> {
+        self.extra.insert(feature);
+        Ok(())
+    }
+}
+
+/// How the application's run ended.
+enum Ran {
+    Ok,
+    Failed,
+    Panicked,
+    /// The stream was reset while the handler ran: it was cancelled (dropped).
+    Reset,
+}
+
+/// The task of stream `id`: runs the application on it and sends the response.
+pub(super) async fn run<A: Application>(
+    app: Arc<A>,
+    shared: SharedRef,
+    id: u32,
+    head: RequestHead,
+) {
+    let (requests, access_log) = {
+        let sh = shared.borrow();
+        (sh.requests, sh.worker.access_log)
+    };
+    // The access log's clock, read only when the log is on (as for HTTP/1.1).
+    let started = access_log.then(crate::connection::access::wall_micros);
+    let mut s = H2Stream::new(shared.clone(), id, head, requests);
+    let mut context = A::Context::default();
+    let ran = {
+        let mut http = HttpContext::new(&mut s);
+        app.create_context(&mut context, &mut http);
+        let result = {
+            let mut request = pin!(app.process_request(&mut context, &mut http));
+            poll_fn(|cx| {
+                {
+                    // RST_STREAM cancels the handler: its future is dropped unpolled.
+                    let mut sh = shared.borrow_mut();
+                    match sh.streams.get(&id) {
+                        Some(slot) if slot.reset.is_none() => register(&mut sh, id, cx),
+                        _ => return Poll::Ready(None),
+                    }
+                }
+                match catch_unwind(AssertUnwindSafe(|| request.as_mut().poll(cx))) {
+                    Ok(Poll::Ready(r)) => Poll::Ready(Some(Ok(r))),
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Err(_) => Poll::Ready(Some(Err(()))),
+                }
+            })
+            .await
+        };
+        let (ran, error) = match result {
+            None => (Ran::Reset, Some("the client reset the stream".into())),
+            Some(Ok(Ok(()))) => (Ran::Ok, None),
+            Some(Ok(Err(e))) => {
+                tracing::warn!(error = %e, "the application failed a request");
+                (Ran::Failed, Some(e))
+            }
+            Some(Err(())) => (Ran::Panicked, Some("the application panicked".into())),
+        };
+        app.dispose_context(&mut context, error.as_ref());
+        ran
+    };
+    let worker = shared.borrow().worker.clone();
+    worker.metrics.request();
+    match ran {
+        Ran::Reset => {}
+        Ran::Ok if !s.body_too_large || s.writing != Writing::NotStarted => {
+            let _ = poll_fn(|cx| s.poll_send_body(cx, true)).await;
+        }
+        Ran::Ok | Ran::Failed | Ran::Panicked => {
+            if s.writing == Writing::NotStarted {
+                // Nothing went out: the status says what happened (413 for a body over the
+                // limit, as Kestrel answers, 500 for a failure).
+                s.status = if s.body_too_large { 413 } else { 500 };
+                s.headers.clear();
+                s.body.clear();
+                s.body_len = 0;
+                s.trailers.clear();
+                let _ = s.send_head(true, true);
+            } else {
+                // Too late for a status: the stream is reset so the client sees the failure.
+                let mut sh = shared.borrow_mut();
+                let _ = sh.conn.reset(id, ErrorCode::INTERNAL_ERROR);
+                sh.wake_driver();
+            }
+        }
+    }
+    if let Some(started) = started {
+        // The client address as the application saw it (after forwarded headers).
+        let remote = Features::get_any(&s, TypeId::of::<ConnectionFeature>())
+            .and_then(|c| c.downcast_ref::<ConnectionFeature>())
+            .and_then(|c| c.remote_addr);
+        let status = if matches!(ran, Ran::Reset) {
+            499
+        } else {
+            s.status
+        };
+        worker.access.log(&crate::connection::access::AccessEntry {
+            remote,
+            method: s.head.method(),
+            target: s.head.path().unwrap_or(b""),
+            status,
+            bytes: s.body_len,
+            started,
+        });
+    }
+    let mut sh = shared.borrow_mut();
+    if let Some(slot) = sh.streams.remove(&id) {
+        // Body bytes the handler left unread: their window opens again.
+        let unread = slot.body.len() as u32;
+        if unread > 0 {
+            sh.conn.release_capacity(id, unread);
+        }
+    }
+    sh.wake_driver();
+}
