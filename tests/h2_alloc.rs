@@ -100,7 +100,13 @@ impl Client {
         // SETTINGS_INITIAL_WINDOW_SIZE = 2^31 - 1, and the connection window to the same: the
         // client never runs out of receive window.
         frame(&mut out, 0x4, 0, 0, &[0, 4, 0x7f, 0xff, 0xff, 0xff]);
-        frame(&mut out, 0x8, 0, 0, &(0x7fff_ffffu32 - 65_535).to_be_bytes());
+        frame(
+            &mut out,
+            0x8,
+            0,
+            0,
+            &(0x7fff_ffffu32 - 65_535).to_be_bytes(),
+        );
         s.write_all(&out).unwrap();
         Client {
             s,
@@ -205,8 +211,12 @@ impl Client {
 fn per_request(engine: EngineChoice) -> [f64; 3] {
     let (mut server, addr) = start(engine, App, 1);
     let mut c = Client::connect(addr);
-    let mut measure = |c: &mut Client, batches: usize, per_batch: usize, body: Option<&[u8]>| {
-        let path = if body.is_some() { "/echo" } else { "/plaintext" };
+    let measure = |c: &mut Client, batches: usize, per_batch: usize, body: Option<&[u8]>| {
+        let path = if body.is_some() {
+            "/echo"
+        } else {
+            "/plaintext"
+        };
         c.run(batches / 2, per_batch, path, body); // warm-up
         let before = c.allocations();
         c.run(batches, per_batch, path, body);
@@ -227,7 +237,13 @@ fn per_request(engine: EngineChoice) -> [f64; 3] {
 
 fn http2_request_allocations_are_pinned(engine: EngineChoice) {
     let [single, concurrent, post] = per_request(engine);
-    let expected = [12.0, 12.0, 14.0];
+    // What is left, once per stream whatever the traffic: the box of the stream's task
+    // (`Box::pin(task)` in src/connection/h2/mod.rs, `handle_event`), a future of the
+    // application's type that the worker's executor holds as `Pin<Box<dyn Future>>`. The
+    // header list, response headers, body buffers, DATA buffers and the slot's body queue are
+    // pooled per connection; the response fields are encoded from an iterator. Before the pools
+    // it was 12 per GET and 14 per POST.
+    let expected = [1.0, 1.0, 1.0];
     for (what, got, want) in [
         ("GET one at a time", single, expected[0]),
         ("GET 100 in flight", concurrent, expected[1]),

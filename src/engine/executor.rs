@@ -134,6 +134,13 @@ impl Runtime {
         id
     }
 
+    /// Spawns a task that is already boxed (an HTTP/2 stream's): no second box.
+    pub(crate) fn spawn_boxed(&self, task: Pin<Box<dyn Future<Output = ()>>>) -> usize {
+        let id = self.tasks.borrow_mut().insert(Some(task));
+        self.ready.borrow_mut().push_back(id);
+        id
+    }
+
     /// Marks task `id` ready.
     pub(crate) fn wake(&self, id: usize) {
         self.ready.borrow_mut().push_back(id);

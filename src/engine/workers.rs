@@ -482,7 +482,7 @@ impl<A: Application, T: Transport + 'static> ConnectionHost<A, T> {
                             host.app.clone(),
                             connection,
                             input,
-                            &|task| crate::rt::spawn(task).is_ok(),
+                            &|task| executor::with_current(|rt| rt.spawn_boxed(task)).is_some(),
                         )
                         .await;
                         host.requests.set(host.requests.get() + u64::from(requests));

@@ -30,6 +30,7 @@ use super::timeout::Expired;
 use super::{Transport, WorkerContext};
 use crate::app::Application;
 use crate::http::{ConnectionFeature, TlsConnectionFeature};
+use crate::proto::h1::ResponseHeaders;
 use crate::proto::h2::{Connection, ErrorCode, Event, H2Stats};
 
 /// Input held beyond one frame of the largest size we allow (and its header): while the core
@@ -72,9 +73,38 @@ pub(crate) struct Shared {
     tls: Option<Rc<TlsConnectionFeature>>,
     /// Requests started on this connection.
     requests: u32,
+    /// Body queues of finished streams, reused by the next ones (no allocation per stream).
+    spare_bodies: Vec<VecDeque<u8>>,
+    /// Response headers and body buffers of finished streams, reused by the next ones.
+    spare_responses: Vec<(ResponseHeaders, Vec<u8>)>,
 }
 
+/// The most bytes a pooled buffer keeps: a larger one (a big body) is freed with its stream.
+const SPARE_MAX: usize = 64 * 1024;
+
 impl Shared {
+    /// Keeps a finished stream's body queue for a later stream (bounded like the streams).
+    fn recycle_body(&mut self, mut body: VecDeque<u8>) {
+        if body.capacity() > 0
+            && body.capacity() <= SPARE_MAX
+            && self.spare_bodies.len() < self.conn.limits().max_streams_per_connection as usize
+        {
+            body.clear();
+            self.spare_bodies.push(body);
+        }
+    }
+
+    /// Keeps a finished stream's response headers and body buffer for a later stream.
+    fn recycle_response(&mut self, mut headers: ResponseHeaders, mut body: Vec<u8>) {
+        if body.capacity() <= SPARE_MAX
+            && self.spare_responses.len() < self.conn.limits().max_streams_per_connection as usize
+        {
+            headers.clear();
+            body.clear();
+            self.spare_responses.push((headers, body));
+        }
+    }
+
     fn wake_driver(&mut self) {
         if let Some(w) = self.driver.take() {
             w.wake();
@@ -115,6 +145,8 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         connection,
         tls,
         requests: 0,
+        spare_bodies: Vec::new(),
+        spare_responses: Vec::new(),
     }));
     worker.metrics.http2_connection();
     let mut out = worker.take_buffer();
@@ -271,9 +303,11 @@ fn handle_event<A: Application>(
             head,
             end_stream,
         } => {
+            let body = sh.spare_bodies.pop().unwrap_or_default();
             sh.streams.insert(
                 stream_id,
                 StreamSlot {
+                    body,
                     end: end_stream,
                     ..StreamSlot::default()
                 },
@@ -282,7 +316,9 @@ fn handle_event<A: Application>(
             let task = stream::run(app.clone(), shared.clone(), stream_id, head);
             if !spawn(Box::pin(task)) {
                 // Not on a worker (cannot happen on the engines): refuse the stream.
-                sh.streams.remove(&stream_id);
+                if let Some(slot) = sh.streams.remove(&stream_id) {
+                    sh.recycle_body(slot.body);
+                }
                 let _ = sh.conn.reset(stream_id, ErrorCode::REFUSED_STREAM);
             }
         }
@@ -290,15 +326,18 @@ fn handle_event<A: Application>(
             stream_id,
             data,
             end_stream,
-        } => match sh.streams.get_mut(&stream_id) {
-            Some(slot) => {
-                slot.body.extend(data.iter());
-                slot.end |= end_stream;
-                slot.wake();
+        } => {
+            match sh.streams.get_mut(&stream_id) {
+                Some(slot) => {
+                    slot.body.extend(data.iter());
+                    slot.end |= end_stream;
+                    slot.wake();
+                }
+                // The handler is done and reads no more: the window opens again at once.
+                None => sh.conn.release_capacity(stream_id, data.len() as u32),
             }
-            // The handler is done and reads no more: the window opens again at once.
-            None => sh.conn.release_capacity(stream_id, data.len() as u32),
-        },
+            sh.conn.recycle_data(data);
+        }
         Event::Trailers { stream_id, .. } => {
             if let Some(slot) = sh.streams.get_mut(&stream_id) {
                 slot.end = true;

@@ -70,9 +70,19 @@ pub(crate) struct H2Stream {
 
 impl H2Stream {
     fn new(shared: SharedRef, id: u32, head: RequestHead, requests: u32) -> H2Stream {
-        let (connection, tls, limits) = {
-            let sh = shared.borrow();
-            (sh.connection, sh.tls.clone(), sh.worker.limits.clone())
+        let (connection, tls, limits, (headers, body)) = {
+            let mut sh = shared.borrow_mut();
+            // A finished stream's buffers, when there is one (no allocation per stream).
+            let spare = sh
+                .spare_responses
+                .pop()
+                .unwrap_or_else(|| (ResponseHeaders::with_capacity(256, 16), Vec::new()));
+            (
+                sh.connection,
+                sh.tls.clone(),
+                sh.worker.limits.clone(),
+                spare,
+            )
         };
         let path = head.path().unwrap_or(b"");
         let path_end = path.iter().position(|&b| b == b'?').unwrap_or(path.len());
@@ -90,9 +100,9 @@ impl H2Stream {
             body_read: 0,
             body_too_large: false,
             status: 200,
-            headers: ResponseHeaders::with_capacity(256, 16),
+            headers,
             trailers: ResponseTrailers::default(),
-            body: Vec::new(),
+            body,
             body_len: 0,
             flushed: false,
             writing: Writing::NotStarted,
@@ -115,32 +125,31 @@ impl H2Stream {
         let worker = sh.worker.clone();
         let date = worker.date.borrow();
         let (digits, from) = decimal(self.body_len);
-        let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(self.headers.len() + 3);
-        if !self.headers.contains("date") {
-            fields.push((b"date", date.as_bytes()));
-        }
-        if let Some(server) = worker.server_header.as_deref() {
-            if !self.headers.contains("server") {
-                fields.push((b"server", server));
-            }
-        }
+        let date_field = (!self.headers.contains("date")).then(|| (&b"date"[..], date.as_bytes()));
+        let server_field = worker
+            .server_header
+            .as_deref()
+            .filter(|_| !self.headers.contains("server"))
+            .map(|server| (&b"server"[..], server));
         // A response the application wrote whole gets its length (clients use it for
         // progress; HEAD answers carry what GET would have sent).
         let has_body = crate::proto::h1::status_allows_body(self.status);
         // Not with trailers: a length would tell proxies (nginx's grpc_pass) the response ends
         // with its body.
-        if complete
+        let length_field = (complete
             && !self.flushed
             && self.trailers.is_empty()
             && has_body
             && !self.headers.contains("content-length")
-            && (self.body_len > 0 || self.method != Method::Head)
-        {
-            fields.push((b"content-length", &digits[from..]));
-        }
-        fields.extend(self.headers.iter());
-        let r = sh.conn.send_headers(self.id, self.status, &fields, end);
-        drop(fields);
+            && (self.body_len > 0 || self.method != Method::Head))
+            .then(|| (&b"content-length"[..], &digits[from..]));
+        // The fields as an iterator: no list is built (no allocation per response).
+        let fields = date_field
+            .into_iter()
+            .chain(server_field)
+            .chain(length_field)
+            .chain(self.headers.iter());
+        let r = sh.conn.send_headers_iter(self.id, self.status, fields, end);
         drop(date);
         sh.wake_driver();
         self.writing = if end {
@@ -582,6 +591,12 @@ pub(super) async fn run<A: Application>(
             started,
         });
     }
+    let H2Stream {
+        head,
+        headers,
+        body,
+        ..
+    } = s;
     let mut sh = shared.borrow_mut();
     if let Some(slot) = sh.streams.remove(&id) {
         // Body bytes the handler left unread: their window opens again.
@@ -589,6 +604,10 @@ pub(super) async fn run<A: Application>(
         if unread > 0 {
             sh.conn.release_capacity(id, unread);
         }
+        sh.recycle_body(slot.body);
     }
+    // The stream's buffers serve the next streams of the connection.
+    sh.conn.recycle_head(head);
+    sh.recycle_response(headers, body);
     sh.wake_driver();
 }

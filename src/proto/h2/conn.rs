@@ -288,6 +288,11 @@ pub struct Connection {
     block_buf: Vec<u8>,
     list: HeaderList,
     encode_buf: Vec<u8>,
+    /// Header lists given back by [`Connection::recycle_head`], reused for the next requests.
+    spare_lists: Vec<HeaderList>,
+    /// Byte buffers reused for streams' pending data and [`Event::Data`] (given back by
+    /// [`Connection::recycle_data`]).
+    spare_bufs: Vec<Vec<u8>>,
     reset_budget: u32,
     control_budget: u32,
     now: Instant,
@@ -344,6 +349,8 @@ impl Connection {
             block_buf: Vec::new(),
             list: HeaderList::new(),
             encode_buf: Vec::new(),
+            spare_lists: Vec::new(),
+            spare_bufs: Vec::new(),
             reset_budget: limits.reset_budget,
             control_budget: limits.control_frame_budget,
             now,
@@ -519,7 +526,7 @@ impl Connection {
                 }
                 match self.find(stream_id) {
                     Some(i) => {
-                        let s = self.streams.remove(i);
+                        let s = self.remove_stream(i);
                         self.events.push_back(Event::Reset {
                             stream_id,
                             code,
@@ -733,6 +740,7 @@ impl Connection {
                 stream_id: id,
                 trailers: list,
             });
+            self.list = self.spare_lists.pop().unwrap_or_default();
             self.maybe_remove(i);
             return Ok(());
         }
@@ -779,7 +787,7 @@ impl Connection {
             content_length: head.content_length,
             received: 0,
             opened_at: self.now,
-            pending: Vec::new(),
+            pending: self.spare_bufs.pop().unwrap_or_default(),
             trailers: None,
             stalled_since: None,
             wants_capacity: false,
@@ -789,6 +797,9 @@ impl Connection {
             head,
             end_stream: block.end_stream,
         });
+        // The list went with the request: the next one is decoded into one an earlier
+        // request gave back (`recycle_head`), when there is one.
+        self.list = self.spare_lists.pop().unwrap_or_default();
         Ok(())
     }
 
@@ -856,7 +867,11 @@ impl Connection {
         }
         self.events.push_back(Event::Data {
             stream_id: id,
-            data: data.to_vec(),
+            data: {
+                let mut buf = self.spare_bufs.pop().unwrap_or_default();
+                buf.extend_from_slice(data);
+                buf
+            },
             end_stream,
         });
         if end_stream {
@@ -900,6 +915,37 @@ impl Connection {
         }
     }
 
+    /// Removes stream `i`, keeping its data buffer for a later stream.
+    fn remove_stream(&mut self, i: usize) -> Stream {
+        let mut s = self.streams.remove(i);
+        self.recycle_data(std::mem::take(&mut s.pending));
+        s
+    }
+
+    /// Gives back the buffer of an [`Event::Data`] once its bytes are consumed: the next
+    /// streams and DATA events reuse it instead of allocating (at most one per stream the
+    /// connection allows, and none larger than a response buffer is kept).
+    pub fn recycle_data(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() > 0
+            && buf.capacity() <= self.limits.max_response_buffer_size.max(16 * 1024) as usize
+            && self.spare_bufs.len() < self.limits.max_streams_per_connection as usize
+        {
+            buf.clear();
+            self.spare_bufs.push(buf);
+        }
+    }
+
+    /// Gives back a request head once the application is done with it: its header list
+    /// serves a later request without allocating (at most one per stream the connection
+    /// allows).
+    pub fn recycle_head(&mut self, head: RequestHead) {
+        let mut list = head.list;
+        if self.spare_lists.len() < self.limits.max_streams_per_connection as usize {
+            list.clear();
+            self.spare_lists.push(list);
+        }
+    }
+
     /// Removes stream `i` once both directions are over. A response that
     /// ended before the request body did ends the request with
     /// RST_STREAM(NO_ERROR) (RFC 9113 8.1).
@@ -921,7 +967,7 @@ impl Connection {
             frame::encode_rst_stream(s.id, ErrorCode::NO_ERROR, &mut self.out);
             self.stats.resets_sent += 1;
         }
-        self.streams.remove(i);
+        self.remove_stream(i);
         self.reset_budget = (self.reset_budget + 1).min(self.limits.reset_budget);
     }
 
@@ -937,7 +983,7 @@ impl Connection {
         frame::encode_rst_stream(id, code, &mut self.out);
         self.stats.resets_sent += 1;
         if let Some(i) = self.find(id) {
-            self.streams.remove(i);
+            self.remove_stream(i);
             self.events.push_back(Event::Reset {
                 stream_id: id,
                 code,
@@ -976,7 +1022,11 @@ impl Connection {
     /// Encodes a field list after `:status` (or none) into `encode_buf`,
     /// lowercasing names and leaving out connection-specific fields, which
     /// HTTP/2 forbids (RFC 9113 8.2.2).
-    fn encode_block(&mut self, status: Option<u16>, fields: &[(&[u8], &[u8])]) {
+    fn encode_block<'a>(
+        &mut self,
+        status: Option<u16>,
+        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    ) {
         let mut buf = std::mem::take(&mut self.encode_buf);
         buf.clear();
         if let Some(status) = status {
@@ -1007,6 +1057,18 @@ impl Connection {
         stream_id: u32,
         status: u16,
         fields: &[(&[u8], &[u8])],
+        end_stream: bool,
+    ) -> Result<(), SendError> {
+        self.send_headers_iter(stream_id, status, fields.iter().copied(), end_stream)
+    }
+
+    /// [`send_headers`](Self::send_headers) with the fields from an iterator (no list to
+    /// build first).
+    pub fn send_headers_iter<'a>(
+        &mut self,
+        stream_id: u32,
+        status: u16,
+        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
         end_stream: bool,
     ) -> Result<(), SendError> {
         let i = self.stream_for_send(stream_id)?;
@@ -1072,7 +1134,7 @@ impl Connection {
             SendState::Ending | SendState::Done => return Err(SendError::StreamEnded),
             SendState::Open => {}
         }
-        self.encode_block(None, fields);
+        self.encode_block(None, fields.iter().copied());
         let s = &mut self.streams[i];
         s.trailers = Some(self.encode_buf.clone());
         s.send = SendState::Ending;
@@ -1084,7 +1146,7 @@ impl Connection {
     /// Resets `stream_id` (the application abandons it).
     pub fn reset(&mut self, stream_id: u32, code: ErrorCode) -> Result<(), SendError> {
         let i = self.stream_for_send(stream_id)?;
-        self.streams.remove(i);
+        self.remove_stream(i);
         frame::encode_rst_stream(stream_id, code, &mut self.out);
         self.stats.resets_sent += 1;
         self.maybe_finish_drain();
