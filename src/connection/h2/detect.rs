@@ -3,7 +3,8 @@
 use std::future::poll_fn;
 use std::task::Poll;
 
-use crate::connection::{Transport, WorkerContext};
+use crate::connection::timeout::{ConnTimer, Expired};
+use crate::connection::{Transport, WorkerContext, DRAIN_FIRST_REQUEST_GRACE};
 use crate::proto::h2::frame::PREFACE;
 use crate::server::HttpProtocols;
 
@@ -48,11 +49,26 @@ pub(crate) async fn detect<T: Transport>(
         HttpProtocols::Http1AndHttp2 => {}
     }
     let mut buf = worker.take_buffer();
+    // Armed when the server drains before the first byte came.
+    let mut grace: Option<std::rc::Rc<ConnTimer>> = None;
     let result = poll_fn(|cx| loop {
         if buf.is_empty() && worker.draining.get() {
-            // Nothing sent yet and the server drains: HTTP/1.1's grace for a first request
-            // applies.
-            return Poll::Ready(Some(false));
+            // Nothing read yet and the server drains: a connection accepted just before the
+            // drain has its first bytes on the way (an HTTP/2 client its preface and first
+            // request); they get the grace HTTP/1.1 gives a first request, then the connection
+            // closes. Answering the preface as HTTP/1.1 would fail that request.
+            let timer = grace.get_or_insert_with(|| {
+                let timer = worker.heartbeat.timer();
+                timer.set_deadline(
+                    worker.heartbeat.now() + DRAIN_FIRST_REQUEST_GRACE,
+                    Expired::KeepAlive,
+                );
+                timer
+            });
+            timer.register(cx.waker());
+            if timer.take_if(Expired::KeepAlive) {
+                return Poll::Ready(None);
+            }
         }
         let n = buf.len().min(PREFACE.len());
         if buf[..n] != PREFACE[..n] {

@@ -204,6 +204,9 @@ pub(crate) async fn serve<A: Application, T: Transport>(
             worker.metrics.sent(n);
         }
         let closed = sh.conn.is_closed();
+        // Output the core produced while a send was in progress (the GOAWAY of a graceful
+        // stop, a last response) is still to write before the connection may close.
+        let unsent = !sh.conn.output().is_empty();
         let stats = *sh.conn.stats();
         worker.metrics.add_h2(&stats, &reported);
         reported = stats;
@@ -222,7 +225,7 @@ pub(crate) async fn serve<A: Application, T: Transport>(
                 Poll::Pending => sending = true,
             }
         }
-        if closed && !sending && out.is_empty() {
+        if closed && !sending && out.is_empty() && !unsent {
             return Poll::Ready(());
         }
         if eof {
