@@ -31,7 +31,7 @@ use super::{Transport, WorkerContext};
 use crate::app::Application;
 use crate::http::{ConnectionFeature, TlsConnectionFeature};
 use crate::proto::h1::ResponseHeaders;
-use crate::proto::h2::{Connection, ErrorCode, Event, H2Stats};
+use crate::proto::h2::{Connection, ErrorCode, Event, H2Stats, RequestHead};
 
 /// Input held beyond one frame of the largest size we allow (and its header): while the core
 /// does not consume it (output backpressure), nothing more is read.
@@ -62,6 +62,16 @@ impl StreamSlot {
     }
 }
 
+/// A stream task that outlives its request: when the request ends it waits for the next one
+/// of the connection, so a steady stream of requests reuses the tasks (and their boxes).
+#[derive(Default)]
+struct Runner {
+    /// The next request given to this runner.
+    job: Option<(u32, RequestHead)>,
+    /// The runner's task, while it waits for a job.
+    waker: Option<Waker>,
+}
+
 /// What a connection's driver and its streams share (one thread).
 pub(crate) struct Shared {
     conn: Connection,
@@ -77,6 +87,13 @@ pub(crate) struct Shared {
     spare_bodies: Vec<VecDeque<u8>>,
     /// Response headers and body buffers of finished streams, reused by the next ones.
     spare_responses: Vec<(ResponseHeaders, Vec<u8>)>,
+    /// The connection's stream tasks, by index (never more than the most streams that ran at
+    /// once).
+    runners: Vec<Runner>,
+    /// Runners waiting for a request.
+    idle: Vec<usize>,
+    /// The driver has ended: idle runners end too.
+    ended: bool,
 }
 
 /// The most bytes a pooled buffer keeps: a larger one (a big body) is freed with its stream.
@@ -147,6 +164,9 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         requests: 0,
         spare_bodies: Vec::new(),
         spare_responses: Vec::new(),
+        runners: Vec::new(),
+        idle: Vec::new(),
+        ended: false,
     }));
     worker.metrics.http2_connection();
     let mut out = worker.take_buffer();
@@ -285,6 +305,13 @@ pub(crate) async fn serve<A: Application, T: Transport>(
         slot.wake();
     }
     sh.driver = None;
+    // Idle runners end (running ones end after their stream).
+    sh.ended = true;
+    for runner in &mut sh.runners {
+        if let Some(w) = runner.waker.take() {
+            w.wake();
+        }
+    }
     let requests = sh.requests;
     drop(sh);
     worker.give_buffer(out);
@@ -316,8 +343,20 @@ fn handle_event<A: Application>(
                 },
             );
             sh.requests += 1;
-            let task = stream::run(app.clone(), shared.clone(), stream_id, head);
+            if let Some(r) = sh.idle.pop() {
+                // A runner waits: it takes the request (no task to spawn, nothing allocated).
+                let runner = &mut sh.runners[r];
+                runner.job = Some((stream_id, head));
+                if let Some(w) = runner.waker.take() {
+                    w.wake();
+                }
+                return;
+            }
+            let r = sh.runners.len();
+            sh.runners.push(Runner::default());
+            let task = runner(app.clone(), shared.clone(), r, stream_id, head);
             if !spawn(Box::pin(task)) {
+                sh.runners.pop();
                 // Not on a worker (cannot happen on the engines): refuse the stream.
                 if let Some(slot) = sh.streams.remove(&stream_id) {
                     sh.recycle_body(slot.body);
@@ -361,6 +400,41 @@ fn handle_event<A: Application>(
             }
         }
         Event::PingAck { .. } | Event::GoAway { .. } | Event::Closed { .. } => {}
+    }
+}
+
+/// A stream task: runs the request it was spawned for, then each request the driver gives it,
+/// until the connection ends.
+async fn runner<A: Application>(
+    app: Arc<A>,
+    shared: SharedRef,
+    r: usize,
+    mut id: u32,
+    mut head: RequestHead,
+) {
+    loop {
+        stream::run(app.clone(), shared.clone(), id, head).await;
+        shared.borrow_mut().idle.push(r);
+        let next = poll_fn(|cx| {
+            let mut sh = shared.borrow_mut();
+            if let Some(job) = sh.runners[r].job.take() {
+                return Poll::Ready(Some(job));
+            }
+            if sh.ended {
+                return Poll::Ready(None);
+            }
+            let runner = &mut sh.runners[r];
+            match &runner.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => runner.waker = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await;
+        match next {
+            Some((next_id, next_head)) => (id, head) = (next_id, next_head),
+            None => return,
+        }
     }
 }
 
