@@ -169,9 +169,10 @@ fn conversation_is_byte_exact() {
         .unwrap();
     assert_eq!(c.send_data(1, b"hello", true), Ok(5));
     let want = hex(concat!(
-        // SETTINGS: table 4096, 100 streams, window 768 KiB, frame 16384, list 32 KiB.
-        "00001e 04 00 00000000",
-        "0001 00001000 0003 00000064 0004 000c0000 0005 00004000 0006 00008000",
+        // SETTINGS: table 4096, 100 streams, window 768 KiB, frame 16384, list 32 KiB,
+        // extended CONNECT (RFC 8441).
+        "000024 04 00 00000000",
+        "0001 00001000 0003 00000064 0004 000c0000 0005 00004000 0006 00008000 0008 00000001",
         // WINDOW_UPDATE connection +983041 (1 MiB - 65535).
         "000004 08 00 00000000 000f0001",
         // SETTINGS ACK.
@@ -1405,4 +1406,170 @@ fn a_self_dependent_stream_is_reset_and_hpack_stays_in_step() {
         head.headers().collect::<Vec<_>>(),
         [(&b"x-a"[..], &b"b"[..])]
     );
+}
+
+/// An extended CONNECT (RFC 8441 4) as RFC 8441 5.1's example sends it.
+const WS_CONNECT: &[(&[u8], &[u8])] = &[
+    (b":method", b"CONNECT"),
+    (b":protocol", b"websocket"),
+    (b":scheme", b"https"),
+    (b":path", b"/chat"),
+    (b":authority", b"server.example.com"),
+    (b"sec-websocket-version", b"13"),
+];
+
+/// The server's first SETTINGS: its parameters.
+fn server_settings(c: &mut Connection) -> Vec<(u16, u32)> {
+    let f = take(c);
+    let (h, p) = &f[0];
+    assert_eq!(h.kind, kind::SETTINGS);
+    frame::settings(p).collect()
+}
+
+#[test]
+fn extended_connect_is_announced_and_accepted() {
+    let mut c = conn();
+    assert!(server_settings(&mut c).contains(&(setting::ENABLE_CONNECT_PROTOCOL, 1)));
+    let ev = feed(&mut c, &Client::new().headers(1, WS_CONNECT, false).buf);
+    let [Event::Request {
+        stream_id: 1,
+        head,
+        end_stream: false,
+    }] = &ev[..]
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(head.method(), b"CONNECT");
+    assert_eq!(head.protocol(), Some(&b"websocket"[..]));
+    assert_eq!(head.path(), Some(&b"/chat"[..]));
+    assert_eq!(head.scheme(), Some(&b"https"[..]));
+    assert_eq!(head.authority(), Some(&b"server.example.com"[..]));
+    assert_eq!(head.headers().count(), 1);
+    // 200 without END_STREAM, then DATA both ways: a tunnel.
+    c.send_headers(1, 200, &[], false).unwrap();
+    let ev = feed(&mut c, &Client::default().data(1, b"\x81\x80abcd", false).buf);
+    assert!(matches!(&ev[..], [Event::Data { stream_id: 1, .. }]), "{ev:?}");
+    assert_eq!(c.send_data(1, b"\x81\x00", false), Ok(2));
+    // An idle tunnel is not a slow request body: no minimum rate (which would reset it
+    // after 5 s).
+    take(&mut c);
+    c.tick(t0() + Duration::from_secs(60));
+    assert!(errors(&take(&mut c)).is_empty());
+    assert_eq!(c.open_streams(), 1);
+    // END_STREAM both ways ends it.
+    assert_eq!(c.send_data(1, b"", true), Ok(0));
+    feed(&mut c, &Client::default().data(1, b"", true).buf);
+    assert_eq!(c.open_streams(), 0);
+    assert!(errors(&take(&mut c)).is_empty());
+}
+
+#[test]
+fn extended_connect_needs_the_setting_and_its_pseudo_headers() {
+    type F = &'static [(&'static [u8], &'static [u8])];
+    // Not enabled: `:protocol` is an unknown pseudo-header, and the setting is not sent.
+    let mut c = Connection::new(
+        Http2Limits {
+            enable_connect_protocol: false,
+            ..Http2Limits::default()
+        },
+        t0(),
+    );
+    assert!(!server_settings(&mut c)
+        .iter()
+        .any(|&(id, _)| id == setting::ENABLE_CONNECT_PROTOCOL));
+    let ev = feed(&mut c, &Client::new().headers(1, WS_CONNECT, false).buf);
+    assert!(ev.is_empty(), "{ev:?}");
+    assert_eq!(
+        errors(&take(&mut c)),
+        [rst(1, ErrorCode::PROTOCOL_ERROR)]
+    );
+    // A plain CONNECT keeps its rules there.
+    let ev = feed(
+        &mut c,
+        &Client::default()
+            .headers(3, &[(b":method", b"CONNECT"), (b":authority", b"h:1")], false)
+            .buf,
+    );
+    assert!(matches!(&ev[..], [Event::Request { head, .. }] if head.protocol().is_none()));
+    let bad: &[(&str, F)] = &[
+        (
+            ":protocol on GET",
+            &[
+                (b":method", b"GET"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"http"),
+                (b":path", b"/"),
+                (b":authority", b"x"),
+            ],
+        ),
+        (
+            "extended CONNECT without :path",
+            &[
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"http"),
+                (b":authority", b"x"),
+            ],
+        ),
+        (
+            "extended CONNECT without :scheme",
+            &[
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":path", b"/"),
+                (b":authority", b"x"),
+            ],
+        ),
+        (
+            "extended CONNECT without :authority",
+            &[
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"http"),
+                (b":path", b"/"),
+            ],
+        ),
+        (
+            "empty :protocol",
+            &[
+                (b":method", b"CONNECT"),
+                (b":protocol", b""),
+                (b":scheme", b"http"),
+                (b":path", b"/"),
+                (b":authority", b"x"),
+            ],
+        ),
+        (
+            ":protocol twice",
+            &[
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"http"),
+                (b":path", b"/"),
+                (b":authority", b"x"),
+            ],
+        ),
+    ];
+    for (name, fields) in bad {
+        let mut c = conn();
+        let ev = feed(&mut c, &Client::new().headers(1, fields, false).buf);
+        assert!(ev.is_empty(), "{name}: {ev:?}");
+        let errs = errors(&take(&mut c));
+        assert!(errs.ends_with(&[rst(1, ErrorCode::PROTOCOL_ERROR)]), "{name}: {errs:?}");
+    }
+}
+
+#[test]
+fn a_client_setting_enable_connect_protocol_above_one_is_a_connection_error() {
+    let mut c = conn();
+    take(&mut c);
+    feed(
+        &mut c,
+        &Client::new()
+            .settings(&[(setting::ENABLE_CONNECT_PROTOCOL, 2)])
+            .buf,
+    );
+    let errs = errors(&take(&mut c));
+    assert_eq!(errs, [goaway(0, ErrorCode::PROTOCOL_ERROR)]);
 }
