@@ -1277,7 +1277,7 @@ proptest! {
 
 /// What the Python `h2` client (4.x) sends for a GET and a POST with a body:
 /// Huffman strings, dynamic table insertions and references, its own
-/// SETTINGS (ENABLE_CONNECT_PROTOCOL included, which we ignore).
+/// SETTINGS (ENABLE_CONNECT_PROTOCOL = 0 included: what the client allows, which we ignore).
 const PYTHON_H2_CLIENT: &str = "505249202a20485454502f322e300d0a0d0a534d0d0a0d0a00002a04000000000000010000100000020000000100040000ffff0005000040000008000000000003000000640006000100000000240105000000018244886272d141ffcf30078741882f91d35d055c87a77a87afd2673d4b4e2f5383f963e700000e01040000000383448460a49cff87c1c05c82087f00000b00010000000368656c6c6f20776f726c64";
 
 /// Our answer to [`PYTHON_H2_CLIENT`]; checked once by feeding it to the
@@ -1456,11 +1456,18 @@ fn extended_connect_is_announced_and_accepted() {
     c.tick(t0() + Duration::from_secs(60));
     assert!(errors(&take(&mut c)).is_empty());
     assert_eq!(c.open_streams(), 1);
-    // END_STREAM both ways ends it.
-    assert_eq!(c.send_data(1, b"", true), Ok(0));
+    // END_STREAM both ways ends it (the client's first: a half-closed tunnel still sends).
     feed(&mut c, &Client::default().data(1, b"", true).buf);
+    assert_eq!(c.send_data(1, b"\x88\x00", true), Ok(2));
     assert_eq!(c.open_streams(), 0);
     assert!(errors(&take(&mut c)).is_empty());
+    // The server's first: the rest of the client's side is cut short with
+    // RST_STREAM(NO_ERROR) (RFC 9113 8.1), as for any request whose response is complete.
+    feed(&mut c, &Client::default().headers(3, WS_CONNECT, false).buf);
+    c.send_headers(3, 200, &[], false).unwrap();
+    assert_eq!(c.send_data(3, b"", true), Ok(0));
+    assert_eq!(errors(&take(&mut c)), [rst(3, ErrorCode::NO_ERROR)]);
+    assert_eq!(c.open_streams(), 0);
 }
 
 #[test]
