@@ -951,7 +951,7 @@ fn run_h2_client(mode: &str, addr: SocketAddr) -> Vec<String> {
 /// `Sec-WebSocket-Accept`, the chosen subprotocol), echoes masked frames carried in DATA frames
 /// (one frame split across DATA frames, a fragmented message with a Ping between, 100 KB past
 /// the 64 KiB windows), completes the close handshake and ends the stream; a second WebSocket
-/// runs on the same connection. The metrics count them as HTTP/1.1 WebSockets.
+/// runs on the same connection, with permessage-deflate negotiated in the `200`. The metrics count them as HTTP/1.1 WebSockets.
 fn h2_extended_connect_echo(engine: EngineChoice) {
     let (server, addr) = start_with(engine, DemoApp, options());
     let lines = run_h2_client("echo", addr);
@@ -970,7 +970,8 @@ fn h2_extended_connect_echo(engine: EngineChoice) {
             "binary=2:100000:True",
             "close=8:1000",
             "end_stream=True",
-            "second=1:again",
+            "extensions=permessage-deflate",
+            "second=65:True",
             "ok",
         ]
     );

@@ -27,11 +27,12 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.settings
+import zlib
 
 
-def ws_frame(opcode, payload, fin=True):
+def ws_frame(opcode, payload, fin=True, rsv1=False):
     """A masked client frame."""
-    head = bytes([(0x80 if fin else 0) | opcode])
+    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode])
     n = len(payload)
     if n < 126:
         head += bytes([0x80 | n])
@@ -48,6 +49,8 @@ def parse_ws(buf):
     if len(buf) < 2:
         return None
     fin, opcode = buf[0] & 0x80, buf[0] & 0x0F
+    if buf[0] & 0x40:
+        opcode |= 0x40  # RSV1: a compressed message (permessage-deflate)
     if buf[1] & 0x80:
         raise SystemExit("error: the server masked a frame")
     n, pos = buf[1] & 0x7F, 2
@@ -149,7 +152,7 @@ class Client:
                 return None, b""
             fin, op, payload, rest = f
             self.data[sid] = rest
-            if op >= 8 and op != 0:
+            if op & 0x0F >= 8:
                 return op, payload
             opcode = op if opcode is None else opcode
             parts += payload
@@ -198,11 +201,16 @@ def echo(port):
     print(f"close={op}:{code}")
     c.pump(lambda: 1 in c.ended or 1 in c.resets)
     print(f"end_stream={1 in c.ended}")
-    # The connection goes on: another WebSocket on stream 3.
-    c.connect(3)
-    c.send(3, ws_frame(1, b"again"))
+    # The connection goes on: another WebSocket on stream 3, with permessage-deflate.
+    c.connect(3, extra=[(b"sec-websocket-extensions", b"permessage-deflate")])
+    print(f"extensions={c.responses[3].get('sec-websocket-extensions', '-')}")
+    deflate = zlib.compressobj(wbits=-15)
+    body = deflate.compress(b"again " * 50) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    c.send(3, ws_frame(1, body[:-4], rsv1=True))
     op, p = c.message(3)
-    print(f"second={op}:{p.decode()}")
+    if op & 0x40:
+        p = zlib.decompressobj(wbits=-15).decompress(p + b"\x00\x00\xff\xff")
+    print(f"second={op}:{p.decode() == 'again ' * 50}")
     c.send(3, ws_frame(8, struct.pack(">H", 1000)))
     c.message(3)
     c.pump(lambda: 3 in c.ended or 3 in c.resets)
