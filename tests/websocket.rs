@@ -46,6 +46,7 @@ engine_tests!(
     h2_extended_connect_echo,
     h2_bad_version_and_setting_off,
     h2_reset_stream_is_1006,
+    h2_client_that_never_reads,
 );
 
 fn options() -> ServerOptions {
@@ -1023,4 +1024,24 @@ fn h2_reset_stream_is_1006(engine: EngineChoice) {
         let ws = metrics_of(&server).snapshot().websocket;
         ws.closes_with(1006) == 1 && ws.closes_with(1000) == 1
     });
+}
+
+/// A client that never reads an HTTP/2 WebSocket: the stream's and the connection's windows
+/// (64 KiB each by default) fill, the application's sends wait (what is held is bounded by the
+/// windows, the stream's response buffer and the socket's output limit), and the keep-alive
+/// Pong timeout ends the socket with 1006.
+fn h2_client_that_never_reads(engine: EngineChoice) {
+    let mut o = options();
+    o.limits.websocket.keep_alive_interval = Some(Duration::from_millis(200));
+    o.limits.websocket.keep_alive_timeout = Some(Duration::from_millis(500));
+    let app = Pusher::default();
+    let (_server, addr) = start_with(engine, app.clone(), o);
+    let client = std::thread::spawn(move || run_h2_client("noread", addr));
+    eventually("the sender gives up", || app.0.lock().unwrap().is_some());
+    let (sent, err) = app.0.lock().unwrap().clone().unwrap();
+    println!("sent {sent} bytes to an HTTP/2 client that never reads, then: {err}");
+    // 64 KiB window + 64 KiB stream buffer + 1 MiB WebSocket output + one 64 KiB message.
+    assert!(sent < 2 << 20, "{sent}");
+    assert!(err.contains("1006") && err.contains("keep-alive"), "{err}");
+    assert_eq!(client.join().unwrap(), ["status=200", "ok"]);
 }

@@ -17,11 +17,13 @@ Modes:
               (PROTOCOL_ERROR), a GET on the same connection still works
   reset       open a WebSocket, then RST_STREAM(CANCEL) it; another one on the same
               connection closes normally
+  noread      open a WebSocket and read nothing for 3 s (the server's sends must wait)
 """
 import os
 import socket
 import struct
 import sys
+import time
 
 import h2.config
 import h2.connection
@@ -259,7 +261,18 @@ def reset(port):
     print("ok")
 
 
+def noread(port):
+    c = Client(port)
+    c.connect(1)
+    print(f"status={c.responses[1][':status']}")
+    # Never read: the windows stay closed once full, the server's sends must wait.
+    time.sleep(3)
+    print("ok")
+
+
 if __name__ == "__main__":
-    {"echo": echo, "badversion": badversion, "disabled": disabled, "reset": reset}[sys.argv[1]](
+    modes = {"echo": echo, "badversion": badversion, "disabled": disabled, "reset": reset}
+    modes["noread"] = noread
+    modes[sys.argv[1]](
         int(sys.argv[2])
     )
