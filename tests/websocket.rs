@@ -47,6 +47,7 @@ engine_tests!(
     h2_bad_version_and_setting_off,
     h2_reset_stream_is_1006,
     h2_client_that_never_reads,
+    h2_upgraded_connection_limit,
 );
 
 fn options() -> ServerOptions {
@@ -993,7 +994,13 @@ fn h2_bad_version_and_setting_off(engine: EngineChoice) {
         run_h2_client("badversion", addr),
         ["status=400", "version=13", "ok"]
     );
-    assert_eq!(metrics_of(&server).snapshot().websocket.handshake_rejections, 1);
+    assert_eq!(
+        metrics_of(&server)
+            .snapshot()
+            .websocket
+            .handshake_rejections,
+        1
+    );
     drop(server);
     let mut o = options();
     o.limits.http2.enable_connect_protocol = false;
@@ -1044,4 +1051,24 @@ fn h2_client_that_never_reads(engine: EngineChoice) {
     assert!(sent < 2 << 20, "{sent}");
     assert!(err.contains("1006") && err.contains("keep-alive"), "{err}");
     assert_eq!(client.join().unwrap(), ["status=200", "ok"]);
+}
+
+/// HTTP/2 WebSocket streams count against `max-upgraded-connections` as upgraded HTTP/1.1
+/// connections do: `503` with `Retry-After` and no WebSocket fields at the limit, and the slot
+/// is free again once a socket's handler returned.
+fn h2_upgraded_connection_limit(engine: EngineChoice) {
+    let mut o = options();
+    o.limits.max_concurrent_upgraded_connections = Some(1);
+    let (server, addr) = start_with(engine, DemoApp, o);
+    assert_eq!(
+        run_h2_client("limit", addr),
+        ["first=200", "second=503:1:-", "third=200", "ok"]
+    );
+    assert_eq!(
+        metrics_of(&server)
+            .snapshot()
+            .websocket
+            .handshake_rejections,
+        1
+    );
 }

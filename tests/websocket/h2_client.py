@@ -17,6 +17,8 @@ Modes:
               (PROTOCOL_ERROR), a GET on the same connection still works
   reset       open a WebSocket, then RST_STREAM(CANCEL) it; another one on the same
               connection closes normally
+  limit       against max-upgraded-connections 1: a second WebSocket gets 503, a third one
+              after the first closed gets 200
   noread      open a WebSocket and read nothing for 3 s (the server's sends must wait)
 """
 import os
@@ -261,6 +263,28 @@ def reset(port):
     print("ok")
 
 
+def limit(port):
+    c = Client(port)
+    c.connect(1)
+    print(f"first={c.responses[1][':status']}")
+    c.connect(3)
+    r = c.responses[3]
+    print(f"second={r[':status']}:{r.get('retry-after', '-')}:{r.get('sec-websocket-protocol', '-')}")
+    c.pump(lambda: 3 in c.ended or 3 in c.resets)
+    # The first one closes: its slot is free again.
+    c.send(1, ws_frame(8, struct.pack(">H", 1000)))
+    c.message(1)
+    c.pump(lambda: 1 in c.ended or 1 in c.resets)
+    for _ in range(100):
+        c.connect(c.conn.get_next_available_stream_id())
+        sid = max(c.responses)
+        if c.responses[sid][":status"] == "200":
+            break
+        time.sleep(0.05)
+    print(f"third={c.responses[sid][':status']}")
+    print("ok")
+
+
 def noread(port):
     c = Client(port)
     c.connect(1)
@@ -273,6 +297,7 @@ def noread(port):
 if __name__ == "__main__":
     modes = {"echo": echo, "badversion": badversion, "disabled": disabled, "reset": reset}
     modes["noread"] = noread
+    modes["limit"] = limit
     modes[sys.argv[1]](
         int(sys.argv[2])
     )

@@ -1447,8 +1447,14 @@ fn extended_connect_is_announced_and_accepted() {
     assert_eq!(head.headers().count(), 1);
     // 200 without END_STREAM, then DATA both ways: a tunnel.
     c.send_headers(1, 200, &[], false).unwrap();
-    let ev = feed(&mut c, &Client::default().data(1, b"\x81\x80abcd", false).buf);
-    assert!(matches!(&ev[..], [Event::Data { stream_id: 1, .. }]), "{ev:?}");
+    let ev = feed(
+        &mut c,
+        &Client::default().data(1, b"\x81\x80abcd", false).buf,
+    );
+    assert!(
+        matches!(&ev[..], [Event::Data { stream_id: 1, .. }]),
+        "{ev:?}"
+    );
     assert_eq!(c.send_data(1, b"\x81\x00", false), Ok(2));
     // An idle tunnel is not a slow request body: no minimum rate (which would reset it
     // after 5 s).
@@ -1486,15 +1492,16 @@ fn extended_connect_needs_the_setting_and_its_pseudo_headers() {
         .any(|&(id, _)| id == setting::ENABLE_CONNECT_PROTOCOL));
     let ev = feed(&mut c, &Client::new().headers(1, WS_CONNECT, false).buf);
     assert!(ev.is_empty(), "{ev:?}");
-    assert_eq!(
-        errors(&take(&mut c)),
-        [rst(1, ErrorCode::PROTOCOL_ERROR)]
-    );
+    assert_eq!(errors(&take(&mut c)), [rst(1, ErrorCode::PROTOCOL_ERROR)]);
     // A plain CONNECT keeps its rules there.
     let ev = feed(
         &mut c,
         &Client::default()
-            .headers(3, &[(b":method", b"CONNECT"), (b":authority", b"h:1")], false)
+            .headers(
+                3,
+                &[(b":method", b"CONNECT"), (b":authority", b"h:1")],
+                false,
+            )
             .buf,
     );
     assert!(matches!(&ev[..], [Event::Request { head, .. }] if head.protocol().is_none()));
@@ -1563,7 +1570,10 @@ fn extended_connect_needs_the_setting_and_its_pseudo_headers() {
         let ev = feed(&mut c, &Client::new().headers(1, fields, false).buf);
         assert!(ev.is_empty(), "{name}: {ev:?}");
         let errs = errors(&take(&mut c));
-        assert!(errs.ends_with(&[rst(1, ErrorCode::PROTOCOL_ERROR)]), "{name}: {errs:?}");
+        assert!(
+            errs.ends_with(&[rst(1, ErrorCode::PROTOCOL_ERROR)]),
+            "{name}: {errs:?}"
+        );
     }
 }
 
