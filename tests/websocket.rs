@@ -48,6 +48,7 @@ engine_tests!(
     h2_reset_stream_is_1006,
     h2_client_that_never_reads,
     h2_upgraded_connection_limit,
+    h2_over_tls,
 );
 
 fn options() -> ServerOptions {
@@ -1071,4 +1072,40 @@ fn h2_upgraded_connection_limit(engine: EngineChoice) {
             .handshake_rejections,
         1
     );
+}
+
+/// RFC 8441 over TLS: HTTP/2 chosen by ALPN, the same extended CONNECT, echo and close.
+fn h2_over_tls(engine: EngineChoice) {
+    use peregrine::server::{CertificateFiles, TlsOptions};
+    let dir = std::env::temp_dir().join(format!(
+        "peregrine-ws-h2-tls-{}-{engine:?}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let files = CertificateFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+    let mut o = options();
+    o.urls.clear();
+    o.endpoints.push(
+        peregrine::server::Endpoint::new("secure", "https://127.0.0.1:0")
+            .tls(TlsOptions::new(files)),
+    );
+    let (server, addr) = start_with(engine, DemoApp, o);
+    assert_eq!(
+        run_h2_client("tls", addr),
+        [
+            "alpn=h2",
+            "setting=1",
+            "status=200",
+            "echo=1:over TLS",
+            "close=8:1000",
+            "ok"
+        ]
+    );
+    eventually("closed with 1000", || {
+        metrics_of(&server).snapshot().websocket.closes_with(1000) == 1
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -19,10 +19,12 @@ Modes:
               connection closes normally
   limit       against max-upgraded-connections 1: a second WebSocket gets 503, a third one
               after the first closed gets 200
+  tls         over TLS with ALPN h2: the setting, an echo, the close handshake
   noread      open a WebSocket and read nothing for 3 s (the server's sends must wait)
 """
 import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -72,8 +74,17 @@ def parse_ws(buf):
 
 
 class Client:
-    def __init__(self, port, validate=True):
+    def __init__(self, port, validate=True, tls=False):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.alpn = None
+        if tls:
+            # A self-signed test certificate: no verification; HTTP/2 chosen by ALPN.
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["h2"])
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+            self.alpn = self.sock.selected_alpn_protocol()
         config = h2.config.H2Configuration(
             client_side=True, header_encoding=None, validate_outbound_headers=validate
         )
@@ -285,6 +296,23 @@ def limit(port):
     print("ok")
 
 
+def tls(port):
+    c = Client(port, tls=True)
+    print(f"alpn={c.alpn}")
+    c.pump(lambda: c.settings is not None)
+    print(f"setting={c.settings.get(int(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL), 0)}")
+    c.connect(1)
+    print(f"status={c.responses[1][':status']}")
+    c.send(1, ws_frame(1, b"over TLS"))
+    op, p = c.message(1)
+    print(f"echo={op}:{p.decode()}")
+    c.send(1, ws_frame(8, struct.pack(">H", 1000)))
+    op, p = c.message(1)
+    print(f"close={op}:{struct.unpack('>H', p[:2])[0]}")
+    c.pump(lambda: 1 in c.ended or 1 in c.resets)
+    print("ok")
+
+
 def noread(port):
     c = Client(port)
     c.connect(1)
@@ -298,6 +326,7 @@ if __name__ == "__main__":
     modes = {"echo": echo, "badversion": badversion, "disabled": disabled, "reset": reset}
     modes["noread"] = noread
     modes["limit"] = limit
+    modes["tls"] = tls
     modes[sys.argv[1]](
         int(sys.argv[2])
     )
