@@ -209,6 +209,10 @@ H2_SETTINGS = h2_frame(4, 0, 0, b"\x00\x04\x00\x00\x00\x64")   # initial window 
 # GET http / :authority a (static 2, 6, 4; literal with indexing of name 1).
 H2_GET = b"\x82\x86\x84\x41\x01a"
 H2_POST = b"\x83\x86\x84\x41\x01a\x0f\x0d\x01\x35"   # POST, content-length: 5
+# CONNECT (literal, indexed name :method), http, /, :authority a, :protocol websocket and
+# sec-websocket-version 13 (literals with new names).
+H2_CONNECT_WS = (b"\x02\x07CONNECT\x86\x84\x41\x01a\x00\x09:protocol\x09websocket"
+                 b"\x00\x15sec-websocket-version\x0213")
 PYTHON_H2 = bytes.fromhex(
     "00002a04000000000000010000100000020000000100040000ffff0005000040000008000000000003000000"
     "640006000100000000240105000000018244886272d141ffcf30078741882f91d35d055c87a77a87afd2673d"
@@ -238,6 +242,11 @@ H2 = {
     "bad_content_length": H2_SETTINGS + h2_frame(1, 4, 1, H2_POST) + h2_frame(0, 1, 1, b"toolong"),
     "huffman": H2_SETTINGS + h2_frame(1, 5, 1, b"\x82\x86\x84\x41\x8c" + bytes.fromhex("f1e3c2e5f23a6ba0ab90f4ff")),
     "bad_preface_frame": h2_frame(6, 0, 0, b"\x00" * 8),
+    # RFC 8441: an extended CONNECT (a WebSocket), a masked text frame in DATA, END_STREAM;
+    # and `:protocol` on a GET (malformed).
+    "extended_connect": H2_SETTINGS + h2_frame(1, 4, 1, H2_CONNECT_WS)
+                        + h2_frame(0, 0, 1, b"\x81\x82\x37\xfa\x21\x3d\x5f\x93") + h2_frame(0, 1, 1),
+    "protocol_on_get": H2_SETTINGS + h2_frame(1, 5, 1, H2_GET + b"\x00\x09:protocol\x09websocket"),
 }
 for name, data in H2.items():
     write("h2", name, b"\x00" + data)

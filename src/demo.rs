@@ -9,7 +9,7 @@
 //! | `/upload` | POST, PUT | the request body read to its end (not kept), then `length` and `fnv1a64` (its [FNV-1a] 64-bit hash in hex) lines (`text/plain`) |
 //! | `/whoami` | GET, HEAD | what the application sees of the request: `remote_addr`, `scheme` and `host` lines (`text/plain`), e.g. behind a proxy with `--forwarded-headers` |
 //! | `/bytes/N` | GET, HEAD | `N` bytes (at most [`MAX_BYTES`], 1 GiB), byte `i` being `i % 256`, streamed in 16 KiB pieces (`application/octet-stream`) |
-//! | `/ws` | GET (WebSocket) | a WebSocket echoing every text and binary message (subprotocol `echo` when offered, permessage-deflate when offered, the server's `ws-*` limits); `Close` is answered; a request that is not a valid WebSocket handshake gets `400`, `403` or `426` |
+//! | `/ws` | GET (WebSocket), or CONNECT with `:protocol websocket` over HTTP/2 (RFC 8441) | a WebSocket echoing every text and binary message (subprotocol `echo` when offered, permessage-deflate when offered, the server's `ws-*` limits); `Close` is answered; a request that is not a valid WebSocket handshake gets `400`, `403` or `426` (`400` over HTTP/2) |
 //!
 //! Other paths get `404` (so does `/bytes/N` with `N` not a decimal number up to [`MAX_BYTES`]);
 //! other methods on these paths get `405` with `Allow`.

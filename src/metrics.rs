@@ -86,7 +86,7 @@ struct WebSocketCounters {
 /// WebSocket counters at one moment (part of [`WorkerSnapshot`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WebSocketSnapshot {
-    /// WebSockets accepted (`101` sent).
+    /// WebSockets accepted (`101` sent, or `200` to an HTTP/2 extended CONNECT).
     pub opened: u64,
     /// WebSockets ended (the application returned or dropped the socket).
     pub closed: u64,

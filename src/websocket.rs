@@ -20,9 +20,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use crate::http::{HttpContext, UpgradeFeature, Version};
+use crate::http::{ConnectProtocol, HttpContext, UpgradeFeature, Version};
 use crate::metrics::WorkerMetrics;
-use crate::proto::ws::{accept, Connection, Event, HandshakeConfig, HandshakeRequest, Timeout};
+use crate::proto::ws::{
+    accept, accept_extended_connect, Connection, Event, HandshakeConfig, HandshakeRequest, Timeout,
+};
 use crate::rt::{sleep, Sleep};
 
 pub use crate::proto::ws::{CloseCode, MessageKind, Rejection, SendError, State, WebSocketLimits};
@@ -194,9 +196,14 @@ impl std::error::Error for WebSocketError {}
 
 impl<'a> HttpContext<'a> {
     /// Whether the request asks for a WebSocket: `GET` with an `Upgrade` field naming
-    /// `websocket` (the rest is checked by [`accept_websocket`](Self::accept_websocket), which
-    /// answers a malformed handshake itself).
+    /// `websocket`, or an HTTP/2 extended CONNECT with `:protocol = websocket` (RFC 8441 4;
+    /// see [`ConnectProtocol`]). The rest is checked by
+    /// [`accept_websocket`](Self::accept_websocket), which answers a malformed handshake
+    /// itself.
     pub fn is_websocket_request(&self) -> bool {
+        if let Some(ConnectProtocol(p)) = self.features().get::<ConnectProtocol>() {
+            return self.request().method_str() == "CONNECT" && p.eq_ignore_ascii_case("websocket");
+        }
         if self.request().method_str() != "GET" {
             return false;
         }
@@ -215,6 +222,14 @@ impl<'a> HttpContext<'a> {
     /// returns the socket. On failure the response is set (see [`AcceptError`]) and the handler
     /// should return. The connection counts against `max_concurrent_upgraded_connections`
     /// until the handler returns.
+    ///
+    /// Over HTTP/2 (RFC 8441) the request is an extended CONNECT: the answer is `200` with
+    /// only the negotiated `Sec-WebSocket-Protocol` / `Sec-WebSocket-Extensions` (no key, no
+    /// `Sec-WebSocket-Accept`), a wrong version gets `400` (HTTP/2 has no `426`), and the
+    /// socket runs over the stream's DATA frames: the same [`WebSocket`], with the stream's
+    /// flow control as back-pressure, END_STREAM when the handler returns, and 1006 when the
+    /// client resets the stream. The stream, not the connection, counts against
+    /// `max_concurrent_upgraded_connections`.
     pub async fn accept_websocket(
         &mut self,
         options: &WebSocketOptions,
@@ -231,6 +246,8 @@ impl<'a> HttpContext<'a> {
             let _ = http.set_header("Content-Type", "text/plain; charset=utf-8");
             http.write(body.as_bytes());
         };
+        // An HTTP/2 extended CONNECT (RFC 8441) carries its `:protocol` as a feature.
+        let h2 = self.features().get::<ConnectProtocol>().cloned();
         let accepted = {
             let r = self.request();
             let headers: Vec<(&[u8], &[u8])> = (0..r.header_count())
@@ -244,13 +261,20 @@ impl<'a> HttpContext<'a> {
                 },
                 headers: &headers,
             };
-            accept(&req, &options.handshake())
+            match &h2 {
+                Some(p) => accept_extended_connect(&req, p.0.as_bytes(), &options.handshake()),
+                None => accept(&req, &options.handshake()),
+            }
         };
         let accepted = match accepted {
             Ok(a) => a,
             Err(r) => {
                 let body = format!("WebSocket handshake refused: {r:?}\n");
-                rejected(self, r.status(), r.response_headers(), &body);
+                if h2.is_some() {
+                    rejected(self, r.h2_status(), r.h2_response_headers(), &body);
+                } else {
+                    rejected(self, r.status(), r.response_headers(), &body);
+                }
                 return Err(AcceptError::Handshake(r));
             }
         };
@@ -266,7 +290,12 @@ impl<'a> HttpContext<'a> {
             rejected(self, 400, &[], "a WebSocket request cannot have a body\n");
             return Err(AcceptError::HasBody);
         }
-        for (name, value) in accepted.response_headers() {
+        let fields = if h2.is_some() {
+            accepted.negotiated_headers()
+        } else {
+            accepted.response_headers()
+        };
+        for (name, value) in fields {
             let _ = self.set_header(name, value);
         }
         if let Err(e) = self.upgrade().await.map(drop) {

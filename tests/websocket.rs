@@ -43,6 +43,12 @@ engine_tests!(
     python_websockets_client,
     tungstenite_client,
     python_and_tungstenite_through_nginx,
+    h2_extended_connect_echo,
+    h2_bad_version_and_setting_off,
+    h2_reset_stream_is_1006,
+    h2_client_that_never_reads,
+    h2_upgraded_connection_limit,
+    h2_over_tls,
 );
 
 fn options() -> ServerOptions {
@@ -919,4 +925,187 @@ fn test_server_answers_handshakes_without_upgrading() {
     assert_eq!(r.header("sec-websocket-version"), Some(&b"13"[..]));
     let r = server.send(ws("13"));
     assert_eq!(r.status, 501, "{}", r.text());
+}
+
+/// Runs tests/websocket/h2_client.py in `mode` against `addr`; its output lines.
+fn run_h2_client(mode: &str, addr: SocketAddr) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/websocket/h2_client.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args([mode, &addr.port().to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("python3 is not installed ({e}); .ci/run installs it"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("No module named 'h2'"),
+        "Python h2 is not installed: pip install h2 (.ci/run does)"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "h2_client.py {mode} failed: {stdout}{stderr}"
+    );
+    stdout.lines().map(str::to_string).collect()
+}
+
+/// RFC 8441 with Python's `h2` (frame level): the server announces
+/// SETTINGS_ENABLE_CONNECT_PROTOCOL, answers the extended CONNECT with `200` (no
+/// `Sec-WebSocket-Accept`, the chosen subprotocol), echoes masked frames carried in DATA frames
+/// (one frame split across DATA frames, a fragmented message with a Ping between, 100 KB past
+/// the 64 KiB windows), completes the close handshake and ends the stream; a second WebSocket
+/// runs on the same connection, with permessage-deflate negotiated in the `200`. The metrics count them as HTTP/1.1 WebSockets.
+fn h2_extended_connect_echo(engine: EngineChoice) {
+    let (server, addr) = start_with(engine, DemoApp, options());
+    let lines = run_h2_client("echo", addr);
+    assert_eq!(
+        lines,
+        [
+            "setting=1",
+            "status=200",
+            "accept=-",
+            "upgrade=-",
+            "subprotocol=echo",
+            "echo=1:hello",
+            "split=1:split across DATA frames: é",
+            "pong=10:ping!",
+            "fragmented=1:fragmented",
+            "binary=2:100000:True",
+            "close=8:1000",
+            "end_stream=True",
+            "extensions=permessage-deflate",
+            "second=65:True",
+            "ok",
+        ]
+    );
+    eventually("both closed with 1000", || {
+        let ws = metrics_of(&server).snapshot().websocket;
+        ws.opened == 2 && ws.closes_with(1000) == 2 && ws.active() == 0
+    });
+    let ws = metrics_of(&server).snapshot().websocket;
+    assert!(ws.messages_received >= 5 && ws.messages_sent >= 5, "{ws:?}");
+}
+
+/// A wrong version is `400` with `Sec-WebSocket-Version: 13` over HTTP/2 (no `426`: HTTP/2
+/// has no Upgrade); with `enable_connect_protocol` off the setting is not sent, an extended
+/// CONNECT is malformed (RST_STREAM PROTOCOL_ERROR) and the connection goes on.
+fn h2_bad_version_and_setting_off(engine: EngineChoice) {
+    let (server, addr) = start_with(engine, DemoApp, options());
+    assert_eq!(
+        run_h2_client("badversion", addr),
+        ["status=400", "version=13", "ok"]
+    );
+    assert_eq!(
+        metrics_of(&server)
+            .snapshot()
+            .websocket
+            .handshake_rejections,
+        1
+    );
+    drop(server);
+    let mut o = options();
+    o.limits.http2.enable_connect_protocol = false;
+    let (_server, addr) = start_with(engine, DemoApp, o);
+    assert_eq!(
+        run_h2_client("disabled", addr),
+        ["setting=0", "reset=1", "get=200", "ok"]
+    );
+}
+
+/// RST_STREAM on an open WebSocket stream: the application's `receive` reports 1006 (its
+/// handler is not cancelled), and another WebSocket on the connection closes normally.
+fn h2_reset_stream_is_1006(engine: EngineChoice) {
+    let app = Recorder::default();
+    let (server, addr) = start_with(engine, app.clone(), options());
+    assert_eq!(
+        run_h2_client("reset", addr),
+        ["status=200", "second_status=200", "ok"]
+    );
+    eventually("both ends reported", || app.0.lock().unwrap().len() == 2);
+    let mut log = app.0.lock().unwrap().clone();
+    log.sort();
+    assert!(
+        log[0].starts_with("1000") && log[1].starts_with("1006"),
+        "{log:?}"
+    );
+    eventually("both counted", || {
+        let ws = metrics_of(&server).snapshot().websocket;
+        ws.closes_with(1006) == 1 && ws.closes_with(1000) == 1
+    });
+}
+
+/// A client that never reads an HTTP/2 WebSocket: the stream's and the connection's windows
+/// (64 KiB each by default) fill, the application's sends wait (what is held is bounded by the
+/// windows, the stream's response buffer and the socket's output limit), and the keep-alive
+/// Pong timeout ends the socket with 1006.
+fn h2_client_that_never_reads(engine: EngineChoice) {
+    let mut o = options();
+    o.limits.websocket.keep_alive_interval = Some(Duration::from_millis(200));
+    o.limits.websocket.keep_alive_timeout = Some(Duration::from_millis(500));
+    let app = Pusher::default();
+    let (_server, addr) = start_with(engine, app.clone(), o);
+    let client = std::thread::spawn(move || run_h2_client("noread", addr));
+    eventually("the sender gives up", || app.0.lock().unwrap().is_some());
+    let (sent, err) = app.0.lock().unwrap().clone().unwrap();
+    println!("sent {sent} bytes to an HTTP/2 client that never reads, then: {err}");
+    // 64 KiB window + 64 KiB stream buffer + 1 MiB WebSocket output + one 64 KiB message.
+    assert!(sent < 2 << 20, "{sent}");
+    assert!(err.contains("1006") && err.contains("keep-alive"), "{err}");
+    assert_eq!(client.join().unwrap(), ["status=200", "ok"]);
+}
+
+/// HTTP/2 WebSocket streams count against `max-upgraded-connections` as upgraded HTTP/1.1
+/// connections do: `503` with `Retry-After` and no WebSocket fields at the limit, and the slot
+/// is free again once a socket's handler returned.
+fn h2_upgraded_connection_limit(engine: EngineChoice) {
+    let mut o = options();
+    o.limits.max_concurrent_upgraded_connections = Some(1);
+    let (server, addr) = start_with(engine, DemoApp, o);
+    assert_eq!(
+        run_h2_client("limit", addr),
+        ["first=200", "second=503:1:-", "third=200", "ok"]
+    );
+    assert_eq!(
+        metrics_of(&server)
+            .snapshot()
+            .websocket
+            .handshake_rejections,
+        1
+    );
+}
+
+/// RFC 8441 over TLS: HTTP/2 chosen by ALPN, the same extended CONNECT, echo and close.
+fn h2_over_tls(engine: EngineChoice) {
+    use peregrine::server::{CertificateFiles, TlsOptions};
+    let dir = std::env::temp_dir().join(format!(
+        "peregrine-ws-h2-tls-{}-{engine:?}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let files = CertificateFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+    let mut o = options();
+    o.urls.clear();
+    o.endpoints.push(
+        peregrine::server::Endpoint::new("secure", "https://127.0.0.1:0")
+            .tls(TlsOptions::new(files)),
+    );
+    let (server, addr) = start_with(engine, DemoApp, o);
+    assert_eq!(
+        run_h2_client("tls", addr),
+        [
+            "alpn=h2",
+            "setting=1",
+            "status=200",
+            "echo=1:over TLS",
+            "close=8:1000",
+            "ok"
+        ]
+    );
+    eventually("closed with 1000", || {
+        metrics_of(&server).snapshot().websocket.closes_with(1000) == 1
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -185,7 +185,9 @@ impl<'a> HttpContext<'a> {
 
     /// Switches protocols: sends `101 Switching Protocols` with the response headers set so far
     /// (set `Upgrade` first) and returns the connection as a byte stream. The connection closes
-    /// when the application returns.
+    /// when the application returns. On an HTTP/2 extended CONNECT (RFC 8441, see
+    /// [`ConnectProtocol`](crate::http::ConnectProtocol)) it sends `200` and the stream's DATA
+    /// frames are the byte stream; the stream ends (END_STREAM) when the application returns.
     pub async fn upgrade(&mut self) -> io::Result<Upgraded<'_, 'a>> {
         let upgrade = self.features.upgrade().ok_or_else(|| {
             io::Error::new(

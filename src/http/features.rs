@@ -198,6 +198,13 @@ impl HttpProtocol {
     }
 }
 
+/// The `:protocol` of an HTTP/2 extended CONNECT (RFC 8441 4; ASP.NET Core's
+/// `IHttpExtendedConnectFeature.Protocol`), e.g. `websocket`: present only on such a stream.
+/// The stream is then a tunnel: [`Features::upgrade`] answers it with `200` and runs the
+/// tunnel over the stream's DATA frames (that is how WebSockets run over HTTP/2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectProtocol(pub String);
+
 /// Response trailers (ASP.NET Core's `IHttpResponseTrailersFeature`): fields sent after the
 /// body, such as gRPC's `grpc-status`. HTTP/2 sends them as a HEADERS frame that ends the
 /// stream. Look it up with `features_mut().get_mut::<ResponseTrailers>()` (or
@@ -474,13 +481,16 @@ impl MinRequestBodyDataRate {
 }
 
 /// Switching the connection to another protocol (ASP.NET Core's `IHttpUpgradeFeature`), e.g.
-/// WebSocket: after `101 Switching Protocols` the connection is an opaque byte stream.
+/// WebSocket: after `101 Switching Protocols` the connection is an opaque byte stream. An
+/// HTTP/2 extended CONNECT stream (RFC 8441) offers it too: after its `200` the stream's DATA
+/// frames are the byte stream, and ending it sends END_STREAM.
 pub trait UpgradeFeature {
     /// Whether the request asks for an upgrade: HTTP/1.1, `Connection: upgrade`, an `Upgrade`
-    /// header, and no body.
+    /// header, and no body; or an HTTP/2 extended CONNECT whose response has not started.
     fn is_upgradable_request(&self) -> bool;
     /// Sends `101 Switching Protocols` with the response headers set so far (the application
-    /// sets `Upgrade`). Fails if the request is not upgradable, the response has started, or
+    /// sets `Upgrade`); on an HTTP/2 extended CONNECT ([`ConnectProtocol`]), `200` without
+    /// ending the stream. Fails if the request is not upgradable, the response has started, or
     /// the server's upgraded-connection limit is reached.
     fn poll_upgrade(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Reads upgraded-stream bytes; `Ok(0)` when the client closed its side.

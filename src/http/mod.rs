@@ -7,7 +7,8 @@ pub use crate::base::FeatureMap;
 pub use crate::proto::h1::{Method, ResponseHeaders, Version};
 pub use context::{HttpContext, Upgraded};
 pub use features::{
-    ConnectionFeature, Features, HttpProtocol, MaxRequestBodySize, MinRequestBodyDataRate,
-    ReadOnly, RequestFeature, RequestIdentifier, RequestLifetime, RequestOverride, ResponseError,
-    ResponseFeature, ResponseTrailers, TlsConnectionFeature, UpgradeFeature,
+    ConnectProtocol, ConnectionFeature, Features, HttpProtocol, MaxRequestBodySize,
+    MinRequestBodyDataRate, ReadOnly, RequestFeature, RequestIdentifier, RequestLifetime,
+    RequestOverride, ResponseError, ResponseFeature, ResponseTrailers, TlsConnectionFeature,
+    UpgradeFeature,
 };

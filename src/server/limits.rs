@@ -228,6 +228,7 @@ pub const LIMIT_SETTINGS: &[(&str, &str)] = &[
     ("http2-response-stall-timeout", "DURATION"),
     ("http2-reset-budget", "N"),
     ("http2-control-frame-budget", "N"),
+    ("http2-extended-connect", "on|off"),
 ];
 
 impl Limits {
@@ -362,6 +363,13 @@ impl Limits {
             "http2-control-frame-budget" => {
                 self.http2.control_frame_budget = v.parse().map_err(|_| bad("a number"))?
             }
+            "http2-extended-connect" => {
+                self.http2.enable_connect_protocol = match v.to_ascii_lowercase().as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(bad("on or off")),
+                }
+            }
             _ => return Err(format!("unknown limit {name:?}")),
         }
         Ok(())
@@ -466,6 +474,7 @@ mod tests {
             ("http2-response-stall-timeout", "1m"),
             ("http2-reset-budget", "50"),
             ("http2-control-frame-budget", "500"),
+            ("http2-extended-connect", "OFF"),
         ] {
             l.set(name, value).unwrap();
         }
@@ -480,6 +489,7 @@ mod tests {
         assert_eq!(l.http2.response_stall_timeout, Duration::from_secs(60));
         assert_eq!(l.http2.reset_budget, 50);
         assert_eq!(l.http2.control_frame_budget, 500);
+        assert!(!l.http2.enable_connect_protocol);
         l.validate().unwrap();
         assert_eq!(l.max_request_line_size, 16 * 1024);
         assert_eq!(l.max_request_headers_total_size, 64 * 1024);
@@ -509,7 +519,7 @@ mod tests {
             Some(Duration::from_secs(10))
         );
         assert_eq!(l.websocket.close_timeout, Duration::from_millis(500));
-        assert_eq!(LIMIT_SETTINGS.len(), 29, "every setting is in the table");
+        assert_eq!(LIMIT_SETTINGS.len(), 30, "every setting is in the table");
 
         for (name, value, want) in [
             (
@@ -539,6 +549,11 @@ mod tests {
                 "invalid ws-keep-alive-interval \"sometimes\": expected a duration or off",
             ),
             ("ws-max-message-size", "big", "invalid ws-max-message-size"),
+            (
+                "http2-extended-connect",
+                "yes",
+                "invalid http2-extended-connect \"yes\": expected on or off",
+            ),
             ("nonsense", "1", "unknown limit"),
         ] {
             let e = l.set(name, value).unwrap_err();

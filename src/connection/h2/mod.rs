@@ -52,6 +52,9 @@ struct StreamSlot {
     reset: Option<ErrorCode>,
     /// The stream's task, woken for body bytes, send capacity and resets.
     waker: Option<Waker>,
+    /// An extended CONNECT that became a tunnel (RFC 8441): a reset does not cancel its
+    /// handler, which sees it as a failed read or write (a WebSocket's 1006).
+    tunnel: bool,
 }
 
 impl StreamSlot {

@@ -7,19 +7,24 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::{register, SharedRef};
 use crate::app::Application;
 use crate::base::FeatureMap;
+use crate::connection::WorkerContext;
 use crate::http::{
-    ConnectionFeature, Features, HttpContext, HttpProtocol, MaxRequestBodySize,
+    ConnectProtocol, ConnectionFeature, Features, HttpContext, HttpProtocol, MaxRequestBodySize,
     MinRequestBodyDataRate, RequestFeature, RequestIdentifier, RequestLifetime, ResponseError,
-    ResponseFeature, ResponseTrailers, TlsConnectionFeature,
+    ResponseFeature, ResponseTrailers, TlsConnectionFeature, UpgradeFeature,
 };
+use crate::metrics::WorkerMetrics;
 use crate::proto::h1::{Method, ResponseHeaders, Version};
 use crate::proto::h2::{ErrorCode, RequestHead, SendError};
+use crate::proto::ws::WebSocketLimits;
 
 /// `bytes` as text (`""` when not UTF-8).
 fn text(bytes: &[u8]) -> &str {
@@ -66,24 +71,38 @@ pub(crate) struct H2Stream {
     /// Whether the application flushed before it returned (then no Content-Length is added).
     flushed: bool,
     writing: Writing,
+    worker: Rc<WorkerContext>,
+    /// `:protocol` of an extended CONNECT (RFC 8441): the stream can become a tunnel.
+    connect_protocol: Option<ConnectProtocol>,
+    /// The tunnel is open (`200` sent; counted in `WorkerContext::upgraded`).
+    upgraded: bool,
+    /// A tunnel write's bytes are in `body` and not yet all taken by the core.
+    upgrade_write_pending: bool,
+}
+
+impl Drop for H2Stream {
+    fn drop(&mut self) {
+        if self.upgraded {
+            self.worker.upgraded.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl H2Stream {
     fn new(shared: SharedRef, id: u32, head: RequestHead, requests: u32) -> H2Stream {
-        let (connection, tls, limits, (headers, body)) = {
+        let (connection, tls, worker, (headers, body)) = {
             let mut sh = shared.borrow_mut();
             // A finished stream's buffers, when there is one (no allocation per stream).
             let spare = sh
                 .spare_responses
                 .pop()
                 .unwrap_or_else(|| (ResponseHeaders::with_capacity(256, 16), Vec::new()));
-            (
-                sh.connection,
-                sh.tls.clone(),
-                sh.worker.limits.clone(),
-                spare,
-            )
+            (sh.connection, sh.tls.clone(), sh.worker.clone(), spare)
         };
+        let limits = &worker.limits;
+        let connect_protocol = head
+            .protocol()
+            .map(|p| ConnectProtocol(String::from_utf8_lossy(p).into_owned()));
         let path = head.path().unwrap_or(b"");
         let path_end = path.iter().position(|&b| b == b'?').unwrap_or(path.len());
         H2Stream {
@@ -106,6 +125,10 @@ impl H2Stream {
             body_len: 0,
             flushed: false,
             writing: Writing::NotStarted,
+            connect_protocol,
+            upgraded: false,
+            upgrade_write_pending: false,
+            worker,
             shared,
             id,
             head,
@@ -458,6 +481,23 @@ impl Features for H2Stream {
             Some(&HTTP2)
         } else if type_id == TypeId::of::<TlsConnectionFeature>() {
             self.tls.as_deref().map(|t| t as &dyn Any)
+        } else if type_id == TypeId::of::<ConnectProtocol>() {
+            self.connect_protocol.as_ref().map(|p| p as &dyn Any)
+        } else if type_id == TypeId::of::<WebSocketLimits>() {
+            // The server's WebSocket limits, the default of `HttpContext::accept_websocket`.
+            Some(&self.worker.limits.websocket)
+        } else if type_id == TypeId::of::<Arc<WorkerMetrics>>() {
+            // This worker's counters, for the WebSocket counts.
+            Some(&self.worker.metrics)
+        } else {
+            None
+        }
+    }
+
+    fn upgrade(&mut self) -> Option<&mut dyn UpgradeFeature> {
+        // Only an extended CONNECT can become a tunnel (RFC 8441); HTTP/2 has no `Upgrade`.
+        if self.connect_protocol.is_some() {
+            Some(self)
         } else {
             None
         }
@@ -486,6 +526,116 @@ impl Features for H2Stream {
     fn insert_any(&mut self, feature: Box<dyn Any>) -> Result<(), Box<dyn Any>> {
         self.extra.insert(feature);
         Ok(())
+    }
+}
+
+/// An extended CONNECT stream as a tunnel (RFC 8441 5): `200` without END_STREAM, then the
+/// request's DATA frames are read and the response's written, with the stream's flow control
+/// as back-pressure; the handler's return ends the stream (END_STREAM).
+impl UpgradeFeature for H2Stream {
+    fn is_upgradable_request(&self) -> bool {
+        self.connect_protocol.is_some() && self.writing == Writing::NotStarted
+    }
+
+    fn poll_upgrade(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.upgraded {
+            return Poll::Ready(Ok(()));
+        }
+        let refuse = |why: &str| Poll::Ready(Err(io::Error::other(why.to_owned())));
+        if self.connect_protocol.is_none() {
+            return refuse("the request is not an extended CONNECT");
+        }
+        if self.writing != Writing::NotStarted {
+            return refuse("the response has already started");
+        }
+        if self.is_reset() {
+            return Poll::Ready(Err(reset_error()));
+        }
+        let open = self.worker.upgraded.fetch_add(1, Ordering::Relaxed);
+        if self
+            .worker
+            .limits
+            .max_concurrent_upgraded_connections
+            .is_some_and(|max| open >= max)
+        {
+            self.worker.upgraded.fetch_sub(1, Ordering::Relaxed);
+            return refuse("the upgraded-connection limit is reached");
+        }
+        self.upgraded = true;
+        // The reset of a tunnel reaches the handler as a failed read or write (a WebSocket's
+        // 1006), not as the cancellation of its future.
+        if let Some(slot) = self.shared.borrow_mut().streams.get_mut(&self.id) {
+            slot.tunnel = true;
+        }
+        // A tunnel has its own pace: no minimum data rates.
+        self.body_rate.freeze();
+        self.body.clear();
+        self.status = 200;
+        // The bytes of a tunnel have no declared length: no Content-Length.
+        self.flushed = true;
+        Poll::Ready(self.send_head(false, false))
+    }
+
+    fn poll_read_upgraded(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if !self.upgraded {
+            return Poll::Ready(Err(io::Error::other("the stream is not a tunnel")));
+        }
+        let mut sh = self.shared.borrow_mut();
+        let Some(slot) = sh.streams.get_mut(&self.id) else {
+            return Poll::Ready(Err(reset_error()));
+        };
+        if slot.reset.is_some() {
+            return Poll::Ready(Err(reset_error()));
+        }
+        if slot.body.is_empty() {
+            if slot.end || buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            register(&mut sh, self.id, cx);
+            return Poll::Pending;
+        }
+        let mut n = 0;
+        while n < buf.len() {
+            let (a, _) = slot.body.as_slices();
+            let take = a.len().min(buf.len() - n);
+            if take == 0 {
+                break;
+            }
+            buf[n..n + take].copy_from_slice(&a[..take]);
+            slot.body.drain(..take);
+            n += take;
+        }
+        if slot.body.is_empty() && slot.body.capacity() > 16 * 1024 {
+            // An idle tunnel (a WebSocket) keeps no large receive buffer.
+            slot.body = std::collections::VecDeque::new();
+        }
+        sh.conn.release_capacity(self.id, n as u32);
+        sh.wake_driver();
+        drop(sh);
+        self.body_read += n as u64;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_upgraded(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<()>> {
+        if !self.upgraded {
+            return Poll::Ready(Err(io::Error::other("the stream is not a tunnel")));
+        }
+        // `data` is appended once: a pending write is polled again with nothing new.
+        if !self.upgrade_write_pending {
+            self.body_len += data.len() as u64;
+            self.body.extend_from_slice(data);
+            self.upgrade_write_pending = true;
+        }
+        let r = std::task::ready!(self.poll_send_body(cx, false));
+        self.upgrade_write_pending = false;
+        if self.body.is_empty() && self.body.capacity() > 16 * 1024 {
+            self.body = Vec::new();
+        }
+        Poll::Ready(r)
     }
 }
 
@@ -523,7 +673,10 @@ pub(super) async fn run<A: Application>(
                     // RST_STREAM cancels the handler: its future is dropped unpolled.
                     let mut sh = shared.borrow_mut();
                     match sh.streams.get(&id) {
-                        Some(slot) if slot.reset.is_none() => register(&mut sh, id, cx),
+                        // A tunnel's handler learns of the reset from its reads and writes.
+                        Some(slot) if slot.reset.is_none() || slot.tunnel => {
+                            register(&mut sh, id, cx)
+                        }
                         _ => return Poll::Ready(None),
                     }
                 }
@@ -591,12 +744,9 @@ pub(super) async fn run<A: Application>(
             started,
         });
     }
-    let H2Stream {
-        head,
-        headers,
-        body,
-        ..
-    } = s;
+    // (Taken out without allocating: empty `Vec`s.)
+    let headers = std::mem::replace(&mut s.headers, ResponseHeaders::with_capacity(0, 0));
+    let body = std::mem::take(&mut s.body);
     let mut sh = shared.borrow_mut();
     if let Some(slot) = sh.streams.remove(&id) {
         // Body bytes the handler left unread: their window opens again.
@@ -607,7 +757,7 @@ pub(super) async fn run<A: Application>(
         sh.recycle_body(slot.body);
     }
     // The stream's buffers serve the next streams of the connection.
-    sh.conn.recycle_head(head);
+    sh.conn.recycle_head(&mut s.head);
     sh.recycle_response(headers, body);
     sh.wake_driver();
 }

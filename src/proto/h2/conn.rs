@@ -50,6 +50,7 @@ pub struct RequestHead {
     scheme: Option<usize>,
     authority: Option<usize>,
     path: Option<usize>,
+    protocol: Option<usize>,
     first_regular: usize,
     content_length: Option<u64>,
 }
@@ -60,7 +61,7 @@ impl RequestHead {
         self.list.get(self.method).1
     }
 
-    /// `:scheme` (absent for CONNECT).
+    /// `:scheme` (absent for a plain CONNECT).
     pub fn scheme(&self) -> Option<&[u8]> {
         self.scheme.map(|i| self.list.get(i).1)
     }
@@ -70,9 +71,15 @@ impl RequestHead {
         self.authority.map(|i| self.list.get(i).1)
     }
 
-    /// `:path` (absent for CONNECT).
+    /// `:path` (absent for a plain CONNECT).
     pub fn path(&self) -> Option<&[u8]> {
         self.path.map(|i| self.list.get(i).1)
+    }
+
+    /// `:protocol` of an extended CONNECT (RFC 8441 4), e.g. `websocket`; only ever present
+    /// when the connection enabled it ([`Http2Limits::enable_connect_protocol`]).
+    pub fn protocol(&self) -> Option<&[u8]> {
+        self.protocol.map(|i| self.list.get(i).1)
     }
 
     /// The regular header fields, in order, pseudo-headers excluded.
@@ -236,6 +243,9 @@ struct Stream {
     stalled_since: Option<Instant>,
     /// `send_data` took less than offered: tell the engine when it drains.
     wants_capacity: bool,
+    /// An extended CONNECT (RFC 8441): its DATA is a tunnel with its own pace, so the
+    /// minimum request body rate does not apply.
+    tunnel: bool,
 }
 
 /// Where reading stands.
@@ -324,7 +334,11 @@ impl Connection {
                     setting::MAX_HEADER_LIST_SIZE,
                     limits.max_request_headers_total_size,
                 ),
-            ],
+                (
+                    setting::ENABLE_CONNECT_PROTOCOL,
+                    u32::from(limits.enable_connect_protocol),
+                ),
+            ][..if limits.enable_connect_protocol { 6 } else { 5 }],
             &mut out,
         );
         let conn_window = i64::from(limits.initial_connection_window_size.min(MAX_WINDOW));
@@ -763,7 +777,7 @@ impl Connection {
             self.stats.streams_refused += 1;
             return Err(Strm(id, Reason::TooManyStreams));
         }
-        let head = match validate_request(list) {
+        let head = match validate_request(list, self.limits.enable_connect_protocol) {
             Ok(head) => head,
             Err(list) => {
                 self.list = list;
@@ -791,6 +805,7 @@ impl Connection {
             trailers: None,
             stalled_since: None,
             wants_capacity: false,
+            tunnel: head.protocol.is_some(),
         });
         self.events.push_back(Event::Request {
             stream_id: id,
@@ -935,11 +950,11 @@ impl Connection {
         }
     }
 
-    /// Gives back a request head once the application is done with it: its header list
-    /// serves a later request without allocating (at most one per stream the connection
-    /// allows).
-    pub fn recycle_head(&mut self, head: RequestHead) {
-        let mut list = head.list;
+    /// Takes back the header list of a request head the application is done with (the head
+    /// is left empty, not to be read again): it serves a later request without allocating (at
+    /// most one per stream the connection allows).
+    pub fn recycle_head(&mut self, head: &mut RequestHead) {
+        let mut list = std::mem::take(&mut head.list);
         if self.spare_lists.len() < self.limits.max_streams_per_connection as usize {
             list.clear();
             self.spare_lists.push(list);
@@ -1268,7 +1283,7 @@ impl Connection {
         let mut errors = Vec::new();
         for s in &self.streams {
             if let (true, Some(rate)) = (
-                s.recv_open && s.recv_window > 0,
+                s.recv_open && s.recv_window > 0 && !s.tunnel,
                 l.min_request_body_data_rate,
             ) {
                 let elapsed = now.duration_since(s.opened_at);
@@ -1342,35 +1357,38 @@ fn parse_content_length(v: &[u8]) -> Option<u64> {
 
 /// RFC 9113 8.2, 8.3.1: pseudo-headers known, first, once each, required
 /// ones present; lowercase names; no connection-specific fields; `te` only
-/// `trailers`; one Content-Length value.
-fn validate_request(list: HeaderList) -> Result<RequestHead, HeaderList> {
-    match locate(&list) {
-        Some((method, scheme, authority, path, first_regular, content_length)) => Ok(RequestHead {
+/// `trailers`; one Content-Length value. `extended_connect`: `:protocol` is
+/// allowed on a CONNECT (RFC 8441 4).
+fn validate_request(list: HeaderList, extended_connect: bool) -> Result<RequestHead, HeaderList> {
+    match locate(&list, extended_connect) {
+        Some(l) => Ok(RequestHead {
             list,
-            method,
-            scheme,
-            authority,
-            path,
-            first_regular,
-            content_length,
+            method: l.method,
+            scheme: l.scheme,
+            authority: l.authority,
+            path: l.path,
+            protocol: l.protocol,
+            first_regular: l.first_regular,
+            content_length: l.content_length,
         }),
         None => Err(list),
     }
 }
 
-/// The positions [`RequestHead`] keeps: method, scheme, authority, path,
-/// first regular field, Content-Length; `None` for a malformed request.
-type Located = (
-    usize,
-    Option<usize>,
-    Option<usize>,
-    Option<usize>,
-    usize,
-    Option<u64>,
-);
+/// The positions [`RequestHead`] keeps.
+struct Located {
+    method: usize,
+    scheme: Option<usize>,
+    authority: Option<usize>,
+    path: Option<usize>,
+    protocol: Option<usize>,
+    first_regular: usize,
+    content_length: Option<u64>,
+}
 
-fn locate(list: &HeaderList) -> Option<Located> {
-    let mut pseudo: [Option<usize>; 4] = [None; 4];
+/// Locates the pseudo-headers; `None` for a malformed request.
+fn locate(list: &HeaderList, extended_connect: bool) -> Option<Located> {
+    let mut pseudo: [Option<usize>; 5] = [None; 5];
     let mut first_regular = list.len();
     let mut content_length = None;
     let mut host = None;
@@ -1387,6 +1405,8 @@ fn locate(list: &HeaderList) -> Option<Located> {
                 b":scheme" => 1,
                 b":authority" => 2,
                 b":path" => 3,
+                // Unknown (a malformed request) unless the connection enabled it (RFC 8441 4).
+                b":protocol" if extended_connect => 4,
                 _ => return None,
             };
             if pseudo[slot].replace(i).is_some() {
@@ -1409,7 +1429,7 @@ fn locate(list: &HeaderList) -> Option<Located> {
             }
         }
     }
-    let [method, scheme, authority, path] = pseudo;
+    let [method, scheme, authority, path, protocol] = pseudo;
     // A Host that names another entity than :authority is malformed (RFC 9113 8.3.1).
     if let (Some(a), Some(h)) = (authority, host) {
         if !list.get(a).1.eq_ignore_ascii_case(h) {
@@ -1418,19 +1438,30 @@ fn locate(list: &HeaderList) -> Option<Located> {
     }
     let method = method?;
     let connect = list.get(method).1 == b"CONNECT";
-    let ok = if connect {
-        scheme.is_none() && path.is_none() && authority.is_some()
-    } else {
-        scheme.is_some() && path.is_some_and(|p| !list.get(p).1.is_empty())
+    let ok = match (connect, protocol) {
+        // Extended CONNECT (RFC 8441 4): `:scheme`, `:path` and `:authority` as for any
+        // request, and a non-empty `:protocol`.
+        (true, Some(p)) => {
+            !list.get(p).1.is_empty()
+                && scheme.is_some()
+                && authority.is_some()
+                && path.is_some_and(|p| !list.get(p).1.is_empty())
+        }
+        // A plain CONNECT (RFC 9113 8.5): only `:authority`.
+        (true, None) => scheme.is_none() && path.is_none() && authority.is_some(),
+        // `:protocol` belongs to CONNECT only.
+        (false, Some(_)) => false,
+        (false, None) => scheme.is_some() && path.is_some_and(|p| !list.get(p).1.is_empty()),
     };
-    ok.then_some((
+    ok.then_some(Located {
         method,
         scheme,
         authority,
         path,
+        protocol,
         first_regular,
         content_length,
-    ))
+    })
 }
 
 /// Trailers: regular fields only, same rules as request fields.

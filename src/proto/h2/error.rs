@@ -87,6 +87,8 @@ pub enum Reason {
     BadPadding,
     /// SETTINGS_ENABLE_PUSH other than 0 or 1.
     BadEnablePush,
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL other than 0 or 1 (RFC 8441 3).
+    BadEnableConnectProtocol,
     /// SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1.
     InitialWindowTooLarge,
     /// SETTINGS_MAX_FRAME_SIZE outside 16,384..=16,777,215.
@@ -169,6 +171,7 @@ impl Reason {
             | UnexpectedStreamId
             | BadPadding
             | BadEnablePush
+            | BadEnableConnectProtocol
             | BadMaxFrameSize
             | ZeroWindowIncrement
             | ExpectedContinuation

@@ -72,6 +72,9 @@ pub mod setting {
     pub const MAX_FRAME_SIZE: u16 = 0x5;
     /// SETTINGS_MAX_HEADER_LIST_SIZE.
     pub const MAX_HEADER_LIST_SIZE: u16 = 0x6;
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 3): extended CONNECT, the `:protocol`
+    /// pseudo-header.
+    pub const ENABLE_CONNECT_PROTOCOL: u16 = 0x8;
 }
 
 /// The 9-byte frame header.
@@ -402,6 +405,7 @@ pub fn settings(payload: &[u8]) -> impl Iterator<Item = (u16, u32)> + '_ {
 fn validate_setting((id, value): (u16, u32)) -> Result<(), H2Error> {
     let bad = match id {
         setting::ENABLE_PUSH if value > 1 => Some(Reason::BadEnablePush),
+        setting::ENABLE_CONNECT_PROTOCOL if value > 1 => Some(Reason::BadEnableConnectProtocol),
         setting::INITIAL_WINDOW_SIZE if value > MAX_WINDOW => Some(Reason::InitialWindowTooLarge),
         setting::MAX_FRAME_SIZE
             if !(DEFAULT_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&value) =>
@@ -721,6 +725,10 @@ mod tests {
             (
                 frame(4, 0, 0, b"\0\x02\0\0\0\x02"),
                 C(Reason::BadEnablePush),
+            ),
+            (
+                frame(4, 0, 0, b"\0\x08\0\0\0\x02"),
+                C(Reason::BadEnableConnectProtocol),
             ),
             (
                 frame(4, 0, 0, b"\0\x04\x80\0\0\0"),

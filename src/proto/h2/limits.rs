@@ -75,6 +75,10 @@ pub struct Http2Limits {
     /// progress (a new stream, non-empty DATA, a response data frame).
     /// Default 1000.
     pub control_frame_budget: u32,
+    /// Send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 and accept extended CONNECT (RFC 8441: a
+    /// CONNECT with `:protocol`, how WebSockets run over HTTP/2). Off: `:protocol` makes a
+    /// request malformed (RST_STREAM PROTOCOL_ERROR), as RFC 8441 4 requires. Default on.
+    pub enable_connect_protocol: bool,
 }
 
 impl Default for Http2Limits {
@@ -100,6 +104,7 @@ impl Default for Http2Limits {
             max_continuation_frames: 32,
             reset_budget: 200,
             control_frame_budget: 1000,
+            enable_connect_protocol: true,
         }
     }
 }

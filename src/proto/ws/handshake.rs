@@ -48,7 +48,8 @@ pub struct HandshakeConfig {
 /// what the connection needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
-    /// `Sec-WebSocket-Accept`: base64(SHA-1(key + GUID)).
+    /// `Sec-WebSocket-Accept`: base64(SHA-1(key + GUID)); empty over HTTP/2
+    /// ([`accept_extended_connect`]), which has no key (RFC 8441 5).
     pub accept_key: String,
     /// The chosen subprotocol (`Sec-WebSocket-Protocol`), if any.
     pub protocol: Option<String>,
@@ -66,6 +67,16 @@ impl Accepted {
             ("Connection", "Upgrade".to_string()),
             ("Sec-WebSocket-Accept", self.accept_key.clone()),
         ];
+        h.extend(self.negotiated_headers());
+        h
+    }
+
+    /// What was negotiated, as header fields: `Sec-WebSocket-Protocol` and
+    /// `Sec-WebSocket-Extensions` when chosen. The whole of the `200` answer
+    /// to an extended CONNECT (RFC 8441 5: no `Upgrade`, `Connection` or
+    /// `Sec-WebSocket-Accept`).
+    pub fn negotiated_headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = Vec::new();
         if let Some(p) = &self.protocol {
             h.push(("Sec-WebSocket-Protocol", p.clone()));
         }
@@ -117,6 +128,25 @@ impl Rejection {
             Rejection::NotWebSocketUpgrade => {
                 &[("Upgrade", "websocket"), ("Connection", "Upgrade")]
             }
+            _ => &[],
+        }
+    }
+
+    /// The status over HTTP/2 (RFC 8441): as [`status`](Self::status), but
+    /// `400` for `426`, which asks for an `Upgrade` that HTTP/2 does not have
+    /// (RFC 9113 8.6).
+    pub fn h2_status(self) -> u16 {
+        match self.status() {
+            426 => 400,
+            s => s,
+        }
+    }
+
+    /// Header fields the rejection carries over HTTP/2: `Sec-WebSocket-Version:
+    /// 13` for a wrong version, no connection-specific fields.
+    pub fn h2_response_headers(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Rejection::UnsupportedVersion => &[("Sec-WebSocket-Version", "13")],
             _ => &[],
         }
     }
@@ -179,6 +209,38 @@ pub fn accept(req: &HandshakeRequest<'_>, config: &HandshakeConfig) -> Result<Ac
         Ok(k) if k.len() == 16 => {}
         _ => return Err(Rejection::BadKey),
     }
+    negotiate(req, config, accept_key(key))
+}
+
+/// Validates a WebSocket over HTTP/2 (RFC 8441 4, 5): an extended CONNECT
+/// whose `:protocol` is `protocol`. `req` carries the method and the regular
+/// header fields (`http_minor_version` is not looked at). In the order:
+/// method CONNECT (else [`Rejection::MethodNotGet`]), `:protocol`
+/// `websocket` ([`Rejection::NotWebSocketUpgrade`]), WebSocket version,
+/// Origin; then subprotocol and permessage-deflate as [`accept`]. There is no
+/// key and no `Sec-WebSocket-Accept`; the answer is `200` with
+/// [`Accepted::negotiated_headers`].
+pub fn accept_extended_connect(
+    req: &HandshakeRequest<'_>,
+    protocol: &[u8],
+    config: &HandshakeConfig,
+) -> Result<Accepted, Rejection> {
+    if req.method != b"CONNECT" {
+        return Err(Rejection::MethodNotGet);
+    }
+    if !protocol.eq_ignore_ascii_case(b"websocket") {
+        return Err(Rejection::NotWebSocketUpgrade);
+    }
+    negotiate(req, config, String::new())
+}
+
+/// The checks and choices both handshakes share, after their own: version,
+/// Origin, subprotocol, permessage-deflate.
+fn negotiate(
+    req: &HandshakeRequest<'_>,
+    config: &HandshakeConfig,
+    accept_key: String,
+) -> Result<Accepted, Rejection> {
     if single(req, "sec-websocket-version") != Ok(Some(b"13")) {
         return Err(Rejection::UnsupportedVersion);
     }
@@ -205,7 +267,7 @@ pub fn accept(req: &HandshakeRequest<'_>, config: &HandshakeConfig) -> Result<Ac
         None
     };
     Ok(Accepted {
-        accept_key: accept_key(key),
+        accept_key,
         protocol,
         deflate,
     })
@@ -555,6 +617,68 @@ mod tests {
                     params: vec![],
                 },
             ]
+        );
+    }
+
+    /// RFC 8441 4, 5: an extended CONNECT with `:protocol = websocket` needs
+    /// no key, `Upgrade` or `Connection`; it is answered with what was
+    /// negotiated only; version and Origin are checked as over HTTP/1.1, and
+    /// a wrong version is `400` over HTTP/2.
+    #[test]
+    fn extended_connect() {
+        let headers: Headers = vec![
+            (b"sec-websocket-version", b"13"),
+            (b"origin", b"http://example.com"),
+            (b"sec-websocket-protocol", b"chat, superchat"),
+            (b"sec-websocket-extensions", b"permessage-deflate"),
+        ];
+        let run = |method: &'static [u8], protocol: &[u8], h: &[(&[u8], &[u8])], c| {
+            accept_extended_connect(
+                &HandshakeRequest {
+                    method,
+                    http_minor_version: 1,
+                    headers: h,
+                },
+                protocol,
+                c,
+            )
+        };
+        let config = HandshakeConfig {
+            protocols: vec!["superchat".into()],
+            allowed_origins: Some(vec!["http://example.com".into()]),
+            permessage_deflate: true,
+            request_client_no_context_takeover: false,
+        };
+        let a = run(b"CONNECT", b"websocket", &headers, &config).unwrap();
+        assert_eq!(a.accept_key, "");
+        assert_eq!(
+            a.negotiated_headers(),
+            vec![
+                ("Sec-WebSocket-Protocol", "superchat".to_string()),
+                ("Sec-WebSocket-Extensions", "permessage-deflate".to_string()),
+            ]
+        );
+        assert_eq!(
+            run(b"GET", b"websocket", &headers, &config),
+            Err(Rejection::MethodNotGet)
+        );
+        assert_eq!(
+            run(b"CONNECT", b"h2c-tunnel", &headers, &config),
+            Err(Rejection::NotWebSocketUpgrade)
+        );
+        let v8: Headers = vec![(b"sec-websocket-version", b"8")];
+        let r = run(b"CONNECT", b"websocket", &v8, &config).unwrap_err();
+        assert_eq!(r, Rejection::UnsupportedVersion);
+        assert_eq!((r.status(), r.h2_status()), (426, 400));
+        assert_eq!(r.h2_response_headers(), &[("Sec-WebSocket-Version", "13")]);
+        assert_eq!(Rejection::NotWebSocketUpgrade.h2_response_headers(), &[]);
+        let elsewhere: Headers = vec![
+            (b"sec-websocket-version", b"13"),
+            (b"origin", b"http://evil.example"),
+        ];
+        assert_eq!(
+            run(b"CONNECT", b"websocket", &elsewhere, &config),
+            Err(Rejection::OriginNotAllowed)
         );
     }
 }

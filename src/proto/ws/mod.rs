@@ -34,5 +34,7 @@ pub mod utf8;
 
 pub use conn::{Connection, Event, MessageKind, SendError, State, Timeout};
 pub use error::{CloseCode, ProtocolError};
-pub use handshake::{accept, Accepted, HandshakeConfig, HandshakeRequest, Rejection};
+pub use handshake::{
+    accept, accept_extended_connect, Accepted, HandshakeConfig, HandshakeRequest, Rejection,
+};
 pub use limits::WebSocketLimits;

@@ -169,9 +169,10 @@ fn conversation_is_byte_exact() {
         .unwrap();
     assert_eq!(c.send_data(1, b"hello", true), Ok(5));
     let want = hex(concat!(
-        // SETTINGS: table 4096, 100 streams, window 768 KiB, frame 16384, list 32 KiB.
-        "00001e 04 00 00000000",
-        "0001 00001000 0003 00000064 0004 000c0000 0005 00004000 0006 00008000",
+        // SETTINGS: table 4096, 100 streams, window 768 KiB, frame 16384, list 32 KiB,
+        // extended CONNECT (RFC 8441).
+        "000024 04 00 00000000",
+        "0001 00001000 0003 00000064 0004 000c0000 0005 00004000 0006 00008000 0008 00000001",
         // WINDOW_UPDATE connection +983041 (1 MiB - 65535).
         "000004 08 00 00000000 000f0001",
         // SETTINGS ACK.
@@ -1276,7 +1277,7 @@ proptest! {
 
 /// What the Python `h2` client (4.x) sends for a GET and a POST with a body:
 /// Huffman strings, dynamic table insertions and references, its own
-/// SETTINGS (ENABLE_CONNECT_PROTOCOL included, which we ignore).
+/// SETTINGS (ENABLE_CONNECT_PROTOCOL = 0 included: what the client allows, which we ignore).
 const PYTHON_H2_CLIENT: &str = "505249202a20485454502f322e300d0a0d0a534d0d0a0d0a00002a04000000000000010000100000020000000100040000ffff0005000040000008000000000003000000640006000100000000240105000000018244886272d141ffcf30078741882f91d35d055c87a77a87afd2673d4b4e2f5383f963e700000e01040000000383448460a49cff87c1c05c82087f00000b00010000000368656c6c6f20776f726c64";
 
 /// Our answer to [`PYTHON_H2_CLIENT`]; checked once by feeding it to the
@@ -1405,4 +1406,187 @@ fn a_self_dependent_stream_is_reset_and_hpack_stays_in_step() {
         head.headers().collect::<Vec<_>>(),
         [(&b"x-a"[..], &b"b"[..])]
     );
+}
+
+/// An extended CONNECT (RFC 8441 4) as RFC 8441 5.1's example sends it.
+const WS_CONNECT: &[(&[u8], &[u8])] = &[
+    (b":method", b"CONNECT"),
+    (b":protocol", b"websocket"),
+    (b":scheme", b"https"),
+    (b":path", b"/chat"),
+    (b":authority", b"server.example.com"),
+    (b"sec-websocket-version", b"13"),
+];
+
+/// The server's first SETTINGS: its parameters.
+fn server_settings(c: &mut Connection) -> Vec<(u16, u32)> {
+    let f = take(c);
+    let (h, p) = &f[0];
+    assert_eq!(h.kind, kind::SETTINGS);
+    frame::settings(p).collect()
+}
+
+#[test]
+fn extended_connect_is_announced_and_accepted() {
+    let mut c = conn();
+    assert!(server_settings(&mut c).contains(&(setting::ENABLE_CONNECT_PROTOCOL, 1)));
+    let ev = feed(&mut c, &Client::new().headers(1, WS_CONNECT, false).buf);
+    let [Event::Request {
+        stream_id: 1,
+        head,
+        end_stream: false,
+    }] = &ev[..]
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(head.method(), b"CONNECT");
+    assert_eq!(head.protocol(), Some(&b"websocket"[..]));
+    assert_eq!(head.path(), Some(&b"/chat"[..]));
+    assert_eq!(head.scheme(), Some(&b"https"[..]));
+    assert_eq!(head.authority(), Some(&b"server.example.com"[..]));
+    assert_eq!(head.headers().count(), 1);
+    // 200 without END_STREAM, then DATA both ways: a tunnel.
+    c.send_headers(1, 200, &[], false).unwrap();
+    let ev = feed(
+        &mut c,
+        &Client::default().data(1, b"\x81\x80abcd", false).buf,
+    );
+    assert!(
+        matches!(&ev[..], [Event::Data { stream_id: 1, .. }]),
+        "{ev:?}"
+    );
+    assert_eq!(c.send_data(1, b"\x81\x00", false), Ok(2));
+    // An idle tunnel is not a slow request body: no minimum rate (which would reset it
+    // after 5 s).
+    take(&mut c);
+    c.tick(t0() + Duration::from_secs(60));
+    assert!(errors(&take(&mut c)).is_empty());
+    assert_eq!(c.open_streams(), 1);
+    // END_STREAM both ways ends it (the client's first: a half-closed tunnel still sends).
+    feed(&mut c, &Client::default().data(1, b"", true).buf);
+    assert_eq!(c.send_data(1, b"\x88\x00", true), Ok(2));
+    assert_eq!(c.open_streams(), 0);
+    assert!(errors(&take(&mut c)).is_empty());
+    // The server's first: the rest of the client's side is cut short with
+    // RST_STREAM(NO_ERROR) (RFC 9113 8.1), as for any request whose response is complete.
+    feed(&mut c, &Client::default().headers(3, WS_CONNECT, false).buf);
+    c.send_headers(3, 200, &[], false).unwrap();
+    assert_eq!(c.send_data(3, b"", true), Ok(0));
+    assert_eq!(errors(&take(&mut c)), [rst(3, ErrorCode::NO_ERROR)]);
+    assert_eq!(c.open_streams(), 0);
+}
+
+#[test]
+fn extended_connect_needs_the_setting_and_its_pseudo_headers() {
+    type F = &'static [(&'static [u8], &'static [u8])];
+    // Not enabled: `:protocol` is an unknown pseudo-header, and the setting is not sent.
+    let mut c = Connection::new(
+        Http2Limits {
+            enable_connect_protocol: false,
+            ..Http2Limits::default()
+        },
+        t0(),
+    );
+    assert!(!server_settings(&mut c)
+        .iter()
+        .any(|&(id, _)| id == setting::ENABLE_CONNECT_PROTOCOL));
+    let ev = feed(&mut c, &Client::new().headers(1, WS_CONNECT, false).buf);
+    assert!(ev.is_empty(), "{ev:?}");
+    assert_eq!(errors(&take(&mut c)), [rst(1, ErrorCode::PROTOCOL_ERROR)]);
+    // A plain CONNECT keeps its rules there.
+    let ev = feed(
+        &mut c,
+        &Client::default()
+            .headers(
+                3,
+                &[(b":method", b"CONNECT"), (b":authority", b"h:1")],
+                false,
+            )
+            .buf,
+    );
+    assert!(matches!(&ev[..], [Event::Request { head, .. }] if head.protocol().is_none()));
+    let bad: &[(&str, F)] = &[
+        (
+            ":protocol on GET",
+            &[
+                (b":method", b"GET"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"http"),
+                (b":path", b"/"),
+                (b":authority", b"x"),
+            ],
+        ),
+        (
+            "extended CONNECT without :path",
+            &[
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"http"),
+                (b":authority", b"x"),
+            ],
+        ),
+        (
+            "extended CONNECT without :scheme",
+            &[
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":path", b"/"),
+                (b":authority", b"x"),
+            ],
+        ),
+        (
+            "extended CONNECT without :authority",
+            &[
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"http"),
+                (b":path", b"/"),
+            ],
+        ),
+        (
+            "empty :protocol",
+            &[
+                (b":method", b"CONNECT"),
+                (b":protocol", b""),
+                (b":scheme", b"http"),
+                (b":path", b"/"),
+                (b":authority", b"x"),
+            ],
+        ),
+        (
+            ":protocol twice",
+            &[
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"http"),
+                (b":path", b"/"),
+                (b":authority", b"x"),
+            ],
+        ),
+    ];
+    for (name, fields) in bad {
+        let mut c = conn();
+        let ev = feed(&mut c, &Client::new().headers(1, fields, false).buf);
+        assert!(ev.is_empty(), "{name}: {ev:?}");
+        let errs = errors(&take(&mut c));
+        assert!(
+            errs.ends_with(&[rst(1, ErrorCode::PROTOCOL_ERROR)]),
+            "{name}: {errs:?}"
+        );
+    }
+}
+
+#[test]
+fn a_client_setting_enable_connect_protocol_above_one_is_a_connection_error() {
+    let mut c = conn();
+    take(&mut c);
+    feed(
+        &mut c,
+        &Client::new()
+            .settings(&[(setting::ENABLE_CONNECT_PROTOCOL, 2)])
+            .buf,
+    );
+    let errs = errors(&take(&mut c));
+    assert_eq!(errs, [goaway(0, ErrorCode::PROTOCOL_ERROR)]);
 }
