@@ -2,6 +2,8 @@
 //! raw HTTP/1.1 client over std sockets that reads responses byte-exactly.
 #![allow(dead_code)]
 
+pub mod alloc;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
