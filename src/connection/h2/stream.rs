@@ -360,17 +360,7 @@ impl RequestFeature for H2Stream {
             register(&mut sh, self.id, cx);
             return Poll::Pending;
         }
-        let mut n = 0;
-        while n < buf.len() {
-            let (a, _) = slot.body.as_slices();
-            let take = a.len().min(buf.len() - n);
-            if take == 0 {
-                break;
-            }
-            buf[n..n + take].copy_from_slice(&a[..take]);
-            slot.body.drain(..take);
-            n += take;
-        }
+        let n = drain_into(&mut slot.body, buf);
         sh.conn.release_capacity(self.id, n as u32);
         sh.wake_driver();
         drop(sh);
@@ -598,17 +588,7 @@ impl UpgradeFeature for H2Stream {
             register(&mut sh, self.id, cx);
             return Poll::Pending;
         }
-        let mut n = 0;
-        while n < buf.len() {
-            let (a, _) = slot.body.as_slices();
-            let take = a.len().min(buf.len() - n);
-            if take == 0 {
-                break;
-            }
-            buf[n..n + take].copy_from_slice(&a[..take]);
-            slot.body.drain(..take);
-            n += take;
-        }
+        let n = drain_into(&mut slot.body, buf);
         if slot.body.is_empty() && slot.body.capacity() > 16 * 1024 {
             // An idle tunnel (a WebSocket) keeps no large receive buffer.
             slot.body = std::collections::VecDeque::new();
@@ -760,4 +740,21 @@ pub(super) async fn run<A: Application>(
     sh.conn.recycle_head(&mut s.head);
     sh.recycle_response(headers, body);
     sh.wake_driver();
+}
+
+/// Moves the front of a stream's received body into `buf`, as much as fits (both halves of the
+/// ring); returns how many bytes it moved.
+fn drain_into(body: &mut std::collections::VecDeque<u8>, buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    while n < buf.len() {
+        let (a, _) = body.as_slices();
+        let take = a.len().min(buf.len() - n);
+        if take == 0 {
+            break;
+        }
+        buf[n..n + take].copy_from_slice(&a[..take]);
+        body.drain(..take);
+        n += take;
+    }
+    n
 }
