@@ -23,7 +23,10 @@ for s in socks:
     sel.register(s, selectors.EVENT_READ)
 ok = 0
 while state:
-    for key, _ in sel.select():
+    events = sel.select(timeout=10)
+    if not events:
+        raise SystemExit("no response for 10 s (only /plaintext and /json bodies are recognised)")
+    for key, _ in events:
         s = key.fileobj
         left, buf, inflight = state[s]
         data = s.recv(1 << 20)
