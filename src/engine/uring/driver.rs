@@ -6,13 +6,20 @@
 //! dropped) turns its op into [`Lifecycle::Ignored`]: the memory stays parked in the slab and a
 //! cancellation is submitted, so the kernel never writes into freed memory (tokio-uring's and
 //! monoio's lifecycle model). The worker does not drop the ring before the slab is empty.
+//!
+//! A multishot operation (a connection's receive) posts many completions for one submission:
+//! they queue in its slab entry until the task takes them, and the entry goes only with the last
+//! one (the completion without `IORING_CQE_F_MORE`).
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use io_uring::types::Timespec;
+use std::os::fd::RawFd;
+
+use io_uring::types::{self, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use slab::Slab;
 
@@ -21,8 +28,9 @@ use super::bufring::BufRing;
 /// `user_data` values at or above this are the worker's own long-lived operations (accept,
 /// eventfd read, timers), not entries of the op slab.
 pub(crate) const TOKEN_BASE: u64 = 1 << 62;
-/// `user_data` of cancellation requests, whose completions are ignored.
-pub(crate) const CANCEL_TOKEN: u64 = u64::MAX;
+/// `user_data` of operations nobody waits for (cancellations, closes): their completions are
+/// ignored.
+pub(crate) const UNTRACKED_TOKEN: u64 = u64::MAX;
 
 /// Memory an operation lends to the kernel, kept alive until its completion.
 pub(crate) enum Hold {
@@ -49,7 +57,31 @@ enum Lifecycle {
     Completed { res: i32, flags: u32 },
     /// Its task stopped waiting; drop it (and give back any provided buffer) on completion.
     Ignored,
+    /// A multishot operation still posting: its completions wait in `queue` until the task takes
+    /// them.
+    Multishot(Multishot),
+    /// A multishot operation its task stopped waiting for: each completion gives back its
+    /// provided buffer, and the last one (without `MORE`) frees the slot.
+    IgnoredMultishot,
 }
+
+/// The state of a multishot operation the task still wants.
+struct Multishot {
+    /// The task to wake when a completion arrives (`None` until it first waits).
+    waker: Option<Waker>,
+    /// Completions not yet taken, oldest first, as `(res, flags)`.
+    queue: VecDeque<(i32, u32)>,
+    /// A cancellation was submitted because the task fell behind (see
+    /// [`MAX_QUEUED_COMPLETIONS`]).
+    cancelling: bool,
+}
+
+/// Completions a multishot receive may hold untaken before it is cancelled. Each holds a
+/// provided buffer, which every connection of the worker shares: a task that does not read (its
+/// application is busy, and the client keeps sending) must not drain the pool for the others. The
+/// task re-arms the receive when it reads again, so the socket's own buffer, then TCP's window,
+/// hold what the client sends meanwhile.
+const MAX_QUEUED_COMPLETIONS: usize = 4;
 
 struct Op {
     lifecycle: Lifecycle,
@@ -68,8 +100,6 @@ fn user_data(id: usize, generation: u32) -> u64 {
 pub(crate) struct Completion {
     /// The result: a byte count, an fd, or `-errno`.
     pub(crate) res: i32,
-    /// The CQE flags (buffer id of a provided-buffer receive, `MORE`).
-    pub(crate) flags: u32,
     /// The memory the op held, returned to its owner.
     pub(crate) hold: Hold,
 }
@@ -138,11 +168,23 @@ impl Driver {
         unsafe { self.push_entry(&entry) }
     }
 
+    /// Closes `fd` from the ring, after the operations already queued for it have been issued: a
+    /// send handed over a moment ago but not yet submitted still goes out (a `close(2)` now would
+    /// make it fail, or worse, reach another socket given the same number). Operations in flight
+    /// hold their own reference to the socket, so it stays open until they finish.
+    pub(crate) fn close(&mut self, fd: RawFd) {
+        let entry = opcode::Close::new(types::Fd(fd))
+            .build()
+            .user_data(UNTRACKED_TOKEN);
+        // SAFETY: a close carries no pointers.
+        unsafe { self.push_entry(&entry) }
+    }
+
     /// Submits a cancellation of the operation with `user_data`.
     pub(crate) fn cancel(&mut self, user_data: u64) {
         let entry = opcode::AsyncCancel::new(user_data)
             .build()
-            .user_data(CANCEL_TOKEN);
+            .user_data(UNTRACKED_TOKEN);
         // SAFETY: a cancellation carries no pointers.
         unsafe { self.push_entry(&entry) }
     }
@@ -171,18 +213,55 @@ impl Driver {
     pub(crate) fn poll_op(&mut self, id: usize, cx: &mut Context<'_>) -> Poll<Completion> {
         let op = self.ops.get_mut(id).expect("polled an unknown op");
         match &mut op.lifecycle {
-            Lifecycle::Completed { res, flags } => {
-                let (res, flags) = (*res, *flags);
+            Lifecycle::Completed { res, .. } => {
+                let res = *res;
                 let op = self.ops.remove(id);
-                Poll::Ready(Completion {
-                    res,
-                    flags,
-                    hold: op.hold,
-                })
+                Poll::Ready(Completion { res, hold: op.hold })
             }
             Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => Poll::Pending,
             lifecycle => {
                 *lifecycle = Lifecycle::Waiting(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Starts a multishot operation: it stays in the slab, queueing its completions for
+    /// [`Driver::poll_multishot`], until its last one has been taken.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Driver::push`]; a multishot operation may only name provided buffers.
+    pub(crate) unsafe fn push_multishot(&mut self, entry: squeue::Entry) -> usize {
+        // SAFETY: forwarded from the caller.
+        let id = unsafe { self.push(entry, Hold::None) };
+        self.ops[id].lifecycle = Lifecycle::Multishot(Multishot {
+            waker: None,
+            queue: VecDeque::new(),
+            cancelling: false,
+        });
+        id
+    }
+
+    /// Takes the oldest completion of multishot operation `id`, as `(res, flags)`. One without
+    /// `IORING_CQE_F_MORE` is its last: the slot is then gone and `id` must not be polled again.
+    pub(crate) fn poll_multishot(&mut self, id: usize, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        let op = self.ops.get_mut(id).expect("polled an unknown op");
+        let Lifecycle::Multishot(m) = &mut op.lifecycle else {
+            unreachable!("poll_multishot on a single-shot op");
+        };
+        match m.queue.pop_front() {
+            Some((res, flags)) => {
+                if !cqueue::more(flags) {
+                    self.ops.remove(id);
+                }
+                Poll::Ready((res, flags))
+            }
+            None => {
+                match &m.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => m.waker = Some(cx.waker().clone()),
+                }
                 Poll::Pending
             }
         }
@@ -204,15 +283,11 @@ impl Driver {
     /// Takes `id`'s completion if it has arrived, without waiting for it.
     pub(crate) fn try_take(&mut self, id: usize) -> Option<Completion> {
         let op = self.ops.get(id)?;
-        let Lifecycle::Completed { res, flags } = op.lifecycle else {
+        let Lifecycle::Completed { res, .. } = op.lifecycle else {
             return None;
         };
         let op = self.ops.remove(id);
-        Some(Completion {
-            res,
-            flags,
-            hold: op.hold,
-        })
+        Some(Completion { res, hold: op.hold })
     }
 
     /// An emptied send buffer from a completed detached send, or a new empty one.
@@ -249,12 +324,32 @@ impl Driver {
         let Some(op) = self.ops.get_mut(id) else {
             return;
         };
-        match op.lifecycle {
+        match &mut op.lifecycle {
             Lifecycle::Completed { flags, .. } => {
+                let flags = *flags;
                 self.ops.remove(id);
                 self.release_selected(flags);
             }
-            Lifecycle::Ignored => {}
+            Lifecycle::Ignored | Lifecycle::IgnoredMultishot => {}
+            Lifecycle::Multishot(m) => {
+                let queue = std::mem::take(&mut m.queue);
+                let (ended, cancelling) = (
+                    queue.back().is_some_and(|&(_, f)| !cqueue::more(f)),
+                    m.cancelling,
+                );
+                if ended {
+                    self.ops.remove(id);
+                } else {
+                    op.lifecycle = Lifecycle::IgnoredMultishot;
+                    if !cancelling {
+                        let target = user_data(id, op.generation);
+                        self.cancel(target);
+                    }
+                }
+                for (_, flags) in queue {
+                    self.release_selected(flags);
+                }
+            }
             _ => {
                 op.lifecycle = Lifecycle::Ignored;
                 let target = user_data(id, op.generation);
@@ -273,6 +368,28 @@ impl Driver {
         else {
             return;
         };
+        match &mut op.lifecycle {
+            Lifecycle::Multishot(m) => {
+                m.queue.push_back((res, flags));
+                if let Some(w) = m.waker.take() {
+                    w.wake();
+                }
+                let behind = m.queue.len() >= MAX_QUEUED_COMPLETIONS;
+                if behind && cqueue::more(flags) && !m.cancelling {
+                    m.cancelling = true;
+                    self.cancel(user_data);
+                }
+                return;
+            }
+            Lifecycle::IgnoredMultishot => {
+                if !cqueue::more(flags) {
+                    self.ops.remove(id);
+                }
+                self.release_selected(flags);
+                return;
+            }
+            _ => {}
+        }
         match std::mem::replace(&mut op.lifecycle, Lifecycle::Completed { res, flags }) {
             Lifecycle::Waiting(w) => w.wake(),
             Lifecycle::Detached { waker, len } => {
@@ -292,6 +409,7 @@ impl Driver {
                 self.release_selected(flags);
             }
             Lifecycle::Completed { .. } => unreachable!("single-shot op completed twice"),
+            Lifecycle::Multishot(_) | Lifecycle::IgnoredMultishot => unreachable!("handled above"),
         }
     }
 
@@ -338,8 +456,10 @@ impl Driver {
         }
     }
 
-    /// Unregisters the provided buffers (before the ring goes away).
+    /// Hands the kernel what is still queued (closes), then unregisters the provided buffers
+    /// (before the ring goes away).
     pub(crate) fn shutdown(&mut self) {
+        let _ = self.ring.submit();
         self.bufs.unregister(&self.ring);
     }
 }
@@ -347,6 +467,7 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::uring::bufring::BUF_GROUP;
     use crate::engine::uring::ring::build_ring;
     use std::task::Waker;
 
@@ -362,7 +483,7 @@ mod tests {
             d.submit_and_wait(1).unwrap();
             d.reap(&mut cqes);
             for (ud, res, flags) in cqes.drain(..) {
-                if ud != CANCEL_TOKEN {
+                if ud != UNTRACKED_TOKEN {
                     d.complete(ud, res, flags);
                 }
             }
@@ -452,6 +573,159 @@ mod tests {
         let c = d.try_take(id).expect("the completion is there to take");
         assert_eq!(c.res, -libc::EPIPE);
         assert!(matches!(c.hold, Hold::Buf(_)));
+        d.shutdown();
+    }
+
+    /// A connected socket pair (both ends ours; the caller closes them).
+    fn socket_pair() -> [RawFd; 2] {
+        let mut fds = [0; 2];
+        // SAFETY: socketpair writes two descriptors into the array we own.
+        let made =
+            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+        assert_eq!(made, 0);
+        fds
+    }
+
+    fn write(fd: RawFd, bytes: &[u8]) {
+        // SAFETY: writing from a slice we own to a descriptor we own.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        assert_eq!(n, bytes.len() as isize);
+    }
+
+    fn close(fds: [RawFd; 2]) {
+        for fd in fds {
+            // SAFETY: closing descriptors we own.
+            unsafe { libc::close(fd) };
+        }
+    }
+
+    /// Submits, then routes completions into the driver until `done` holds.
+    fn run_until(d: &mut Driver, mut done: impl FnMut(&Driver) -> bool) {
+        let mut cqes = Vec::new();
+        while !done(d) {
+            d.submit_and_wait(1).unwrap();
+            d.reap(&mut cqes);
+            for (ud, res, flags) in cqes.drain(..) {
+                if ud != UNTRACKED_TOKEN {
+                    d.complete(ud, res, flags);
+                }
+            }
+        }
+    }
+
+    fn queued(d: &Driver, id: usize) -> usize {
+        match &d.ops[id].lifecycle {
+            Lifecycle::Multishot(m) => m.queue.len(),
+            _ => panic!("not a multishot op"),
+        }
+    }
+
+    fn multishot_recv(d: &mut Driver, fd: RawFd) -> usize {
+        let entry = opcode::RecvMulti::new(io_uring::types::Fd(fd), BUF_GROUP).build();
+        // SAFETY: the receive names only provided buffers.
+        unsafe { d.push_multishot(entry) }
+    }
+
+    #[test]
+    fn a_multishot_receive_queues_each_arrival_until_the_task_takes_it() {
+        let mut d = driver();
+        let fds = socket_pair();
+        let id = multishot_recv(&mut d, fds[0]);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(d.poll_multishot(id, &mut cx).is_pending());
+        for (i, part) in [&b"one"[..], b"two"].into_iter().enumerate() {
+            write(fds[1], part);
+            run_until(&mut d, |d| queued(d, id) > i);
+        }
+        for want in [&b"one"[..], b"two"] {
+            let Poll::Ready((res, flags)) = d.poll_multishot(id, &mut cx) else {
+                panic!("a queued completion was not handed over");
+            };
+            assert!(cqueue::more(flags), "still armed");
+            let bid = cqueue::buffer_select(flags).expect("a provided buffer");
+            assert_eq!(d.bufs.get(bid, res as usize), want);
+            d.bufs.release(bid);
+        }
+        assert!(d.poll_multishot(id, &mut cx).is_pending());
+        // End of stream is its last completion: the slot goes with it.
+        // SAFETY: closing a descriptor we own.
+        unsafe { libc::close(fds[1]) };
+        run_until(&mut d, |d| queued(d, id) == 1);
+        assert_eq!(
+            d.poll_multishot(id, &mut cx)
+                .map(|(res, f)| (res, cqueue::more(f))),
+            Poll::Ready((0, false))
+        );
+        assert!(!d.has_ops());
+        // SAFETY: closing a descriptor we own.
+        unsafe { libc::close(fds[0]) };
+        d.shutdown();
+    }
+
+    #[test]
+    fn a_multishot_receive_whose_task_falls_behind_is_cancelled_without_losing_data() {
+        let mut d = driver();
+        let fds = socket_pair();
+        let id = multishot_recv(&mut d, fds[0]);
+        for i in 0..MAX_QUEUED_COMPLETIONS {
+            write(fds[1], &[b'a' + i as u8]);
+            run_until(&mut d, |d| queued(d, id) > i);
+        }
+        // The cancellation lands: its completion ends the queue, behind every byte received.
+        run_until(&mut d, |d| {
+            let Lifecycle::Multishot(m) = &d.ops[id].lifecycle else {
+                unreachable!()
+            };
+            m.queue.back().is_some_and(|&(_, f)| !cqueue::more(f))
+        });
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut got = Vec::new();
+        loop {
+            let Poll::Ready((res, flags)) = d.poll_multishot(id, &mut cx) else {
+                panic!("the queue ended early");
+            };
+            if let Some(bid) = cqueue::buffer_select(flags) {
+                got.extend_from_slice(d.bufs.get(bid, res.max(0) as usize));
+                d.bufs.release(bid);
+            }
+            if !cqueue::more(flags) {
+                assert!(res == -libc::ECANCELED || res > 0, "ended with {res}");
+                break;
+            }
+        }
+        assert_eq!(got, b"abcd"[..MAX_QUEUED_COMPLETIONS]);
+        assert!(!d.has_ops(), "the last completion freed the slot");
+        close(fds);
+        d.shutdown();
+    }
+
+    #[test]
+    fn a_dropped_multishot_receive_gives_back_its_buffers_and_frees_its_slot() {
+        let mut d = driver();
+        let fds = socket_pair();
+        let id = multishot_recv(&mut d, fds[0]);
+        write(fds[1], b"unread");
+        run_until(&mut d, |d| queued(d, id) == 1);
+        d.drop_op(id);
+        drain(&mut d);
+        assert!(!d.has_ops());
+        // Every provided buffer is back: four receives in a row each get one.
+        let id = multishot_recv(&mut d, fds[0]);
+        for i in 0..4 {
+            write(fds[1], b"x");
+            run_until(&mut d, |d| d.ops.get(id).is_none_or(|_| queued(d, id) > i));
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..4 {
+            let Poll::Ready((res, flags)) = d.poll_multishot(id, &mut cx) else {
+                panic!("missing completion");
+            };
+            assert_eq!(res, 1, "a buffer was missing (ENOBUFS)");
+            d.bufs.release(cqueue::buffer_select(flags).unwrap());
+        }
+        d.drop_op(id);
+        drain(&mut d);
+        close(fds);
         d.shutdown();
     }
 

@@ -2,7 +2,10 @@
 
 use std::io;
 
-use io_uring::{opcode, IoUring, Probe};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+
+use io_uring::{cqueue, opcode, types, IoUring, Probe};
 
 /// Which optional setup flags a worker's ring got.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -83,6 +86,7 @@ pub(crate) fn probe() -> Result<RingSetup, String> {
         (opcode::Read::CODE, "read"),
         (opcode::Timeout::CODE, "timeout"),
         (opcode::AsyncCancel::CODE, "async cancel"),
+        (opcode::Close::CODE, "close"),
     ] {
         if !p.is_supported(code) {
             return Err(format!(
@@ -91,8 +95,50 @@ pub(crate) fn probe() -> Result<RingSetup, String> {
         }
     }
     // Multishot accept and provided-buffer rings both arrived in 5.19.
-    super::bufring::BufRing::new(&ring, 1, 512)
-        .map(|mut b| b.unregister(&ring))
+    let mut bufs = super::bufring::BufRing::new(&ring, 1, 512)
         .map_err(|e| format!("provided buffer rings unsupported: {e} (kernel older than 5.19?)"))?;
+    let multishot = probe_multishot_recv(&ring);
+    bufs.unregister(&ring);
+    multishot.map_err(|e| format!("multishot receive unsupported: {e} (kernel older than 6.0?)"))?;
     Ok(setup)
+}
+
+/// Runs one multishot receive on a socket pair: older kernels refuse the flag (`EINVAL`) or
+/// end the receive after one completion.
+fn probe_multishot_recv(ring: &IoUring) -> io::Result<()> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    let entry = opcode::RecvMulti::new(types::Fd(ours.as_raw_fd()), super::bufring::BUF_GROUP)
+        .build()
+        .user_data(1);
+    // SAFETY: the receive names only the provided buffer registered on `ring`, which the caller
+    // keeps registered until the completion has been reaped below (or the ring is dropped).
+    unsafe { ring.submission_shared().push(&entry) }
+        .map_err(|_| io::Error::other("submission queue full"))?;
+    (&theirs).write_all(b"x")?;
+    ring.submit_and_wait(1)?;
+    // SAFETY: only this thread uses the probe ring.
+    let cqe = unsafe { ring.completion_shared() }
+        .next()
+        .ok_or_else(|| io::Error::other("no completion"))?;
+    if cqe.result() < 0 {
+        return Err(io::Error::from_raw_os_error(-cqe.result()));
+    }
+    if !cqueue::more(cqe.flags()) {
+        return Err(io::Error::other("the receive ended after one completion"));
+    }
+    // Still armed: cancel it and wait for its last completion, so the caller may unregister
+    // the buffer it could otherwise still pick.
+    let cancel = opcode::AsyncCancel::new(1).build().user_data(2);
+    // SAFETY: a cancellation carries no pointers; only this thread uses the probe ring.
+    unsafe { ring.submission_shared().push(&cancel) }
+        .map_err(|_| io::Error::other("submission queue full"))?;
+    loop {
+        ring.submit_and_wait(1)?;
+        // SAFETY: only this thread uses the probe ring.
+        for cqe in unsafe { ring.completion_shared() } {
+            if cqe.user_data() == 1 && !cqueue::more(cqe.flags()) {
+                return Ok(());
+            }
+        }
+    }
 }

@@ -1,11 +1,12 @@
-//! A TCP connection as the io_uring engine moves its bytes: one `recv` from the provided-buffer
-//! ring at a time, and sends of buffers the op slab holds until they complete.
+//! A TCP connection as the io_uring engine moves its bytes: one multishot `recv` from the
+//! provided-buffer ring, armed once and posting a completion each time data arrives, and sends of
+//! buffers the op slab holds until they complete.
 
 use std::io;
 use std::os::fd::RawFd;
 use std::task::{Context, Poll};
 
-use io_uring::{cqueue, opcode, squeue, types};
+use io_uring::{cqueue, opcode, types};
 
 use super::bufring::BUF_GROUP;
 use super::driver::{with_driver, Driver, Hold};
@@ -14,6 +15,7 @@ use crate::connection::Transport;
 /// One accepted socket, owned by the connection task that serves it.
 pub(crate) struct UringTransport {
     fd: RawFd,
+    /// The multishot receive, while it is armed or has completions to take.
     recv_op: Option<usize>,
     send_op: Option<usize>,
     /// The in-flight send was handed over without waiting ([`Transport::poll_submit`]).
@@ -35,13 +37,10 @@ impl UringTransport {
     }
 
     fn start_recv(&mut self, d: &mut Driver) -> usize {
-        let entry = opcode::Recv::new(types::Fd(self.fd), std::ptr::null_mut(), 0)
-            .buf_group(BUF_GROUP)
-            .build()
-            .flags(squeue::Flags::BUFFER_SELECT);
-        // SAFETY: the receive names no memory of ours: the kernel picks a provided buffer,
-        // which the ring owns for the worker's lifetime.
-        let id = unsafe { d.push(entry, Hold::None) };
+        let entry = opcode::RecvMulti::new(types::Fd(self.fd), BUF_GROUP).build();
+        // SAFETY: the receive names no memory of ours: the kernel picks a provided buffer for
+        // each completion, and the ring owns them for the worker's lifetime.
+        let id = unsafe { d.push_multishot(entry) };
         self.recv_op = Some(id);
         id
     }
@@ -133,7 +132,7 @@ impl UringTransport {
         })
     }
 
-    /// Cancels what is in flight and closes the socket.
+    /// Cancels what is in flight (a handed-over send excepted) and closes the socket.
     fn close_now(&mut self) {
         if self.fd < 0 {
             return;
@@ -150,9 +149,10 @@ impl UringTransport {
                     d.drop_op(id);
                 }
             }
+            // Through the ring, behind a send this task queued and the worker has not submitted
+            // yet (the client's end of stream can be read in the same turn).
+            d.close(self.fd);
         });
-        // SAFETY: we own the fd; pending ops were cancelled and hold their own file reference.
-        unsafe { libc::close(self.fd) };
         self.fd = -1;
     }
 }
@@ -170,25 +170,28 @@ impl Transport for UringTransport {
                 Some(id) => id,
                 None => self.start_recv(d),
             };
-            let Poll::Ready(c) = d.poll_op(id, cx) else {
+            let Poll::Ready((res, flags)) = d.poll_multishot(id, cx) else {
                 return Poll::Pending;
             };
-            self.recv_op = None;
-            let bid = cqueue::buffer_select(c.flags);
-            if c.res > 0 {
+            if !cqueue::more(flags) {
+                // Its last completion: the next read arms it again.
+                self.recv_op = None;
+            }
+            let bid = cqueue::buffer_select(flags);
+            if res > 0 {
                 let bid = bid.expect("a receive with data names its buffer");
-                buf.extend_from_slice(d.bufs.get(bid, c.res as usize));
+                buf.extend_from_slice(d.bufs.get(bid, res as usize));
                 d.bufs.release(bid);
-                return Poll::Ready(Ok(c.res as usize));
+                return Poll::Ready(Ok(res as usize));
             }
             if let Some(bid) = bid {
                 d.bufs.release(bid);
             }
-            match -c.res {
+            match -res {
                 0 => return Poll::Ready(Ok(0)),
-                // Every provided buffer is in use for a moment; they come back within this
-                // loop iteration, so receive again.
-                libc::ENOBUFS | libc::EINTR | libc::EAGAIN => continue,
+                // Every provided buffer was in use for a moment (they come back as tasks read),
+                // or the driver stopped the receive because this task fell behind: arm it again.
+                libc::ENOBUFS | libc::ECANCELED | libc::EINTR | libc::EAGAIN => continue,
                 errno => return Poll::Ready(Err(io::Error::from_raw_os_error(errno))),
             }
         })

@@ -18,7 +18,7 @@ use io_uring::{cqueue, opcode, squeue, types};
 use socket2::Socket;
 
 use super::bufring::BufRing;
-use super::driver::{self, Driver, CANCEL_TOKEN, TOKEN_BASE};
+use super::driver::{self, Driver, UNTRACKED_TOKEN, TOKEN_BASE};
 use super::ring::{build_ring, RingSetup};
 use super::transport::UringTransport;
 use crate::app::Application;
@@ -204,7 +204,7 @@ impl<A: Application> Worker<A> {
 
     fn dispatch(&mut self, user_data: u64, res: i32, flags: u32) {
         match user_data {
-            CANCEL_TOKEN => {}
+            UNTRACKED_TOKEN => {}
             EVENTFD_TOKEN => {
                 self.tokens_in_flight -= 1;
                 while let Ok(msg) = self.inbox.try_recv() {
@@ -323,7 +323,7 @@ impl<A: Application> Worker<A> {
             self.driver().reap(&mut cqes);
             for (user_data, res, flags) in cqes.drain(..) {
                 match user_data {
-                    CANCEL_TOKEN => {}
+                    UNTRACKED_TOKEN => {}
                     t if (ACCEPT_TOKEN..EVENTFD_TOKEN).contains(&t) => {
                         if !cqueue::more(flags) {
                             self.tokens_in_flight -= 1;
