@@ -620,6 +620,21 @@ mod tests {
         }
     }
 
+    /// Takes the oldest completion of multishot `id` (which must be there): its result, whether
+    /// the receive is still armed, and the bytes of its buffer (given back).
+    fn take(d: &mut Driver, id: usize) -> (i32, bool, Vec<u8>) {
+        let mut cx = Context::from_waker(Waker::noop());
+        let Poll::Ready((res, flags)) = d.poll_multishot(id, &mut cx) else {
+            panic!("no completion to take");
+        };
+        let mut bytes = Vec::new();
+        if let Some(bid) = cqueue::buffer_select(flags) {
+            bytes.extend_from_slice(d.bufs.get(bid, res.max(0) as usize));
+            d.bufs.release(bid);
+        }
+        (res, cqueue::more(flags), bytes)
+    }
+
     fn multishot_recv(d: &mut Driver, fd: RawFd) -> usize {
         let entry = opcode::RecvMulti::new(io_uring::types::Fd(fd), BUF_GROUP).build();
         // SAFETY: the receive names only provided buffers.
@@ -638,24 +653,14 @@ mod tests {
             run_until(&mut d, |d| queued(d, id) > i);
         }
         for want in [&b"one"[..], b"two"] {
-            let Poll::Ready((res, flags)) = d.poll_multishot(id, &mut cx) else {
-                panic!("a queued completion was not handed over");
-            };
-            assert!(cqueue::more(flags), "still armed");
-            let bid = cqueue::buffer_select(flags).expect("a provided buffer");
-            assert_eq!(d.bufs.get(bid, res as usize), want);
-            d.bufs.release(bid);
+            assert_eq!(take(&mut d, id), (want.len() as i32, true, want.to_vec()));
         }
         assert!(d.poll_multishot(id, &mut cx).is_pending());
         // End of stream is its last completion: the slot goes with it.
         // SAFETY: closing a descriptor we own.
         unsafe { libc::close(fds[1]) };
         run_until(&mut d, |d| queued(d, id) == 1);
-        assert_eq!(
-            d.poll_multishot(id, &mut cx)
-                .map(|(res, f)| (res, cqueue::more(f))),
-            Poll::Ready((0, false))
-        );
+        assert_eq!(take(&mut d, id), (0, false, Vec::new()));
         assert!(!d.has_ops());
         // SAFETY: closing a descriptor we own.
         unsafe { libc::close(fds[0]) };
@@ -678,17 +683,11 @@ mod tests {
             };
             m.queue.back().is_some_and(|&(_, f)| !cqueue::more(f))
         });
-        let mut cx = Context::from_waker(Waker::noop());
         let mut got = Vec::new();
         loop {
-            let Poll::Ready((res, flags)) = d.poll_multishot(id, &mut cx) else {
-                panic!("the queue ended early");
-            };
-            if let Some(bid) = cqueue::buffer_select(flags) {
-                got.extend_from_slice(d.bufs.get(bid, res.max(0) as usize));
-                d.bufs.release(bid);
-            }
-            if !cqueue::more(flags) {
+            let (res, more, bytes) = take(&mut d, id);
+            got.extend_from_slice(&bytes);
+            if !more {
                 assert!(res == -libc::ECANCELED || res > 0, "ended with {res}");
                 break;
             }
@@ -715,13 +714,9 @@ mod tests {
             write(fds[1], b"x");
             run_until(&mut d, |d| d.ops.get(id).is_none_or(|_| queued(d, id) > i));
         }
-        let mut cx = Context::from_waker(Waker::noop());
         for _ in 0..4 {
-            let Poll::Ready((res, flags)) = d.poll_multishot(id, &mut cx) else {
-                panic!("missing completion");
-            };
+            let (res, _, _) = take(&mut d, id);
             assert_eq!(res, 1, "a buffer was missing (ENOBUFS)");
-            d.bufs.release(cqueue::buffer_select(flags).unwrap());
         }
         d.drop_op(id);
         drain(&mut d);

@@ -99,7 +99,8 @@ pub(crate) fn probe() -> Result<RingSetup, String> {
         .map_err(|e| format!("provided buffer rings unsupported: {e} (kernel older than 5.19?)"))?;
     let multishot = probe_multishot_recv(&ring);
     bufs.unregister(&ring);
-    multishot.map_err(|e| format!("multishot receive unsupported: {e} (kernel older than 6.0?)"))?;
+    multishot
+        .map_err(|e| format!("multishot receive unsupported: {e} (kernel older than 6.0?)"))?;
     Ok(setup)
 }
 

@@ -18,7 +18,7 @@ use io_uring::{cqueue, opcode, squeue, types};
 use socket2::Socket;
 
 use super::bufring::BufRing;
-use super::driver::{self, Driver, UNTRACKED_TOKEN, TOKEN_BASE};
+use super::driver::{self, Driver, TOKEN_BASE, UNTRACKED_TOKEN};
 use super::ring::{build_ring, RingSetup};
 use super::transport::UringTransport;
 use crate::app::Application;
