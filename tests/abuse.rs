@@ -29,8 +29,9 @@ fn fast_rate() -> Option<MinDataRate> {
     })
 }
 
-/// Serves the demo routes plus `/big` (64 MiB streamed), `/eight` (8 MiB streamed) and `/upload` (body limit raised to
-/// 100 MB for this request only, then reads and counts the body).
+/// Serves the demo routes plus `/big` (64 MiB streamed), `/eight` (8 MiB streamed), `/upload` (body limit raised to
+/// 100 MB for this request only, then reads and counts the body) and `/stall` (waits 2 s, then
+/// reads and counts the body).
 struct App;
 
 impl Handler for App {
@@ -48,6 +49,17 @@ impl Handler for App {
                 for _ in 0..128 {
                     http.write_all(&chunk).await?;
                 }
+                Ok(())
+            }
+            "/stall" => {
+                // Busy elsewhere for a while before it reads its body.
+                peregrine::rt::sleep(Duration::from_secs(2)).await;
+                let mut buf = [0u8; 8192];
+                let mut total = 0;
+                while let n @ 1.. = http.read_body(&mut buf).await? {
+                    total += n;
+                }
+                http.write(total.to_string().as_bytes());
                 Ok(())
             }
             "/upload" => {
@@ -358,6 +370,51 @@ fn a_flood_of_tiny_pipelined_requests_is_answered_in_order(engine: EngineChoice)
 }
 
 /// Resident memory of a process, in KiB.
+/// A handler that does not read while its client keeps sending must not take the receive
+/// buffers the worker's other connections share (on io_uring, the provided-buffer ring: here
+/// shrunk to 8 buffers of 512 bytes, which one unbounded receive would drain in a moment).
+fn a_busy_handler_with_a_sending_client_does_not_starve_other_connections(engine: EngineChoice) {
+    let mut o = options(Limits::default());
+    o.recv_buffer_count = 8;
+    o.recv_buffer_size = 512;
+    let (mut server, addr) = start_with(engine, App, o);
+    let began = Instant::now();
+    let mut stalled = connect(addr);
+    let body = vec![b'b'; 200_000];
+    let sender = {
+        let mut s = stalled.try_clone().unwrap();
+        let body = body.clone();
+        thread::spawn(move || {
+            s.write_all(b"POST /stall HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\n\r\n")
+                .unwrap();
+            // The body comes once the handler is busy: nobody reads it for a while.
+            thread::sleep(Duration::from_millis(100));
+            s.write_all(&body).unwrap();
+        })
+    };
+    thread::sleep(Duration::from_millis(300));
+    // Another connection is served while the first handler sleeps and its client sends.
+    let mut other = BufReader::new(connect(addr));
+    for _ in 0..20 {
+        other
+            .get_mut()
+            .write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let resp = read_response(&mut other, false).unwrap();
+        assert_eq!(resp.status, 200);
+    }
+    let served_after = began.elapsed();
+    assert!(
+        served_after < Duration::from_millis(1500),
+        "the other connection waited for the stalled handler: {served_after:?}"
+    );
+    // And the stalled request loses nothing.
+    sender.join().unwrap();
+    let resp = read_response(&mut BufReader::new(&mut stalled), false).unwrap();
+    assert_eq!(resp.text(), "200000");
+    server.stop(Duration::from_secs(1));
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -421,5 +478,6 @@ engine_tests!(
     half_closed_clients_still_get_their_response,
     resets_in_the_middle_of_a_large_response_do_not_hurt,
     a_flood_of_tiny_pipelined_requests_is_answered_in_order,
+    a_busy_handler_with_a_sending_client_does_not_starve_other_connections,
     ten_thousand_idle_connections,
 );

@@ -7,9 +7,10 @@
 //! cancellation is submitted, so the kernel never writes into freed memory (tokio-uring's and
 //! monoio's lifecycle model). The worker does not drop the ring before the slab is empty.
 //!
-//! A multishot operation (a connection's receive) posts many completions for one submission:
-//! they queue in its slab entry until the task takes them, and the entry goes only with the last
-//! one (the completion without `IORING_CQE_F_MORE`).
+//! A multishot receive (one per connection) posts many completions for one submission: they
+//! queue in its slab entry until the task takes them, and the entry goes only with the last one
+//! (the completion without `IORING_CQE_F_MORE`). Their provided buffers are shared by every
+//! connection of the worker, so none is kept past the turn it arrived in ([`Driver::spill`]).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -57,31 +58,36 @@ enum Lifecycle {
     Completed { res: i32, flags: u32 },
     /// Its task stopped waiting; drop it (and give back any provided buffer) on completion.
     Ignored,
-    /// A multishot operation still posting: its completions wait in `queue` until the task takes
-    /// them.
+    /// A multishot receive still posting: its completions wait until the task takes them.
     Multishot(Multishot),
-    /// A multishot operation its task stopped waiting for: each completion gives back its
+    /// A multishot receive its task stopped waiting for: each completion gives back its
     /// provided buffer, and the last one (without `MORE`) frees the slot.
     IgnoredMultishot,
 }
 
-/// The state of a multishot operation the task still wants.
+/// The state of a multishot receive the task still wants.
 struct Multishot {
     /// The task to wake when a completion arrives (`None` until it first waits).
     waker: Option<Waker>,
-    /// Completions not yet taken, oldest first, as `(res, flags)`.
+    /// Bytes that arrived before the completions in `queue`, copied out of their provided
+    /// buffers because the task did not take them in the turn they arrived ([`Driver::spill`]).
+    spilled: Vec<u8>,
+    /// Completions not yet taken, oldest first, as `(res, flags)`; one with data holds its
+    /// provided buffer until it is taken or spilled.
     queue: VecDeque<(i32, u32)>,
-    /// A cancellation was submitted because the task fell behind (see
-    /// [`MAX_QUEUED_COMPLETIONS`]).
+    /// A cancellation was submitted because the task fell behind ([`MAX_SPILLED`]).
     cancelling: bool,
 }
 
-/// Completions a multishot receive may hold untaken before it is cancelled. Each holds a
-/// provided buffer, which every connection of the worker shares: a task that does not read (its
-/// application is busy, and the client keeps sending) must not drain the pool for the others. The
-/// task re-arms the receive when it reads again, so the socket's own buffer, then TCP's window,
-/// hold what the client sends meanwhile.
-const MAX_QUEUED_COMPLETIONS: usize = 4;
+/// Spilled bytes past which a multishot receive is cancelled: its task is not reading (its
+/// application is busy while the client keeps sending), so the socket's own buffer, then TCP's
+/// window, hold what comes next, as they would for a server that does not call `recv`. The task
+/// arms the receive again when it reads. (The kernel may post a few more completions before the
+/// cancellation lands: up to its per-wakeup retry limit of buffers.)
+const MAX_SPILLED: usize = 64 * 1024;
+
+/// A spill buffer larger than this is freed, not kept, once the task has taken its bytes.
+const MAX_IDLE_SPILL_CAPACITY: usize = 16 * 1024;
 
 struct Op {
     lifecycle: Lifecycle,
@@ -113,6 +119,8 @@ pub(crate) struct Driver {
     /// Send buffers whose detached sends completed, emptied, for the next connection that hands
     /// one over (so a send without a wait costs no allocation).
     spare_bufs: Vec<Vec<u8>>,
+    /// Multishot receives that got a completion since the last [`Driver::spill`].
+    untaken: Vec<usize>,
 }
 
 /// Spare send buffers kept at most (more are freed): enough for every connection that sends in
@@ -131,6 +139,7 @@ impl Driver {
             generation: 0,
             bufs,
             spare_bufs: Vec::new(),
+            untaken: Vec::new(),
         }
     }
 
@@ -226,45 +235,111 @@ impl Driver {
         }
     }
 
-    /// Starts a multishot operation: it stays in the slab, queueing its completions for
-    /// [`Driver::poll_multishot`], until its last one has been taken.
+    /// Starts a multishot receive: it stays in the slab, queueing its completions for
+    /// [`Driver::poll_recv_multishot`], until its last one has been taken.
     ///
     /// # Safety
     ///
-    /// As for [`Driver::push`]; a multishot operation may only name provided buffers.
+    /// As for [`Driver::push`]; the receive may only name provided buffers.
     pub(crate) unsafe fn push_multishot(&mut self, entry: squeue::Entry) -> usize {
         // SAFETY: forwarded from the caller.
         let id = unsafe { self.push(entry, Hold::None) };
         self.ops[id].lifecycle = Lifecycle::Multishot(Multishot {
             waker: None,
+            spilled: Vec::new(),
             queue: VecDeque::new(),
             cancelling: false,
         });
         id
     }
 
-    /// Takes the oldest completion of multishot operation `id`, as `(res, flags)`. One without
-    /// `IORING_CQE_F_MORE` is its last: the slot is then gone and `id` must not be polled again.
-    pub(crate) fn poll_multishot(&mut self, id: usize, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+    /// Takes what multishot receive `id` has for the task, oldest first: bytes are appended to
+    /// `buf` and their count returned; otherwise the result is `0` (end of stream) or `-errno`.
+    /// The flag says whether the receive is still armed: when it is not, that was its last
+    /// completion, the slot is gone and `id` must not be polled again.
+    pub(crate) fn poll_recv_multishot(
+        &mut self,
+        id: usize,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Poll<(i32, bool)> {
         let op = self.ops.get_mut(id).expect("polled an unknown op");
         let Lifecycle::Multishot(m) = &mut op.lifecycle else {
-            unreachable!("poll_multishot on a single-shot op");
+            unreachable!("poll_recv_multishot on a single-shot op");
         };
-        match m.queue.pop_front() {
-            Some((res, flags)) => {
-                if !cqueue::more(flags) {
-                    self.ops.remove(id);
-                }
-                Poll::Ready((res, flags))
+        if !m.spilled.is_empty() {
+            let n = m.spilled.len();
+            buf.extend_from_slice(&m.spilled);
+            if m.spilled.capacity() > MAX_IDLE_SPILL_CAPACITY {
+                m.spilled = Vec::new();
+            } else {
+                m.spilled.clear();
             }
-            None => {
-                match &m.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => m.waker = Some(cx.waker().clone()),
+            return Poll::Ready((i32::try_from(n).unwrap_or(i32::MAX), true));
+        }
+        let Some((res, flags)) = m.queue.pop_front() else {
+            match &m.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => m.waker = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        };
+        let more = cqueue::more(flags);
+        if !more {
+            self.ops.remove(id);
+        }
+        if let Some(bid) = cqueue::buffer_select(flags) {
+            if res > 0 {
+                buf.extend_from_slice(self.bufs.get(bid, res as usize));
+            }
+            self.bufs.release(bid);
+        }
+        Poll::Ready((res, more))
+    }
+
+    /// Copies the bytes of every receive completion no task took this turn out of its provided
+    /// buffer (into its receive's spill buffer) and gives the buffer back: the worker calls this
+    /// before it waits, so no connection keeps any of the buffers all of them share while its
+    /// task is busy elsewhere. A receive whose spill passes [`MAX_SPILLED`] is cancelled.
+    pub(crate) fn spill(&mut self) {
+        if self.untaken.is_empty() {
+            return;
+        }
+        let mut untaken = std::mem::take(&mut self.untaken);
+        for id in untaken.drain(..) {
+            let Some(op) = self.ops.get_mut(id) else {
+                continue;
+            };
+            let generation = op.generation;
+            let Lifecycle::Multishot(m) = &mut op.lifecycle else {
+                continue;
+            };
+            while let Some(&(res, flags)) = m.queue.front() {
+                if res <= 0 {
+                    // The end of stream or an error: the receive's last completion, taken after
+                    // the bytes before it.
+                    break;
                 }
-                Poll::Pending
+                m.queue.pop_front();
+                let bid =
+                    cqueue::buffer_select(flags).expect("a receive with data names its buffer");
+                m.spilled
+                    .extend_from_slice(self.bufs.get(bid, res as usize));
+                self.bufs.release(bid);
+                if !cqueue::more(flags) {
+                    // Its last completion carried data: keep the end as one without a buffer
+                    // (the task arms the receive again).
+                    m.queue.push_front((-libc::EAGAIN, 0));
+                    break;
+                }
+            }
+            let ended = m.queue.back().is_some_and(|&(_, f)| !cqueue::more(f));
+            if m.spilled.len() > MAX_SPILLED && !ended && !m.cancelling {
+                m.cancelling = true;
+                self.cancel(user_data(id, generation));
             }
         }
+        self.untaken = untaken;
     }
 
     /// Hands send `id` (of `len` bytes) over without waiting for it: see
@@ -371,13 +446,11 @@ impl Driver {
         match &mut op.lifecycle {
             Lifecycle::Multishot(m) => {
                 m.queue.push_back((res, flags));
+                if m.queue.len() == 1 {
+                    self.untaken.push(id);
+                }
                 if let Some(w) = m.waker.take() {
                     w.wake();
-                }
-                let behind = m.queue.len() >= MAX_QUEUED_COMPLETIONS;
-                if behind && cqueue::more(flags) && !m.cancelling {
-                    m.cancelling = true;
-                    self.cancel(user_data);
                 }
                 return;
             }
@@ -600,7 +673,7 @@ mod tests {
     }
 
     /// Submits, then routes completions into the driver until `done` holds.
-    fn run_until(d: &mut Driver, mut done: impl FnMut(&Driver) -> bool) {
+    fn run_until(d: &mut Driver, mut done: impl FnMut(&mut Driver) -> bool) {
         let mut cqes = Vec::new();
         while !done(d) {
             d.submit_and_wait(1).unwrap();
@@ -620,19 +693,15 @@ mod tests {
         }
     }
 
-    /// Takes the oldest completion of multishot `id` (which must be there): its result, whether
-    /// the receive is still armed, and the bytes of its buffer (given back).
+    /// Takes what multishot receive `id` has (which must be something): its result, whether
+    /// the receive is still armed, and the bytes.
     fn take(d: &mut Driver, id: usize) -> (i32, bool, Vec<u8>) {
         let mut cx = Context::from_waker(Waker::noop());
-        let Poll::Ready((res, flags)) = d.poll_multishot(id, &mut cx) else {
-            panic!("no completion to take");
-        };
         let mut bytes = Vec::new();
-        if let Some(bid) = cqueue::buffer_select(flags) {
-            bytes.extend_from_slice(d.bufs.get(bid, res.max(0) as usize));
-            d.bufs.release(bid);
-        }
-        (res, cqueue::more(flags), bytes)
+        let Poll::Ready((res, armed)) = d.poll_recv_multishot(id, &mut cx, &mut bytes) else {
+            panic!("nothing to take");
+        };
+        (res, armed, bytes)
     }
 
     fn multishot_recv(d: &mut Driver, fd: RawFd) -> usize {
@@ -647,7 +716,8 @@ mod tests {
         let fds = socket_pair();
         let id = multishot_recv(&mut d, fds[0]);
         let mut cx = Context::from_waker(Waker::noop());
-        assert!(d.poll_multishot(id, &mut cx).is_pending());
+        let mut sink = Vec::new();
+        assert!(d.poll_recv_multishot(id, &mut cx, &mut sink).is_pending());
         for (i, part) in [&b"one"[..], b"two"].into_iter().enumerate() {
             write(fds[1], part);
             run_until(&mut d, |d| queued(d, id) > i);
@@ -655,7 +725,7 @@ mod tests {
         for want in [&b"one"[..], b"two"] {
             assert_eq!(take(&mut d, id), (want.len() as i32, true, want.to_vec()));
         }
-        assert!(d.poll_multishot(id, &mut cx).is_pending());
+        assert!(d.poll_recv_multishot(id, &mut cx, &mut sink).is_pending());
         // End of stream is its last completion: the slot goes with it.
         // SAFETY: closing a descriptor we own.
         unsafe { libc::close(fds[1]) };
@@ -668,31 +738,83 @@ mod tests {
     }
 
     #[test]
-    fn a_multishot_receive_whose_task_falls_behind_is_cancelled_without_losing_data() {
+    fn bytes_no_task_took_are_spilled_and_their_buffers_given_back() {
+        let mut d = driver(); // four provided buffers
+        let fds = socket_pair();
+        let busy = multishot_recv(&mut d, fds[0]);
+        // Far more arrivals than there are buffers, none taken: each turn's spill gives the
+        // buffer back, so the receive never runs out (ENOBUFS would end it).
+        let mut sent = Vec::new();
+        for i in 0..12u8 {
+            write(fds[1], &[b'a' + i]);
+            sent.push(b'a' + i);
+            run_until(&mut d, |d| queued(d, busy) == 1);
+            d.spill();
+            assert_eq!(queued(&d, busy), 0);
+        }
+        // The end of stream stays behind the spilled bytes.
+        // SAFETY: closing a descriptor we own.
+        unsafe { libc::close(fds[1]) };
+        run_until(&mut d, |d| queued(d, busy) == 1);
+        d.spill();
+        assert_eq!(take(&mut d, busy), (12, true, sent));
+        assert_eq!(take(&mut d, busy), (0, false, Vec::new()));
+        assert!(!d.has_ops());
+        // SAFETY: closing a descriptor we own.
+        unsafe { libc::close(fds[0]) };
+        d.shutdown();
+    }
+
+    #[test]
+    fn a_receive_whose_spill_outgrows_its_bound_is_cancelled_without_losing_data() {
         let mut d = driver();
         let fds = socket_pair();
         let id = multishot_recv(&mut d, fds[0]);
-        for i in 0..MAX_QUEUED_COMPLETIONS {
-            write(fds[1], &[b'a' + i as u8]);
-            run_until(&mut d, |d| queued(d, id) > i);
+        let chunk = [b'z'; 512]; // one provided buffer's worth
+        let mut written = 0;
+        while written <= MAX_SPILLED {
+            write(fds[1], &chunk);
+            written += chunk.len();
+            run_until(&mut d, |d| queued(d, id) >= 1);
+            d.spill();
         }
-        // The cancellation lands: its completion ends the queue, behind every byte received.
+        // The cancellation lands: the receive's last completion comes after every byte.
         run_until(&mut d, |d| {
+            d.spill();
             let Lifecycle::Multishot(m) = &d.ops[id].lifecycle else {
                 unreachable!()
             };
             m.queue.back().is_some_and(|&(_, f)| !cqueue::more(f))
         });
-        let mut got = Vec::new();
+        let (n, armed, bytes) = take(&mut d, id);
+        assert!(armed && n as usize == bytes.len());
+        let mut got = bytes.len();
         loop {
-            let (res, more, bytes) = take(&mut d, id);
-            got.extend_from_slice(&bytes);
-            if !more {
-                assert!(res == -libc::ECANCELED || res > 0, "ended with {res}");
+            let (res, armed, bytes) = take(&mut d, id);
+            got += bytes.len();
+            if !armed {
+                assert!(res == -libc::ECANCELED || res >= 0, "ended with {res}");
                 break;
             }
         }
-        assert_eq!(got, b"abcd"[..MAX_QUEUED_COMPLETIONS]);
+        // Whatever the receive did not read stays in the socket for the next one.
+        let mut rest = [0u8; 4096];
+        loop {
+            // SAFETY: reading into a buffer we own from a descriptor we own (non-blocking).
+            let n = unsafe {
+                libc::recv(
+                    fds[0],
+                    rest.as_mut_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n <= 0 {
+                break;
+            }
+            got += n as usize;
+        }
+        assert_eq!(got, written);
         assert!(!d.has_ops(), "the last completion freed the slot");
         close(fds);
         d.shutdown();
@@ -708,11 +830,11 @@ mod tests {
         d.drop_op(id);
         drain(&mut d);
         assert!(!d.has_ops());
-        // Every provided buffer is back: four receives in a row each get one.
+        // Every provided buffer is back: four arrivals in a row, untaken, each get one.
         let id = multishot_recv(&mut d, fds[0]);
         for i in 0..4 {
             write(fds[1], b"x");
-            run_until(&mut d, |d| d.ops.get(id).is_none_or(|_| queued(d, id) > i));
+            run_until(&mut d, |d| queued(d, id) > i);
         }
         for _ in 0..4 {
             let (res, _, _) = take(&mut d, id);

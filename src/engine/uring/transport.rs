@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::task::{Context, Poll};
 
-use io_uring::{cqueue, opcode, types};
+use io_uring::{opcode, types};
 
 use super::bufring::BUF_GROUP;
 use super::driver::{with_driver, Driver, Hold};
@@ -170,22 +170,15 @@ impl Transport for UringTransport {
                 Some(id) => id,
                 None => self.start_recv(d),
             };
-            let Poll::Ready((res, flags)) = d.poll_multishot(id, cx) else {
+            let Poll::Ready((res, armed)) = d.poll_recv_multishot(id, cx, buf) else {
                 return Poll::Pending;
             };
-            if !cqueue::more(flags) {
+            if !armed {
                 // Its last completion: the next read arms it again.
                 self.recv_op = None;
             }
-            let bid = cqueue::buffer_select(flags);
             if res > 0 {
-                let bid = bid.expect("a receive with data names its buffer");
-                buf.extend_from_slice(d.bufs.get(bid, res as usize));
-                d.bufs.release(bid);
                 return Poll::Ready(Ok(res as usize));
-            }
-            if let Some(bid) = bid {
-                d.bufs.release(bid);
             }
             match -res {
                 0 => return Poll::Ready(Ok(0)),

@@ -192,6 +192,8 @@ impl<A: Application> Worker<A> {
                 }
             }
             let want = usize::from(!self.rt.has_ready());
+            // No connection keeps a shared receive buffer while it waits.
+            self.driver().spill();
             if let Err(e) = self.driver().submit_and_wait(want) {
                 panic!("io_uring_enter failed: {e}");
             }
