@@ -15,10 +15,9 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-
-use std::os::fd::RawFd;
 
 use io_uring::types::{self, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
