@@ -61,7 +61,9 @@ impl Handler for DemoApp {
             "/echo" if matches!(method, Method::Post | Method::Put) => echo(http).await?,
             "/upload" if matches!(method, Method::Post | Method::Put) => upload(http).await?,
             "/whoami" if is_get => whoami(http)?,
-            "/ws" => websocket_echo(http).await?,
+            // Boxed: a WebSocket's state is large, and every connection's task would otherwise
+            // carry room for it (the application future is part of the connection's task).
+            "/ws" => Box::pin(websocket_echo(http)).await?,
             path if path.starts_with("/bytes/") => match parse_byte_count(&path[7..]) {
                 Some(n) if is_get => bytes(http, n, method == Method::Head).await?,
                 Some(_) => method_not_allowed(http, "GET, HEAD")?,
