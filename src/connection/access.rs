@@ -32,19 +32,60 @@ const FLUSH_AT: usize = 16 * 1024;
 pub(crate) struct AccessEntry<'a> {
     /// The client address as the application saw it (after forwarded headers).
     pub(crate) remote: Option<SocketAddr>,
-    pub(crate) method: &'a [u8],
-    pub(crate) target: &'a [u8],
+    pub(crate) method: Padded<'a>,
+    pub(crate) target: Padded<'a>,
     pub(crate) status: u16,
     /// Response body bytes.
     pub(crate) bytes: u64,
-    /// When the request's head was parsed ([`wall_micros`]).
+    /// When the request's head was received ([`wall_micros`]).
     pub(crate) started: u64,
 }
 
-/// The wall clock in microseconds since the Unix epoch: a line's time stamp, and (two of them)
-/// the time a request took, as `tracing` would have stamped and timed it. One `clock_gettime`
-/// (the vDSO, no system call) and no conversions.
+/// Bytes for a line, with the bytes that follow them where they were read from (the rest of
+/// the request head), so a short field is copied as one fixed-size block rather than by a
+/// `memcpy` of a length known only at run time. The bytes after the field are read, never
+/// written to the line: it ends where the field does.
+#[derive(Clone, Copy)]
+pub(crate) struct Padded<'a> {
+    /// The field's bytes, then whatever followed them.
+    with_after: &'a [u8],
+    len: usize,
+}
+
+impl<'a> Padded<'a> {
+    /// `bytes`, with nothing after them.
+    pub(crate) fn exact(bytes: &'a [u8]) -> Self {
+        Padded {
+            with_after: bytes,
+            len: bytes.len(),
+        }
+    }
+
+    /// `buf[start..end]`, followed by the rest of `buf`. Panics, as slicing would, if `start`
+    /// is past the end of `buf` (its [`bytes`](Self::bytes) would if `end` were).
+    pub(crate) fn within(buf: &'a [u8], start: usize, end: usize) -> Self {
+        Padded {
+            with_after: &buf[start..],
+            len: end.wrapping_sub(start),
+        }
+    }
+
+    /// The field's bytes.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        &self.with_after[..self.len]
+    }
+}
+
+/// The wall clock in microseconds since the Unix epoch: when a request's head was received,
+/// and (with the clock read when its line is written) the time it took.
 pub(crate) fn wall_micros() -> u64 {
+    let (secs, micros) = wall_clock();
+    secs.wrapping_mul(1_000_000) + u64::from(micros)
+}
+
+/// The wall clock since the Unix epoch, as whole seconds and the microseconds of the second.
+/// One `clock_gettime` (the vDSO, no system call) and no division.
+fn wall_clock() -> (u64, u32) {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -52,7 +93,7 @@ pub(crate) fn wall_micros() -> u64 {
     // SAFETY: `ts` is a valid, writable timespec and CLOCK_REALTIME always exists; the call
     // only writes `ts`.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    (ts.tv_sec as u64).wrapping_mul(1_000_000) + (ts.tv_nsec as u64) / 1_000
+    (ts.tv_sec as u64, (ts.tv_nsec as u32) / 1_000)
 }
 
 /// One worker's access log: the lines not yet handed over, and what it caches to write them.
@@ -67,36 +108,56 @@ struct State {
     /// line is written by plain stores and copies of known sizes).
     buf: Vec<u8>,
     used: usize,
-    /// The second last written (`u64::MAX`: none yet) and its `YYYY-MM-DDTHH:MM:SS`.
+    /// The second in `prefix` (`u64::MAX`: none yet).
     second: u64,
-    stamp: [u8; 19],
-    /// The client address last written and its text (the lines of a connection repeat it).
+    /// The client address in `prefix`, when `remote_known`.
     remote: Option<SocketAddr>,
-    remote_text: [u8; REMOTE_MAX],
-    remote_len: usize,
+    remote_known: bool,
+    /// The start of a line up to its method, as the lines of one second and one client share
+    /// it: `YYYY-MM-DDTHH:MM:SS.uuuuuuZ  INFO peregrine::access: remote=ADDRESS method=` (the
+    /// microseconds are each line's own). `prefix[..prefix_len]` is the text; a line starts
+    /// with a copy of the whole array.
+    prefix: [u8; PREFIX_MAX],
+    prefix_len: usize,
 }
 
 impl Default for State {
     fn default() -> Self {
+        let mut prefix = [0; PREFIX_MAX];
+        prefix[STAMP_LEN] = b'.';
+        prefix[MICROS_AT + 6..REMOTE_AT].copy_from_slice(LEVEL_AND_TARGET);
         State {
             buf: Vec::new(),
             used: 0,
             second: u64::MAX,
-            stamp: [0; 19],
             remote: None,
-            remote_text: [0; REMOTE_MAX],
-            remote_len: 0,
+            remote_known: false,
+            prefix,
+            prefix_len: 0,
         }
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SS`.
+const STAMP_LEN: usize = 19;
+/// Where the six digits of the microseconds go in a line.
+const MICROS_AT: usize = STAMP_LEN + 1;
+/// What follows the time stamp, up to the client address.
+const LEVEL_AND_TARGET: &[u8; 34] = b"Z  INFO peregrine::access: remote=";
+/// Where the client address starts in a line.
+const REMOTE_AT: usize = MICROS_AT + 6 + LEVEL_AND_TARGET.len();
 /// Room for a client address's text (an IPv6 address with a scope and a port is at most 65).
 const REMOTE_MAX: usize = 72;
+/// What follows the client address.
+const METHOD_KEY: &[u8; 8] = b" method=";
+/// The prefix's array: its longest text (140 bytes), rounded up for whole-block copies.
+const PREFIX_MAX: usize = 144;
 
-/// The most a line takes besides its method and target: the time stamp and the literal text
-/// (104 bytes), the client address (written as [`REMOTE_MAX`] bytes) and three numbers
-/// (up to 20 digits each), with room to spare.
-const LINE_SLACK: usize = 256;
+/// The most a line takes besides its method and target: the prefix (copied as [`PREFIX_MAX`]
+/// bytes), the rest of the literal text (26 bytes), a status and two numbers (up to 20 digits
+/// each), and what the fixed-size copies write past a field's end (up to 32 bytes), with room
+/// to spare.
+const LINE_SLACK: usize = 320;
 
 /// A worker's buffer: a batch and the longest usual line.
 const BATCH: usize = FLUSH_AT + 8 * 1024;
@@ -108,8 +169,14 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
+/// The two digits of `n` (below 100).
+fn pair(n: u64) -> [u8; 2] {
+    let i = n as usize * 2;
+    [PAIRS[i], PAIRS[i + 1]]
+}
+
 /// A writer over the room set aside for one line. Fixed-size pieces are copied whole (the room
-/// after the line's end is scratch), so only the method and the target need a copy of a length
+/// after the line's end is scratch), so only long methods and targets need a copy of a length
 /// known at run time.
 struct Line<'a> {
     buf: &'a mut [u8],
@@ -133,33 +200,54 @@ impl Line<'_> {
         self.at += len.min(N);
     }
 
-    /// `n` in decimal, two digits at a time; one and two digits (the usual microseconds) take
-    /// a store or two.
-    fn put_num(&mut self, mut n: u64) {
+    /// Writes a field, as one block of 16 or 32 bytes when it is that short and its buffer
+    /// holds that many from its start.
+    #[inline(always)]
+    fn put_padded(&mut self, field: Padded<'_>) {
+        if field.len <= 16 {
+            if let Some(block) = field.with_after.first_chunk::<16>() {
+                return self.put_prefix(block, field.len);
+            }
+        } else if field.len <= 32 {
+            if let Some(block) = field.with_after.first_chunk::<32>() {
+                return self.put_prefix(block, field.len);
+            }
+        }
+        self.put(field.bytes());
+    }
+
+    /// `n` in decimal; up to four digits (the usual sizes and microseconds) take a store or two.
+    #[inline(always)]
+    fn put_num(&mut self, n: u64) {
         if n < 10 {
             self.put_fixed(&[b'0' + n as u8]);
-            return;
+        } else if n < 100 {
+            self.put_fixed(&pair(n));
+        } else if n < 1_000 {
+            let [a, b] = pair(n % 100);
+            self.put_fixed(&[b'0' + (n / 100) as u8, a, b]);
+        } else if n < 10_000 {
+            let ([a, b], [c, d]) = (pair(n / 100), pair(n % 100));
+            self.put_fixed(&[a, b, c, d]);
+        } else {
+            self.put_long(n);
         }
-        if n < 100 {
-            let pair = n as usize * 2;
-            self.put_fixed(&[PAIRS[pair], PAIRS[pair + 1]]);
-            return;
-        }
+    }
+
+    /// `n` (10,000 or more) in decimal, two digits at a time.
+    #[cold]
+    fn put_long(&mut self, mut n: u64) {
         // Digits end at 20; the 20 bytes from the first are copied whole.
         let mut digits = [0u8; 40];
         let mut i = 20;
         while n >= 100 {
-            let pair = (n % 100) as usize * 2;
-            n /= 100;
             i -= 2;
-            digits[i] = PAIRS[pair];
-            digits[i + 1] = PAIRS[pair + 1];
+            digits[i..i + 2].copy_from_slice(&pair(n % 100));
+            n /= 100;
         }
         if n >= 10 {
-            let pair = n as usize * 2;
             i -= 2;
-            digits[i] = PAIRS[pair];
-            digits[i + 1] = PAIRS[pair + 1];
+            digits[i..i + 2].copy_from_slice(&pair(n));
         } else {
             i -= 1;
             digits[i] = b'0' + n as u8;
@@ -170,36 +258,30 @@ impl Line<'_> {
 
     /// A status code (100 to 999, three digits).
     fn put_status(&mut self, status: u16) {
-        let status = status.clamp(100, 999) as usize;
-        let pair = status % 100 * 2;
-        let three = [b'0' + (status / 100) as u8, PAIRS[pair], PAIRS[pair + 1]];
-        self.put_fixed(&three);
+        let status = u64::from(status.clamp(100, 999));
+        let [a, b] = pair(status % 100);
+        self.put_fixed(&[b'0' + (status / 100) as u8, a, b]);
     }
 
-    /// `n` (below a million) as six digits.
-    fn put_six(&mut self, n: u32) {
-        let high = (n / 10_000) as usize * 2;
-        let mid = (n / 100 % 100) as usize * 2;
-        let low = (n % 100) as usize * 2;
-        let mut six = [0u8; 6];
-        six[0..2].copy_from_slice(&PAIRS[high..high + 2]);
-        six[2..4].copy_from_slice(&PAIRS[mid..mid + 2]);
-        six[4..6].copy_from_slice(&PAIRS[low..low + 2]);
-        self.put_fixed(&six);
+    /// `n` (below a million) as six digits at `at`, which must be in what was written already.
+    fn put_six_at(&mut self, at: usize, n: u32) {
+        let n = u64::from(n);
+        let ([a, b], [c, d], [e, f]) = (pair(n / 10_000), pair(n / 100 % 100), pair(n % 100));
+        self.buf[at..at + 6].copy_from_slice(&[a, b, c, d, e, f]);
     }
 }
 
 impl AccessLog {
     /// Logs the line of one answered request.
     pub(crate) fn log(&self, entry: &AccessEntry<'_>) {
-        let now = wall_micros();
-        let micros = now.saturating_sub(entry.started);
+        let (secs, sub) = wall_clock();
+        let micros = (secs.wrapping_mul(1_000_000) + u64::from(sub)).saturating_sub(entry.started);
         let Some(writer) = WRITER.get() else {
             tracing::info!(
                 target: "peregrine::access",
                 remote = %OrDash(entry.remote),
-                method = %String::from_utf8_lossy(entry.method),
-                target = %String::from_utf8_lossy(entry.target),
+                method = %String::from_utf8_lossy(entry.method.bytes()),
+                target = %String::from_utf8_lossy(entry.target.bytes()),
                 status = entry.status,
                 bytes = entry.bytes,
                 micros,
@@ -207,7 +289,7 @@ impl AccessLog {
             return;
         };
         let mut state = self.state.borrow_mut();
-        let room = LINE_SLACK + entry.method.len() + entry.target.len();
+        let room = LINE_SLACK + entry.method.len + entry.target.len;
         if state.used + room > state.buf.len() {
             if state.used > 0 {
                 hand_over(writer, &mut state);
@@ -217,7 +299,7 @@ impl AccessLog {
                 state.buf.resize(size, 0);
             }
         }
-        format_line(&mut state, now, entry, micros);
+        format_line(&mut state, (secs, sub), entry, micros);
         if state.used >= FLUSH_AT {
             hand_over(writer, &mut state);
         }
@@ -247,35 +329,47 @@ fn hand_over(writer: &Channels, state: &mut State) {
     state.used = 0;
 }
 
-/// Writes one line at `state.buf[state.used..]`, which has room for it.
-fn format_line(state: &mut State, unix_micros: u64, e: &AccessEntry<'_>, micros: u64) {
-    let secs = unix_micros / 1_000_000;
-    if state.second != secs {
-        state.second = secs;
-        state.stamp = civil_time(secs);
-    }
-    if state.remote != e.remote || state.remote_len == 0 {
-        state.remote = e.remote;
-        let mut text = std::io::Cursor::new(&mut state.remote_text[..]);
-        let _ = match e.remote {
+impl State {
+    /// Makes the prefix name `remote`.
+    fn set_remote(&mut self, remote: Option<SocketAddr>) {
+        self.remote = remote;
+        self.remote_known = true;
+        let mut text = std::io::Cursor::new(&mut self.prefix[REMOTE_AT..REMOTE_AT + REMOTE_MAX]);
+        let _ = match remote {
             Some(a) => write!(text, "{a}"),
             None => text.write_all(b"-"),
         };
-        state.remote_len = text.position() as usize;
+        let end = REMOTE_AT + text.position() as usize;
+        self.prefix[end..end + METHOD_KEY.len()].copy_from_slice(METHOD_KEY);
+        self.prefix_len = end + METHOD_KEY.len();
+    }
+}
+
+/// Writes one line at `state.buf[state.used..]`, which has room for it; `now` is the time
+/// stamp (seconds and microseconds since the Unix epoch).
+fn format_line(state: &mut State, now: (u64, u32), e: &AccessEntry<'_>, micros: u64) {
+    let (secs, sub) = now;
+    if state.second != secs {
+        state.second = secs;
+        state.prefix[..STAMP_LEN].copy_from_slice(&civil_time(secs));
+    }
+    if !state.remote_known || state.remote != e.remote {
+        state.set_remote(e.remote);
     }
     let mut line = Line {
         buf: &mut state.buf[state.used..],
         at: 0,
     };
-    line.put_fixed(&state.stamp);
-    line.put_fixed(b".");
-    line.put_six((unix_micros % 1_000_000) as u32);
-    line.put_fixed(b"Z  INFO peregrine::access: remote=");
-    line.put_prefix(&state.remote_text, state.remote_len);
-    line.put_fixed(b" method=");
-    line.put(e.method);
+    // One block of 128 bytes (which the compiler copies inline) unless the address is a long
+    // IPv6 one.
+    match state.prefix.first_chunk::<128>() {
+        Some(block) if state.prefix_len <= 128 => line.put_prefix(block, state.prefix_len),
+        _ => line.put_prefix(&state.prefix, state.prefix_len),
+    }
+    line.put_six_at(MICROS_AT, sub);
+    line.put_padded(e.method);
     line.put_fixed(b" target=");
-    line.put(e.target);
+    line.put_padded(e.target);
     line.put_fixed(b" status=");
     line.put_status(e.status);
     line.put_fixed(b" bytes=");
@@ -351,15 +445,16 @@ mod tests {
         };
         let entry = AccessEntry {
             remote,
-            method: b"GET",
-            target: b"/missing?x=1",
+            method: Padded::exact(b"GET"),
+            target: Padded::exact(b"/missing?x=1"),
             status: 404,
             bytes: 9,
             started: 0,
         };
-        format_line(&mut state, unix_micros, &entry, 17);
+        let now = (unix_micros / 1_000_000, (unix_micros % 1_000_000) as u32);
+        format_line(&mut state, now, &entry, 17);
         // The caches give the same line again.
-        format_line(&mut state, unix_micros, &entry, 17);
+        format_line(&mut state, now, &entry, 17);
         state.buf.truncate(state.used);
         let text = String::from_utf8(state.buf).unwrap();
         let (first, second) = text.split_at(text.len() / 2);
@@ -406,7 +501,7 @@ mod tests {
                 buf: &mut buf,
                 at: 0,
             };
-            line.put_six(n);
+            line.put_six_at(0, n);
             assert_eq!(std::str::from_utf8(&buf[..6]).unwrap(), format!("{n:06}"));
         }
     }

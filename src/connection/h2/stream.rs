@@ -717,8 +717,8 @@ pub(super) async fn run<A: Application>(
         };
         worker.access.log(&crate::connection::access::AccessEntry {
             remote,
-            method: s.head.method(),
-            target: s.head.path().unwrap_or(b""),
+            method: crate::connection::access::Padded::exact(s.head.method()),
+            target: crate::connection::access::Padded::exact(s.head.path().unwrap_or(b"")),
             status,
             bytes: s.body_len,
             started,
