@@ -312,8 +312,8 @@ impl<T: Transport> Http1Connection<T> {
         let remote = match self.extra.get(TypeId::of::<ConnectionFeature>()) {
             Some(c) => c
                 .downcast_ref::<ConnectionFeature>()
-                .and_then(|c| c.remote_addr),
-            None => self.connection.remote_addr,
+                .and_then(|c| c.remote_addr.as_ref()),
+            None => self.connection.remote_addr.as_ref(),
         };
         let head = self.head_bytes();
         let (method, target) = (self.head.method_span, self.head.target);

@@ -710,6 +710,7 @@ pub(super) async fn run<A: Application>(
         let remote = Features::get_any(&s, TypeId::of::<ConnectionFeature>())
             .and_then(|c| c.downcast_ref::<ConnectionFeature>())
             .and_then(|c| c.remote_addr);
+        let remote = remote.as_ref();
         let status = if matches!(ran, Ran::Reset) {
             499
         } else {
