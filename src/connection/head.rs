@@ -246,7 +246,9 @@ impl<T: Transport> Http1Connection<T> {
         let polled = self.transport.poll_recv(cx, &mut self.input);
         if let Poll::Ready(Ok(n)) = polled {
             self.worker.metrics.received(n);
-            if n > 0 && self.worker.access_log {
+            // (An upgraded stream has no more requests to time.)
+            if n > 0 && self.worker.access_log && !matches!(self.reading, Reading::Upgraded { .. })
+            {
                 self.received_at = access::wall_micros();
             }
         }
