@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::access::AccessEntry;
+use super::access::{AccessEntry, Padded};
 use super::{Http1Connection, Transport, Writing};
 use crate::http::{
     ConnectionFeature, Features, HttpProtocol, MaxRequestBodySize, MinRequestBodyDataRate,
@@ -307,16 +307,20 @@ impl<T: Transport> Http1Connection<T> {
         let Some(started) = self.started else {
             return;
         };
-        let remote = match self.get_any(TypeId::of::<ConnectionFeature>()) {
+        // What `get_any` answers, without its chain of type compares: an inserted
+        // `ConnectionFeature` (forwarded headers) or the connection's own.
+        let remote = match self.extra.get(TypeId::of::<ConnectionFeature>()) {
             Some(c) => c
                 .downcast_ref::<ConnectionFeature>()
-                .and_then(|c| c.remote_addr),
-            None => self.connection.remote_addr,
+                .and_then(|c| c.remote_addr.as_ref()),
+            None => self.connection.remote_addr.as_ref(),
         };
+        let head = self.head_bytes();
+        let (method, target) = (self.head.method_span, self.head.target);
         self.worker.access.log(&AccessEntry {
             remote,
-            method: self.head.method_span.get(self.head_bytes()),
-            target: self.head.target.get(self.head_bytes()),
+            method: Padded::within(head, method.start as usize, method.end as usize),
+            target: Padded::within(head, target.start as usize, target.end as usize),
             status: self.response_status(),
             bytes: self.response_body_len(),
             started,

@@ -204,7 +204,12 @@ impl<T: Transport> Http1Connection<T> {
         self.requests = self.requests.wrapping_add(1);
         self.request_id = RequestIdentifier::new(self.connection.connection_id, self.requests);
         if self.worker.access_log {
-            self.started = Some(access::wall_micros());
+            // The receive that completed this head read the clock (a head primed by protocol
+            // detection is the one case without one).
+            self.started = Some(match self.received_at {
+                0 => access::wall_micros(),
+                at => at,
+            });
         }
         self.lifetime.reset();
         self.extra.clear();
@@ -241,6 +246,11 @@ impl<T: Transport> Http1Connection<T> {
         let polled = self.transport.poll_recv(cx, &mut self.input);
         if let Poll::Ready(Ok(n)) = polled {
             self.worker.metrics.received(n);
+            // (An upgraded stream has no more requests to time.)
+            if n > 0 && self.worker.access_log && !matches!(self.reading, Reading::Upgraded { .. })
+            {
+                self.received_at = access::wall_micros();
+            }
         }
         if polled.is_pending() && self.input.is_empty() {
             self.worker.give_buffer(std::mem::take(&mut self.input));

@@ -169,9 +169,13 @@ pub(crate) struct Http1Connection<T> {
     body_size: MaxRequestBodySize,
     body_rate: MinRequestBodyDataRate,
     requests: u32,
-    /// When the current request's head was parsed, in `access::wall_micros` (only when the
-    /// access log is on).
+    /// When the current request's head was received, in `access::wall_micros` (only when the
+    /// access log is on): the time of the receive that completed it.
     started: Option<u64>,
+    /// When the last receive returned bytes, in `access::wall_micros`, or 0 if none did yet
+    /// (only kept when the access log is on). Requests that arrived together (pipelined) share
+    /// it, so the access log reads the clock once per receive for their start, not per request.
+    received_at: u64,
     timer: Rc<ConnTimer>,
 
     /// What the connection reads next.
@@ -228,6 +232,7 @@ impl<T: Transport> Http1Connection<T> {
             extra: FeatureMap::default(),
             requests: 0,
             started: None,
+            received_at: 0,
             reading: Reading::Head,
             input: Vec::new(),
             base: 0,
@@ -260,6 +265,7 @@ impl<T: Transport> Http1Connection<T> {
         self.lifetime.reset();
         self.extra.clear();
         self.requests = 0;
+        self.received_at = 0;
         self.end_upgrade();
         self.reading = Reading::Head;
         self.request_id = RequestIdentifier::new(connection.connection_id, 0);
@@ -305,6 +311,9 @@ impl<T: Transport> Http1Connection<T> {
 
     /// Starts the connection with `input` already received (protocol detection read it).
     pub(crate) fn prime_input(&mut self, input: Vec<u8>) {
+        if self.worker.access_log {
+            self.received_at = access::wall_micros();
+        }
         self.worker
             .give_buffer(std::mem::replace(&mut self.input, input));
     }

@@ -710,6 +710,7 @@ pub(super) async fn run<A: Application>(
         let remote = Features::get_any(&s, TypeId::of::<ConnectionFeature>())
             .and_then(|c| c.downcast_ref::<ConnectionFeature>())
             .and_then(|c| c.remote_addr);
+        let remote = remote.as_ref();
         let status = if matches!(ran, Ran::Reset) {
             499
         } else {
@@ -717,8 +718,8 @@ pub(super) async fn run<A: Application>(
         };
         worker.access.log(&crate::connection::access::AccessEntry {
             remote,
-            method: s.head.method(),
-            target: s.head.path().unwrap_or(b""),
+            method: crate::connection::access::Padded::exact(s.head.method()),
+            target: crate::connection::access::Padded::exact(s.head.path().unwrap_or(b"")),
             status,
             bytes: s.body_len,
             started,
