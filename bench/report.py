@@ -352,6 +352,22 @@ def main():
         L.append("(no criterion results found under `bench/micro/target/criterion`)")
     L.append("")
 
+    sys_path = os.path.join(res, "syscalls.md")
+    L.append("## System calls per request")
+    L.append("")
+    L.append("`bench/syscalls.py`: each server alone (one worker on CPU 0, wrk on CPU 1), its system "
+             "calls counted by `perf stat` on the kernel's syscall-entry tracepoints (no ptrace: "
+             "the server batches as it would unobserved) and divided by wrk's requests. `one` is a "
+             "single connection, one request at a time; the other scenarios are the closed-loop ones "
+             "above.")
+    L.append("")
+    if os.path.exists(sys_path):
+        with open(sys_path) as f:
+            L.append(f.read().rstrip("\n"))
+    else:
+        L.append("(not measured in this run: perf missing)")
+    L.append("")
+
     instr_path = os.path.join(res, "instructions.txt")
     L.append("## Instructions per request (callgrind)")
     L.append("")

@@ -13,8 +13,9 @@
 #   --rounds N    compare.sh rounds (default 3; medians reported)
 #   --duration S  seconds per load run (default 10)
 #   --rate R      open-loop rate for the fixed-rate latency run (default 50000 req/s)
-#   --servers L   comma-separated subset of: peregrine,peregrine-portable,hyper,actix,may_minihttp,monoio,
-#                 tokio-uring,ceiling,nginx (default: all)
+#   --servers L   comma-separated subset of: peregrine,peregrine-logged (the access log on),
+#                 peregrine-portable,hyper,actix,may_minihttp,monoio,tokio-uring,ceiling,nginx
+#                 (default: all)
 #   --no-build    use the binaries already built
 #
 # Every server runs pinned to CPU 0 and every load generator to CPU 1 (see compare.sh);
@@ -26,7 +27,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 cd "$ROOT"
 
-ALL_SERVERS="peregrine,peregrine-portable,hyper,actix,may_minihttp,monoio,tokio-uring,ceiling,nginx"
+ALL_SERVERS="peregrine,peregrine-logged,peregrine-portable,hyper,actix,may_minihttp,monoio,tokio-uring,ceiling,nginx"
 quick=0 rounds=3 duration=10 rate=50000 servers=$ALL_SERVERS build=1
 rounds_set=0 duration_set=0
 while (($#)); do
@@ -61,6 +62,7 @@ fi
 # name|crate directory (under bench/peers, or "" for the root)|command ({port} filled in)
 declare -A CMD=(
     [peregrine]="target/release/peregrine --engine uring --urls http://127.0.0.1:{port} --workers 1"
+    [peregrine-logged]="target/release/peregrine --engine uring --urls http://127.0.0.1:{port} --workers 1 --access-log"
     [peregrine-portable]="target/release/peregrine --engine portable --urls http://127.0.0.1:{port} --workers 1"
     [hyper]="bench/peers/hyper/target/release/hyper-peer --addr 127.0.0.1:{port}"
     [actix]="bench/peers/actix/target/release/actix-peer --addr 127.0.0.1:{port}"
@@ -251,6 +253,17 @@ for s in "${server_list[@]}"; do
         echo "idle-memory test failed for $s" >&2
     fi
 done
+
+# ---- system calls per request (perf's syscall tracepoints) -------------------------------------
+if command -v perf >/dev/null; then
+    echo "system calls per request (bench/syscalls.py)" >&2
+    sys_servers=$(printf '%s\n' "${server_list[@]}" |
+        grep -xE 'peregrine|peregrine-portable|ceiling|monoio|may_minihttp|hyper' | paste -sd, -)
+    if [[ -n $sys_servers ]]; then
+        python3 bench/syscalls.py --duration "$((duration < 5 ? duration : 5))" --servers "$sys_servers" \
+            --scenarios "one,${scenarios/json,/}" >"$out/syscalls.md" || echo "syscall count failed" >&2
+    fi
+fi
 
 # ---- instructions per request (callgrind; deterministic) ----------------------------------
 if command -v valgrind >/dev/null; then
