@@ -135,6 +135,31 @@ impl<T: Transport> Http1Connection<T> {
         Poll::Ready(r)
     }
 
+    /// Writes upgraded-stream bytes from the caller's buffer and sends them: when nothing of
+    /// ours is waiting, the buffers are exchanged instead of copied (the caller gets an empty
+    /// one from the worker's pool, and the one sent goes back to the pool, so buffers circulate
+    /// and an idle connection still holds no output buffer).
+    pub(super) fn poll_write_upgraded_vec(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut Vec<u8>,
+    ) -> Poll<io::Result<()>> {
+        if !matches!(self.reading, Reading::Upgraded { .. }) {
+            data.clear();
+            return Poll::Ready(Err(io::Error::other("the connection is not upgraded")));
+        }
+        if !self.upgrade_write_pending && self.out.is_empty() && !data.is_empty() {
+            if self.out.capacity() == 0 {
+                self.out = self.worker.take_buffer();
+            }
+            std::mem::swap(&mut self.out, data);
+            return self.poll_write_upgraded(cx, &[]);
+        }
+        let r = self.poll_write_upgraded(cx, data);
+        data.clear();
+        r
+    }
+
     /// How to close after the last response: linger if the client may still be sending.
     pub(crate) fn closing(&self) -> Closing {
         let ended = matches!(
