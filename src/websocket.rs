@@ -684,6 +684,7 @@ impl WebSocket<'_, '_> {
     }
 
     fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Message> {
+        let mut read_buf: Option<[u8; READ_CHUNK]> = None;
         loop {
             if let Some(end) = &self.end {
                 return Poll::Ready(Message::Close(end.clone()));
@@ -732,7 +733,8 @@ impl WebSocket<'_, '_> {
                 self.pending = input;
                 continue;
             }
-            let mut buf = [0u8; READ_CHUNK];
+            // Zeroed once per poll, not once per read: a 16 KiB message takes three reads.
+            let buf = read_buf.get_or_insert([0u8; READ_CHUNK]);
             let p = self.pending.len();
             buf[..p].copy_from_slice(&self.pending);
             match upgrade(self.http).poll_read_upgraded(cx, &mut buf[p..]) {
