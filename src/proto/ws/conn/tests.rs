@@ -741,7 +741,7 @@ fn compression_threshold_and_level() {
     let rsv1: Vec<bool> = frames.iter().map(|(h, _)| h & 0x40 != 0).collect();
     assert_eq!(rsv1, [false, false, true, false, false, true, false]);
     assert_eq!(frames[0].1, b"short");
-    assert_eq!(frames[1].1, long[..999].as_bytes());
+    assert_eq!(frames[1].1, &long.as_bytes()[..999]);
     assert!(frames[2].1.len() < 200, "compressed: {}", frames[2].1.len());
     assert_eq!(
         frames[4].1, [b'y'; 2000],
