@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Server CPU per echoed WebSocket message: peregrine vs the tokio-tungstenite peer.
+"""Server CPU per echoed WebSocket message: peregrine vs the tokio-tungstenite and soketto peers.
 
     cargo build --release -p peregrine -p peregrine-load
     (cd bench/peers/tokio-tungstenite && cargo build --release)
+    (cd bench/peers/soketto && cargo build --release)
     python3 bench/ws-cpu.py [--rounds N] [--duration S] [--connections C]
 
 Each server runs alone with one worker (one thread of work) pinned to CPU 0; the load
@@ -12,9 +13,14 @@ the servers are interleaved within each round. The server's CPU time (all its th
 /proc/PID/task/*/schedstat) from before the load starts to after it ends (connection
 setup included, a few ms against seconds) is divided by the echoes counted.
 
-Prints a markdown table: median ns of server CPU per message, median messages/s, and the
-ratio peregrine / peer. The peer has no permessage-deflate (tungstenite does not implement
-it): the compressed rows have peregrine only.
+Prints a markdown table: median ns of server CPU per message, median messages/s, the share
+of echoes that came compressed (RSV1, counted by the load generator), and the ratios to each
+peer. tungstenite has no permessage-deflate, so the compressed rows compare with soketto only.
+soketto compresses every message with a fresh zlib stream at level 1 (not configurable): the
+load generator offers `server_no_context_takeover; client_no_context_takeover`, and peregrine
+runs at `--ws-compression-level 1 --ws-compression-threshold 0` in those rows, so that both do
+the same work per message; the `peregrine (defaults)` row shows the default policy (messages
+under 1 KiB go uncompressed).
 """
 import json
 import os
@@ -47,8 +53,25 @@ SERVERS = {
     "tokio-tungstenite": ["taskset", "-c", "0",
                           "bench/peers/tokio-tungstenite/target/release/tokio-tungstenite-peer",
                           "--addr", "127.0.0.1:{port}"],
+    "soketto": ["taskset", "-c", "0", "bench/peers/soketto/target/release/soketto-peer",
+                "--addr", "127.0.0.1:{port}"],
+    # Compressed rows only: peregrine's default compression policy.
+    "peregrine (defaults)": ["target/release/peregrine", "--workers", "1", "--cpus", "0",
+                             "--urls", "http://127.0.0.1:{port}",
+                             "--ws-keep-alive-interval", "off"],
 }
+# In the compressed rows, the peregrine servers match soketto's work: level 1, every message.
+SAME_AS_SOKETTO = ["--ws-compression-level", "1", "--ws-compression-threshold", "0"]
+PEERS = ("tokio-tungstenite", "soketto")
 CASES = [(64, False), (16384, False), (64, True), (16384, True)]
+
+
+def applies(name, compress):
+    """Whether a server runs in a case: tungstenite has no deflate; the defaults row is for
+    the compressed cases."""
+    if compress:
+        return name != "tokio-tungstenite"
+    return name != "peregrine (defaults)"
 
 
 def cpu_ns(pid):
@@ -68,9 +91,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(name):
+def start(name, compress):
     port = free_port()
     cmd = [c.replace("{port}", str(port)) for c in SERVERS[name]]
+    if compress and name in ("peregrine", "peregrine-portable"):
+        cmd += SAME_AS_SOKETTO
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
@@ -87,7 +112,7 @@ def start(name):
 
 
 def run(name, size, compress):
-    p, port = start(name)
+    p, port = start(name, compress)
     try:
         before = cpu_ns(p.pid)
         cmd = [LOAD, "--ws", "--message-size", str(size), "-c", str(CONNS), "-d", f"{DURATION}s",
@@ -101,7 +126,10 @@ def run(name, size, compress):
         summary = json.loads(out.stdout)
         # Echoes during the whole run (warmup is 0): the summary counts the window.
         msgs = summary["messages"]
-        return (after - before) / max(msgs, 1), summary["messages_per_sec"]
+        if summary["errors"]:
+            sys.exit(f"ws-cpu.py: load against {name} had errors: {summary['first_error']}")
+        share = summary["compressed_messages"] / max(msgs, 1)
+        return (after - before) / max(msgs, 1), summary["messages_per_sec"], share
     finally:
         p.terminate()
         p.wait(timeout=10)
@@ -112,26 +140,34 @@ def main():
     for r in range(ROUNDS):
         for size, compress in CASES:
             for name in SERVERS:
-                if compress and name == "tokio-tungstenite":
+                if not applies(name, compress):
                     continue
-                ns, rate = run(name, size, compress)
-                results.setdefault((size, compress, name), []).append((ns, rate))
+                ns, rate, share = run(name, size, compress)
+                results.setdefault((size, compress, name), []).append((ns, rate, share))
                 print(f"round {r + 1}: {name} {size} B{' deflate' if compress else ''}: "
-                      f"{ns:.0f} ns/msg, {rate:.0f} msg/s", file=sys.stderr)
-    print("| message | server | CPU ns per echoed message (median) | messages/s (median) | vs tokio-tungstenite |")
-    print("|---|---|---|---|---|")
+                      f"{ns:.0f} ns/msg, {rate:.0f} msg/s, {share:.0%} compressed",
+                      file=sys.stderr)
+    print("| message | server | CPU ns per echoed message (median) | messages/s (median) "
+          "| echoes compressed | vs tokio-tungstenite | vs soketto |")
+    print("|---|---|---|---|---|---|---|")
     for size, compress in CASES:
-        peer = results.get((size, compress, "tokio-tungstenite"))
-        peer_ns = statistics.median(x[0] for x in peer) if peer else None
+        peer_ns = {}
+        for peer in PEERS:
+            rows = results.get((size, compress, peer))
+            if rows:
+                peer_ns[peer] = statistics.median(x[0] for x in rows)
         for name in SERVERS:
             rows = results.get((size, compress, name))
             if not rows:
                 continue
             ns = statistics.median(x[0] for x in rows)
             rate = statistics.median(x[1] for x in rows)
-            ratio = f"{ns / peer_ns:.2f}" if peer_ns else "(no deflate in the peer)"
+            share = statistics.median(x[2] for x in rows)
+            ratios = [f"{ns / peer_ns[p]:.2f}" if p in peer_ns else "(no deflate)"
+                      for p in PEERS]
             label = f"{size} B{' deflate' if compress else ''}"
-            print(f"| {label} | {name} | {ns:,.0f} | {rate:,.0f} | {ratio} |")
+            print(f"| {label} | {name} | {ns:,.0f} | {rate:,.0f} | {share:.0%} | "
+                  f"{' | '.join(ratios)} |")
 
 
 if __name__ == "__main__":

@@ -87,12 +87,15 @@ async fn websocket_echo(http: &mut HttpContext<'_>) -> AppResult {
         return Ok(());
     };
     loop {
-        let sent = match ws.receive().await {
-            Message::Text(t) => ws.send_text(&t).await,
-            Message::Binary(b) => ws.send_binary(&b).await,
+        let message = ws.receive().await;
+        let sent = match &message {
+            Message::Text(t) => ws.send_text(t).await,
+            Message::Binary(b) => ws.send_binary(b).await,
             Message::Close(_) => return Ok(()),
             Message::Fragment { .. } | Message::Ping(_) | Message::Pong(_) => Ok(()),
         };
+        // The next message is received into this one's buffer: no allocation per message.
+        ws.recycle(message);
         if sent.is_err() {
             return Ok(());
         }

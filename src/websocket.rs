@@ -27,6 +27,7 @@ use crate::proto::ws::{
 };
 use crate::rt::{sleep, Sleep};
 
+pub use crate::proto::ws::conn::RECYCLE_MAX;
 pub use crate::proto::ws::{CloseCode, MessageKind, Rejection, SendError, State, WebSocketLimits};
 
 /// Bytes read from the upgraded stream at a time (a buffer on the stack while reading, so an
@@ -427,8 +428,40 @@ impl WebSocket<'_, '_> {
         poll_fn(|cx| self.poll_receive(cx)).await
     }
 
-    /// Sends a text message (compressed when permessage-deflate was negotiated); waits while
-    /// the client is not taking bytes.
+    /// Gives a received message's buffer back to the socket, which receives the next message
+    /// into it instead of allocating one (a message up to 64 KiB, [`RECYCLE_MAX`]; a larger
+    /// buffer, or a message without data, is dropped). An echo that recycles each message
+    /// receives without allocating:
+    ///
+    /// ```rust,no_run
+    /// # async fn echo(mut ws: peregrine::websocket::WebSocket<'_, '_>) {
+    /// use peregrine::websocket::Message;
+    /// loop {
+    ///     let message = ws.receive().await;
+    ///     let sent = match &message {
+    ///         Message::Text(t) => ws.send_text(t).await,
+    ///         Message::Binary(b) => ws.send_binary(b).await,
+    ///         Message::Close(_) => return,
+    ///         _ => Ok(()),
+    ///     };
+    ///     ws.recycle(message);
+    ///     if sent.is_err() {
+    ///         return;
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn recycle(&mut self, message: Message) {
+        match message {
+            Message::Text(t) => self.core.recycle(t.into_bytes()),
+            Message::Binary(data) | Message::Fragment { data, .. } => self.core.recycle(data),
+            _ => {}
+        }
+    }
+
+    /// Sends a text message (compressed when permessage-deflate was negotiated and it is at
+    /// least [`WebSocketLimits::compression_threshold`] bytes); waits while the client is not
+    /// taking bytes.
     pub async fn send_text(&mut self, text: &str) -> Result<(), WebSocketError> {
         self.send(|c| c.send_text(text), 1, text.len()).await
     }
@@ -546,14 +579,13 @@ impl WebSocket<'_, '_> {
                     }
                 }
             }
-            let out = self.core.output();
+            let out = self.core.output_buffer();
             if out.is_empty() {
                 return Poll::Ready(Ok(()));
             }
-            let n = out.len();
-            let r = upgrade(self.http).poll_write_upgraded(cx, out);
-            // The connection holds the bytes now, whether sent or not.
-            self.core.advance_output(n);
+            // The connection holds the bytes now, whether sent or not (over HTTP/1.1 it takes
+            // the buffer itself and leaves us an empty one: no copy).
+            let r = upgrade(self.http).poll_write_upgraded_vec(cx, out);
             match r {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -652,6 +684,7 @@ impl WebSocket<'_, '_> {
     }
 
     fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Message> {
+        let mut read_buf: Option<[u8; READ_CHUNK]> = None;
         loop {
             if let Some(end) = &self.end {
                 return Poll::Ready(Message::Close(end.clone()));
@@ -700,7 +733,8 @@ impl WebSocket<'_, '_> {
                 self.pending = input;
                 continue;
             }
-            let mut buf = [0u8; READ_CHUNK];
+            // Zeroed once per poll, not once per read: a 16 KiB message takes three reads.
+            let buf = read_buf.get_or_insert([0u8; READ_CHUNK]);
             let p = self.pending.len();
             buf[..p].copy_from_slice(&self.pending);
             match upgrade(self.http).poll_read_upgraded(cx, &mut buf[p..]) {

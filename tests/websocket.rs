@@ -49,6 +49,7 @@ engine_tests!(
     h2_client_that_never_reads,
     h2_upgraded_connection_limit,
     h2_over_tls,
+    compression_policy,
 );
 
 fn options() -> ServerOptions {
@@ -56,6 +57,14 @@ fn options() -> ServerOptions {
     o.limits.websocket.max_frame_size = 128 * 1024;
     o.limits.websocket.max_message_size = 256 * 1024;
     o.limits.websocket.keep_alive_interval = None;
+    o
+}
+
+/// [`options`] with every message compressed (no threshold): the conformance cases (Autobahn
+/// sections 12 and 13) and the RFC 8441 deflate echo expect even short echoes compressed.
+fn compress_all() -> ServerOptions {
+    let mut o = options();
+    o.limits.websocket.compression_threshold = 0;
     o
 }
 
@@ -132,7 +141,7 @@ fn run_case(addr: SocketAddr, case: &cases::Case) -> Result<(), String> {
 }
 
 fn conformance_table(engine: EngineChoice) {
-    let (server, addr) = start_with(engine, DemoApp, options());
+    let (server, addr) = start_with(engine, DemoApp, compress_all());
     let all = cases();
     let mut failures = Vec::new();
     let mut by_section = std::collections::BTreeMap::<&str, usize>::new();
@@ -834,6 +843,16 @@ fn binary_ws_settings_and_metrics() {
             "ws-max-frame-size must be at least 125 bytes",
         ),
         (
+            vec!["--ws-compression-level", "12"],
+            vec![],
+            "invalid ws-compression-level \"12\": expected a level from 0 to 9",
+        ),
+        (
+            vec![],
+            vec![("PEREGRINE_WS_COMPRESSION_THRESHOLD", "lots")],
+            "invalid ws-compression-threshold \"lots\": expected a size",
+        ),
+        (
             vec!["--config", toml_arg.as_str()],
             vec![],
             "ws-close-timeout",
@@ -850,7 +869,14 @@ fn binary_ws_settings_and_metrics() {
         assert!(err.contains(want), "{args:?} {envs:?}: {err}");
     }
     let help = Command::new(bin).arg("--help").output().unwrap();
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--ws-keep-alive-interval"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--ws-keep-alive-interval",
+        "--ws-compression-threshold",
+        "--ws-compression-level",
+    ] {
+        assert!(help.contains(flag), "{flag} in --help");
+    }
 
     let (mut child, addr, mut out) = common::spawn_server(
         Command::new(bin)
@@ -956,7 +982,7 @@ fn run_h2_client(mode: &str, addr: SocketAddr) -> Vec<String> {
 /// the 64 KiB windows), completes the close handshake and ends the stream; a second WebSocket
 /// runs on the same connection, with permessage-deflate negotiated in the `200`. The metrics count them as HTTP/1.1 WebSockets.
 fn h2_extended_connect_echo(engine: EngineChoice) {
-    let (server, addr) = start_with(engine, DemoApp, options());
+    let (server, addr) = start_with(engine, DemoApp, compress_all());
     let lines = run_h2_client("echo", addr);
     assert_eq!(
         lines,
@@ -1108,4 +1134,63 @@ fn h2_over_tls(engine: EngineChoice) {
         metrics_of(&server).snapshot().websocket.closes_with(1000) == 1
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The compression policy over a real socket: with the defaults (1 KiB threshold, level 1) a
+/// short echo goes out with RSV1 clear and a long one compressed, both inflating to what was
+/// sent; with the threshold at 0 the short one is compressed too; and the level is applied
+/// (level 9 makes a smaller frame than level 0, which stores).
+fn compression_policy(engine: EngineChoice) {
+    let long: String = (0..400).map(|i| format!("word{} ", i % 37)).collect();
+    let echo = |c: &mut Client, data: &str| {
+        let z = c.compress(data.as_bytes());
+        c.send(&client::raw(0xc1, &z));
+        let f = c.read_frame().expect("the echo");
+        assert_eq!(f.payload, data.as_bytes());
+        f.rsv1
+    };
+    let (_server, addr) = start_with(engine, DemoApp, options());
+    let mut c = Client::connect(addr, "/ws", true);
+    assert!(!echo(&mut c, "short"), "under 1 KiB: sent as it is");
+    assert!(!echo(&mut c, &long[..1023]));
+    assert!(echo(&mut c, &long[..1024]), "1 KiB: compressed");
+    assert!(echo(&mut c, &long), "compressed");
+    assert!(!echo(&mut c, "short again"), "the choice is per message");
+
+    let mut o = options();
+    o.limits.websocket.compression_threshold = 0;
+    let (_server, addr) = start_with(engine, DemoApp, o);
+    let mut c = Client::connect(addr, "/ws", true);
+    assert!(echo(&mut c, "short"), "no threshold: compressed");
+
+    // The frame's size on the wire at two levels (read without inflating).
+    let wire_len = |level: u32| {
+        let mut o = options();
+        o.limits.websocket.compression_level = level;
+        let (_server, addr) = start_with(engine, DemoApp, o);
+        let (mut reader, head) = client::handshake(
+            addr,
+            "/ws",
+            &(client::upgrade_headers()
+                + "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"),
+        );
+        assert_eq!(head.status, 101);
+        reader
+            .get_mut()
+            .write_all(&client::text(&long))
+            .expect("write");
+        let mut h = [0u8; 2];
+        reader.read_exact(&mut h).expect("the echo's header");
+        assert_ne!(h[0] & 0x40, 0, "level {level}: RSV1 set");
+        match h[1] {
+            126 => {
+                reader.read_exact(&mut h).expect("the 16-bit length");
+                u16::from_be_bytes(h) as usize
+            }
+            n => usize::from(n),
+        }
+    };
+    let (stored, best) = (wire_len(0), wire_len(9));
+    assert!(stored > long.len(), "level 0 stores: {stored}");
+    assert!(best < long.len() / 4, "level 9 compresses: {best}");
 }

@@ -6,7 +6,10 @@
 //!
 //! The client side costs little: the message frame is built (and with `--compress`
 //! compressed, under `client_no_context_takeover`, so it is the same bytes every time) once,
-//! masked with the all-zero key; echoes are only framed, not inflated. Each thread runs a mio
+//! masked with the all-zero key; echoes are only framed, not inflated (their RSV1 bit is
+//! counted: `compressed_messages`). The offer asks for `server_no_context_takeover` too, so
+//! that every server compresses each echo from a fresh context: servers that cannot take over
+//! their context (soketto) then do the same work as those that can. Each thread runs a mio
 //! loop over its connections.
 
 use std::collections::VecDeque;
@@ -35,6 +38,10 @@ pub struct WsSummary {
     pub seconds: f64,
     /// Echoes received in the measured window.
     pub messages: u64,
+    /// Of those, the echoes that came compressed (RSV1 set on the frame that ended them; the
+    /// servers measured send each echo as one frame): with `--compress`, how many the server
+    /// chose to compress.
+    pub compressed_messages: u64,
     /// Echoes per second.
     pub messages_per_sec: f64,
     /// Latency percentiles in microseconds: p50, p90, p99, p99.9, max.
@@ -69,6 +76,7 @@ struct Shared<'a> {
 struct ThreadResult {
     hist: Histogram<u64>,
     messages: u64,
+    compressed: u64,
     open: usize,
     errors: u64,
     first_error: Option<String>,
@@ -159,7 +167,8 @@ pub fn run_ws(config: &Config) -> io::Result<WsSummary> {
     );
     if config.compress {
         request.push_str(
-            "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n",
+            "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
+             client_no_context_takeover\r\n",
         );
     }
     request.push_str("\r\n");
@@ -197,11 +206,12 @@ pub fn run_ws(config: &Config) -> io::Result<WsSummary> {
             .collect()
     });
     let mut hist = new_histogram();
-    let (mut messages, mut open, mut errors, mut first_error) = (0, 0, 0, None);
+    let (mut messages, mut compressed, mut open, mut errors, mut first_error) = (0, 0, 0, 0, None);
     for r in results {
         let r = r?;
         hist.add(&r.hist).expect("same histogram bounds");
         messages += r.messages;
+        compressed += r.compressed;
         open += r.open;
         errors += r.errors;
         if first_error.is_none() {
@@ -215,6 +225,7 @@ pub fn run_ws(config: &Config) -> io::Result<WsSummary> {
         compressed: config.compress,
         seconds,
         messages,
+        compressed_messages: compressed,
         messages_per_sec: messages as f64 / seconds,
         latency_us: [
             hist.value_at_quantile(0.5),
@@ -241,6 +252,7 @@ fn thread(
     let mut res = ThreadResult {
         hist: new_histogram(),
         messages: 0,
+        compressed: 0,
         open: 0,
         errors: 0,
         first_error: None,
@@ -442,6 +454,7 @@ fn process(
                     .ok_or("an echo with no message in flight")?;
                 if sent >= shared.measure_start && now < shared.end {
                     res.messages += 1;
+                    res.compressed += u64::from(b[0] & 0x40 != 0);
                     let _ = res.hist.record(((now - sent) / 1000).max(1));
                 }
                 if closed_loop {
@@ -472,7 +485,7 @@ fn process(
 pub fn render(s: &WsSummary) -> String {
     format!(
         "WebSocket echo: {} connections, {} B messages{}, {:.1} s\n\
-         messages: {} ({:.0}/s)\n\
+         messages: {} ({:.0}/s, {} compressed)\n\
          latency (µs): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n\
          errors: {}{}\n",
         s.connections,
@@ -485,6 +498,7 @@ pub fn render(s: &WsSummary) -> String {
         s.seconds,
         s.messages,
         s.messages_per_sec,
+        s.compressed_messages,
         s.latency_us[0],
         s.latency_us[1],
         s.latency_us[2],

@@ -172,6 +172,14 @@ impl<T: Transport> UpgradeFeature for Http1Connection<T> {
     fn poll_write_upgraded(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<()>> {
         Http1Connection::poll_write_upgraded(self, cx, data)
     }
+
+    fn poll_write_upgraded_vec(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut Vec<u8>,
+    ) -> Poll<io::Result<()>> {
+        Http1Connection::poll_write_upgraded_vec(self, cx, data)
+    }
 }
 
 impl<T: Transport> Features for Http1Connection<T> {

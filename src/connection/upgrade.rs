@@ -10,6 +10,11 @@ use super::{Closing, Expired, Http1Connection, Reading, Transport, Writing, BUFF
 use crate::metrics::TimeoutKind;
 use crate::proto::h1::{BodyKind, RejectReason, Version};
 
+/// The shortest upgraded write whose buffer is exchanged rather than copied: a short one costs
+/// little to copy, and the caller (a WebSocket) keeps its small buffer instead of a pooled
+/// 8 KiB one while idle.
+const SWAP_MIN: usize = 4096;
+
 /// How long a lingering close keeps reading (the heartbeat adds up to a second).
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -133,6 +138,32 @@ impl<T: Transport> Http1Connection<T> {
             self.worker.give_buffer(std::mem::take(&mut self.out));
         }
         Poll::Ready(r)
+    }
+
+    /// Writes upgraded-stream bytes from the caller's buffer and sends them: when nothing of
+    /// ours is waiting and there are at least [`SWAP_MIN`] of them, the buffers are exchanged
+    /// instead of copied (the caller gets an empty one from the worker's pool, and the one sent
+    /// goes back to the pool, so buffers circulate and an idle connection still holds no
+    /// output buffer).
+    pub(super) fn poll_write_upgraded_vec(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut Vec<u8>,
+    ) -> Poll<io::Result<()>> {
+        if !matches!(self.reading, Reading::Upgraded { .. }) {
+            data.clear();
+            return Poll::Ready(Err(io::Error::other("the connection is not upgraded")));
+        }
+        if !self.upgrade_write_pending && self.out.is_empty() && data.len() >= SWAP_MIN {
+            if self.out.capacity() == 0 {
+                self.out = self.worker.take_buffer();
+            }
+            std::mem::swap(&mut self.out, data);
+            return self.poll_write_upgraded(cx, &[]);
+        }
+        let r = self.poll_write_upgraded(cx, data);
+        data.clear();
+        r
     }
 
     /// How to close after the last response: linger if the client may still be sending.

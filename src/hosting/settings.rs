@@ -437,6 +437,16 @@ const LIMIT_HELP: &[(&str, &str, &str)] = &[
         "5s",
         "wait for the client's Close after ours",
     ),
+    (
+        "ws-compression-threshold",
+        "1K",
+        "permessage-deflate: shorter WebSocket messages go uncompressed",
+    ),
+    (
+        "ws-compression-level",
+        "1",
+        "permessage-deflate level, 0 (stored) to 9 (smallest)",
+    ),
 ];
 
 /// Every setting: the host's rows, then one per limit.

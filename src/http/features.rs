@@ -501,6 +501,20 @@ pub trait UpgradeFeature {
     ) -> Poll<io::Result<usize>>;
     /// Writes `data` to the upgraded stream (sent before this returns `Ready`).
     fn poll_write_upgraded(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<()>>;
+    /// Like [`poll_write_upgraded`](Self::poll_write_upgraded), with the bytes in a buffer the
+    /// server may take rather than copy: on return `data` is empty, and its storage may have
+    /// been exchanged for an empty buffer of the server's (so a caller that keeps writing
+    /// through one `Vec` neither copies nor allocates). A `Pending` write is polled again with
+    /// `poll_write_upgraded(cx, &[])`. The default copies.
+    fn poll_write_upgraded_vec(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut Vec<u8>,
+    ) -> Poll<io::Result<()>> {
+        let r = self.poll_write_upgraded(cx, data);
+        data.clear();
+        r
+    }
 }
 
 /// A request's feature collection (ASP.NET Core's `IFeatureCollection`).

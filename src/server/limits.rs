@@ -191,6 +191,12 @@ pub(crate) fn validate_websocket(l: &WebSocketLimits) -> Result<(), String> {
         if s.close_timeout < Duration::from_millis(10) {
             return Err("ws-close-timeout must be at least 10ms".into());
         }
+        if s.compression_level > 9 {
+            return Err(format!(
+                "ws-compression-level must be 0 to 9, not {}",
+                s.compression_level
+            ));
+        }
         Ok(())
     }
 }
@@ -217,6 +223,8 @@ pub const LIMIT_SETTINGS: &[(&str, &str)] = &[
     ("ws-keep-alive-interval", "DURATION|off"),
     ("ws-keep-alive-timeout", "DURATION|off"),
     ("ws-close-timeout", "DURATION"),
+    ("ws-compression-threshold", "SIZE"),
+    ("ws-compression-level", "0-9"),
     ("http2-max-streams", "N"),
     ("http2-header-table-size", "SIZE"),
     ("http2-max-frame-size", "SIZE"),
@@ -320,6 +328,16 @@ impl Limits {
             }
             "ws-close-timeout" => {
                 self.websocket.close_timeout = parse_duration(v).ok_or_else(|| bad("a duration"))?
+            }
+            "ws-compression-threshold" => {
+                self.websocket.compression_threshold = parse_size(v).ok_or_else(|| bad("a size"))?
+            }
+            "ws-compression-level" => {
+                self.websocket.compression_level = v
+                    .parse()
+                    .ok()
+                    .filter(|l| *l <= 9)
+                    .ok_or_else(|| bad("a level from 0 to 9"))?
             }
             "http2-max-streams" => {
                 self.http2.max_streams_per_connection = v.parse().map_err(|_| bad("a number"))?
@@ -463,6 +481,8 @@ mod tests {
             ("ws-keep-alive-interval", "off"),
             ("ws-keep-alive-timeout", "10s"),
             ("ws-close-timeout", "500ms"),
+            ("ws-compression-threshold", "4K"),
+            ("ws-compression-level", "6"),
             ("http2-max-streams", "250"),
             ("http2-header-table-size", "8K"),
             ("http2-max-frame-size", "32K"),
@@ -519,7 +539,9 @@ mod tests {
             Some(Duration::from_secs(10))
         );
         assert_eq!(l.websocket.close_timeout, Duration::from_millis(500));
-        assert_eq!(LIMIT_SETTINGS.len(), 30, "every setting is in the table");
+        assert_eq!(l.websocket.compression_threshold, 4096);
+        assert_eq!(l.websocket.compression_level, 6);
+        assert_eq!(LIMIT_SETTINGS.len(), 32, "every setting is in the table");
 
         for (name, value, want) in [
             (
@@ -550,6 +572,16 @@ mod tests {
             ),
             ("ws-max-message-size", "big", "invalid ws-max-message-size"),
             (
+                "ws-compression-level",
+                "10",
+                "invalid ws-compression-level \"10\": expected a level from 0 to 9",
+            ),
+            (
+                "ws-compression-threshold",
+                "-1",
+                "invalid ws-compression-threshold \"-1\": expected a size",
+            ),
+            (
                 "http2-extended-connect",
                 "yes",
                 "invalid http2-extended-connect \"yes\": expected on or off",
@@ -559,6 +591,16 @@ mod tests {
             let e = l.set(name, value).unwrap_err();
             assert!(e.contains(want), "{e}");
         }
+    }
+
+    #[test]
+    fn a_compression_level_set_in_code_is_validated() {
+        let mut l = Limits::default();
+        l.websocket.compression_level = 12;
+        assert_eq!(
+            l.validate().unwrap_err(),
+            "ws-compression-level must be 0 to 9, not 12"
+        );
     }
 
     #[test]

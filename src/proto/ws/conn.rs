@@ -35,8 +35,9 @@ use super::utf8::Utf8Validator;
 /// whenever this many bytes are waiting (inflation can make one frame large).
 const STREAM_CHUNK: usize = 64 * 1024;
 
-/// The compression level of outgoing messages (zlib's default).
-const COMPRESSION_LEVEL: u32 = 6;
+/// The largest buffer [`Connection::recycle`] keeps for the next message: what an ordinary
+/// message needs, without letting one large message pin its memory to an idle connection.
+pub const RECYCLE_MAX: usize = 64 * 1024;
 
 /// A data message's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +178,6 @@ impl Connection {
     /// permessage-deflate parameters, if any.
     pub fn new(limits: WebSocketLimits, deflate: Option<DeflateParams>) -> Self {
         Connection {
-            limits,
             state: State::Open,
             rx: Rx::Header,
             msg: None,
@@ -187,7 +187,7 @@ impl Connection {
             inflater: deflate.as_ref().map(Inflater::new),
             deflater: deflate
                 .as_ref()
-                .map(|p| Deflater::new(p, COMPRESSION_LEVEL)),
+                .map(|p| Deflater::new(p, limits.compression_level.min(9))),
             streaming: false,
             out: Vec::new(),
             scratch: Vec::new(),
@@ -197,6 +197,7 @@ impl Connection {
             ping_sent: None,
             close_sent: None,
             refused_inflating: false,
+            limits,
         }
     }
 
@@ -302,6 +303,25 @@ impl Connection {
     /// Bytes waiting to be written.
     pub fn output(&self) -> &[u8] {
         &self.out
+    }
+
+    /// The output buffer itself, for an engine that sends it without copying: it may take
+    /// the bytes and leave an empty buffer in its place (another `Vec`'s storage is fine);
+    /// whatever it leaves in it is still output.
+    pub fn output_buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// Gives back the buffer of a delivered message ([`Event::Message`] or
+    /// [`Event::Fragment`] data) to receive the next one into, so that receiving allocates
+    /// nothing. It is kept when the connection holds no buffer of its own at that moment and
+    /// its capacity is at most [`RECYCLE_MAX`]; otherwise it is dropped. A connection holds at
+    /// most one such buffer, idle or not.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.buf.capacity() == 0 && buf.capacity() <= RECYCLE_MAX {
+            buf.clear();
+            self.buf = buf;
+        }
     }
 
     /// The engine wrote `n` bytes of [`Connection::output`].
@@ -598,7 +618,8 @@ impl Connection {
     }
 
     /// Sends a whole text message (compressed when permessage-deflate was
-    /// negotiated).
+    /// negotiated and the message is at least
+    /// [`WebSocketLimits::compression_threshold`] bytes long).
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.send_message(MessageKind::Text, text.as_bytes())
     }
@@ -644,7 +665,8 @@ impl Connection {
             (true, MessageKind::Binary) => opcode::BINARY,
         };
         let compressed = if first {
-            self.deflater.is_some()
+            // Below the threshold a message goes out as it is (RSV1 clear, RFC 7692 6.1).
+            self.deflater.is_some() && data.len() >= self.limits.compression_threshold
         } else {
             self.tx_fragment.unwrap_or(false)
         };

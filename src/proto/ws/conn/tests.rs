@@ -624,7 +624,11 @@ fn client_deflater() -> Deflater {
 /// Autobahn sections 12/13 style: compressed messages both ways.
 #[test]
 fn permessage_deflate_both_ways() {
-    let mut c = deflate_conn(WebSocketLimits::default());
+    // Every message compressed, the short fragments too.
+    let mut c = deflate_conn(WebSocketLimits {
+        compression_threshold: 0,
+        ..WebSocketLimits::default()
+    });
     let mut d = client_deflater();
     // RFC 7692 7.2.3.1 "Hello" as a masked client frame.
     let hello = frame(
@@ -697,6 +701,129 @@ fn permessage_deflate_both_ways() {
     }
     assert_eq!(messages, [body.as_bytes().to_vec(), b"abcdef".to_vec()]);
     assert!(out.len() < body.len() / 10);
+}
+
+/// Splits server frames into (first byte, payload) pairs (payloads under 64 KiB).
+fn server_frames(out: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at < out.len() {
+        let (len, hl) = match out[at + 1] {
+            126 => (u16::from_be_bytes([out[at + 2], out[at + 3]]) as usize, 4),
+            n => (n as usize, 2),
+        };
+        frames.push((out[at], out[at + hl..at + hl + len].to_vec()));
+        at += hl + len;
+    }
+    frames
+}
+
+/// The compression policy: messages under `compression_threshold` go out as they are (RSV1
+/// clear), longer ones compressed; a fragmented message is decided by its first fragment.
+#[test]
+fn compression_threshold_and_level() {
+    let long = "the quick brown fox jumps over the lazy dog ".repeat(100);
+    let mut c = deflate_conn(WebSocketLimits {
+        compression_threshold: 1000,
+        ..WebSocketLimits::default()
+    });
+    c.send_text("short").unwrap();
+    c.send_text(&long[..999]).unwrap();
+    c.send_text(&long[..1000]).unwrap();
+    c.send_fragment(MessageKind::Binary, &[b'x'; 10], false)
+        .unwrap();
+    c.send_fragment(MessageKind::Binary, &[b'y'; 2000], true)
+        .unwrap();
+    c.send_fragment(MessageKind::Binary, &[b'x'; 2000], false)
+        .unwrap();
+    c.send_fragment(MessageKind::Binary, b"yz", true).unwrap();
+    let frames = server_frames(c.output());
+    let rsv1: Vec<bool> = frames.iter().map(|(h, _)| h & 0x40 != 0).collect();
+    assert_eq!(rsv1, [false, false, true, false, false, true, false]);
+    assert_eq!(frames[0].1, b"short");
+    assert_eq!(frames[1].1, &long.as_bytes()[..999]);
+    assert!(frames[2].1.len() < 200, "compressed: {}", frames[2].1.len());
+    assert_eq!(
+        frames[4].1, [b'y'; 2000],
+        "a continuation of an uncompressed start"
+    );
+    assert!(frames[5].1.len() < 100, "compressed: {}", frames[5].1.len());
+
+    // The default threshold is 1 KiB.
+    let mut c = deflate_conn(WebSocketLimits::default());
+    c.send_text(&long[..1023]).unwrap();
+    c.send_text(&long[..1024]).unwrap();
+    let rsv1: Vec<bool> = server_frames(c.output())
+        .iter()
+        .map(|(h, _)| h & 0x40 != 0)
+        .collect();
+    assert_eq!(rsv1, [false, true]);
+
+    // The level is the compressor's: 0 stores (RSV1 set, longer than the text), and every
+    // level inflates back to the text.
+    let mut sizes = Vec::new();
+    for level in [0, 1, 9] {
+        let mut c = deflate_conn(WebSocketLimits {
+            compression_level: level,
+            ..WebSocketLimits::default()
+        });
+        c.send_text(&long).unwrap();
+        let frames = server_frames(c.output());
+        assert_eq!(frames.len(), 1);
+        assert_ne!(frames[0].0 & 0x40, 0);
+        let mut inf = Inflater::new(&DeflateParams::default());
+        let (mut budget, mut text) = (u64::MAX, Vec::new());
+        let mut sink = |b: &[u8]| {
+            text.extend_from_slice(b);
+            true
+        };
+        inf.inflate(&frames[0].1, &mut budget, &mut sink).unwrap();
+        inf.finish_message(&mut budget, &mut sink).unwrap();
+        assert_eq!(text, long.as_bytes(), "level {level}");
+        sizes.push(frames[0].1.len());
+    }
+    assert!(sizes[0] > long.len(), "level 0 stores: {sizes:?}");
+    assert!(sizes[1] < long.len() / 10, "level 1 compresses: {sizes:?}");
+    assert!(sizes[2] <= sizes[1], "level 9 at least as small: {sizes:?}");
+}
+
+/// Receiving into a recycled buffer: the next message reuses its storage, one larger than
+/// [`RECYCLE_MAX`] is not kept, and a buffer given while one is held is dropped.
+#[test]
+fn recycled_buffers_hold_the_next_message() {
+    let mut c = conn();
+    let ev = feed(&mut c, &text(b"first"));
+    let [Event::Message { data, .. }] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    let mut buf = data.clone();
+    buf.reserve(100);
+    let ptr = buf.as_ptr();
+    c.recycle(buf);
+    let ev = feed(&mut c, &text(b"second"));
+    let [Event::Message { data, .. }] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(data, b"second");
+    assert_eq!(data.as_ptr(), ptr, "received into the recycled buffer");
+    // Too large to keep: the next message gets a buffer of its own size.
+    c.recycle(Vec::with_capacity(RECYCLE_MAX + 1));
+    let ev = feed(&mut c, &text(b"third"));
+    let [Event::Message { data, .. }] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    assert!(data.capacity() < RECYCLE_MAX, "{}", data.capacity());
+    // A connection holds one buffer at most.
+    c.recycle(vec![1; 10]);
+    let held = Vec::with_capacity(50);
+    let ptr = held.as_ptr();
+    c.recycle(held);
+    let ev = feed(&mut c, &text(b"fourth"));
+    let [Event::Message { data, .. }] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    assert_ne!(data.as_ptr(), ptr);
+    assert_eq!(data, b"fourth");
 }
 
 /// The compression bomb: a few KiB that inflate to 100 MiB end with 1009
