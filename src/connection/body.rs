@@ -21,13 +21,13 @@ impl<T: Transport> Http1Connection<T> {
         }
         if self.reading == (Reading::Body { started: false }) {
             self.reading = Reading::Body { started: true };
-            self.body_size.freeze();
-            self.body_rate.freeze();
+            self.features.body_size.freeze();
+            self.features.body_rate.freeze();
             if self.body_too_large() {
                 return Poll::Ready(Err(self.body_error(RejectReason::RequestBodyTooLarge)));
             }
             if !self.body.is_done() {
-                self.timer.start_read_rate(self.body_rate.get());
+                self.timer.start_read_rate(self.features.body_rate.get());
             }
         }
         loop {
@@ -103,7 +103,7 @@ impl<T: Transport> Http1Connection<T> {
                 }
                 Poll::Ready(Ok(n)) => self.timer.read_progress(now, n as u64),
                 Poll::Ready(Err(e)) => {
-                    self.lifetime.set_aborted();
+                    self.features.lifetime.set_aborted();
                     return Poll::Ready(Err(e));
                 }
             }
@@ -114,7 +114,8 @@ impl<T: Transport> Http1Connection<T> {
     /// Content-Length, the rest of the current chunk) is over the body size limit in force: a
     /// too-large body is refused with `413` as soon as its framing says so.
     fn body_too_large(&self) -> bool {
-        self.body_size
+        self.features
+            .body_size
             .get()
             .is_some_and(|max| self.body_received.saturating_add(self.body.announced()) > max)
     }

@@ -2,19 +2,15 @@
 
 use std::any::{Any, TypeId};
 use std::io;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::access::{AccessEntry, Padded};
 use super::{Http1Connection, Transport, Writing};
 use crate::http::{
-    ConnectionFeature, Features, HttpProtocol, MaxRequestBodySize, MinRequestBodyDataRate,
-    RequestFeature, RequestIdentifier, RequestLifetime, ResponseError, ResponseFeature,
+    ConnectionFeature, Features, HttpProtocol, RequestFeature, ResponseError, ResponseFeature,
     ResponseTrailers, TlsConnectionFeature, UpgradeFeature,
 };
-use crate::metrics::WorkerMetrics;
 use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
-use crate::proto::ws::WebSocketLimits;
 
 /// `s` as text. The parser admits only visible ASCII in the method, the target and the host, so
 /// this never falls back to `""` for them.
@@ -207,26 +203,10 @@ impl<T: Transport> Features for Http1Connection<T> {
     // `Features`). The map is empty unless middleware inserted something, so this costs a
     // length check on the usual path.
     fn get_any(&self, type_id: TypeId) -> Option<&dyn Any> {
-        if let Some(inserted) = self.extra.get(type_id) {
-            Some(inserted)
-        } else if type_id == TypeId::of::<ConnectionFeature>() {
-            Some(&self.connection)
-        } else if type_id == TypeId::of::<RequestLifetime>() {
-            Some(&self.lifetime)
-        } else if type_id == TypeId::of::<RequestIdentifier>() {
-            Some(&self.request_id)
-        } else if type_id == TypeId::of::<MaxRequestBodySize>() {
-            Some(&self.body_size)
-        } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
-            Some(&self.body_rate)
+        if let Some(common) = self.features.get(type_id, &self.worker) {
+            Some(common)
         } else if type_id == TypeId::of::<TlsConnectionFeature>() {
             self.transport.tls().map(|t| t as &dyn Any)
-        } else if type_id == TypeId::of::<WebSocketLimits>() {
-            // The server's WebSocket limits, the default of `HttpContext::accept_websocket`.
-            Some(&self.worker.limits.websocket)
-        } else if type_id == TypeId::of::<Arc<WorkerMetrics>>() {
-            // This worker's counters, for the WebSocket counts.
-            Some(&self.worker.metrics)
         } else if type_id == TypeId::of::<HttpProtocol>() {
             Some(match self.head.version {
                 Version::Http10 => &HTTP10,
@@ -238,30 +218,21 @@ impl<T: Transport> Features for Http1Connection<T> {
     }
 
     fn get_any_mut(&mut self, type_id: TypeId) -> Option<&mut dyn Any> {
-        if self.extra.get(type_id).is_some() {
-            self.extra.get_mut(type_id)
-        } else if type_id == TypeId::of::<ConnectionFeature>() {
-            Some(&mut self.connection)
-        } else if type_id == TypeId::of::<RequestLifetime>() {
-            Some(&mut self.lifetime)
-        } else if type_id == TypeId::of::<RequestIdentifier>() {
-            Some(&mut self.request_id)
-        } else if type_id == TypeId::of::<MaxRequestBodySize>() {
-            Some(&mut self.body_size)
-        } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
-            Some(&mut self.body_rate)
-        } else if type_id == TypeId::of::<ResponseTrailers>() && self.accepts_trailers() {
+        if type_id == TypeId::of::<ResponseTrailers>()
+            && self.features.extra.get(type_id).is_none()
+            && self.accepts_trailers()
+        {
             // Made on first use (a request that sets no trailer allocates nothing); the map is
             // cleared for every request.
-            self.extra.insert(Box::new(ResponseTrailers::default()));
-            self.extra.get_mut(type_id)
-        } else {
-            None
+            self.features
+                .extra
+                .insert(Box::new(ResponseTrailers::default()));
         }
+        self.features.get_mut(type_id)
     }
 
     fn insert_any(&mut self, feature: Box<dyn Any>) -> Result<(), Box<dyn Any>> {
-        self.extra.insert(feature);
+        self.features.extra.insert(feature);
         Ok(())
     }
 }
@@ -290,6 +261,7 @@ impl<T: Transport> Http1Connection<T> {
     /// accepted them), and the blank line.
     pub(super) fn encode_last_chunk_with_trailers(&mut self) {
         let Some(trailers) = self
+            .features
             .extra
             .get(TypeId::of::<ResponseTrailers>())
             .and_then(|t| t.downcast_ref::<ResponseTrailers>())
@@ -317,11 +289,11 @@ impl<T: Transport> Http1Connection<T> {
         };
         // What `get_any` answers, without its chain of type compares: an inserted
         // `ConnectionFeature` (forwarded headers) or the connection's own.
-        let remote = match self.extra.get(TypeId::of::<ConnectionFeature>()) {
+        let remote = match self.features.extra.get(TypeId::of::<ConnectionFeature>()) {
             Some(c) => c
                 .downcast_ref::<ConnectionFeature>()
                 .and_then(|c| c.remote_addr.as_ref()),
-            None => self.connection.remote_addr.as_ref(),
+            None => self.features.connection.remote_addr.as_ref(),
         };
         let head = self.head_bytes();
         let (method, target) = (self.head.method_span, self.head.target);

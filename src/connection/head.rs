@@ -8,7 +8,6 @@ use super::{
     access, Continue, Expired, Http1Connection, Next, Reading, Transport, Writing, BUFFER_CAPACITY,
     DRAIN_FIRST_REQUEST_GRACE, MAX_KEPT_BODY_CAPACITY,
 };
-use crate::http::{MaxRequestBodySize, MinRequestBodyDataRate, RequestIdentifier};
 use crate::metrics::TimeoutKind;
 use crate::proto::h1::{BodyDecoder, BodyKind, ParseStatus, RejectReason};
 use crate::proto::proxy;
@@ -103,8 +102,8 @@ impl<T: Transport> Http1Connection<T> {
                     self.timer.clear_deadline();
                     if header.command == proxy::ProxyCommand::Proxy {
                         if let Some(source) = header.source {
-                            self.connection.remote_addr = Some(source);
-                            self.connection.local_addr = header.destination;
+                            self.features.connection.remote_addr = Some(source);
+                            self.features.connection.local_addr = header.destination;
                         }
                     }
                     // Bytes after the header may be a head; at end of stream they are all.
@@ -117,7 +116,7 @@ impl<T: Transport> Http1Connection<T> {
                 Err(e) => {
                     tracing::debug!(
                         error = %e,
-                        connection = self.connection.connection_id,
+                        connection = self.features.connection.connection_id,
                         "PROXY protocol header rejected"
                     );
                     self.worker.metrics.proxy_header_rejected();
@@ -173,7 +172,7 @@ impl<T: Transport> Http1Connection<T> {
         if what != Expired::KeepAlive {
             tracing::debug!(
                 ?what,
-                connection = self.connection.connection_id,
+                connection = self.features.connection.connection_id,
                 "timed out"
             );
         }
@@ -198,11 +197,10 @@ impl<T: Transport> Http1Connection<T> {
         } else {
             Continue::None
         };
-        self.body_size = MaxRequestBodySize::new(self.worker.limits.max_request_body_size);
-        self.body_rate = MinRequestBodyDataRate::new(self.worker.limits.min_request_body_data_rate);
         self.write_rate = self.worker.limits.min_response_data_rate;
         self.requests = self.requests.wrapping_add(1);
-        self.request_id = RequestIdentifier::new(self.connection.connection_id, self.requests);
+        self.features
+            .begin_request(self.requests, &self.worker.limits);
         if self.worker.access_log {
             // The receive that completed this head read the clock (a head primed by protocol
             // detection is the one case without one).
@@ -211,8 +209,6 @@ impl<T: Transport> Http1Connection<T> {
                 at => at,
             });
         }
-        self.lifetime.reset();
-        self.extra.clear();
         if self.out.capacity() == 0 {
             self.out = self.worker.take_buffer();
         }

@@ -25,6 +25,7 @@
 
 mod access;
 mod body;
+mod common_features;
 mod features;
 pub(crate) mod h2;
 mod head;
@@ -47,13 +48,11 @@ use timeout::{ConnTimer, Expired};
 pub(crate) use transport::Transport;
 pub(crate) use worker::WorkerContext;
 
-use crate::http::{
-    ConnectionFeature, FeatureMap, MaxRequestBodySize, MinRequestBodyDataRate, RequestIdentifier,
-    RequestLifetime,
-};
+use crate::http::ConnectionFeature;
 use crate::proto::h1::{
     BodyDecoder, BodyKind, HeadLimits, RejectReason, RequestHead, ResponseFraming, ResponseHeaders,
 };
+use common_features::CommonFeatures;
 
 /// Initial capacity of a connection's input and output buffers.
 const BUFFER_CAPACITY: usize = 8 * 1024;
@@ -161,13 +160,8 @@ pub(crate) struct Http1Connection<T> {
     transport: T,
     worker: Rc<WorkerContext>,
 
-    // Optional features (looked up by type).
-    connection: ConnectionFeature,
-    lifetime: RequestLifetime,
-    request_id: RequestIdentifier,
-    extra: FeatureMap,
-    body_size: MaxRequestBodySize,
-    body_rate: MinRequestBodyDataRate,
+    /// The features every protocol's requests carry (looked up by type).
+    features: CommonFeatures,
     requests: u32,
     /// When the current request's head was received, in `access::wall_micros` (only when the
     /// access log is on): the time of the receive that completed it.
@@ -221,15 +215,10 @@ impl<T: Transport> Http1Connection<T> {
         });
         let timer = worker.heartbeat.timer();
         Http1Connection {
-            body_size: MaxRequestBodySize::new(worker.limits.max_request_body_size),
-            body_rate: MinRequestBodyDataRate::new(worker.limits.min_request_body_data_rate),
+            features: CommonFeatures::new(connection, 0, &worker.limits),
             timer,
             transport,
             worker,
-            connection,
-            lifetime: RequestLifetime::default(),
-            request_id: RequestIdentifier::new(connection.connection_id, 0),
-            extra: FeatureMap::default(),
             requests: 0,
             started: None,
             received_at: 0,
@@ -261,14 +250,12 @@ impl<T: Transport> Http1Connection<T> {
     /// Makes a pooled protocol object serve a new connection (buffers and header slots kept).
     pub(crate) fn reset(&mut self, transport: T, connection: ConnectionFeature) {
         self.transport = transport;
-        self.connection = connection;
-        self.lifetime.reset();
-        self.extra.clear();
+        self.features.connection = connection;
+        self.features.begin_request(0, &self.worker.limits);
         self.requests = 0;
         self.received_at = 0;
         self.end_upgrade();
         self.reading = Reading::Head;
-        self.request_id = RequestIdentifier::new(connection.connection_id, 0);
         self.input.clear();
         self.base = 0;
         self.head_len = 0;

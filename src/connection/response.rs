@@ -27,7 +27,7 @@ impl<T: Transport> Http1Connection<T> {
         tracing::debug!(
             reason = reason.as_str(),
             status = reason.status(),
-            connection = self.connection.connection_id,
+            connection = self.features.connection.connection_id,
             "request rejected"
         );
         if self.out.capacity() == 0 {
@@ -146,7 +146,7 @@ impl<T: Transport> Http1Connection<T> {
     /// connection's framing is lost and the response announces `Connection: close`.
     pub(crate) fn complete_response(&mut self, outcome: Outcome, body_consumed: bool) -> bool {
         let failed = !matches!(outcome, Outcome::Ok);
-        if self.lifetime.is_aborted() {
+        if self.features.lifetime.is_aborted() {
             self.response.writing = Writing::Done;
             return false;
         }
@@ -237,10 +237,10 @@ impl<T: Transport> Http1Connection<T> {
     pub(super) fn poll_out(&mut self, cx: &mut Context<'_>, wait: bool) -> Poll<io::Result<()>> {
         if self.timer.take_if(Expired::ResponseRate) {
             self.timed_out(Expired::ResponseRate);
-            self.lifetime.set_aborted();
+            self.features.lifetime.set_aborted();
             return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
         }
-        if self.lifetime.is_aborted() {
+        if self.features.lifetime.is_aborted() {
             // Aborted by the application or a failed transfer: nothing more goes out.
             return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
         }
@@ -269,7 +269,7 @@ impl<T: Transport> Http1Connection<T> {
                     self.timer.set_write_deadline(None);
                 }
                 if r.is_err() {
-                    self.lifetime.set_aborted();
+                    self.features.lifetime.set_aborted();
                 }
                 Poll::Ready(r)
             }
@@ -291,7 +291,7 @@ impl<T: Transport> Http1Connection<T> {
 
     /// The response flush behind [`ResponseFeature::poll_flush`](crate::http::ResponseFeature).
     pub(super) fn poll_flush_response(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.lifetime.is_aborted() {
+        if self.features.lifetime.is_aborted() {
             return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
         }
         if self.response.writing == Writing::NotStarted {

@@ -14,17 +14,14 @@ use std::task::{Context, Poll};
 
 use super::{register, SharedRef};
 use crate::app::Application;
-use crate::base::FeatureMap;
+use crate::connection::common_features::CommonFeatures;
 use crate::connection::WorkerContext;
 use crate::http::{
-    ConnectProtocol, ConnectionFeature, Features, HttpContext, HttpProtocol, MaxRequestBodySize,
-    MinRequestBodyDataRate, RequestFeature, RequestIdentifier, RequestLifetime, ResponseError,
-    ResponseFeature, ResponseTrailers, TlsConnectionFeature, UpgradeFeature,
+    ConnectProtocol, ConnectionFeature, Features, HttpContext, HttpProtocol, RequestFeature,
+    ResponseError, ResponseFeature, ResponseTrailers, TlsConnectionFeature, UpgradeFeature,
 };
-use crate::metrics::WorkerMetrics;
 use crate::proto::h1::{Method, ResponseHeaders, Version};
 use crate::proto::h2::{ErrorCode, RequestHead, SendError};
-use crate::proto::ws::WebSocketLimits;
 
 /// `bytes` as text (`""` when not UTF-8).
 fn text(bytes: &[u8]) -> &str {
@@ -51,13 +48,9 @@ pub(crate) struct H2Stream {
     /// `:path` split at `?`.
     path_end: usize,
     https: bool,
-    connection: ConnectionFeature,
+    /// The features every protocol's requests carry (looked up by type).
+    features: CommonFeatures,
     tls: Option<std::rc::Rc<TlsConnectionFeature>>,
-    lifetime: RequestLifetime,
-    request_id: RequestIdentifier,
-    body_size: MaxRequestBodySize,
-    body_rate: MinRequestBodyDataRate,
-    extra: FeatureMap,
     /// Request body bytes the application read.
     body_read: u64,
     /// The body broke the size limit: a response not yet started becomes `413`.
@@ -109,13 +102,8 @@ impl H2Stream {
             method: Method::from_bytes(head.method()),
             path_end,
             https: tls.is_some(),
-            connection,
+            features: CommonFeatures::new(connection, requests, limits),
             tls,
-            lifetime: RequestLifetime::default(),
-            request_id: RequestIdentifier::new(connection.connection_id, requests),
-            body_size: MaxRequestBodySize::new(limits.max_request_body_size),
-            body_rate: MinRequestBodyDataRate::new(limits.min_request_body_data_rate),
-            extra: FeatureMap::default(),
             body_read: 0,
             body_too_large: false,
             status: 200,
@@ -331,9 +319,9 @@ impl RequestFeature for H2Stream {
     }
 
     fn poll_read_body(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.body_size.freeze();
-        self.body_rate.freeze();
-        let limit = self.body_size.get();
+        self.features.body_size.freeze();
+        self.features.body_rate.freeze();
+        let limit = self.features.body_size.get();
         let too_large = |this: &mut H2Stream| {
             this.body_too_large = true;
             Poll::Ready(Err(io::Error::new(
@@ -453,18 +441,8 @@ impl Features for H2Stream {
     }
 
     fn get_any(&self, type_id: TypeId) -> Option<&dyn Any> {
-        if let Some(inserted) = self.extra.get(type_id) {
-            Some(inserted)
-        } else if type_id == TypeId::of::<ConnectionFeature>() {
-            Some(&self.connection)
-        } else if type_id == TypeId::of::<RequestLifetime>() {
-            Some(&self.lifetime)
-        } else if type_id == TypeId::of::<RequestIdentifier>() {
-            Some(&self.request_id)
-        } else if type_id == TypeId::of::<MaxRequestBodySize>() {
-            Some(&self.body_size)
-        } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
-            Some(&self.body_rate)
+        if let Some(common) = self.features.get(type_id, &self.worker) {
+            Some(common)
         } else if type_id == TypeId::of::<ResponseTrailers>() {
             Some(&self.trailers)
         } else if type_id == TypeId::of::<HttpProtocol>() {
@@ -473,12 +451,6 @@ impl Features for H2Stream {
             self.tls.as_deref().map(|t| t as &dyn Any)
         } else if type_id == TypeId::of::<ConnectProtocol>() {
             self.connect_protocol.as_ref().map(|p| p as &dyn Any)
-        } else if type_id == TypeId::of::<WebSocketLimits>() {
-            // The server's WebSocket limits, the default of `HttpContext::accept_websocket`.
-            Some(&self.worker.limits.websocket)
-        } else if type_id == TypeId::of::<Arc<WorkerMetrics>>() {
-            // This worker's counters, for the WebSocket counts.
-            Some(&self.worker.metrics)
         } else {
             None
         }
@@ -494,27 +466,16 @@ impl Features for H2Stream {
     }
 
     fn get_any_mut(&mut self, type_id: TypeId) -> Option<&mut dyn Any> {
-        if self.extra.get(type_id).is_some() {
-            self.extra.get_mut(type_id)
-        } else if type_id == TypeId::of::<ConnectionFeature>() {
-            Some(&mut self.connection)
-        } else if type_id == TypeId::of::<RequestLifetime>() {
-            Some(&mut self.lifetime)
-        } else if type_id == TypeId::of::<RequestIdentifier>() {
-            Some(&mut self.request_id)
-        } else if type_id == TypeId::of::<MaxRequestBodySize>() {
-            Some(&mut self.body_size)
-        } else if type_id == TypeId::of::<MinRequestBodyDataRate>() {
-            Some(&mut self.body_rate)
-        } else if type_id == TypeId::of::<ResponseTrailers>() {
+        if type_id == TypeId::of::<ResponseTrailers>() && self.features.extra.get(type_id).is_none()
+        {
             Some(&mut self.trailers)
         } else {
-            None
+            self.features.get_mut(type_id)
         }
     }
 
     fn insert_any(&mut self, feature: Box<dyn Any>) -> Result<(), Box<dyn Any>> {
-        self.extra.insert(feature);
+        self.features.extra.insert(feature);
         Ok(())
     }
 }
@@ -558,7 +519,7 @@ impl UpgradeFeature for H2Stream {
             slot.tunnel = true;
         }
         // A tunnel has its own pace: no minimum data rates.
-        self.body_rate.freeze();
+        self.features.body_rate.freeze();
         self.body.clear();
         self.status = 200;
         // The bytes of a tunnel have no declared length: no Content-Length.
@@ -707,7 +668,9 @@ pub(super) async fn run<A: Application>(
     }
     if let Some(started) = started {
         // The client address as the application saw it (after forwarded headers).
-        let remote = Features::get_any(&s, TypeId::of::<ConnectionFeature>())
+        let remote = s
+            .features
+            .get(TypeId::of::<ConnectionFeature>(), &s.worker)
             .and_then(|c| c.downcast_ref::<ConnectionFeature>())
             .and_then(|c| c.remote_addr);
         let remote = remote.as_ref();
