@@ -135,6 +135,18 @@ def micro_table(root):
     return rows
 
 
+def append_file(lines, path, missing, fence=None):
+    """Appends the file at `path` (in a code block when `fence` names its language), or the
+    line `missing` where there is no such file, then a blank line."""
+    if os.path.exists(path):
+        with open(path) as f:
+            text = f.read().rstrip("\n")
+        lines.extend([f"```{fence}", text, "```"] if fence else [text])
+    else:
+        lines.append(missing)
+    lines.append("")
+
+
 def main():
     args = sys.argv[1:]
     if not args:
@@ -361,12 +373,7 @@ def main():
              "single connection, one request at a time; the other scenarios are the closed-loop ones "
              "above.")
     L.append("")
-    if os.path.exists(sys_path):
-        with open(sys_path) as f:
-            L.append(f.read().rstrip("\n"))
-    else:
-        L.append("(not measured in this run: perf missing)")
-    L.append("")
+    append_file(L, sys_path, "(not measured in this run: perf missing)")
 
     instr_path = os.path.join(res, "instructions.txt")
     L.append("## Instructions per request (callgrind)")
@@ -379,14 +386,7 @@ def main():
              "work (the ring or epoll, the kernel) is not in these counts: it is in the CPU time "
              "per request above.")
     L.append("")
-    if os.path.exists(instr_path):
-        with open(instr_path) as f:
-            L.append("```text")
-            L.append(f.read().rstrip("\n"))
-            L.append("```")
-    else:
-        L.append("(not measured in this run: valgrind missing)")
-    L.append("")
+    append_file(L, instr_path, "(not measured in this run: valgrind missing)", fence="text")
 
     notes_path = os.path.join(root, "bench/performance-notes.md")
     if os.path.exists(notes_path):
