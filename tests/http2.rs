@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use peregrine::http::{HttpContext, HttpProtocol, MaxRequestBodySize};
 use peregrine::metrics::ServerMetrics;
-use peregrine::server::{CertificateFiles, Endpoint, HttpProtocols, TlsOptions};
+use peregrine::server::{Endpoint, HttpProtocols, TlsOptions};
 use peregrine::{AppResult, EngineChoice, Handler, HttpServer, Server, ServerOptions};
 
 /// Handlers of `/slow` dropped before they finished (cancelled by RST_STREAM), per test path
@@ -241,15 +241,7 @@ fn curl_cleartext_serves_either_protocol(engine: EngineChoice) {
 }
 
 fn tls_negotiates_h2_by_alpn(engine: EngineChoice) {
-    let dir = std::env::temp_dir().join(format!(
-        "peregrine-h2-tls-{}-{engine:?}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
-    let files = CertificateFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+    let (dir, files) = self_signed_certificate(&format!("h2-tls-{engine:?}"));
     let mut o = options();
     o.urls.clear();
     o.endpoints

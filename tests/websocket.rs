@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use cases::{cases, Exp, Send};
 use client::{close, frame, handshake, text, upgrade_headers, Client, Frame};
-use common::start_with;
+use common::{self_signed_certificate, start_with};
 use peregrine::demo::DemoApp;
 use peregrine::metrics::ServerMetrics;
 use peregrine::websocket::{CloseCode, Message, WebSocketLimits, WebSocketOptions};
@@ -1102,16 +1102,8 @@ fn h2_upgraded_connection_limit(engine: EngineChoice) {
 
 /// RFC 8441 over TLS: HTTP/2 chosen by ALPN, the same extended CONNECT, echo and close.
 fn h2_over_tls(engine: EngineChoice) {
-    use peregrine::server::{CertificateFiles, TlsOptions};
-    let dir = std::env::temp_dir().join(format!(
-        "peregrine-ws-h2-tls-{}-{engine:?}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
-    let files = CertificateFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+    use peregrine::server::TlsOptions;
+    let (dir, files) = self_signed_certificate(&format!("ws-h2-tls-{engine:?}"));
     let mut o = options();
     o.urls.clear();
     o.endpoints.push(

@@ -223,3 +223,18 @@ pub fn spawn_server(cmd: &mut Command) -> (Child, SocketAddr, BufReader<ChildStd
         }
     }
 }
+
+/// A fresh temporary directory `peregrine-NAME-PID` holding a self-signed certificate for
+/// `localhost` (`cert.pem`, `key.pem`): the directory (remove it at the end) and the files as
+/// an endpoint's certificate.
+pub fn self_signed_certificate(
+    name: &str,
+) -> (std::path::PathBuf, peregrine::server::CertificateFiles) {
+    let dir = std::env::temp_dir().join(format!("peregrine-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let files = peregrine::server::CertificateFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
+    (dir, files)
+}
