@@ -3,6 +3,7 @@
 //! their own features.
 
 use std::any::{Any, TypeId};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::WorkerContext;
@@ -81,6 +82,18 @@ impl CommonFeatures {
             Some(&worker.metrics)
         } else {
             None
+        }
+    }
+
+    /// The client address as the application saw it, for the access log: an inserted
+    /// `ConnectionFeature` (the forwarded-headers middleware's) or the connection's own. What
+    /// [`CommonFeatures::get`] answers for it, without the chain of type compares.
+    pub(crate) fn remote_addr(&self) -> Option<&SocketAddr> {
+        match self.extra.get(TypeId::of::<ConnectionFeature>()) {
+            Some(c) => c
+                .downcast_ref::<ConnectionFeature>()
+                .and_then(|c| c.remote_addr.as_ref()),
+            None => self.connection.remote_addr.as_ref(),
         }
     }
 

@@ -7,8 +7,8 @@ use std::task::{Context, Poll};
 use super::access::{AccessEntry, Padded};
 use super::{Http1Connection, Transport, Writing};
 use crate::http::{
-    ConnectionFeature, Features, HttpProtocol, RequestFeature, ResponseError, ResponseFeature,
-    ResponseTrailers, TlsConnectionFeature, UpgradeFeature,
+    Features, HttpProtocol, RequestFeature, ResponseError, ResponseFeature, ResponseTrailers,
+    TlsConnectionFeature, UpgradeFeature,
 };
 use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
 
@@ -287,14 +287,7 @@ impl<T: Transport> Http1Connection<T> {
         let Some(started) = self.started else {
             return;
         };
-        // What `get_any` answers, without its chain of type compares: an inserted
-        // `ConnectionFeature` (forwarded headers) or the connection's own.
-        let remote = match self.features.extra.get(TypeId::of::<ConnectionFeature>()) {
-            Some(c) => c
-                .downcast_ref::<ConnectionFeature>()
-                .and_then(|c| c.remote_addr.as_ref()),
-            None => self.features.connection.remote_addr.as_ref(),
-        };
+        let remote = self.features.remote_addr();
         let head = self.head_bytes();
         let (method, target) = (self.head.method_span, self.head.target);
         self.worker.access.log(&AccessEntry {

@@ -17,8 +17,8 @@ use crate::app::Application;
 use crate::connection::common_features::CommonFeatures;
 use crate::connection::WorkerContext;
 use crate::http::{
-    ConnectProtocol, ConnectionFeature, Features, HttpContext, HttpProtocol, RequestFeature,
-    ResponseError, ResponseFeature, ResponseTrailers, TlsConnectionFeature, UpgradeFeature,
+    ConnectProtocol, Features, HttpContext, HttpProtocol, RequestFeature, ResponseError,
+    ResponseFeature, ResponseTrailers, TlsConnectionFeature, UpgradeFeature,
 };
 use crate::proto::h1::{Method, ResponseHeaders, Version};
 use crate::proto::h2::{ErrorCode, RequestHead, SendError};
@@ -668,12 +668,7 @@ pub(super) async fn run<A: Application>(
     }
     if let Some(started) = started {
         // The client address as the application saw it (after forwarded headers).
-        let remote = s
-            .features
-            .get(TypeId::of::<ConnectionFeature>(), &s.worker)
-            .and_then(|c| c.downcast_ref::<ConnectionFeature>())
-            .and_then(|c| c.remote_addr);
-        let remote = remote.as_ref();
+        let remote = s.features.remote_addr();
         let status = if matches!(ran, Ran::Reset) {
             499
         } else {

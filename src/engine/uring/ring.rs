@@ -1,8 +1,6 @@
 //! Ring construction with the best setup flags this kernel accepts, and the start-up probe.
 
-use std::io;
-
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 
 use io_uring::{cqueue, opcode, types, IoUring, Probe};
