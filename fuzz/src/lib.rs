@@ -109,6 +109,11 @@ fn check_head_with(
     let mut head = RequestHead::new(&limits);
     let mut other = RequestHead::new(&limits);
     let whole = parser.parse(buf, &mut head);
+    // The fast path (no httparse) answers exactly as the general path wherever it answers.
+    assert_eq!(parser.parse_general(buf, &mut other), whole, "fast and general paths");
+    if whole.is_ok() {
+        assert_eq!(other, head, "the general path filled another head");
+    }
     match whole {
         Ok(ParseStatus::Complete(n)) => {
             assert!(

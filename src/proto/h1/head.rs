@@ -24,6 +24,9 @@ use std::mem::MaybeUninit;
 
 use super::token::{is_ip_literal_char, is_reg_name_char, words};
 use super::{RejectReason, Span};
+use scan::FieldLine;
+
+mod scan;
 
 /// The most header lines a single parse can hold.
 ///
@@ -421,14 +424,32 @@ impl HeadParser {
         if let Some(parsed) = self.parse_complete(buf, head) {
             return parsed;
         }
+        // The fast path may have recorded header lines before it gave up; nothing else.
+        head.headers.clear();
         self.parse_bounded(buf, head)
     }
 
-    /// The common case in one httparse pass: a head that starts with its request line and is
-    /// complete in `buf`, whose limits are then checked from where httparse found its parts.
-    /// `None` leaves every other case (empty lines before the request line, a head not complete
-    /// yet, an error) to [`parse_bounded`](Self::parse_bounded), which names each exactly; both
-    /// give the same answer for a complete head (the property tests compare every prefix).
+    /// [`parse`](Self::parse) by the general path alone: the oracle the fuzzer holds the fast
+    /// path to (both must give the same answer and the same head for every input).
+    #[doc(hidden)]
+    pub fn parse_general(
+        &self,
+        buf: &[u8],
+        head: &mut RequestHead,
+    ) -> Result<ParseStatus, RejectReason> {
+        head.clear();
+        self.parse_bounded(buf, head)
+    }
+
+    /// The common case without httparse: a complete head of simple CRLF-terminated lines
+    /// ([`scan`]), within the limits. `None` leaves every other case (empty lines before the
+    /// request line, a bare LF, a head not complete yet, a limit exceeded, a syntax error) to
+    /// [`parse_bounded`](Self::parse_bounded), which names each exactly; both give the same
+    /// answer for a head this path takes (the property tests compare them).
+    ///
+    /// The lines are scanned to the end of the head before anything is checked that can fail,
+    /// as the general path does, so a prefix of a head is never refused for a reason the whole
+    /// head would not be.
     #[inline]
     fn parse_complete(
         &self,
@@ -436,30 +457,77 @@ impl HeadParser {
         head: &mut RequestHead,
     ) -> Option<Result<ParseStatus, RejectReason>> {
         let limits = &self.limits;
-        if matches!(buf.first(), None | Some(b'\r' | b'\n')) {
-            return None;
-        }
         let window = &buf[..buf
             .len()
             .min(limits.max_request_line + 2 + limits.max_header_bytes)];
-        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_SLOTS];
-        let mut req = httparse::Request::new(&mut []);
-        let Ok(httparse::Status::Complete(head_len)) =
-            req.parse_with_uninit_headers(window, &mut slots[..limits.max_headers])
-        else {
+        let line = scan::request_line(window)?;
+        // The limit counts the line without its CRLF.
+        if line.end - 2 > limits.max_request_line {
             return None;
+        }
+        let mut at = line.end;
+        let head_len = loop {
+            match scan::field_line(window, at)? {
+                FieldLine::End { end } => break end,
+                FieldLine::Field {
+                    name_end,
+                    value_start,
+                    value_end,
+                    next,
+                } => {
+                    if head.headers.len() == limits.max_headers {
+                        return None;
+                    }
+                    // Capacity was reserved for `max_headers` in `RequestHead::new` (with the
+                    // same limits), so this push does not allocate.
+                    head.headers.push(Header {
+                        name: Span::new(at, name_end),
+                        value: Span::new(value_start, value_end),
+                    });
+                    at = next;
+                }
+            }
         };
-        // httparse accepts exactly one SP before the 8-byte `HTTP/1.x`, then CRLF or a bare LF.
-        let version_end = version_start(&req, window)? + b"HTTP/1.1".len();
-        let crlf = buf[version_end] == b'\r';
-        let header_start = version_end + 1 + usize::from(crlf);
-        if version_end > limits.max_request_line {
-            return Some(Err(RejectReason::RequestLineTooLong));
+        if head_len - line.end > limits.max_header_bytes {
+            return None;
         }
-        if head_len - header_start > limits.max_header_bytes {
-            return Some(Err(RejectReason::HeadersTooLarge));
+
+        head.method_span = Span::new(0, line.method_end);
+        head.method = Method::from_bytes(&buf[..line.method_end]);
+        head.version = if line.minor == 0 {
+            Version::Http10
+        } else {
+            Version::Http11
+        };
+        let target = Span::new(line.method_end + 1, line.target_end);
+        Some(self.fill_scanned(buf, head, head_len, target, line.question))
+    }
+
+    /// The checks of [`fill`](Self::fill) for a head [`scan`] took: its request line's parts and
+    /// its header spans are in `head` already, every line ends in CRLF, and the target holds
+    /// only ASCII and no `#`.
+    #[inline]
+    fn fill_scanned(
+        &self,
+        buf: &[u8],
+        head: &mut RequestHead,
+        head_len: usize,
+        target: Span,
+        question: Option<usize>,
+    ) -> Result<ParseStatus, RejectReason> {
+        let host_from_target = classify_target(head, buf, target, question)?;
+        let mut fields = Fields::default();
+        for header in &head.headers {
+            fields.add(
+                header.name.get(buf),
+                header.value.get(buf),
+                header.value,
+                head.version,
+                &mut head.known_host,
+            )?;
         }
-        Some(self.fill(buf, &req, head, head_len, !crlf))
+        fields.finish(head, host_from_target)?;
+        Ok(ParseStatus::Complete(head_len))
     }
 
     /// Parses with the limits applied first, by slicing: the general case.
@@ -772,17 +840,27 @@ fn parse_target(
     buf: &[u8],
     target: Span,
 ) -> Result<Option<Span>, RejectReason> {
+    // httparse admits any visible ASCII plus UTF-8. A URI is ASCII
+    // (RFC 3986 2), and a fragment is never part of a request-target
+    // (RFC 9112 3.2: clients strip it), so `#` means a broken or hostile
+    // client. The same pass finds the query's `?`.
+    let question = scan_target(target.get(buf)).ok_or(RejectReason::InvalidRequestTarget)?;
+    classify_target(head, buf, target, question)
+}
+
+/// [`parse_target`] for a target known to be ASCII without `#`, whose first `?` (from its
+/// start) is `question`.
+fn classify_target(
+    head: &mut RequestHead,
+    buf: &[u8],
+    target: Span,
+    question: Option<usize>,
+) -> Result<Option<Span>, RejectReason> {
     let t = target.get(buf);
     let base = target.start as usize;
     head.target = target;
     head.path = Span::new(base, base);
     head.query = Span::new(target.end as usize, target.end as usize);
-
-    // httparse admits any visible ASCII plus UTF-8. A URI is ASCII
-    // (RFC 3986 2), and a fragment is never part of a request-target
-    // (RFC 9112 3.2: clients strip it), so `#` means a broken or hostile
-    // client. The same pass finds the query's `?`.
-    let question = scan_target(t).ok_or(RejectReason::InvalidRequestTarget)?;
 
     if head.method == Method::Connect {
         // authority-form = uri-host ":" port, and only for CONNECT
@@ -1965,7 +2043,177 @@ mod tests {
         (out, body)
     }
 
+    /// Both paths over `buf`: the fast path's answer, if it takes the head, and the general
+    /// path's, each with the head it filled.
+    #[allow(clippy::type_complexity)]
+    fn both_paths(
+        limits: HeadLimits,
+        buf: &[u8],
+    ) -> (
+        Option<(Result<ParseStatus, RejectReason>, RequestHead)>,
+        (Result<ParseStatus, RejectReason>, RequestHead),
+    ) {
+        let parser = HeadParser::new(limits);
+        let mut fast = RequestHead::new(&limits);
+        let fast = parser.parse_complete(buf, &mut fast).map(|r| (r, fast));
+        let mut general = RequestHead::new(&limits);
+        let general = (parser.parse_bounded(buf, &mut general), general);
+        (fast, general)
+    }
+
+    /// Where the fast path answers, it answers as the general path does, head included; and
+    /// over `every_limit` it answers for at least the complete, simple heads `must_take` says.
+    fn fast_path_agrees(buf: &[u8], must_take: bool) -> Result<(), TestCaseError> {
+        for limits in [HeadLimits::default(), lenient(), small_limits()] {
+            let (fast, general) = both_paths(limits, buf);
+            match fast {
+                Some(fast) => {
+                    prop_assert_eq!(&fast.0, &general.0, "{:?}", String::from_utf8_lossy(buf));
+                    if fast.0.is_ok() {
+                        prop_assert_eq!(&fast.1, &general.1);
+                    }
+                }
+                None => prop_assert!(
+                    !must_take || limits == small_limits(),
+                    "the fast path left a simple head: {:?}",
+                    String::from_utf8_lossy(buf)
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// Heads the fast path must take: CRLF lines, any of the forms and fields that decide
+    /// something, whitespace around values; valid or refused by the checks after the scan.
+    fn simple_head() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop::sample::select(vec![
+                "GET", "POST", "HEAD", "OPTIONS", "CONNECT", "M-SEARCH",
+            ]),
+            prop::sample::select(vec![
+                "/",
+                "/plaintext",
+                "/a/b?c=d?e",
+                "/abcdefghijklmnop?q",
+                "/abcdefgh?ijklmnopqrstu?vw",
+                "*",
+                "http://example.com/x?y",
+                "https://example.com?y",
+                "example.com:443",
+                "/%41bc/..;x=y",
+            ]),
+            prop::sample::select(vec!["1.1", "1.0"]),
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "Host",
+                        "host",
+                        "Content-Length",
+                        "Transfer-Encoding",
+                        "Connection",
+                        "Expect",
+                        "X-Long-Header-Name",
+                        "A",
+                    ]),
+                    prop::sample::select(vec!["", " ", "\t", "  "]),
+                    prop::sample::select(vec![
+                        "example.com",
+                        "127.0.0.1:8080",
+                        "",
+                        "5",
+                        "chunked",
+                        "gzip, chunked",
+                        "close",
+                        "keep-alive",
+                        "100-continue",
+                        "a value with spaces",
+                        "obs\u{80}text and more words",
+                        "x\ty",
+                    ]),
+                    prop::sample::select(vec!["", " ", "\t", " \t"]),
+                ),
+                0..6,
+            ),
+        )
+            .prop_map(|(method, target, version, fields)| {
+                let mut s = format!("{method} {target} HTTP/{version}\r\n");
+                for (name, before, value, after) in fields {
+                    s.push_str(&format!("{name}:{before}{value}{after}\r\n"));
+                }
+                s.push_str("\r\n");
+                s.into_bytes()
+            })
+    }
+
     proptest! {
+        #[test]
+        fn the_fast_path_takes_every_simple_head_and_agrees(head in simple_head()) {
+            fast_path_agrees(&head, true)?;
+            for cut in 0..head.len() {
+                fast_path_agrees(&head[..cut], false)?;
+            }
+        }
+
+        #[test]
+        fn the_fast_path_takes_simple_heads_and_agrees(
+            (req, _) in valid_request(),
+            extra in prop::collection::vec(any::<u8>(), 0..16),
+        ) {
+            let simple = req.first() != Some(&b'\r') && req.first() != Some(&b'\n')
+                && req.windows(2).any(|w| w == b"\r\n");
+            let mut buf = req.clone();
+            buf.extend_from_slice(&extra);
+            fast_path_agrees(&buf, simple)?;
+            for cut in 0..req.len() {
+                fast_path_agrees(&req[..cut], false)?;
+            }
+        }
+
+        #[test]
+        fn the_fast_path_agrees_on_mutated_heads(
+            (req, _) in valid_request(),
+            edits in prop::collection::vec(
+                (
+                    any::<prop::sample::Index>(),
+                    prop::sample::select(b"\r\n :/?#*\t\x00\x7f\x80HTP12.0,;aZ".to_vec()),
+                ),
+                1..4,
+            ),
+        ) {
+            let mut req = req;
+            for (at, byte) in edits {
+                let i = at.index(req.len());
+                req[i] = byte;
+            }
+            fast_path_agrees(&req, false)?;
+        }
+
+        #[test]
+        fn the_fast_path_agrees_on_head_like_bytes(
+            line in "[A-Z]{1,8} [ -~]{1,24} HTTP/1.[0-2]\r\n",
+            fields in prop::collection::vec(
+                (
+                    prop::sample::select(vec!["Host", "host", "Content-Length", "Transfer-Encoding",
+                        "Connection", "Expect", "X-A", "X A", ""]),
+                    prop::sample::select(vec![":", " :", ": ", ":\t"]),
+                    "[ -~\t\u{80}-\u{ff}]{0,24}",
+                    prop::sample::select(vec!["\r\n", "\n", "\r", " \r\n"]),
+                ),
+                0..6,
+            ),
+            end in prop::sample::select(vec!["\r\n", "\n", ""]),
+        ) {
+            let mut buf = line.into_bytes();
+            for (name, colon, value, nl) in fields {
+                buf.extend_from_slice(name.as_bytes());
+                buf.extend_from_slice(colon.as_bytes());
+                buf.extend_from_slice(value.as_bytes());
+                buf.extend_from_slice(nl.as_bytes());
+            }
+            buf.extend_from_slice(end.as_bytes());
+            fast_path_agrees(&buf, false)?;
+        }
+
         /// The word-at-a-time scan answers as a byte-at-a-time one would.
         #[test]
         fn scan_target_matches_the_bytewise_scan(

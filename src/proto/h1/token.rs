@@ -184,6 +184,21 @@ pub(super) mod words {
         x.wrapping_sub(ONES) & !x & HIGH
     }
 
+    /// Nonzero exactly when some byte of `word` is below `n`, for `n <= 128` (Hacker's Delight
+    /// 6-1's `hasless`; exact as to whether, not where).
+    #[inline]
+    pub(in super::super) fn has_less(word: u64, n: u8) -> u64 {
+        debug_assert!(n <= 128);
+        word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH
+    }
+
+    /// The eight bytes of `bytes` from `at`, as a word, if there are eight.
+    #[inline]
+    pub(in super::super) fn at(bytes: &[u8], at: usize) -> Option<u64> {
+        let w: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
+        Some(u64::from_ne_bytes(w))
+    }
+
     /// `bytes` as whole words, and the bytes after the last whole word.
     #[inline]
     pub(in super::super) fn split(bytes: &[u8]) -> (impl Iterator<Item = u64> + '_, &[u8]) {

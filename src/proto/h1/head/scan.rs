@@ -1,0 +1,315 @@
+//! The common head's byte-level scanner: a request line and field lines that are all well
+//! formed and end in CRLF, recognised in one pass with no httparse call.
+//!
+//! It answers only "this is a simple, valid line, and here are its parts" or "not simple":
+//! `None` sends the head to the general path ([`HeadParser::parse_bounded`]), which parses with
+//! httparse, applies the limits first and names every error exactly. So the scanner needs no
+//! error reporting, and each of its checks only has to be *at least as strict* as the general
+//! path's (a property test in `head.rs` holds it to giving the same head wherever it answers).
+//!
+//! What "simple" admits, byte for byte what httparse's strict mode admits with the additions
+//! [`HeadParser`] makes:
+//! * request line: `token SP target SP HTTP/1.x CRLF`, the target one or more bytes of
+//!   `0x21..=0x7e` but `#` (httparse admits obs-text, which the target check then refuses);
+//! * field line: `token ":" OWS value OWS CRLF`, the value bytes HTAB, SP, VCHAR or obs-text.
+//!
+//! A bare LF, a lone CR, empty lines before the request line, obs-fold and anything malformed
+//! are left to the general path, as is a head not complete yet.
+//!
+//! [`HeadParser`]: super::HeadParser
+//! [`HeadParser::parse_bounded`]: super::HeadParser
+
+use super::super::token::{is_field_value_char, is_tchar, words};
+
+/// The parts of a request line, as offsets into the buffer it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RequestLine {
+    /// The method is `buf[..method_end]`.
+    pub method_end: usize,
+    /// The target is `buf[method_end + 1..target_end]`.
+    pub target_end: usize,
+    /// Where the target's first `?` is, counted from the target's start.
+    pub question: Option<usize>,
+    /// The minor version: `HTTP/1.0` or `HTTP/1.1`.
+    pub minor: u8,
+    /// Just past the line's CRLF: where the field lines start.
+    pub end: usize,
+}
+
+/// One line of the header section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FieldLine {
+    /// `name: value`: the name is `buf[start..name_end]`, the value (without its surrounding
+    /// whitespace) `buf[value_start..value_end]`; the next line starts at `next`.
+    Field {
+        name_end: usize,
+        value_start: usize,
+        value_end: usize,
+        next: usize,
+    },
+    /// The blank line that ends the head; the head is `buf[..end]`.
+    End { end: usize },
+}
+
+/// `"GET "` and `"POST "`'s first four bytes as a word, for the methods most requests have.
+const GET_SP: u32 = u32::from_ne_bytes(*b"GET ");
+const POST: u32 = u32::from_ne_bytes(*b"POST");
+
+/// `HTTP/1.` as the first seven bytes of a word.
+const HTTP_1_DOT: u64 = u64::from_ne_bytes(*b"HTTP/1.\0");
+/// The first seven bytes of a word.
+#[cfg(target_endian = "little")]
+const FIRST_SEVEN: u64 = 0x00ff_ffff_ffff_ffff;
+#[cfg(target_endian = "big")]
+const FIRST_SEVEN: u64 = 0xffff_ffff_ffff_ff00;
+
+/// The request line at the start of `buf`, if it is simple and complete.
+#[inline]
+pub(super) fn request_line(buf: &[u8]) -> Option<RequestLine> {
+    let method_end = method(buf)?;
+    let target_start = method_end + 1;
+    let (target_end, question) = target(buf, target_start)?;
+    // ` HTTP/1.x\r\n`: `target` stopped at the SP.
+    let version = words::at(buf, target_end + 1)?;
+    if version & FIRST_SEVEN != HTTP_1_DOT {
+        return None;
+    }
+    let minor = match buf.get(target_end + 8..target_end + 11)? {
+        [b'1', b'\r', b'\n'] => 1,
+        [b'0', b'\r', b'\n'] => 0,
+        _ => return None,
+    };
+    Some(RequestLine {
+        method_end,
+        target_end,
+        question,
+        minor,
+        end: target_end + 11,
+    })
+}
+
+/// Where the method token at the start of `buf` ends (at its SP).
+#[inline]
+fn method(buf: &[u8]) -> Option<usize> {
+    let first: [u8; 4] = buf.get(..4)?.try_into().ok()?;
+    let first = u32::from_ne_bytes(first);
+    if first == GET_SP {
+        return Some(3);
+    }
+    if first == POST && buf.get(4) == Some(&b' ') {
+        return Some(4);
+    }
+    let end = buf.iter().position(|&b| !is_tchar(b))?;
+    (end > 0 && buf[end] == b' ').then_some(end)
+}
+
+/// Where the target starting at `start` ends (at its SP), and where its first `?` is (from
+/// `start`). Eight bytes at a time while a word holds only plain bytes (no control, SP, `#`,
+/// DEL or byte above `0x7e`, and no `?` until the first is found), then byte by byte through
+/// the word that holds one.
+#[inline]
+fn target(buf: &[u8], start: usize) -> Option<(usize, Option<usize>)> {
+    let mut i = start;
+    let mut question = None;
+    loop {
+        while let Some(w) = words::at(buf, i) {
+            let mut special = words::has_less(w, 0x21)
+                | (w & words::HIGH)
+                | words::has_byte(w, 0x7f)
+                | words::has_byte(w, b'#');
+            if question.is_none() {
+                special |= words::has_byte(w, b'?');
+            }
+            if special != 0 {
+                break;
+            }
+            i += 8;
+        }
+        for _ in 0..8 {
+            match *buf.get(i)? {
+                b' ' if i > start => return Some((i, question)),
+                b'?' => {
+                    if question.is_none() {
+                        question = Some(i - start);
+                    }
+                }
+                b'#' => return None,
+                0x21..=0x7e => {}
+                _ => return None,
+            }
+            i += 1;
+        }
+    }
+}
+
+/// The line of the header section starting at `at`, if it is simple and complete.
+#[inline]
+pub(super) fn field_line(buf: &[u8], at: usize) -> Option<FieldLine> {
+    let rest = buf.get(at..)?;
+    if rest.first() == Some(&b'\r') {
+        return (rest.get(1) == Some(&b'\n')).then_some(FieldLine::End { end: at + 2 });
+    }
+    let name_len = rest.iter().position(|&b| !is_tchar(b))?;
+    if name_len == 0 || rest[name_len] != b':' {
+        return None;
+    }
+    let name_end = at + name_len;
+    let mut value_start = name_end + 1;
+    while matches!(buf.get(value_start), Some(b' ' | b'\t')) {
+        value_start += 1;
+    }
+    let cr = value_end(buf, value_start)?;
+    if buf.get(cr + 1) != Some(&b'\n') {
+        return None;
+    }
+    let mut value_end = cr;
+    while value_end > value_start && matches!(buf[value_end - 1], b' ' | b'\t') {
+        value_end -= 1;
+    }
+    Some(FieldLine::Field {
+        name_end,
+        value_start,
+        value_end,
+        next: cr + 2,
+    })
+}
+
+/// Where the field value starting at `start` ends: at the CR of its line, after only value
+/// bytes. Eight bytes at a time while a word holds no control byte (HTAB included, to keep the
+/// test to one subtraction) and no DEL.
+#[inline]
+fn value_end(buf: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while let Some(w) = words::at(buf, i) {
+        if words::has_less(w, 0x20) | words::has_byte(w, 0x7f) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    loop {
+        let b = *buf.get(i)?;
+        if b == b'\r' {
+            return Some(i);
+        }
+        if !is_field_value_char(b) {
+            return None;
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines() {
+        let line = |s: &[u8]| request_line(s);
+        assert_eq!(
+            line(b"GET /a?b?c HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some(RequestLine {
+                method_end: 3,
+                target_end: 10,
+                question: Some(2),
+                minor: 1,
+                end: 21,
+            })
+        );
+        let post = line(b"POST /submit/form/long/path HTTP/1.0\r\n").unwrap();
+        assert_eq!((post.method_end, post.minor, post.question), (4, 0, None));
+        let other = line(b"PROPFIND * HTTP/1.1\r\n").unwrap();
+        assert_eq!((other.method_end, other.target_end), (8, 10));
+        for not_simple in [
+            &b"GET /a HTTP/1.1\r"[..],         // not complete
+            b"GET /a HTTP/1.1\n",              // bare LF
+            b"GET /a HTTP/1.2\r\n",            // another version
+            b"GET /a HTTP/1.1 \r\n",           // trailing SP
+            b"GET  /a HTTP/1.1\r\n",           // two SPs
+            b"GET /a#f HTTP/1.1\r\n",          // a fragment
+            b"GET /\x80 HTTP/1.1\r\n",         // obs-text
+            b"GET /a\x7fb HTTP/1.1\r\n",       // DEL
+            b"GET /abcdefgh\tij HTTP/1.1\r\n", // HTAB after a whole word
+            b"G(T / HTTP/1.1\r\n",             // not a token
+            b" / HTTP/1.1\r\n",                // no method
+            b"\r\nGET / HTTP/1.1\r\n",         // an empty line first
+            b"GET HTTP/1.1\r\n",               // no target
+        ] {
+            assert_eq!(
+                line(not_simple),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(not_simple)
+            );
+        }
+    }
+
+    #[test]
+    fn field_lines() {
+        let buf = b"Host: example.com \t\r\nX-Empty:\r\nX-Sp:   \r\nA: b\tc\x80\r\n\r\n";
+        let FieldLine::Field {
+            name_end,
+            value_start,
+            value_end,
+            next,
+        } = field_line(buf, 0).unwrap()
+        else {
+            panic!("a field line");
+        };
+        assert_eq!(&buf[..name_end], b"Host");
+        assert_eq!(&buf[value_start..value_end], b"example.com");
+        let Some(FieldLine::Field {
+            value_start,
+            value_end,
+            next,
+            ..
+        }) = field_line(buf, next)
+        else {
+            panic!("an empty field");
+        };
+        assert_eq!(value_start, value_end);
+        let Some(FieldLine::Field {
+            value_start,
+            value_end,
+            next,
+            ..
+        }) = field_line(buf, next)
+        else {
+            panic!("a blank field");
+        };
+        assert_eq!(value_start, value_end);
+        let Some(FieldLine::Field {
+            value_start,
+            value_end,
+            next,
+            ..
+        }) = field_line(buf, next)
+        else {
+            panic!("a field with HTAB and obs-text");
+        };
+        assert_eq!(&buf[value_start..value_end], b"b\tc\x80");
+        assert_eq!(
+            field_line(buf, next),
+            Some(FieldLine::End { end: buf.len() })
+        );
+        for not_simple in [
+            &b"Host : x\r\n"[..],      // SP before the colon
+            b" Host: x\r\n",           // obs-fold
+            b"Host: x\n",              // bare LF
+            b"Host: x\ry\r\n",         // lone CR
+            b"Host: a\x00b\r\n",       // NUL
+            b"Host: abcdefgh\x7f\r\n", // DEL
+            b"Ho(st: x\r\n",           // not a token
+            b": x\r\n",                // no name
+            b"Host: x\r",              // not complete
+            b"\r",                     // not complete
+            b"\n",                     // bare LF end
+        ] {
+            assert_eq!(
+                field_line(not_simple, 0),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(not_simple)
+            );
+        }
+    }
+}
