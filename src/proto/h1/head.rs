@@ -3,9 +3,14 @@
 //! [`HeadParser::parse`] is a push parser in the httparse mould: it is handed
 //! everything received so far, returns [`ParseStatus::Partial`] until the
 //! blank line that ends the head has arrived, and never copies or allocates.
-//! httparse does the byte-level tokenizing (strict config: no obs-fold, one
-//! SP between request-line elements); this module adds what httparse leaves
-//! to the caller:
+//!
+//! Two paths give the same answer. The common head (every line simple and
+//! CRLF-terminated, complete, within the limits) is recognised in one pass by
+//! [`scan`], with no httparse call; every other input goes to the general path,
+//! where httparse does the byte-level tokenizing (strict config: no obs-fold,
+//! one SP between request-line elements) and each error gets its exact name.
+//! Property tests and the `head` fuzzer hold the two to the same result and the
+//! same head for every input. On top of the tokenizing, this module adds:
 //!
 //! * size limits, enforced Kestrel-style by *slicing the input before
 //!   parsing*, so an oversized head is a typed rejection instead of a buffer
