@@ -27,7 +27,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::token::{is_ip_literal_char, is_reg_name_char, words};
+use super::token::{is_ip_literal_char, is_reg_name_char, token_eq_lower, words};
 use super::{RejectReason, Span};
 use scan::FieldLine;
 
@@ -303,7 +303,27 @@ impl KnownHost {
     /// Whether `value` is the remembered (valid) Host value.
     #[inline]
     fn is(&self, value: &[u8]) -> bool {
-        self.len != 0 && value.len() == usize::from(self.len) && value == &self.bytes[..value.len()]
+        let n = usize::from(self.len);
+        if n == 0 || value.len() != n {
+            return false;
+        }
+        if n < 8 {
+            return value == &self.bytes[..n];
+        }
+        // Eight bytes at a time, the last word overlapping: no call to `memcmp` for a few words.
+        let word = |s: &[u8], i: usize| {
+            let mut w = [0; 8];
+            w.copy_from_slice(&s[i..i + 8]);
+            u64::from_ne_bytes(w)
+        };
+        let mut i = 0;
+        while i + 8 < n {
+            if word(value, i) != word(&self.bytes, i) {
+                return false;
+            }
+            i += 8;
+        }
+        word(value, n - 8) == word(&self.bytes, n - 8)
     }
 
     /// Remembers `value`, which was just found valid, if it is short enough.
@@ -498,7 +518,7 @@ impl HeadParser {
         }
 
         head.method_span = Span::new(0, line.method_end);
-        head.method = Method::from_bytes(&buf[..line.method_end]);
+        head.method = line.method;
         head.version = if line.minor == 0 {
             Version::Http10
         } else {
@@ -1066,7 +1086,7 @@ impl Fields {
     ) -> Result<(), RejectReason> {
         // Dispatch on length first: most headers are rejected by one compare.
         match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => {
+            4 if token_eq_lower(name, b"host") => {
                 if self.host.is_some() {
                     return Err(RejectReason::MultipleHost);
                 }
@@ -1081,7 +1101,7 @@ impl Fields {
                 }
                 self.host = Some(value_span);
             }
-            6 if name.eq_ignore_ascii_case(b"expect") => {
+            6 if token_eq_lower(name, b"expect") => {
                 // RFC 9110 10.1.1: 100-continue is the only expectation
                 // defined; a server MAY answer any other with 417.
                 if !value.eq_ignore_ascii_case(b"100-continue") {
@@ -1090,12 +1110,12 @@ impl Fields {
                 // ... and MUST ignore it in an HTTP/1.0 request.
                 self.expect_continue = version == Version::Http11;
             }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
+            10 if token_eq_lower(name, b"connection") => {
                 // Tokens may be spread over several lines (RFC 9110 7.6.1).
                 self.conn_close |= list_contains(value, b"close");
                 self.conn_keep_alive |= list_contains(value, b"keep-alive");
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            14 if token_eq_lower(name, b"content-length") => {
                 let n = parse_content_length(value).ok_or(RejectReason::InvalidContentLength)?;
                 // RFC 9112 6.3 item 5: repeated identical values MAY be
                 // accepted; differing values are an unrecoverable error.
@@ -1104,7 +1124,7 @@ impl Fields {
                     _ => self.content_length = Some(n),
                 }
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            17 if token_eq_lower(name, b"transfer-encoding") => {
                 self.te = true;
                 // Codings are a list, possibly over several lines, applied
                 // in order (RFC 9112 6.1).
@@ -1491,6 +1511,29 @@ mod tests {
                 assert_eq!(got, Err(RejectReason::InvalidHost), "{host:?}");
             }
         }
+    }
+
+    #[test]
+    fn known_host_compares_every_byte() {
+        for len in 1..=KNOWN_HOST_MAX {
+            let value: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut known = KnownHost::default();
+            assert!(!known.is(&value));
+            known.remember(&value);
+            assert!(known.is(&value), "{len}");
+            assert!(!known.is(&value[..len - 1]) && !known.is(b""));
+            for i in 0..len {
+                let mut other = value.clone();
+                other[i] = b'-';
+                assert!(!known.is(&other), "{len} bytes, byte {i}");
+            }
+        }
+        let mut known = KnownHost::default();
+        known.remember(&[b'a'; KNOWN_HOST_MAX + 1]);
+        assert!(
+            !known.is(&[b'a'; KNOWN_HOST_MAX + 1]),
+            "too long to remember"
+        );
     }
 
     #[test]

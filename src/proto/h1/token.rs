@@ -95,6 +95,48 @@ pub fn is_token(s: &[u8]) -> bool {
             != 0
 }
 
+/// Whether the token `name` is `lower` (lowercase letters, digits and `-`) ignoring ASCII case,
+/// four or eight bytes at a time: setting each byte's `0x20` bit lowercases a letter and maps
+/// no other `tchar` onto a lowercase letter, a digit or `-` (only controls would), so for a
+/// token the folded compare is exact. For the field names the parsers look for.
+#[inline]
+pub fn token_eq_lower(name: &[u8], lower: &[u8]) -> bool {
+    debug_assert!(lower
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-'));
+    debug_assert!(name.is_empty() || is_token(name));
+    let n = name.len();
+    if n != lower.len() {
+        return false;
+    }
+    let four = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+    let eight = |s: &[u8], i: usize| {
+        let mut w = [0; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    const FOLD4: u32 = 0x2020_2020;
+    const FOLD8: u64 = 0x2020_2020_2020_2020;
+    match n {
+        0..=3 => name.eq_ignore_ascii_case(lower),
+        // The first and the last four bytes (overlapping for five to seven).
+        4..=7 => {
+            four(name, 0) | FOLD4 == four(lower, 0)
+                && four(name, n - 4) | FOLD4 == four(lower, n - 4)
+        }
+        _ => {
+            let mut i = 0;
+            while i + 8 < n {
+                if eight(name, i) | FOLD8 != eight(lower, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            eight(name, n - 8) | FOLD8 == eight(lower, n - 8)
+        }
+    }
+}
+
 /// `qdtext` (RFC 9110 5.6.4): a byte of a quoted-string that needs no escape. Excludes `"`,
 /// `\` and every control character but HTAB.
 #[inline]
@@ -142,6 +184,33 @@ mod tests {
             b"!#$%&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~"
         );
         assert!(is_token(b"chunked") && !is_token(b"") && !is_token(b"a b"));
+        let tchars: Vec<u8> = (0..=255u8).filter(|&b| is_tchar(b)).collect();
+        for lower in [
+            &b"te"[..],
+            b"host",
+            b"expect",
+            b"connection",
+            b"content-length",
+            b"transfer-encoding",
+        ] {
+            let upper = lower.to_ascii_uppercase();
+            assert!(token_eq_lower(lower, lower) && token_eq_lower(&upper, lower));
+            assert!(!token_eq_lower(&lower[1..], lower));
+            // Every other tchar in every position: only the letter's own two cases match.
+            for i in 0..lower.len() {
+                for &b in &tchars {
+                    let mut name = lower.to_vec();
+                    name[i] = b;
+                    assert_eq!(
+                        token_eq_lower(&name, lower),
+                        b.to_ascii_lowercase() == lower[i],
+                        "{:?} vs {:?}",
+                        String::from_utf8_lossy(&name),
+                        String::from_utf8_lossy(lower)
+                    );
+                }
+            }
+        }
         let unreserved_sub_delims: Vec<u8> = (0..=255u8)
             .filter(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(b))
             .collect();
@@ -192,11 +261,22 @@ pub(super) mod words {
         word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH
     }
 
-    /// The eight bytes of `bytes` from `at`, as a word, if there are eight.
+    /// The eight bytes of `bytes` from `at`, as a little-endian word (the first byte lowest,
+    /// whatever the machine), if there are eight: the lowest byte a `has_*` mask flags is then
+    /// the first such byte in memory ([`first`]).
     #[inline]
     pub(in super::super) fn at(bytes: &[u8], at: usize) -> Option<u64> {
         let w: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
-        Some(u64::from_ne_bytes(w))
+        Some(u64::from_le_bytes(w))
+    }
+
+    /// The index in its word (from [`at`]) of the first byte a nonzero mask of `has_*` tests
+    /// flags: a borrow only ever carries towards higher bytes, so a mask's lowest flag is a true
+    /// one (Hacker's Delight 6-1), and so is the lowest flag of several masks ORed.
+    #[inline]
+    pub(in super::super) fn first(mask: u64) -> usize {
+        debug_assert!(mask != 0);
+        (mask.trailing_zeros() / 8) as usize
     }
 
     /// `bytes` as whole words, and the bytes after the last whole word.

@@ -19,11 +19,14 @@
 //! [`HeadParser`]: super::HeadParser
 //! [`HeadParser::parse_bounded`]: super::HeadParser
 
-use super::super::token::{is_field_value_char, is_tchar, words};
+use super::super::token::{is_field_value_char, is_tchar, is_token, words};
+use super::Method;
 
 /// The parts of a request line, as offsets into the buffer it starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct RequestLine {
+    /// The method, classified.
+    pub method: Method,
     /// The method is `buf[..method_end]`.
     pub method_end: usize,
     /// The target is `buf[method_end + 1..target_end]`.
@@ -55,18 +58,15 @@ pub(super) enum FieldLine {
 const GET_SP: u32 = u32::from_ne_bytes(*b"GET ");
 const POST: u32 = u32::from_ne_bytes(*b"POST");
 
-/// `HTTP/1.` as the first seven bytes of a word.
-const HTTP_1_DOT: u64 = u64::from_ne_bytes(*b"HTTP/1.\0");
-/// The first seven bytes of a word.
-#[cfg(target_endian = "little")]
+/// `HTTP/1.` as the first seven bytes of a word from [`words::at`].
+const HTTP_1_DOT: u64 = u64::from_le_bytes(*b"HTTP/1.\0");
+/// The first seven bytes of a word from [`words::at`].
 const FIRST_SEVEN: u64 = 0x00ff_ffff_ffff_ffff;
-#[cfg(target_endian = "big")]
-const FIRST_SEVEN: u64 = 0xffff_ffff_ffff_ff00;
 
 /// The request line at the start of `buf`, if it is simple and complete.
 #[inline]
 pub(super) fn request_line(buf: &[u8]) -> Option<RequestLine> {
-    let method_end = method(buf)?;
+    let (method, method_end) = method(buf)?;
     let target_start = method_end + 1;
     let (target_end, question) = target(buf, target_start)?;
     // ` HTTP/1.x\r\n`: `target` stopped at the SP.
@@ -80,6 +80,7 @@ pub(super) fn request_line(buf: &[u8]) -> Option<RequestLine> {
         _ => return None,
     };
     Some(RequestLine {
+        method,
         method_end,
         target_end,
         question,
@@ -88,57 +89,62 @@ pub(super) fn request_line(buf: &[u8]) -> Option<RequestLine> {
     })
 }
 
-/// Where the method token at the start of `buf` ends (at its SP).
+/// The method token at the start of `buf`, and where it ends (at its SP).
 #[inline]
-fn method(buf: &[u8]) -> Option<usize> {
+fn method(buf: &[u8]) -> Option<(Method, usize)> {
     let first: [u8; 4] = buf.get(..4)?.try_into().ok()?;
     let first = u32::from_ne_bytes(first);
     if first == GET_SP {
-        return Some(3);
+        return Some((Method::Get, 3));
     }
     if first == POST && buf.get(4) == Some(&b' ') {
-        return Some(4);
+        return Some((Method::Post, 4));
     }
     let end = buf.iter().position(|&b| !is_tchar(b))?;
-    (end > 0 && buf[end] == b' ').then_some(end)
+    (end > 0 && buf[end] == b' ').then(|| (Method::from_bytes(&buf[..end]), end))
 }
 
 /// Where the target starting at `start` ends (at its SP), and where its first `?` is (from
-/// `start`). Eight bytes at a time while a word holds only plain bytes (no control, SP, `#`,
-/// DEL or byte above `0x7e`, and no `?` until the first is found), then byte by byte through
-/// the word that holds one.
+/// `start`). A word at a time: the first byte of a word that is not plain (a control, SP, `#`,
+/// DEL, a byte above `0x7e`, or the first `?`) is found from the word's masks, not byte by byte.
 #[inline]
 fn target(buf: &[u8], start: usize) -> Option<(usize, Option<usize>)> {
     let mut i = start;
     let mut question = None;
-    loop {
-        while let Some(w) = words::at(buf, i) {
-            let mut special = words::has_less(w, 0x21)
-                | (w & words::HIGH)
-                | words::has_byte(w, 0x7f)
-                | words::has_byte(w, b'#');
-            if question.is_none() {
-                special |= words::has_byte(w, b'?');
-            }
-            if special != 0 {
-                break;
-            }
+    while let Some(w) = words::at(buf, i) {
+        let mut special = words::has_less(w, 0x21)
+            | (w & words::HIGH)
+            | words::has_byte(w, 0x7f)
+            | words::has_byte(w, b'#');
+        if question.is_none() {
+            special |= words::has_byte(w, b'?');
+        }
+        if special == 0 {
             i += 8;
+            continue;
         }
-        for _ in 0..8 {
-            match *buf.get(i)? {
-                b' ' if i > start => return Some((i, question)),
-                b'?' => {
-                    if question.is_none() {
-                        question = Some(i - start);
-                    }
-                }
-                b'#' => return None,
-                0x21..=0x7e => {}
-                _ => return None,
+        i += words::first(special);
+        match buf[i] {
+            b' ' if i > start => return Some((i, question)),
+            b'?' => {
+                question = Some(i - start);
+                i += 1;
             }
-            i += 1;
+            _ => return None,
         }
+    }
+    // Fewer than eight bytes left: the head is not complete (a request line is followed by
+    // at least its version and two CRLFs), unless it ends here.
+    loop {
+        match *buf.get(i)? {
+            b' ' if i > start => return Some((i, question)),
+            b'?' if question.is_none() => question = Some(i - start),
+            b'?' => {}
+            b'#' => return None,
+            0x21..=0x7e => {}
+            _ => return None,
+        }
+        i += 1;
     }
 }
 
@@ -149,11 +155,11 @@ pub(super) fn field_line(buf: &[u8], at: usize) -> Option<FieldLine> {
     if rest.first() == Some(&b'\r') {
         return (rest.get(1) == Some(&b'\n')).then_some(FieldLine::End { end: at + 2 });
     }
-    let name_len = rest.iter().position(|&b| !is_tchar(b))?;
-    if name_len == 0 || rest[name_len] != b':' {
+    let name_end = at + colon(rest)?;
+    // Everything before the first `:` must be the name: a token.
+    if !is_token(&buf[at..name_end]) {
         return None;
     }
-    let name_end = at + name_len;
     let mut value_start = name_end + 1;
     while matches!(buf.get(value_start), Some(b' ' | b'\t')) {
         value_start += 1;
@@ -174,17 +180,38 @@ pub(super) fn field_line(buf: &[u8], at: usize) -> Option<FieldLine> {
     })
 }
 
+/// Where the first `:` of `rest` is, a word at a time.
+#[inline]
+fn colon(rest: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(w) = words::at(rest, i) {
+        let found = words::has_byte(w, b':');
+        if found != 0 {
+            return Some(i + words::first(found));
+        }
+        i += 8;
+    }
+    rest[i..].iter().position(|&b| b == b':').map(|p| i + p)
+}
+
 /// Where the field value starting at `start` ends: at the CR of its line, after only value
-/// bytes. Eight bytes at a time while a word holds no control byte (HTAB included, to keep the
-/// test to one subtraction) and no DEL.
+/// bytes. A word at a time: the first control byte or DEL of a word is found from its masks;
+/// an HTAB is a value byte, and the scan goes on after it.
 #[inline]
 fn value_end(buf: &[u8], start: usize) -> Option<usize> {
     let mut i = start;
     while let Some(w) = words::at(buf, i) {
-        if words::has_less(w, 0x20) | words::has_byte(w, 0x7f) != 0 {
-            break;
+        let special = words::has_less(w, 0x20) | words::has_byte(w, 0x7f);
+        if special == 0 {
+            i += 8;
+            continue;
         }
-        i += 8;
+        i += words::first(special);
+        match buf[i] {
+            b'\r' => return Some(i),
+            b'\t' => i += 1,
+            _ => return None,
+        }
     }
     loop {
         let b = *buf.get(i)?;
@@ -208,6 +235,7 @@ mod tests {
         assert_eq!(
             line(b"GET /a?b?c HTTP/1.1\r\nHost: x\r\n\r\n"),
             Some(RequestLine {
+                method: Method::Get,
                 method_end: 3,
                 target_end: 10,
                 question: Some(2),
@@ -216,9 +244,22 @@ mod tests {
             })
         );
         let post = line(b"POST /submit/form/long/path HTTP/1.0\r\n").unwrap();
-        assert_eq!((post.method_end, post.minor, post.question), (4, 0, None));
+        assert_eq!(
+            (post.method, post.method_end, post.minor),
+            (Method::Post, 4, 0)
+        );
+        assert_eq!(post.question, None);
         let other = line(b"PROPFIND * HTTP/1.1\r\n").unwrap();
-        assert_eq!((other.method_end, other.target_end), (8, 10));
+        assert_eq!(
+            (other.method, other.method_end, other.target_end),
+            (Method::Other, 8, 10)
+        );
+        let put = line(b"PUT /x HTTP/1.1\r\n").unwrap();
+        assert_eq!((put.method, put.method_end), (Method::Put, 3));
+        assert_eq!(
+            line(b"POSTS /x HTTP/1.1\r\n").unwrap().method,
+            Method::Other
+        );
         for not_simple in [
             &b"GET /a HTTP/1.1\r"[..],         // not complete
             b"GET /a HTTP/1.1\n",              // bare LF
