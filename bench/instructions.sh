@@ -23,7 +23,7 @@ BASELINE="$BENCH_DIR/instructions-baseline.txt"
 TOLERANCE_PCT=5
 N1=1600
 N2=9600
-SCENARIOS=(pipelined single json logged parse encode)
+SCENARIOS=(pipelined single json logged parse browser encode)
 # Reported but not checked (none now: `logged` moved ~2% with the access log writer thread's
 # scheduling while a worker allocated a new buffer whenever no spare had come back; a worker
 # now allocates at most 16 and then waits for one, and the count repeats within 0.01%).

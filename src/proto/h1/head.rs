@@ -1032,14 +1032,6 @@ fn parse_authority(a: &[u8]) -> Option<Authority<'_>> {
     Some(Authority { host, port })
 }
 
-/// Whether a comma-separated header list (RFC 9110 5.6.1) contains `token`
-/// (ASCII case-insensitive). Empty elements are ignored.
-fn list_contains(value: &[u8], token: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|e| e.trim_ascii().eq_ignore_ascii_case(token))
-}
-
 /// Parses a Content-Length value: exactly `1*DIGIT`, fitting in `u64`
 /// (RFC 9110 8.6). Signs, inner spaces and lists are rejected rather than
 /// repaired: any leniency here is a request-smuggling lever.
@@ -1076,6 +1068,10 @@ struct Fields {
 }
 
 impl Fields {
+    /// Takes in one field line. Inlined down to its length dispatch (the fields it looks for are
+    /// calls), so that a field with no meaning here, most of a browser's, costs a compare or two
+    /// and no call.
+    #[inline(always)]
     fn add(
         &mut self,
         name: &[u8],
@@ -1086,61 +1082,98 @@ impl Fields {
     ) -> Result<(), RejectReason> {
         // Dispatch on length first: most headers are rejected by one compare.
         match name.len() {
-            4 if token_eq_lower(name, b"host") => {
-                if self.host.is_some() {
-                    return Err(RejectReason::MultipleHost);
-                }
-                // RFC 9112 3.2: a Host value that is not uri-host [":" port]
-                // MUST get 400. An empty value is allowed (RFC 9112 3.2: sent
-                // for targets without an authority).
-                if !value.is_empty() && !known_host.is(value) {
-                    match parse_authority(value) {
-                        Some(a) if !a.host.is_empty() => known_host.remember(value),
-                        _ => return Err(RejectReason::InvalidHost),
-                    }
-                }
-                self.host = Some(value_span);
-            }
-            6 if token_eq_lower(name, b"expect") => {
-                // RFC 9110 10.1.1: 100-continue is the only expectation
-                // defined; a server MAY answer any other with 417.
-                if !value.eq_ignore_ascii_case(b"100-continue") {
-                    return Err(RejectReason::UnknownExpectation);
-                }
-                // ... and MUST ignore it in an HTTP/1.0 request.
-                self.expect_continue = version == Version::Http11;
-            }
+            4 if token_eq_lower(name, b"host") => self.host(value, value_span, known_host),
+            6 if token_eq_lower(name, b"expect") => self.expect(value, version),
             10 if token_eq_lower(name, b"connection") => {
-                // Tokens may be spread over several lines (RFC 9110 7.6.1).
-                self.conn_close |= list_contains(value, b"close");
-                self.conn_keep_alive |= list_contains(value, b"keep-alive");
+                self.connection(value);
+                Ok(())
             }
-            14 if token_eq_lower(name, b"content-length") => {
-                let n = parse_content_length(value).ok_or(RejectReason::InvalidContentLength)?;
-                // RFC 9112 6.3 item 5: repeated identical values MAY be
-                // accepted; differing values are an unrecoverable error.
-                match self.content_length {
-                    Some(prev) if prev != n => return Err(RejectReason::MultipleContentLength),
-                    _ => self.content_length = Some(n),
-                }
-            }
+            14 if token_eq_lower(name, b"content-length") => self.content_length(value),
             17 if token_eq_lower(name, b"transfer-encoding") => {
-                self.te = true;
-                // Codings are a list, possibly over several lines, applied
-                // in order (RFC 9112 6.1).
-                for coding in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                    if coding.is_empty() {
-                        continue;
-                    }
-                    let chunked = coding.eq_ignore_ascii_case(b"chunked");
-                    self.te_codings = self.te_codings.saturating_add(1);
-                    self.te_chunked = self.te_chunked.saturating_add(u32::from(chunked));
-                    self.te_last_chunked = chunked;
-                }
+                self.transfer_encoding(value);
+                Ok(())
             }
-            _ => {}
+            _ => Ok(()),
         }
+    }
+
+    #[inline(never)]
+    fn host(
+        &mut self,
+        value: &[u8],
+        value_span: Span,
+        known_host: &mut KnownHost,
+    ) -> Result<(), RejectReason> {
+        if self.host.is_some() {
+            return Err(RejectReason::MultipleHost);
+        }
+        // RFC 9112 3.2: a Host value that is not uri-host [":" port]
+        // MUST get 400. An empty value is allowed (RFC 9112 3.2: sent
+        // for targets without an authority).
+        if !value.is_empty() && !known_host.is(value) {
+            match parse_authority(value) {
+                Some(a) if !a.host.is_empty() => known_host.remember(value),
+                _ => return Err(RejectReason::InvalidHost),
+            }
+        }
+        self.host = Some(value_span);
         Ok(())
+    }
+
+    #[inline(never)]
+    fn expect(&mut self, value: &[u8], version: Version) -> Result<(), RejectReason> {
+        // RFC 9110 10.1.1: 100-continue is the only expectation
+        // defined; a server MAY answer any other with 417.
+        if !value.eq_ignore_ascii_case(b"100-continue") {
+            return Err(RejectReason::UnknownExpectation);
+        }
+        // ... and MUST ignore it in an HTTP/1.0 request.
+        self.expect_continue = version == Version::Http11;
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn connection(&mut self, value: &[u8]) {
+        // Tokens may be spread over several lines (RFC 9110 7.6.1); one pass over the
+        // elements, each compared by its length first.
+        for element in value.split(|&b| b == b',') {
+            let element = element.trim_ascii();
+            match element.len() {
+                5 => self.conn_close |= element.eq_ignore_ascii_case(b"close"),
+                10 => self.conn_keep_alive |= element.eq_ignore_ascii_case(b"keep-alive"),
+                _ => {}
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn content_length(&mut self, value: &[u8]) -> Result<(), RejectReason> {
+        let n = parse_content_length(value).ok_or(RejectReason::InvalidContentLength)?;
+        // RFC 9112 6.3 item 5: repeated identical values MAY be
+        // accepted; differing values are an unrecoverable error.
+        match self.content_length {
+            Some(prev) if prev != n => Err(RejectReason::MultipleContentLength),
+            _ => {
+                self.content_length = Some(n);
+                Ok(())
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn transfer_encoding(&mut self, value: &[u8]) {
+        self.te = true;
+        // Codings are a list, possibly over several lines, applied
+        // in order (RFC 9112 6.1).
+        for coding in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+            if coding.is_empty() {
+                continue;
+            }
+            let chunked = coding.eq_ignore_ascii_case(b"chunked");
+            self.te_codings = self.te_codings.saturating_add(1);
+            self.te_chunked = self.te_chunked.saturating_add(u32::from(chunked));
+            self.te_last_chunked = chunked;
+        }
     }
 
     fn finish(

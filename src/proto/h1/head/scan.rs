@@ -160,8 +160,9 @@ pub(super) fn field_line(buf: &[u8], at: usize) -> Option<FieldLine> {
     if !is_token(&buf[at..name_end]) {
         return None;
     }
+    // Usually one SP; the scan of the value stops at an HTAB, so both are skipped here.
     let mut value_start = name_end + 1;
-    while matches!(buf.get(value_start), Some(b' ' | b'\t')) {
+    while let Some(b' ' | b'\t') = buf.get(value_start) {
         value_start += 1;
     }
     let cr = value_end(buf, value_start)?;
