@@ -30,8 +30,9 @@ use crate::rt::{sleep, Sleep};
 pub use crate::proto::ws::conn::RECYCLE_MAX;
 pub use crate::proto::ws::{CloseCode, MessageKind, Rejection, SendError, State, WebSocketLimits};
 
-/// Bytes read from the upgraded stream at a time (a buffer on the stack while reading, so an
-/// idle WebSocket holds none).
+/// Bytes read from the upgraded stream at a time by a server that does not lend its input
+/// buffer ([`UpgradeFeature::poll_fill_upgraded`]): a buffer on the stack while reading, so an
+/// idle WebSocket holds none.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// The longest frame header (2 + 8 length bytes + 4 mask bytes): leftover input at most this
@@ -337,6 +338,7 @@ impl<'a> HttpContext<'a> {
             protocol: accepted.protocol,
             http: self,
             pending: Vec::new(),
+            in_place: true,
             writing: false,
             timer: None,
             ending: None,
@@ -361,8 +363,11 @@ pub struct WebSocket<'h, 'a> {
     protocol: Option<String>,
     compressed: bool,
     /// Input the core did not consume yet (an incomplete frame header, or more while the
-    /// output is full).
+    /// output is full), when reading by copy.
     pending: Vec<u8>,
+    /// Frames are parsed where the server's input buffer holds them (until the server says it
+    /// does not lend it: then read by copy, through `pending`).
+    in_place: bool,
     /// Bytes are handed to the connection and not yet all sent.
     writing: bool,
     /// The armed timer and its deadline.
@@ -726,6 +731,12 @@ impl WebSocket<'_, '_> {
                 // The client is not taking our Pongs: read nothing more until it does.
                 return Poll::Pending;
             }
+            if self.in_place {
+                match self.poll_read_in_place(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => continue,
+                }
+            }
             if self.pending.len() > MAX_HEADER {
                 let mut input = std::mem::take(&mut self.pending);
                 let used = self.core.recv(&mut input);
@@ -755,21 +766,50 @@ impl WebSocket<'_, '_> {
         }
     }
 
+    /// Gives the core what the server's input buffer holds, in place (unmasked there, then
+    /// consumed); reads more when it holds no whole frame header. `Ready` when something
+    /// happened: input consumed, the end of the stream, or a server that does not lend its
+    /// buffer (`in_place` is cleared).
+    fn poll_read_in_place(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let http = upgrade(self.http);
+        let input = http.upgraded_input();
+        if !input.is_empty() {
+            let used = self.core.recv(input);
+            http.consume_upgraded(used);
+            if used > 0 {
+                return Poll::Ready(());
+            }
+            // An incomplete frame header: it stays, and more bytes come behind it.
+        }
+        match http.poll_fill_upgraded(cx, self.core.read_hint()) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(0)) => self.finish(abnormal(
+                "the client closed the connection without a Close frame",
+            )),
+            Poll::Ready(Ok(_)) => {}
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Unsupported => {
+                self.in_place = false;
+            }
+            Poll::Ready(Err(e)) => self.finish(abnormal(&format!("the connection failed: {e}"))),
+        }
+        Poll::Ready(())
+    }
+
     /// Turns a core event into what `receive` returns (`None`: nothing for the application
     /// yet).
     fn on_event(&mut self, ev: Event) -> Option<Message> {
         match ev {
-            Event::Message { kind, data } => {
+            Event::Text(text) => {
+                if let Some(m) = &self.metrics {
+                    m.websocket_received(1, text.len());
+                }
+                Some(Message::Text(text))
+            }
+            Event::Binary(data) => {
                 if let Some(m) = &self.metrics {
                     m.websocket_received(1, data.len());
                 }
-                Some(match kind {
-                    MessageKind::Binary => Message::Binary(data),
-                    MessageKind::Text => Message::Text(
-                        String::from_utf8(data)
-                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-                    ),
-                })
+                Some(Message::Binary(data))
             }
             Event::Fragment { kind, data, fin } => {
                 if let Some(m) = &self.metrics {

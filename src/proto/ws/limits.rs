@@ -7,7 +7,7 @@ use std::time::Duration;
 /// Where the defaults come from: Kestrel has no message size limit at all
 /// (the application reads into its own buffer); tungstenite defaults to a
 /// 64 MiB message and a 16 MiB frame. This core buffers whole messages for
-/// [`super::Event::Message`], so it picks smaller defaults that no ordinary
+/// [`super::Event::Text`] or [`super::Event::Binary`], so it picks smaller defaults that no ordinary
 /// application reaches but that bound what one connection can make a worker
 /// hold: 16 MiB per message (inflated size, for compressed messages) and
 /// 1 MiB per frame. An application that streams fragments
