@@ -921,7 +921,11 @@ mod tests {
             }
             Poll::Ready(Ok(n))
         }
-        fn poll_write_upgraded(&mut self, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<()>> {
+        fn poll_write_upgraded(
+            &mut self,
+            _: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<()>> {
             self.written.extend_from_slice(data);
             Poll::Ready(Ok(()))
         }
@@ -987,10 +991,7 @@ mod tests {
                 }),
                 ..WebSocketOptions::default()
             };
-            let mut ws = http
-                .accept_websocket(&options)
-                .await
-                .expect("accepted");
+            let mut ws = http.accept_websocket(&options).await.expect("accepted");
             let mut got = Vec::new();
             loop {
                 match ws.receive().await {

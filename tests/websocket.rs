@@ -1221,7 +1221,11 @@ fn frames_read_in_place_across_reads(engine: EngineChoice) {
     let bytes = text(&msg);
     let inside_char = 8 + msg.find('é').unwrap() + 1;
     send_split(&mut c, &bytes, &[1, 2, 3, 4, 5, 6, 7, inside_char]);
-    assert_eq!(echo(&mut c), (1, msg.clone().into_bytes()), "header split byte by byte");
+    assert_eq!(
+        echo(&mut c),
+        (1, msg.clone().into_bytes()),
+        "header split byte by byte"
+    );
 
     // Larger than one read: 100 KiB (a 64-bit length), binary then text of three-byte
     // characters, the header cut after its length.
@@ -1231,7 +1235,11 @@ fn frames_read_in_place_across_reads(engine: EngineChoice) {
     let big_text = "€uro ".repeat(100 * 1024 / 7);
     let bytes = text(&big_text);
     send_split(&mut c, &bytes, &[3, 14, 14 + 4097, 14 + 30_001]);
-    assert_eq!(echo(&mut c), (1, big_text.into_bytes()), "a 100 KiB text frame");
+    assert_eq!(
+        echo(&mut c),
+        (1, big_text.into_bytes()),
+        "a 100 KiB text frame"
+    );
 
     // Many frames in one read: 20 texts, a Ping, a message in three fragments, and the
     // header of one more cut off at the end of the read.

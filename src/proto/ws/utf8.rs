@@ -146,7 +146,11 @@ mod tests {
     fn check(pieces: &[&[u8]]) -> Result<(), (usize, InvalidUtf8)> {
         let fed = check_with(pieces, |v, p, _| v.feed(p)).map(|_| ());
         let built = check_with(pieces, |v, p, out| v.feed_into(p, out));
-        assert_eq!(fed, built.as_ref().map(|_| ()).map_err(|e| *e), "{pieces:?}");
+        assert_eq!(
+            fed,
+            built.as_ref().map(|_| ()).map_err(|e| *e),
+            "{pieces:?}"
+        );
         if let Ok(text) = built {
             assert_eq!(text.as_bytes(), pieces.concat(), "{pieces:?}");
         }
