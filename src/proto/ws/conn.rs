@@ -328,9 +328,9 @@ impl Connection {
 
     /// Gives back the buffer of a delivered message ([`Event::Binary`], [`Event::Text`] as
     /// `into_bytes()`, or [`Event::Fragment`] data) to receive the next one into, so that
-    /// receiving allocates nothing. It is kept when the connection holds no buffer of its own at that moment and
-    /// its capacity is at most [`RECYCLE_MAX`]; otherwise it is dropped. A connection holds at
-    /// most one such buffer, idle or not.
+    /// receiving allocates nothing. It is kept when the connection holds no buffer of its own
+    /// at that moment and its capacity is at most [`RECYCLE_MAX`]; otherwise it is dropped. A
+    /// connection holds at most one such buffer, idle or not.
     pub fn recycle(&mut self, mut buf: Vec<u8>) {
         if self.buf.capacity() == 0 && self.text.capacity() == 0 && buf.capacity() <= RECYCLE_MAX {
             buf.clear();
