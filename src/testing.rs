@@ -181,7 +181,7 @@ impl Server for TestServer {
 }
 
 /// The request and response features of one in-memory request, and nothing else.
-struct TestFeatures {
+pub(crate) struct TestFeatures {
     method: String,
     target: String,
     version: Version,
@@ -195,7 +195,7 @@ struct TestFeatures {
 }
 
 impl TestFeatures {
-    fn new(r: &TestRequest) -> Self {
+    pub(crate) fn new(r: &TestRequest) -> Self {
         TestFeatures {
             method: r.method.clone(),
             target: r.target.clone(),

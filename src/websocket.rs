@@ -30,8 +30,9 @@ use crate::rt::{sleep, Sleep};
 pub use crate::proto::ws::conn::RECYCLE_MAX;
 pub use crate::proto::ws::{CloseCode, MessageKind, Rejection, SendError, State, WebSocketLimits};
 
-/// Bytes read from the upgraded stream at a time (a buffer on the stack while reading, so an
-/// idle WebSocket holds none).
+/// Bytes read from the upgraded stream at a time by a server that does not lend its input
+/// buffer ([`UpgradeFeature::poll_fill_upgraded`]): a buffer on the stack while reading, so an
+/// idle WebSocket holds none.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// The longest frame header (2 + 8 length bytes + 4 mask bytes): leftover input at most this
@@ -337,6 +338,7 @@ impl<'a> HttpContext<'a> {
             protocol: accepted.protocol,
             http: self,
             pending: Vec::new(),
+            in_place: true,
             writing: false,
             timer: None,
             ending: None,
@@ -361,8 +363,11 @@ pub struct WebSocket<'h, 'a> {
     protocol: Option<String>,
     compressed: bool,
     /// Input the core did not consume yet (an incomplete frame header, or more while the
-    /// output is full).
+    /// output is full), when reading by copy.
     pending: Vec<u8>,
+    /// Frames are parsed where the server's input buffer holds them (until the server says it
+    /// does not lend it: then read by copy, through `pending`).
+    in_place: bool,
     /// Bytes are handed to the connection and not yet all sent.
     writing: bool,
     /// The armed timer and its deadline.
@@ -726,6 +731,12 @@ impl WebSocket<'_, '_> {
                 // The client is not taking our Pongs: read nothing more until it does.
                 return Poll::Pending;
             }
+            if self.in_place {
+                match self.poll_read_in_place(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => continue,
+                }
+            }
             if self.pending.len() > MAX_HEADER {
                 let mut input = std::mem::take(&mut self.pending);
                 let used = self.core.recv(&mut input);
@@ -755,21 +766,50 @@ impl WebSocket<'_, '_> {
         }
     }
 
+    /// Gives the core what the server's input buffer holds, in place (unmasked there, then
+    /// consumed); reads more when it holds no whole frame header. `Ready` when something
+    /// happened: input consumed, the end of the stream, or a server that does not lend its
+    /// buffer (`in_place` is cleared).
+    fn poll_read_in_place(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let http = upgrade(self.http);
+        let input = http.upgraded_input();
+        if !input.is_empty() {
+            let used = self.core.recv(input);
+            http.consume_upgraded(used);
+            if used > 0 {
+                return Poll::Ready(());
+            }
+            // An incomplete frame header: it stays, and more bytes come behind it.
+        }
+        match http.poll_fill_upgraded(cx, self.core.read_hint()) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(0)) => self.finish(abnormal(
+                "the client closed the connection without a Close frame",
+            )),
+            Poll::Ready(Ok(_)) => {}
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Unsupported => {
+                self.in_place = false;
+            }
+            Poll::Ready(Err(e)) => self.finish(abnormal(&format!("the connection failed: {e}"))),
+        }
+        Poll::Ready(())
+    }
+
     /// Turns a core event into what `receive` returns (`None`: nothing for the application
     /// yet).
     fn on_event(&mut self, ev: Event) -> Option<Message> {
         match ev {
-            Event::Message { kind, data } => {
+            Event::Text(text) => {
+                if let Some(m) = &self.metrics {
+                    m.websocket_received(1, text.len());
+                }
+                Some(Message::Text(text))
+            }
+            Event::Binary(data) => {
                 if let Some(m) = &self.metrics {
                     m.websocket_received(1, data.len());
                 }
-                Some(match kind {
-                    MessageKind::Binary => Message::Binary(data),
-                    MessageKind::Text => Message::Text(
-                        String::from_utf8(data)
-                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-                    ),
-                })
+                Some(Message::Binary(data))
             }
             Event::Fragment { kind, data, fin } => {
                 if let Some(m) = &self.metrics {
@@ -821,5 +861,161 @@ impl Drop for WebSocket<'_, '_> {
                 .map_or(CloseCode::ABNORMAL, |f| f.code);
             m.websocket_closed(code.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::http::{Features, RequestFeature, ResponseFeature};
+    use crate::testing::{block_on, TestFeatures, TestRequest};
+
+    /// A custom server's upgrade: the trait's required methods only (no lent input buffer),
+    /// the client's bytes arriving in the given pieces.
+    struct CopyingServer {
+        inner: TestFeatures,
+        reads: VecDeque<Vec<u8>>,
+        written: Vec<u8>,
+    }
+
+    impl Features for CopyingServer {
+        fn request(&self) -> &dyn RequestFeature {
+            self.inner.request()
+        }
+        fn request_mut(&mut self) -> &mut dyn RequestFeature {
+            self.inner.request_mut()
+        }
+        fn response(&self) -> &dyn ResponseFeature {
+            self.inner.response()
+        }
+        fn response_mut(&mut self) -> &mut dyn ResponseFeature {
+            self.inner.response_mut()
+        }
+        fn upgrade(&mut self) -> Option<&mut dyn UpgradeFeature> {
+            Some(self)
+        }
+    }
+
+    impl UpgradeFeature for CopyingServer {
+        fn is_upgradable_request(&self) -> bool {
+            true
+        }
+        fn poll_upgrade(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_read_upgraded(
+            &mut self,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let Some(piece) = self.reads.front_mut() else {
+                return Poll::Ready(Ok(0));
+            };
+            let n = piece.len().min(buf.len());
+            buf[..n].copy_from_slice(&piece[..n]);
+            piece.drain(..n);
+            if piece.is_empty() {
+                self.reads.pop_front();
+            }
+            Poll::Ready(Ok(n))
+        }
+        fn poll_write_upgraded(
+            &mut self,
+            _: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<()>> {
+            self.written.extend_from_slice(data);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A masked client frame.
+    fn client_frame(op: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [1, 2, 3, 4];
+        let mut f = vec![0x80 | op];
+        match payload.len() {
+            n if n < 126 => f.push(0x80 | n as u8),
+            n if n < 65536 => {
+                f.push(0x80 | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(0x80 | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    }
+
+    /// A server that does not lend its input buffer is read by copy (the trait's default
+    /// `poll_fill_upgraded` answers `Unsupported`): headers split over reads, a frame larger
+    /// than the 16 KiB read buffer, several frames in one read, and the end of the stream.
+    #[test]
+    fn a_server_without_a_lent_buffer_is_read_by_copy() {
+        let request = TestRequest::get("/ws")
+            .header("upgrade", "websocket")
+            .header("connection", "Upgrade")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-version", "13");
+        let big = "ab€".repeat(8000);
+        let mut stream = Vec::new();
+        stream.extend(client_frame(1, b"one"));
+        stream.extend(client_frame(2, &[9; 40]));
+        stream.extend(client_frame(1, big.as_bytes()));
+        stream.extend(client_frame(1, b"last"));
+        // Pieces: inside the first header, then two whole frames and part of the big one's
+        // header, then the rest in reads larger and smaller than the read buffer.
+        let cuts = [1, 3, 9 + 46 + 3, 9 + 46 + 3 + 20_000, stream.len() - 2];
+        let mut reads = VecDeque::new();
+        let mut at = 0;
+        for cut in cuts.into_iter().chain([stream.len()]) {
+            reads.push_back(stream[at..cut].to_vec());
+            at = cut;
+        }
+        let mut server = CopyingServer {
+            inner: TestFeatures::new(&request),
+            reads,
+            written: Vec::new(),
+        };
+        let got = block_on(async {
+            let mut http = HttpContext::new(&mut server);
+            // No keep-alive timer: nothing here drives timers.
+            let options = WebSocketOptions {
+                limits: Some(WebSocketLimits {
+                    keep_alive_interval: None,
+                    ..WebSocketLimits::default()
+                }),
+                ..WebSocketOptions::default()
+            };
+            let mut ws = http.accept_websocket(&options).await.expect("accepted");
+            let mut got = Vec::new();
+            loop {
+                match ws.receive().await {
+                    Message::Close(f) => {
+                        got.push(format!("close {}", f.code.0));
+                        break;
+                    }
+                    Message::Text(t) => got.push(format!("text {}", t.len())),
+                    Message::Binary(b) => got.push(format!("binary {}", b.len())),
+                    other => got.push(format!("{other:?}")),
+                }
+            }
+            got
+        });
+        assert_eq!(
+            got,
+            [
+                "text 3".to_string(),
+                "binary 40".into(),
+                format!("text {}", big.len()),
+                "text 4".into(),
+                // The stream ended without a Close frame.
+                "close 1006".into(),
+            ]
+        );
     }
 }

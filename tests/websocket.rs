@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cases::{cases, Exp, Send};
-use client::{close, frame, handshake, text, upgrade_headers, Client, Frame};
+use client::{binary, close, frame, handshake, text, upgrade_headers, Client, Frame};
 use common::{self_signed_certificate, start_with};
 use peregrine::demo::DemoApp;
 use peregrine::metrics::ServerMetrics;
@@ -50,6 +50,7 @@ engine_tests!(
     h2_upgraded_connection_limit,
     h2_over_tls,
     compression_policy,
+    frames_read_in_place_across_reads,
 );
 
 fn options() -> ServerOptions {
@@ -1185,4 +1186,96 @@ fn compression_policy(engine: EngineChoice) {
     let (stored, best) = (wire_len(0), wire_len(9));
     assert!(stored > long.len(), "level 0 stores: {stored}");
     assert!(best < long.len() / 4, "level 9 compresses: {best}");
+}
+
+/// Frames are parsed where the connection's input buffer holds them: a frame header split
+/// over several reads (byte by byte), a text message whose reads end inside characters, a
+/// frame larger than any one read (and than the input buffer's largest room, 64 KiB), and
+/// many frames (data, a Ping, a fragmented message) in one read, each echoed whole and in
+/// order.
+fn frames_read_in_place_across_reads(engine: EngineChoice) {
+    let (_server, addr) = start_with(engine, DemoApp, options());
+    let mut c = Client::connect(addr, "/ws", false);
+    c.stream().set_nodelay(true).unwrap();
+    c.stream()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Sends `bytes` in pieces cut at `cuts`, pausing so that each is its own read.
+    let send_split = |c: &mut Client, bytes: &[u8], cuts: &[usize]| {
+        let mut at = 0;
+        for &cut in cuts.iter().chain([bytes.len()].iter()) {
+            c.send(&bytes[at..cut]);
+            at = cut;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let echo = |c: &mut Client| {
+        let f = c.read_frame().expect("an echo");
+        assert!(f.fin, "{f:?}");
+        (f.opcode, f.payload)
+    };
+
+    // The header of a 16-bit-length text frame (2 + 2 + 4 mask bytes) a byte at a time, then
+    // the payload cut inside a two-byte character.
+    let msg = "héllo wörld ".repeat(20);
+    let bytes = text(&msg);
+    let inside_char = 8 + msg.find('é').unwrap() + 1;
+    send_split(&mut c, &bytes, &[1, 2, 3, 4, 5, 6, 7, inside_char]);
+    assert_eq!(
+        echo(&mut c),
+        (1, msg.clone().into_bytes()),
+        "header split byte by byte"
+    );
+
+    // Larger than one read: 100 KiB (a 64-bit length), binary then text of three-byte
+    // characters, the header cut after its length.
+    let big: Vec<u8> = (0..100 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    send_split(&mut c, &binary(&big), &[5, 10]);
+    assert_eq!(echo(&mut c), (2, big), "a 100 KiB binary frame");
+    let big_text = "€uro ".repeat(100 * 1024 / 7);
+    let bytes = text(&big_text);
+    send_split(&mut c, &bytes, &[3, 14, 14 + 4097, 14 + 30_001]);
+    assert_eq!(
+        echo(&mut c),
+        (1, big_text.into_bytes()),
+        "a 100 KiB text frame"
+    );
+
+    // Many frames in one read: 20 texts, a Ping, a message in three fragments, and the
+    // header of one more cut off at the end of the read.
+    let mut batch = Vec::new();
+    for i in 0..20 {
+        batch.extend(text(&format!("m{i}")));
+    }
+    batch.extend(frame(true, 9, b"p"));
+    batch.extend(frame(false, 1, "fr".as_bytes()));
+    batch.extend(frame(false, 0, &"ag€".as_bytes()[..3]));
+    batch.extend(frame(true, 0, &"ag€".as_bytes()[3..]));
+    let last = text("last");
+    batch.extend(&last[..3]);
+    send_split(&mut c, &batch, &[]);
+    c.send(&last[3..]);
+    let mut texts = Vec::new();
+    let mut pongs = 0;
+    while texts.len() < 22 {
+        match echo(&mut c) {
+            (1, t) => texts.push(String::from_utf8(t).unwrap()),
+            (10, p) => {
+                assert_eq!(p, b"p");
+                pongs += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let mut want: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    want.push("frag€".into());
+    want.push("last".into());
+    assert_eq!(texts, want);
+    assert_eq!(pongs, 1);
+
+    // The Close split inside its header ends it cleanly.
+    send_split(&mut c, &close(1000, "bye"), &[1]);
+    let f = c.read_frame().expect("the Close echo");
+    assert_eq!((f.opcode, &f.payload[..]), (8, &1000u16.to_be_bytes()[..]));
+    assert!(c.closed());
 }

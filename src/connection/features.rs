@@ -176,6 +176,18 @@ impl<T: Transport> UpgradeFeature for Http1Connection<T> {
     ) -> Poll<io::Result<()>> {
         Http1Connection::poll_write_upgraded_vec(self, cx, data)
     }
+
+    fn poll_fill_upgraded(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<usize>> {
+        Http1Connection::poll_fill_upgraded(self, cx, want)
+    }
+
+    fn upgraded_input(&mut self) -> &mut [u8] {
+        Http1Connection::upgraded_input(self)
+    }
+
+    fn consume_upgraded(&mut self, n: usize) {
+        Http1Connection::consume_upgraded(self, n)
+    }
 }
 
 impl<T: Transport> Features for Http1Connection<T> {

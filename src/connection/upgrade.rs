@@ -15,6 +15,10 @@ use crate::proto::h1::{BodyKind, RejectReason, Version};
 /// 8 KiB one while idle.
 const SWAP_MIN: usize = 4096;
 
+/// The most room [`Http1Connection::poll_fill_upgraded`] makes for one read of an upgraded
+/// stream (a caller's hint past it gets this much).
+const MAX_UPGRADED_READ: usize = 64 * 1024;
+
 /// How long a lingering close keeps reading (the heartbeat adds up to a second).
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -111,6 +115,51 @@ impl<T: Transport> Http1Connection<T> {
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
+    }
+
+    /// Reads upgraded-stream bytes into the input buffer, behind the unconsumed ones (which
+    /// move up to the head first, the consumed ones going), with room for `want` bytes, from
+    /// [`BUFFER_CAPACITY`] up to [`MAX_UPGRADED_READ`]: the room a read finds stays with the
+    /// connection, so one that receives large frames reads each in one go.
+    pub(super) fn poll_fill_upgraded(
+        &mut self,
+        cx: &mut Context<'_>,
+        want: usize,
+    ) -> Poll<io::Result<usize>> {
+        let Reading::Upgraded { eof } = self.reading else {
+            return Poll::Ready(Err(io::Error::other("the connection is not upgraded")));
+        };
+        if eof {
+            return Poll::Ready(Ok(0));
+        }
+        // The head stays (the application may still look at it); consumed bytes go.
+        let keep = self.base + self.head_len;
+        if self.body_pos > keep {
+            self.input.drain(keep..self.body_pos);
+            self.body_pos = keep;
+        }
+        let room = want.clamp(BUFFER_CAPACITY, MAX_UPGRADED_READ);
+        if self.input.capacity() - self.input.len() < room {
+            self.input.reserve_exact(room);
+        }
+        match ready!(self.poll_fill(cx)) {
+            Ok(0) => {
+                self.reading = Reading::Upgraded { eof: true };
+                Poll::Ready(Ok(0))
+            }
+            r => Poll::Ready(r),
+        }
+    }
+
+    /// The upgraded-stream bytes received and not consumed.
+    pub(super) fn upgraded_input(&mut self) -> &mut [u8] {
+        let start = self.body_pos.min(self.input.len());
+        &mut self.input[start..]
+    }
+
+    /// Consumes `n` bytes of [`upgraded_input`](Self::upgraded_input).
+    pub(super) fn consume_upgraded(&mut self, n: usize) {
+        self.body_pos = self.body_pos.saturating_add(n).min(self.input.len());
     }
 
     /// Writes upgraded-stream bytes and sends them.

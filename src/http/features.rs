@@ -515,6 +515,31 @@ pub trait UpgradeFeature {
         data.clear();
         r
     }
+    /// Reads upgraded-stream bytes into the server's own input buffer, behind those received
+    /// and not yet [consumed](Self::consume_upgraded), so that a caller can parse them where
+    /// they lie ([`upgraded_input`](Self::upgraded_input)) instead of copying them out with
+    /// [`poll_read_upgraded`](Self::poll_read_upgraded). `Ok(n)`: `n` more bytes; `Ok(0)`:
+    /// the client closed its side. `want` is a hint: how many bytes the caller expects next
+    /// (the rest of a frame), for a server that sizes its read by it (0: no idea).
+    ///
+    /// The default answers [`io::ErrorKind::Unsupported`]: a server that does not lend its
+    /// buffer, and the caller reads with `poll_read_upgraded` (both ways may not be mixed on
+    /// one stream: bytes lent and not consumed are not read again by `poll_read_upgraded`).
+    fn poll_fill_upgraded(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<usize>> {
+        let _ = (cx, want);
+        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
+    }
+    /// The upgraded-stream bytes received and not yet consumed, lent for parsing in place (a
+    /// caller may change them, e.g. unmask a WebSocket payload, before consuming them). Empty
+    /// by default (see [`poll_fill_upgraded`](Self::poll_fill_upgraded)).
+    fn upgraded_input(&mut self) -> &mut [u8] {
+        &mut []
+    }
+    /// Marks the first `n` bytes of [`upgraded_input`](Self::upgraded_input) consumed (`n`
+    /// past its length counts as all of it). Does nothing by default.
+    fn consume_upgraded(&mut self, n: usize) {
+        let _ = n;
+    }
 }
 
 /// A request's feature collection (ASP.NET Core's `IFeatureCollection`).

@@ -71,6 +71,10 @@ pub(crate) struct H2Stream {
     upgraded: bool,
     /// A tunnel write's bytes are in `body` and not yet all taken by the core.
     upgrade_write_pending: bool,
+    /// Tunnel bytes taken from the stream for [`UpgradeFeature::upgraded_input`]; those before
+    /// `tunnel_pos` are consumed.
+    tunnel_input: Vec<u8>,
+    tunnel_pos: usize,
 }
 
 impl Drop for H2Stream {
@@ -116,6 +120,8 @@ impl H2Stream {
             connect_protocol,
             upgraded: false,
             upgrade_write_pending: false,
+            tunnel_input: Vec::new(),
+            tunnel_pos: 0,
             worker,
             shared,
             id,
@@ -559,6 +565,63 @@ impl UpgradeFeature for H2Stream {
         drop(sh);
         self.body_read += n as u64;
         Poll::Ready(Ok(n))
+    }
+
+    fn poll_fill_upgraded(
+        &mut self,
+        cx: &mut Context<'_>,
+        _want: usize,
+    ) -> Poll<io::Result<usize>> {
+        if !self.upgraded {
+            return Poll::Ready(Err(io::Error::other("the stream is not a tunnel")));
+        }
+        // Consumed bytes go; the rest (a partial frame header) moves to the front.
+        self.tunnel_input.drain(..self.tunnel_pos);
+        self.tunnel_pos = 0;
+        let mut sh = self.shared.borrow_mut();
+        let Some(slot) = sh.streams.get_mut(&self.id) else {
+            return Poll::Ready(Err(reset_error()));
+        };
+        if slot.reset.is_some() {
+            return Poll::Ready(Err(reset_error()));
+        }
+        if slot.body.is_empty() {
+            if slot.end {
+                return Poll::Ready(Ok(0));
+            }
+            register(&mut sh, self.id, cx);
+            if self.tunnel_input.is_empty() && self.tunnel_input.capacity() > 16 * 1024 {
+                // An idle tunnel keeps no large receive buffer.
+                self.tunnel_input = Vec::new();
+            }
+            return Poll::Pending;
+        }
+        // All of it: the stream's flow-control window bounds it.
+        let (a, b) = slot.body.as_slices();
+        let n = a.len() + b.len();
+        self.tunnel_input.reserve(n);
+        self.tunnel_input.extend_from_slice(a);
+        self.tunnel_input.extend_from_slice(b);
+        slot.body.clear();
+        if slot.body.capacity() > 16 * 1024 {
+            slot.body = std::collections::VecDeque::new();
+        }
+        sh.conn.release_capacity(self.id, n as u32);
+        sh.wake_driver();
+        drop(sh);
+        self.body_read += n as u64;
+        Poll::Ready(Ok(n))
+    }
+
+    fn upgraded_input(&mut self) -> &mut [u8] {
+        &mut self.tunnel_input[self.tunnel_pos..]
+    }
+
+    fn consume_upgraded(&mut self, n: usize) {
+        self.tunnel_pos = self
+            .tunnel_pos
+            .saturating_add(n)
+            .min(self.tunnel_input.len());
     }
 
     fn poll_write_upgraded(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<()>> {

@@ -51,13 +51,11 @@ pub enum MessageKind {
 /// What the connection tells the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A whole message (the default mode), inflated, text validated.
-    Message {
-        /// Text or binary.
-        kind: MessageKind,
-        /// The payload.
-        data: Vec<u8>,
-    },
+    /// A whole text message (the default mode), inflated and validated (once, as it
+    /// arrived: the `String` is built from the validated pieces).
+    Text(String),
+    /// A whole binary message (the default mode), inflated.
+    Binary(Vec<u8>),
     /// A piece of a message (streaming mode, [`Connection::set_streaming`]).
     /// The pieces of one message, concatenated, are the message; text
     /// pieces are validated so far, and the whole once `fin` is set, but a
@@ -147,7 +145,16 @@ enum Rx {
 struct Incoming {
     kind: MessageKind,
     compressed: bool,
+    /// Delivered in fragments ([`Connection::set_streaming`] when it began).
+    streaming: bool,
     len: u64,
+}
+
+impl Incoming {
+    /// Whether the message is built as a `String` (a whole text message).
+    fn builds_text(&self) -> bool {
+        self.kind == MessageKind::Text && !self.streaming
+    }
 }
 
 /// One WebSocket connection, server side.
@@ -158,6 +165,11 @@ pub struct Connection {
     rx: Rx,
     msg: Option<Incoming>,
     buf: Vec<u8>,
+    /// A whole text message being received (the default mode): built from validated pieces,
+    /// in the storage of `buf` (swapped in at its start, and back by [`Connection::recycle`]).
+    text: String,
+    /// The payload length of the last data frame, for [`Connection::read_hint`].
+    last_frame_len: u64,
     control: Vec<u8>,
     utf8: Utf8Validator,
     inflater: Option<Inflater>,
@@ -182,6 +194,8 @@ impl Connection {
             rx: Rx::Header,
             msg: None,
             buf: Vec::new(),
+            text: String::new(),
+            last_frame_len: 0,
             control: Vec::with_capacity(MAX_CONTROL_PAYLOAD),
             utf8: Utf8Validator::new(),
             inflater: deflate.as_ref().map(Inflater::new),
@@ -312,13 +326,13 @@ impl Connection {
         &mut self.out
     }
 
-    /// Gives back the buffer of a delivered message ([`Event::Message`] or
-    /// [`Event::Fragment`] data) to receive the next one into, so that receiving allocates
-    /// nothing. It is kept when the connection holds no buffer of its own at that moment and
-    /// its capacity is at most [`RECYCLE_MAX`]; otherwise it is dropped. A connection holds at
-    /// most one such buffer, idle or not.
+    /// Gives back the buffer of a delivered message ([`Event::Binary`], [`Event::Text`] as
+    /// `into_bytes()`, or [`Event::Fragment`] data) to receive the next one into, so that
+    /// receiving allocates nothing. It is kept when the connection holds no buffer of its own
+    /// at that moment and its capacity is at most [`RECYCLE_MAX`]; otherwise it is dropped. A
+    /// connection holds at most one such buffer, idle or not.
     pub fn recycle(&mut self, mut buf: Vec<u8>) {
-        if self.buf.capacity() == 0 && buf.capacity() <= RECYCLE_MAX {
+        if self.buf.capacity() == 0 && self.text.capacity() == 0 && buf.capacity() <= RECYCLE_MAX {
             buf.clear();
             self.buf = buf;
         }
@@ -327,6 +341,17 @@ impl Connection {
     /// The engine wrote `n` bytes of [`Connection::output`].
     pub fn advance_output(&mut self, n: usize) {
         self.out.drain(..n.min(self.out.len()));
+    }
+
+    /// How many bytes the engine's next read should make room for: the rest of the frame
+    /// being received and the next frame's header or, between frames, as much as the last
+    /// data frame took (the next one is likely alike). A hint: any amount may be read.
+    pub fn read_hint(&self) -> usize {
+        let rest = match self.rx {
+            Rx::Payload { remaining, .. } => remaining,
+            Rx::Header => self.last_frame_len,
+        };
+        usize::try_from(rest.saturating_add(frame::MAX_HEADER_LEN as u64)).unwrap_or(usize::MAX)
     }
 
     /// Whether the output is over its limit: `recv` reads nothing until the
@@ -422,6 +447,13 @@ impl Connection {
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
             (op, None) => {
                 self.utf8 = Utf8Validator::new();
+                if op == opcode::TEXT && !self.streaming && self.text.capacity() == 0 {
+                    // The text is built in the message buffer's storage (empty here: taken at
+                    // the last message's end, or recycled), so an empty `String`.
+                    let mut storage = std::mem::take(&mut self.buf);
+                    storage.clear();
+                    self.text = String::from_utf8(storage).unwrap_or_default();
+                }
                 let m = Incoming {
                     kind: if op == opcode::TEXT {
                         MessageKind::Text
@@ -429,6 +461,7 @@ impl Connection {
                         MessageKind::Binary
                     },
                     compressed: h.rsv1,
+                    streaming: self.streaming,
                     len: 0,
                 };
                 self.msg = Some(m);
@@ -441,8 +474,15 @@ impl Connection {
             }
             // Room for the frame's payload, up to 64 KiB before any of it
             // has arrived: one allocation per ordinary message.
-            self.buf
-                .reserve(h.payload_len.min(STREAM_CHUNK as u64) as usize);
+            let room = h.payload_len.min(STREAM_CHUNK as u64) as usize;
+            if msg.builds_text() {
+                self.text.reserve(room);
+            } else {
+                self.buf.reserve(room);
+            }
+        }
+        if !opcode::is_control(h.opcode) {
+            self.last_frame_len = h.payload_len;
         }
         Ok(())
     }
@@ -461,9 +501,10 @@ impl Connection {
                 Some(inf) => {
                     let mut sink = Sink::new(
                         &mut self.buf,
+                        &mut self.text,
                         &mut self.utf8,
                         &mut self.events,
-                        self.streaming,
+                        msg.streaming,
                         msg.kind,
                     );
                     let r = inf.inflate(chunk, &mut budget, &mut |b| sink.put(b));
@@ -479,9 +520,10 @@ impl Connection {
             self.msg = Some(msg);
             let mut sink = Sink::new(
                 &mut self.buf,
+                &mut self.text,
                 &mut self.utf8,
                 &mut self.events,
-                self.streaming,
+                msg.streaming,
                 msg.kind,
             );
             let ok = sink.put(chunk);
@@ -514,7 +556,7 @@ impl Connection {
             return Ok(());
         };
         if !h.fin {
-            if self.streaming && !self.buf.is_empty() {
+            if msg.streaming && !self.buf.is_empty() {
                 let data = std::mem::take(&mut self.buf);
                 self.events.push_back(Event::Fragment {
                     kind: msg.kind,
@@ -530,9 +572,10 @@ impl Connection {
                 Some(inf) => {
                     let mut sink = Sink::new(
                         &mut self.buf,
+                        &mut self.text,
                         &mut self.utf8,
                         &mut self.events,
-                        self.streaming,
+                        msg.streaming,
                         msg.kind,
                     );
                     let r = inf.finish_message(&mut budget, &mut |b| sink.put(b));
@@ -547,18 +590,20 @@ impl Connection {
             return Err(ProtocolError::InvalidUtf8);
         }
         self.msg = None;
+        if msg.builds_text() {
+            self.events
+                .push_back(Event::Text(std::mem::take(&mut self.text)));
+            return Ok(());
+        }
         let data = std::mem::take(&mut self.buf);
-        self.events.push_back(if self.streaming {
+        self.events.push_back(if msg.streaming {
             Event::Fragment {
                 kind: msg.kind,
                 data,
                 fin: true,
             }
         } else {
-            Event::Message {
-                kind: msg.kind,
-                data,
-            }
+            Event::Binary(data)
         });
         Ok(())
     }
@@ -604,6 +649,7 @@ impl Connection {
         self.state = State::Closed;
         self.msg = None;
         self.buf = Vec::new();
+        self.text = String::new();
         self.events.push_back(Event::Failed(e));
     }
 
@@ -725,6 +771,7 @@ impl Connection {
 /// fragments in streaming mode).
 struct Sink<'a> {
     buf: &'a mut Vec<u8>,
+    text: &'a mut String,
     utf8: &'a mut Utf8Validator,
     events: &'a mut VecDeque<Event>,
     streaming: bool,
@@ -735,6 +782,7 @@ struct Sink<'a> {
 impl<'a> Sink<'a> {
     fn new(
         buf: &'a mut Vec<u8>,
+        text: &'a mut String,
         utf8: &'a mut Utf8Validator,
         events: &'a mut VecDeque<Event>,
         streaming: bool,
@@ -742,6 +790,7 @@ impl<'a> Sink<'a> {
     ) -> Self {
         Sink {
             buf,
+            text,
             utf8,
             events,
             streaming,
@@ -751,6 +800,14 @@ impl<'a> Sink<'a> {
     }
 
     fn put(&mut self, bytes: &[u8]) -> bool {
+        if self.kind == MessageKind::Text && !self.streaming {
+            // Validated once, as it comes, and appended as text.
+            if self.utf8.feed_into(bytes, self.text).is_err() {
+                self.bad_utf8 = true;
+                return false;
+            }
+            return true;
+        }
         if self.kind == MessageKind::Text && self.utf8.feed(bytes).is_err() {
             self.bad_utf8 = true;
             return false;

@@ -7,10 +7,10 @@ use std::time::Duration;
 /// Where the defaults come from: Kestrel has no message size limit at all
 /// (the application reads into its own buffer); tungstenite defaults to a
 /// 64 MiB message and a 16 MiB frame. This core buffers whole messages for
-/// [`super::Event::Message`], so it picks smaller defaults that no ordinary
-/// application reaches but that bound what one connection can make a worker
-/// hold: 16 MiB per message (inflated size, for compressed messages) and
-/// 1 MiB per frame. An application that streams fragments
+/// [`super::Event::Text`] or [`super::Event::Binary`], so it picks smaller
+/// defaults that no ordinary application reaches but that bound what one
+/// connection can make a worker hold: 16 MiB per message (inflated size,
+/// for compressed messages) and 1 MiB per frame. An application that streams fragments
 /// ([`super::Connection::set_streaming`]) holds at most one inflate chunk
 /// at a time, and can raise `max_message_size` accordingly.
 #[derive(Debug, Clone, PartialEq, Eq)]

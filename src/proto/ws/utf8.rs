@@ -30,6 +30,19 @@ fn sequence_len(lead: u8) -> usize {
     }
 }
 
+/// Where a multi-byte sequence that `input` leaves unfinished begins (its lead is in the
+/// last three bytes, and it says more bytes follow than there are), or `input.len()`.
+fn unfinished_tail(input: &[u8]) -> usize {
+    let n = input.len();
+    for back in 1..=n.min(3) {
+        let b = input[n - back];
+        if b & 0xC0 != 0x80 {
+            return if sequence_len(b) > back { n - back } else { n };
+        }
+    }
+    n
+}
+
 impl Utf8Validator {
     /// A validator at the start of a message.
     pub fn new() -> Self {
@@ -68,6 +81,48 @@ impl Utf8Validator {
         }
     }
 
+    /// Validates the next piece of the message, like [`feed`](Self::feed), and appends it to
+    /// `out` (what it completes of a sequence the last piece began, and all of its own but a
+    /// sequence it leaves unfinished, carried over): the text is built from the validation
+    /// itself, with one pass of `std::str::from_utf8` over the bytes, none after.
+    pub fn feed_into(&mut self, mut input: &[u8], out: &mut String) -> Result<(), InvalidUtf8> {
+        if self.pending_len > 0 {
+            let have = self.pending_len as usize;
+            let need = sequence_len(self.pending[0]) - have;
+            let take = need.min(input.len());
+            let mut seq = self.pending;
+            seq[have..have + take].copy_from_slice(&input[..take]);
+            match std::str::from_utf8(&seq[..have + take]) {
+                Ok(c) => {
+                    out.push_str(c);
+                    self.pending_len = 0;
+                }
+                Err(e) if e.error_len().is_some() => return Err(InvalidUtf8),
+                Err(_) => {
+                    self.pending = seq;
+                    self.pending_len = (have + take) as u8;
+                    return Ok(());
+                }
+            }
+            input = &input[take..];
+        }
+        // A sequence the piece leaves unfinished is split off first, so that the rest is
+        // whole characters and validates (into a `&str`) in one pass.
+        let split = unfinished_tail(input);
+        let (whole, tail) = input.split_at(split);
+        out.push_str(std::str::from_utf8(whole).map_err(|_| InvalidUtf8)?);
+        if !tail.is_empty() {
+            match std::str::from_utf8(tail) {
+                Err(e) if e.error_len().is_none() => {}
+                // Not even the start of a character (or whole after all: cannot happen).
+                _ => return Err(InvalidUtf8),
+            }
+            self.pending[..tail.len()].copy_from_slice(tail);
+            self.pending_len = tail.len() as u8;
+        }
+        Ok(())
+    }
+
     /// Ends the message: an unfinished sequence is invalid. The validator
     /// is ready for the next message either way.
     pub fn finish(&mut self) -> Result<(), InvalidUtf8> {
@@ -86,12 +141,33 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Validates the pieces with `feed` and with `feed_into`, which must agree (on where
+    /// they fail, too), and the text `feed_into` builds must be the pieces joined.
     fn check(pieces: &[&[u8]]) -> Result<(), (usize, InvalidUtf8)> {
-        let mut v = Utf8Validator::new();
-        for (i, p) in pieces.iter().enumerate() {
-            v.feed(p).map_err(|e| (i, e))?;
+        let fed = check_with(pieces, |v, p, _| v.feed(p)).map(|_| ());
+        let built = check_with(pieces, |v, p, out| v.feed_into(p, out));
+        assert_eq!(
+            fed,
+            built.as_ref().map(|_| ()).map_err(|e| *e),
+            "{pieces:?}"
+        );
+        if let Ok(text) = built {
+            assert_eq!(text.as_bytes(), pieces.concat(), "{pieces:?}");
         }
-        v.finish().map_err(|e| (pieces.len(), e))
+        fed
+    }
+
+    fn check_with(
+        pieces: &[&[u8]],
+        mut feed: impl FnMut(&mut Utf8Validator, &[u8], &mut String) -> Result<(), InvalidUtf8>,
+    ) -> Result<String, (usize, InvalidUtf8)> {
+        let mut v = Utf8Validator::new();
+        let mut out = String::new();
+        for (i, p) in pieces.iter().enumerate() {
+            feed(&mut v, p, &mut out).map_err(|e| (i, e))?;
+        }
+        v.finish().map_err(|e| (pieces.len(), e))?;
+        Ok(out)
     }
 
     /// Autobahn section 6 style: valid and invalid sequences, split at
