@@ -166,7 +166,10 @@ fn running_out_of_descriptors_pauses_accepting_instead_of_spinning(engine: Engin
     );
 }
 
-engine_tests!(running_out_of_descriptors_pauses_accepting_instead_of_spinning);
+engine_tests!(
+    running_out_of_descriptors_pauses_accepting_instead_of_spinning,
+    access_log_lines_are_timely_and_complete
+);
 
 #[test]
 fn admin_urls_serve_metrics_and_health_apart_from_the_application() {
@@ -429,8 +432,6 @@ fn access_log_lines_are_timely_and_complete(engine: EngineChoice) {
         assert_eq!(next, PER_CONN);
     }
 }
-
-engine_tests!(access_log_lines_are_timely_and_complete);
 
 #[test]
 fn no_access_log_by_default() {

@@ -23,7 +23,7 @@
 //! exist (a worker allocates at most [`OWN_BUFFERS`], then waits for the writer to give one
 //! back: at most 8 x 72 KiB, 576 KiB, per worker). Large batches matter more than the hand-offs:
 //! what the log costs the writer thread is the kernel's page-cache write, cheaper per byte the
-//! larger the write (`bench/performance-notes.md`, issue 13's fifth session). Without a writer (an
+//! larger the write (`bench/performance-notes.md`, issue 13's sixth session). Without a writer (an
 //! embedder that installed its own subscriber, or none) each line is a `tracing` event as
 //! before.
 
