@@ -166,7 +166,10 @@ fn running_out_of_descriptors_pauses_accepting_instead_of_spinning(engine: Engin
     );
 }
 
-engine_tests!(running_out_of_descriptors_pauses_accepting_instead_of_spinning);
+engine_tests!(
+    running_out_of_descriptors_pauses_accepting_instead_of_spinning,
+    access_log_lines_are_timely_and_complete
+);
 
 #[test]
 fn admin_urls_serve_metrics_and_health_apart_from_the_application() {
@@ -339,6 +342,95 @@ fn the_access_log_has_one_line_per_request() {
         !log.contains('\u{1b}'),
         "no colour codes when not a terminal"
     );
+}
+
+/// The access log's lines reach its file within about a second while the server runs (a worker
+/// hands over what it holds at its heartbeat, however little), and at shutdown every line is
+/// written, whole and once, after the many batches a pipelined burst fills.
+fn access_log_lines_are_timely_and_complete(engine: EngineChoice) {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let path = std::env::temp_dir().join(format!(
+        "peregrine-access-log-{}-{}.log",
+        engine.as_str(),
+        std::process::id()
+    ));
+    let log = std::fs::File::create(&path).unwrap();
+    let (mut child, addr, _out) = spawn_server(
+        binary()
+            .args([
+                "--urls",
+                "http://127.0.0.1:0",
+                "--workers",
+                "1",
+                "--access-log",
+            ])
+            .args(["--engine", engine.as_str()])
+            .stderr(log),
+    );
+    let read_log = || std::fs::read_to_string(&path).unwrap();
+    assert_eq!(get(addr, "/plaintext?first").status, 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !read_log().contains("target=/plaintext?first status=200") {
+        assert!(
+            Instant::now() < deadline,
+            "the line reached the log while the server runs: {}",
+            read_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Pipelined requests on two connections, far more lines than one batch holds.
+    const PER_CONN: usize = 2_500;
+    let clients: Vec<_> = (0..2)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut writer = s.try_clone().unwrap();
+                let send = std::thread::spawn(move || {
+                    for i in 0..PER_CONN {
+                        let req = format!("GET /plaintext?c={c}&i={i} HTTP/1.1\r\nHost: t\r\n\r\n");
+                        writer.write_all(req.as_bytes()).unwrap();
+                    }
+                });
+                let (mut got, mut buf, mut seen) = (0, vec![0u8; 64 * 1024], Vec::new());
+                while got < PER_CONN {
+                    let n = s.read(&mut buf).expect("the answers come");
+                    assert!(n > 0, "the server answered {got} of {PER_CONN}");
+                    seen.extend_from_slice(&buf[..n]);
+                    got = seen.windows(13).filter(|w| w == b"Hello, World!").count();
+                }
+                send.join().unwrap();
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    let log = read_log();
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("peregrine::access"))
+        .collect();
+    assert_eq!(lines.len(), 1 + 2 * PER_CONN, "one line per request");
+    for c in 0..2 {
+        let mut next = 0;
+        for line in &lines {
+            let key = format!("target=/plaintext?c={c}&i=");
+            if let Some((_, rest)) = line.split_once(&key) {
+                assert!(
+                    rest.starts_with(&format!("{next} status=200 bytes=13 micros=")),
+                    "line {next} of connection {c}, whole and in order: {line}"
+                );
+                next += 1;
+            }
+        }
+        assert_eq!(next, PER_CONN);
+    }
 }
 
 #[test]

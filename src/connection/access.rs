@@ -18,9 +18,12 @@
 //! are those of the line before; a line is then a few block copies and two numbers. Lines wait
 //! in the worker's buffer until it holds [`FLUSH_AT`] bytes, the next heartbeat (at most a
 //! second) or the worker stops; then the worker swaps the buffer for a spare one and sends the
-//! full one to the access log writer thread, which writes it with one `write_all` and sends it
-//! back to be reused: no copy, and no allocation once the buffers exist (a worker allocates at
-//! most [`OWN_BUFFERS`], then waits for the writer to give one back). Without a writer (an
+//! full one to the access log writer thread, which writes every batch queued when it wakes with
+//! one `writev` and sends them back to be reused: no copy, and no allocation once the buffers
+//! exist (a worker allocates at most [`OWN_BUFFERS`], then waits for the writer to give one
+//! back: at most 8 x 72 KiB, 576 KiB, per worker). Large batches matter more than the hand-offs:
+//! what the log costs the writer thread is the kernel's page-cache write, cheaper per byte the
+//! larger the write (`bench/performance-notes.md`, issue 13's sixth session). Without a writer (an
 //! embedder that installed its own subscriber, or none) each line is a `tracing` event as
 //! before.
 
@@ -33,8 +36,9 @@ mod writer;
 pub(crate) use writer::{start_access_log_writer, AccessLogWriter};
 use writer::{Channels, Msg, WRITER};
 
-/// A worker hands its lines over when this many bytes are buffered.
-const FLUSH_AT: usize = 16 * 1024;
+/// A worker hands its lines over when this many bytes are buffered (about 480 lines): at
+/// 200,000 lines a second, about 400 hand-offs.
+const FLUSH_AT: usize = 64 * 1024;
 
 /// What one line says about a request.
 pub(crate) struct AccessEntry<'a> {
@@ -231,11 +235,11 @@ const LINE_SLACK: usize = 320;
 /// A worker's buffer: a batch and the longest usual line.
 const BATCH: usize = FLUSH_AT + 8 * 1024;
 
-/// Buffers a worker allocates for its lines: one to fill while the writer thread writes the
-/// others. When none has come back, the worker waits for one rather than allocate (and zero)
+/// Buffers a worker allocates for its lines (576 KiB in all): one to fill while the writer
+/// thread writes the others. When none has come back, the worker waits for one rather than allocate (and zero)
 /// another: that keeps the log allocation-free however the writer thread is scheduled, and
 /// workers already wait when the writer falls a whole queue behind.
-const OWN_BUFFERS: usize = 16;
+const OWN_BUFFERS: usize = 8;
 
 /// The two-digit numbers 00 to 99, for writing numbers two digits at a time.
 const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
