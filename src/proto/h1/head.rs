@@ -6,7 +6,7 @@
 //!
 //! Two paths give the same answer. The common head (every line simple and
 //! CRLF-terminated, complete, within the limits) is recognised in one pass by
-//! [`scan`], with no httparse call; every other input goes to the general path,
+//! `scan` (`head/scan.rs`), with no httparse call; every other input goes to the general path,
 //! where httparse does the byte-level tokenizing (strict config: no obs-fold,
 //! one SP between request-line elements) and each error gets its exact name.
 //! Property tests and the `head` fuzzer hold the two to the same result and the
