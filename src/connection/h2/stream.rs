@@ -10,7 +10,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use super::{register, SharedRef};
 use crate::app::Application;
@@ -340,24 +340,9 @@ impl RequestFeature for H2Stream {
                 return too_large(self);
             }
         }
-        let mut sh = self.shared.borrow_mut();
-        let Some(slot) = sh.streams.get_mut(&self.id) else {
-            return Poll::Ready(Err(reset_error()));
-        };
-        if slot.reset.is_some() {
-            return Poll::Ready(Err(reset_error()));
-        }
-        if slot.body.is_empty() {
-            if slot.end {
-                return Poll::Ready(Ok(0));
-            }
-            register(&mut sh, self.id, cx);
-            return Poll::Pending;
-        }
-        let n = drain_into(&mut slot.body, buf);
-        sh.conn.release_capacity(self.id, n as u32);
-        sh.wake_driver();
-        drop(sh);
+        let n = ready!(poll_take_data(&self.shared, self.id, cx, |body| {
+            drain_into(body, buf)
+        }))?;
         self.body_read += n as u64;
         if limit.is_some_and(|l| self.body_read > l) {
             return too_large(self);
@@ -541,28 +526,14 @@ impl UpgradeFeature for H2Stream {
         if !self.upgraded {
             return Poll::Ready(Err(io::Error::other("the stream is not a tunnel")));
         }
-        let mut sh = self.shared.borrow_mut();
-        let Some(slot) = sh.streams.get_mut(&self.id) else {
-            return Poll::Ready(Err(reset_error()));
-        };
-        if slot.reset.is_some() {
-            return Poll::Ready(Err(reset_error()));
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
         }
-        if slot.body.is_empty() {
-            if slot.end || buf.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
-            register(&mut sh, self.id, cx);
-            return Poll::Pending;
-        }
-        let n = drain_into(&mut slot.body, buf);
-        if slot.body.is_empty() && slot.body.capacity() > 16 * 1024 {
-            // An idle tunnel (a WebSocket) keeps no large receive buffer.
-            slot.body = std::collections::VecDeque::new();
-        }
-        sh.conn.release_capacity(self.id, n as u32);
-        sh.wake_driver();
-        drop(sh);
+        let n = ready!(poll_take_data(&self.shared, self.id, cx, |body| {
+            let n = drain_into(body, buf);
+            shrink_if_idle(body);
+            n
+        }))?;
         self.body_read += n as u64;
         Poll::Ready(Ok(n))
     }
@@ -578,37 +549,23 @@ impl UpgradeFeature for H2Stream {
         // Consumed bytes go; the rest (a partial frame header) moves to the front.
         self.tunnel_input.drain(..self.tunnel_pos);
         self.tunnel_pos = 0;
-        let mut sh = self.shared.borrow_mut();
-        let Some(slot) = sh.streams.get_mut(&self.id) else {
-            return Poll::Ready(Err(reset_error()));
-        };
-        if slot.reset.is_some() {
-            return Poll::Ready(Err(reset_error()));
+        let input = &mut self.tunnel_input;
+        let taken = poll_take_data(&self.shared, self.id, cx, |body| {
+            // All of it: the stream's flow-control window bounds it.
+            let (a, b) = body.as_slices();
+            let n = a.len() + b.len();
+            input.reserve(n);
+            input.extend_from_slice(a);
+            input.extend_from_slice(b);
+            body.clear();
+            shrink_if_idle(body);
+            n
+        });
+        if taken.is_pending() && input.is_empty() && input.capacity() > IDLE_TUNNEL_BUFFER {
+            // An idle tunnel keeps no large receive buffer.
+            *input = Vec::new();
         }
-        if slot.body.is_empty() {
-            if slot.end {
-                return Poll::Ready(Ok(0));
-            }
-            register(&mut sh, self.id, cx);
-            if self.tunnel_input.is_empty() && self.tunnel_input.capacity() > 16 * 1024 {
-                // An idle tunnel keeps no large receive buffer.
-                self.tunnel_input = Vec::new();
-            }
-            return Poll::Pending;
-        }
-        // All of it: the stream's flow-control window bounds it.
-        let (a, b) = slot.body.as_slices();
-        let n = a.len() + b.len();
-        self.tunnel_input.reserve(n);
-        self.tunnel_input.extend_from_slice(a);
-        self.tunnel_input.extend_from_slice(b);
-        slot.body.clear();
-        if slot.body.capacity() > 16 * 1024 {
-            slot.body = std::collections::VecDeque::new();
-        }
-        sh.conn.release_capacity(self.id, n as u32);
-        sh.wake_driver();
-        drop(sh);
+        let n = ready!(taken)?;
         self.body_read += n as u64;
         Poll::Ready(Ok(n))
     }
@@ -766,6 +723,46 @@ pub(super) async fn run<A: Application>(
 
 /// Moves the front of a stream's received body into `buf`, as much as fits (both halves of the
 /// ring); returns how many bytes it moved.
+/// The most receive-queue capacity an idle tunnel (a WebSocket) keeps.
+const IDLE_TUNNEL_BUFFER: usize = 16 * 1024;
+
+/// Takes DATA the stream `id` received: `take` moves bytes out of its queue and says how many,
+/// and the flow-control window is given back for them. `Ok(0)` at the end of the stream,
+/// `Pending` (the task registered for a wake-up) while nothing is queued, an error once the
+/// stream is reset or gone. Shared by the request body and the tunnel's two ways of reading.
+fn poll_take_data(
+    shared: &SharedRef,
+    id: u32,
+    cx: &Context<'_>,
+    take: impl FnOnce(&mut std::collections::VecDeque<u8>) -> usize,
+) -> Poll<io::Result<usize>> {
+    let mut sh = shared.borrow_mut();
+    let Some(slot) = sh.streams.get_mut(&id) else {
+        return Poll::Ready(Err(reset_error()));
+    };
+    if slot.reset.is_some() {
+        return Poll::Ready(Err(reset_error()));
+    }
+    if slot.body.is_empty() {
+        if slot.end {
+            return Poll::Ready(Ok(0));
+        }
+        register(&mut sh, id, cx);
+        return Poll::Pending;
+    }
+    let n = take(&mut slot.body);
+    sh.conn.release_capacity(id, n as u32);
+    sh.wake_driver();
+    Poll::Ready(Ok(n))
+}
+
+/// An emptied receive queue of a tunnel keeps no large buffer while it waits.
+fn shrink_if_idle(body: &mut std::collections::VecDeque<u8>) {
+    if body.is_empty() && body.capacity() > IDLE_TUNNEL_BUFFER {
+        *body = std::collections::VecDeque::new();
+    }
+}
+
 fn drain_into(body: &mut std::collections::VecDeque<u8>, buf: &mut [u8]) -> usize {
     let mut n = 0;
     while n < buf.len() {
