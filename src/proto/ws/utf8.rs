@@ -50,42 +50,24 @@ impl Utf8Validator {
     }
 
     /// Validates the next piece of the message.
-    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
-        if self.pending_len > 0 {
-            let have = self.pending_len as usize;
-            let need = sequence_len(self.pending[0]) - have;
-            let take = need.min(input.len());
-            let mut seq = self.pending;
-            seq[have..have + take].copy_from_slice(&input[..take]);
-            match std::str::from_utf8(&seq[..have + take]) {
-                Ok(_) => self.pending_len = 0,
-                Err(e) if e.error_len().is_some() => return Err(InvalidUtf8),
-                Err(_) => {
-                    // Still a valid prefix, and the input is used up.
-                    self.pending = seq;
-                    self.pending_len = (have + take) as u8;
-                    return Ok(());
-                }
-            }
-            input = &input[take..];
-        }
-        match std::str::from_utf8(input) {
-            Ok(_) => Ok(()),
-            Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
-            Err(e) => {
-                let tail = &input[e.valid_up_to()..];
-                self.pending[..tail.len()].copy_from_slice(tail);
-                self.pending_len = tail.len() as u8;
-                Ok(())
-            }
-        }
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), InvalidUtf8> {
+        self.feed_with(input, |_| {})
     }
 
     /// Validates the next piece of the message, like [`feed`](Self::feed), and appends it to
     /// `out` (what it completes of a sequence the last piece began, and all of its own but a
     /// sequence it leaves unfinished, carried over): the text is built from the validation
     /// itself, with one pass of `std::str::from_utf8` over the bytes, none after.
-    pub fn feed_into(&mut self, mut input: &[u8], out: &mut String) -> Result<(), InvalidUtf8> {
+    pub fn feed_into(&mut self, input: &[u8], out: &mut String) -> Result<(), InvalidUtf8> {
+        self.feed_with(input, |text| out.push_str(text))
+    }
+
+    /// Validates the next piece, handing each validated run of whole characters to `emit`.
+    fn feed_with(
+        &mut self,
+        mut input: &[u8],
+        mut emit: impl FnMut(&str),
+    ) -> Result<(), InvalidUtf8> {
         if self.pending_len > 0 {
             let have = self.pending_len as usize;
             let need = sequence_len(self.pending[0]) - have;
@@ -94,11 +76,12 @@ impl Utf8Validator {
             seq[have..have + take].copy_from_slice(&input[..take]);
             match std::str::from_utf8(&seq[..have + take]) {
                 Ok(c) => {
-                    out.push_str(c);
+                    emit(c);
                     self.pending_len = 0;
                 }
                 Err(e) if e.error_len().is_some() => return Err(InvalidUtf8),
                 Err(_) => {
+                    // Still a valid prefix, and the input is used up.
                     self.pending = seq;
                     self.pending_len = (have + take) as u8;
                     return Ok(());
@@ -110,7 +93,7 @@ impl Utf8Validator {
         // whole characters and validates (into a `&str`) in one pass.
         let split = unfinished_tail(input);
         let (whole, tail) = input.split_at(split);
-        out.push_str(std::str::from_utf8(whole).map_err(|_| InvalidUtf8)?);
+        emit(std::str::from_utf8(whole).map_err(|_| InvalidUtf8)?);
         if !tail.is_empty() {
             match std::str::from_utf8(tail) {
                 Err(e) if e.error_len().is_none() => {}
