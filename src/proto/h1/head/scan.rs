@@ -288,51 +288,31 @@ mod tests {
     #[test]
     fn field_lines() {
         let buf = b"Host: example.com \t\r\nX-Empty:\r\nX-Sp:   \r\nA: b\tc\x80\r\n\r\n";
-        let FieldLine::Field {
-            name_end,
-            value_start,
-            value_end,
-            next,
-        } = field_line(buf, 0).unwrap()
-        else {
-            panic!("a field line");
-        };
-        assert_eq!(&buf[..name_end], b"Host");
-        assert_eq!(&buf[value_start..value_end], b"example.com");
-        let Some(FieldLine::Field {
-            value_start,
-            value_end,
-            next,
-            ..
-        }) = field_line(buf, next)
-        else {
-            panic!("an empty field");
-        };
-        assert_eq!(value_start, value_end);
-        let Some(FieldLine::Field {
-            value_start,
-            value_end,
-            next,
-            ..
-        }) = field_line(buf, next)
-        else {
-            panic!("a blank field");
-        };
-        assert_eq!(value_start, value_end);
-        let Some(FieldLine::Field {
-            value_start,
-            value_end,
-            next,
-            ..
-        }) = field_line(buf, next)
-        else {
-            panic!("a field with HTAB and obs-text");
-        };
-        assert_eq!(&buf[value_start..value_end], b"b\tc\x80");
-        assert_eq!(
-            field_line(buf, next),
-            Some(FieldLine::End { end: buf.len() })
-        );
+        let mut at = 0;
+        for (name, value, what) in [
+            (
+                &b"Host"[..],
+                &b"example.com"[..],
+                "trailing whitespace trimmed",
+            ),
+            (b"X-Empty", b"", "an empty field"),
+            (b"X-Sp", b"", "a blank field"),
+            (b"A", b"b\tc\x80", "a field with HTAB and obs-text"),
+        ] {
+            let Some(FieldLine::Field {
+                name_end,
+                value_start,
+                value_end,
+                next,
+            }) = field_line(buf, at)
+            else {
+                panic!("{what}: not a field line");
+            };
+            assert_eq!(&buf[at..name_end], name, "{what}");
+            assert_eq!(&buf[value_start..value_end], value, "{what}");
+            at = next;
+        }
+        assert_eq!(field_line(buf, at), Some(FieldLine::End { end: buf.len() }));
         for not_simple in [
             &b"Host : x\r\n"[..],      // SP before the colon
             b" Host: x\r\n",           // obs-fold
