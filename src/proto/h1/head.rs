@@ -543,13 +543,7 @@ impl HeadParser {
         let host_from_target = classify_target(head, buf, target, question)?;
         let mut fields = Fields::default();
         for header in &head.headers {
-            fields.add(
-                header.name.get(buf),
-                header.value.get(buf),
-                header.value,
-                head.version,
-                &mut head.known_host,
-            )?;
+            fields.add(buf, *header, head.version, &mut head.known_host)?;
         }
         fields.finish(head, host_from_target)?;
         Ok(ParseStatus::Complete(head_len))
@@ -664,13 +658,7 @@ impl HeadParser {
             // Capacity was reserved for `max_headers` in `RequestHead::new`
             // (with the same limits), so this push does not allocate.
             head.headers.push(header);
-            fields.add(
-                h.name.as_bytes(),
-                h.value,
-                header.value,
-                head.version,
-                &mut head.known_host,
-            )?;
+            fields.add(buf, header, head.version, &mut head.known_host)?;
         }
         fields.finish(head, host_from_target)?;
         Ok(ParseStatus::Complete(head_len))
@@ -1074,12 +1062,12 @@ impl Fields {
     #[inline(always)]
     fn add(
         &mut self,
-        name: &[u8],
-        value: &[u8],
-        value_span: Span,
+        buf: &[u8],
+        header: Header,
         version: Version,
         known_host: &mut KnownHost,
     ) -> Result<(), RejectReason> {
+        let (name, value, value_span) = (header.name.get(buf), header.value.get(buf), header.value);
         // Dispatch on length first: most headers are rejected by one compare.
         match name.len() {
             4 if token_eq_lower(name, b"host") => self.host(value, value_span, known_host),
