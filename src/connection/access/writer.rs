@@ -52,8 +52,8 @@ impl Drop for AccessLogWriter {
 }
 
 /// Starts the thread that writes every worker's access log lines to `out` (the batches queued
-/// when it wakes, whole lines each, with one vectored write), unless one was started already. Lines are written while the returned
-/// guard lives.
+/// when it wakes, whole lines each, with one vectored write), unless one was started already.
+/// Lines are written while the returned guard lives.
 pub(crate) fn start_access_log_writer(
     mut out: impl Write + Send + 'static,
 ) -> Option<AccessLogWriter> {
