@@ -311,11 +311,8 @@ impl KnownHost {
             return value == &self.bytes[..n];
         }
         // Eight bytes at a time, the last word overlapping: no call to `memcmp` for a few words.
-        let word = |s: &[u8], i: usize| {
-            let mut w = [0; 8];
-            w.copy_from_slice(&s[i..i + 8]);
-            u64::from_ne_bytes(w)
-        };
+        // `value` is `n` bytes long and `bytes` longer, so every word below is read from both.
+        let word = words::at;
         let mut i = 0;
         while i + 8 < n {
             if word(value, i) != word(&self.bytes, i) {
