@@ -32,7 +32,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, LazyLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -42,7 +42,9 @@ use peregrine::http::{
     Features, HttpContext, Method, RequestFeature, ResponseError, ResponseFeature, ResponseHeaders,
     Version,
 };
-use peregrine::proto::h1::{encode_head, status_allows_body, ResponseFraming, ResponseHeadInfo};
+use peregrine::proto::h1::{
+    encode_head, status_allows_body, ResponseFraming, ResponseHeadInfo, ServerHeaders,
+};
 use peregrine::{Application, BoxError, Server, ServerFeatures, StartError, StopReport};
 
 fn main() -> ExitCode {
@@ -579,6 +581,10 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
     })
 }
 
+/// This server sends neither `Server` nor `Date`: its output depends only on its input.
+static NO_SERVER_HEADERS: LazyLock<ServerHeaders> =
+    LazyLock::new(|| ServerHeaders::with_date(None, None));
+
 /// The server's own answer to a request it could not serve; the connection closes after it.
 fn write_rejection(out: &mut Vec<u8>, rejection: &Rejection) {
     let mut headers = ResponseHeaders::default();
@@ -594,8 +600,7 @@ fn write_rejection(out: &mut Vec<u8>, rejection: &Rejection) {
             headers: &headers,
             framing: ResponseFraming::Length(body.len() as u64),
             keep_alive: false,
-            date: b"",
-            server: None,
+            server_headers: &NO_SERVER_HEADERS,
         },
     );
     out.extend_from_slice(&body);
@@ -611,8 +616,7 @@ fn write_error(out: &mut Vec<u8>, version: Version, status: u16, keep_alive: boo
             headers: &ResponseHeaders::default(),
             framing: ResponseFraming::Length(0),
             keep_alive,
-            date: b"",
-            server: None,
+            server_headers: &NO_SERVER_HEADERS,
         },
     );
     if keep_alive {
@@ -683,8 +687,7 @@ impl Exchange {
                 headers: &self.headers,
                 framing,
                 keep_alive,
-                date: b"",
-                server: None,
+                server_headers: &NO_SERVER_HEADERS,
             },
         );
     }

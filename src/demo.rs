@@ -22,7 +22,7 @@
 //! [FNV-1a]: http://www.isthe.com/chongo/tech/comp/fnv/index.html
 
 use crate::app::{AppResult, Handler};
-use crate::http::{HttpContext, Method};
+use crate::http::{HttpContext, Method, StaticHeader};
 use crate::websocket::{Message, WebSocketOptions};
 
 const INDEX: &[u8] = b"<!doctype html>\n<html><head><title>peregrine</title></head><body>\n\
@@ -33,6 +33,11 @@ const INDEX: &[u8] = b"<!doctype html>\n<html><head><title>peregrine</title></he
 <li><a href=\"/whoami\">GET /whoami</a>: the client address, scheme and host</li>\n\
 <li><a href=\"/bytes/1024\">GET /bytes/N</a>: N bytes</li>\n\
 <li>GET /ws: a WebSocket echo</li>\n</ul>\n</body></html>\n";
+
+/// The content types of the fixed routes, checked when the program is built.
+const TEXT_PLAIN: StaticHeader = StaticHeader::new("content-type: text/plain");
+const APPLICATION_JSON: StaticHeader = StaticHeader::new("content-type: application/json");
+const TEXT_HTML: StaticHeader = StaticHeader::new("content-type: text/html; charset=utf-8");
 
 /// The most `/bytes/N` sends: 1 GiB.
 pub const MAX_BYTES: u64 = 1 << 30;
@@ -47,15 +52,15 @@ impl Handler for DemoApp {
         let is_get = matches!(method, Method::Get | Method::Head);
         match http.request().path() {
             "/plaintext" if is_get => {
-                http.set_header("content-type", "text/plain")?;
+                http.set_static_header(&TEXT_PLAIN)?;
                 http.write(b"Hello, World!");
             }
             "/json" if is_get => {
-                http.set_header("content-type", "application/json")?;
+                http.set_static_header(&APPLICATION_JSON)?;
                 http.write(br#"{"message":"Hello, World!"}"#);
             }
             "/" if is_get => {
-                http.set_header("content-type", "text/html; charset=utf-8")?;
+                http.set_static_header(&TEXT_HTML)?;
                 http.write(INDEX);
             }
             "/echo" if matches!(method, Method::Post | Method::Put) => echo(http).await?,
@@ -104,7 +109,7 @@ async fn websocket_echo(http: &mut HttpContext<'_>) -> AppResult {
 
 fn not_found(http: &mut HttpContext<'_>) -> AppResult {
     http.set_status(404)?;
-    http.set_header("content-type", "text/plain")?;
+    http.set_static_header(&TEXT_PLAIN)?;
     http.write(b"Not Found");
     Ok(())
 }
@@ -136,7 +141,7 @@ async fn upload(http: &mut HttpContext<'_>) -> AppResult {
         length += n as u64;
         hash = fnv1a64(hash, &buf[..n]);
     }
-    http.set_header("content-type", "text/plain")?;
+    http.set_static_header(&TEXT_PLAIN)?;
     http.write(format!("length: {length}\nfnv1a64: {hash:016x}\n").as_bytes());
     Ok(())
 }
@@ -152,7 +157,7 @@ fn whoami(http: &mut HttpContext<'_>) -> AppResult {
         http.scheme(),
         http.host().unwrap_or("-"),
     );
-    http.set_header("content-type", "text/plain")?;
+    http.set_static_header(&TEXT_PLAIN)?;
     http.set_header("cache-control", "no-store")?;
     http.write(text.as_bytes());
     Ok(())

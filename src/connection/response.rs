@@ -39,7 +39,7 @@ impl<T: Transport> Http1Connection<T> {
     }
 
     fn encode_response_head(&mut self, status: u16, decision: ResponseDecision) {
-        let date = self.worker.date.borrow();
+        let server_headers = self.worker.server_headers.borrow();
         encode_head(
             &mut self.out,
             &ResponseHeadInfo {
@@ -48,8 +48,7 @@ impl<T: Transport> Http1Connection<T> {
                 headers: &self.response.headers,
                 framing: decision.framing,
                 keep_alive: decision.keep_alive,
-                date: date.as_bytes(),
-                server: self.worker.server_header.as_deref(),
+                server_headers: &server_headers,
             },
         );
     }

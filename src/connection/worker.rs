@@ -1,4 +1,5 @@
-//! The state one worker shares with all its connections: limits, the parser, the cached `Date`,
+//! The state one worker shares with all its connections: limits, the parser, the `Server` and
+//! `Date` lines,
 //! the draining flag, the heartbeat, counters, spare buffers and the access log buffer.
 
 use std::cell::{Cell, RefCell};
@@ -9,20 +10,19 @@ use std::time::Instant;
 use super::access::AccessLog;
 use super::{Heartbeat, BUFFER_CAPACITY};
 use crate::metrics::WorkerMetrics;
-use crate::proto::h1::{DateCache, HeadParser, RejectReason};
+use crate::proto::h1::{HeadParser, RejectReason, ServerHeaders};
 use crate::server::Limits;
 
 /// State one worker shares with all its connections (never with other threads).
 pub(crate) struct WorkerContext {
     pub(crate) limits: Limits,
     pub(crate) parser: HeadParser,
-    pub(crate) server_header: Option<Box<[u8]>>,
     /// Whether every request gets an access log line (`ServerOptions::access_log`).
     pub(crate) access_log: bool,
     /// The access log lines formatted on this worker and not yet handed to the writer thread.
     pub(super) access: AccessLog,
-    /// The cached `Date` value, refreshed once a second by the worker.
-    pub(crate) date: RefCell<DateCache>,
+    /// The `Server` and `Date` lines, the date refreshed once a second by the worker.
+    pub(crate) server_headers: RefCell<ServerHeaders>,
     /// Set when the server stops: idle connections close, responses say `Connection: close`.
     pub(crate) draining: Cell<bool>,
     /// The coarse clock and every connection's timeouts.
@@ -43,15 +43,12 @@ impl WorkerContext {
         upgraded: Arc<AtomicUsize>,
         metrics: Arc<WorkerMetrics>,
     ) -> WorkerContext {
-        let mut date = DateCache::new();
-        date.update(std::time::SystemTime::now());
         WorkerContext {
             parser: HeadParser::new(limits.head_limits()),
             limits,
-            server_header: server_header.map(|s| s.as_bytes().into()),
             access_log: false,
             access: AccessLog::default(),
-            date: RefCell::new(date),
+            server_headers: RefCell::new(ServerHeaders::new(server_header.map(str::as_bytes))),
             draining: Cell::new(false),
             heartbeat: Heartbeat::new(),
             metrics,
@@ -63,7 +60,7 @@ impl WorkerContext {
     /// The once-a-second heartbeat: refreshes the cached `Date` value and judges timeouts.
     pub(crate) fn tick(&self) {
         let now = std::time::SystemTime::now();
-        self.date.borrow_mut().update(now);
+        self.server_headers.borrow_mut().update(now);
         self.heartbeat.beat(Instant::now());
         self.access.flush();
     }

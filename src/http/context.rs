@@ -8,6 +8,7 @@ use super::features::{
     ConnectionFeature, Features, HttpProtocol, RequestFeature, RequestIdentifier, RequestLifetime,
     RequestOverride, ResponseError, ResponseFeature, ResponseTrailers, UpgradeFeature,
 };
+use super::StaticHeader;
 
 /// One request and its response, over a server's [`Features`] (ASP.NET Core's `HttpContext`).
 ///
@@ -150,6 +151,13 @@ impl<'a> HttpContext<'a> {
             .headers_mut()?
             .set(name, value.as_ref())
             .map_err(ResponseError::from)
+    }
+
+    /// Sets a response header fixed when the program was built (checked then), replacing any
+    /// value it had: [`set_header`](Self::set_header) without the checks of every call.
+    pub fn set_static_header(&mut self, header: &StaticHeader) -> Result<(), ResponseError> {
+        self.response_mut().headers_mut()?.set_static(header);
+        Ok(())
     }
 
     /// Appends body bytes to the response buffer (no waiting; see [`write_all`](Self::write_all)

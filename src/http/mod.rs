@@ -4,7 +4,7 @@ mod context;
 mod features;
 
 pub use crate::base::FeatureMap;
-pub use crate::proto::h1::{Method, ResponseHeaders, Version};
+pub use crate::proto::h1::{Method, ResponseHeaders, StaticHeader, Version};
 pub use context::{HttpContext, Upgraded};
 pub use features::{
     ConnectProtocol, ConnectionFeature, Features, HttpProtocol, MaxRequestBodySize,

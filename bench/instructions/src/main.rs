@@ -9,12 +9,11 @@
 
 use std::hint::black_box;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use peregrine::demo::DemoApp;
 use peregrine::proto::h1::{
-    encode_head, DateCache, HeadLimits, HeadParser, ParseStatus, RequestHead, ResponseFraming,
-    ResponseHeadInfo, ResponseHeaders, Version,
+    encode_head, HeadLimits, HeadParser, ParseStatus, RequestHead, ResponseFraming,
+    ResponseHeadInfo, ResponseHeaders, ServerHeaders, Version,
 };
 use peregrine::testing::{serve_bytes, serve_bytes_with_access_log};
 use peregrine::Limits;
@@ -105,8 +104,7 @@ fn parse(request: &[u8], n: usize) {
 }
 
 fn encode(n: usize) {
-    let mut date = DateCache::new();
-    date.update(SystemTime::now());
+    let server_headers = ServerHeaders::new(Some(b"peregrine"));
     let mut headers = ResponseHeaders::default();
     headers.set("content-type", b"text/plain").unwrap();
     let mut out = Vec::with_capacity(512);
@@ -120,8 +118,7 @@ fn encode(n: usize) {
                 headers: black_box(&headers),
                 framing: ResponseFraming::Length(13),
                 keep_alive: true,
-                date: date.as_bytes(),
-                server: Some(b"peregrine"),
+                server_headers: &server_headers,
             },
         );
         black_box(&out);

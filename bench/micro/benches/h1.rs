@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use peregrine::proto::h1::{
     encode_head, BodyDecoder, BodyKind, DateCache, HeadLimits, HeadParser, ParseStatus,
-    RequestHead, ResponseFraming, ResponseHeadInfo, ResponseHeaders, Version,
+    RequestHead, ResponseFraming, ResponseHeadInfo, ResponseHeaders, ServerHeaders, Version,
 };
 
 /// What wrk sends for `wrk http://127.0.0.1:8080/plaintext`.
@@ -119,7 +119,7 @@ fn bench_chunked(c: &mut Criterion) {
 }
 
 fn bench_encode(c: &mut Criterion) {
-    let date = DateCache::new();
+    let server_headers = ServerHeaders::new(Some(b"peregrine"));
     let mut headers = ResponseHeaders::default();
     headers.set("content-type", b"text/plain").unwrap();
     let mut out = Vec::with_capacity(512);
@@ -135,8 +135,7 @@ fn bench_encode(c: &mut Criterion) {
                     headers: black_box(&headers),
                     framing: ResponseFraming::Length(13),
                     keep_alive: true,
-                    date: date.as_bytes(),
-                    server: Some(b"peregrine"),
+                    server_headers: &server_headers,
                 },
             );
             out.len()

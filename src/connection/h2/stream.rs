@@ -140,12 +140,14 @@ impl H2Stream {
     fn send_head(&mut self, end: bool, complete: bool) -> io::Result<()> {
         let mut sh = self.shared.borrow_mut();
         let worker = sh.worker.clone();
-        let date = worker.date.borrow();
+        let server_headers = worker.server_headers.borrow();
         let (digits, from) = decimal(self.body_len);
-        let date_field = (!self.headers.contains("date")).then(|| (&b"date"[..], date.as_bytes()));
-        let server_field = worker
-            .server_header
-            .as_deref()
+        let date_field = server_headers
+            .date()
+            .filter(|_| !self.headers.contains("date"))
+            .map(|date| (&b"date"[..], date));
+        let server_field = server_headers
+            .server()
             .filter(|_| !self.headers.contains("server"))
             .map(|server| (&b"server"[..], server));
         // A response the application wrote whole gets its length (clients use it for
@@ -167,7 +169,7 @@ impl H2Stream {
             .chain(length_field)
             .chain(self.headers.iter());
         let r = sh.conn.send_headers_iter(self.id, self.status, fields, end);
-        drop(date);
+        drop(server_headers);
         sh.wake_driver();
         self.writing = if end {
             Writing::Done

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use super::token::{is_token, words};
-use super::{Span, Version, DATE_LEN};
+use super::{ServerHeaders, Span, StaticHeader, Version};
 
 /// The interim response sent when a request has `Expect: 100-continue` and
 /// the application starts reading its body (RFC 9110 10.1.1, 15.2.1).
@@ -129,7 +129,7 @@ pub struct ResponseHeaders {
 /// first letter, so that a reader knows when it need not look (`Content-Length` and
 /// `Connection` share length-and-letter with no other common header; `Date` and `Server` are
 /// checked exactly when the bit is set).
-struct Special;
+pub(super) struct Special;
 
 impl Special {
     /// `Content-Length`, `Connection` or `Transfer-Encoding` (owned by the encoder).
@@ -140,7 +140,10 @@ impl Special {
     const DATE: u8 = 4;
 
     #[inline]
-    fn of(name: &[u8]) -> u8 {
+    pub(super) const fn of(name: &[u8]) -> u8 {
+        if name.is_empty() {
+            return 0;
+        }
         match (name.len(), name[0] | 0x20) {
             (10 | 14, b'c') | (17, b't') => Special::FRAMING,
             (6, b's') => Special::SERVER,
@@ -210,6 +213,21 @@ impl ResponseHeaders {
         Ok(())
     }
 
+    /// [`set`](Self::set) for a header checked when it was made: replaces every header of its
+    /// name with it, placed last, by one copy of its line.
+    pub fn set_static(&mut self, header: &StaticHeader) {
+        self.remove(header.name());
+        let (line, name_len, value_at, special) = header.line();
+        self.special |= special;
+        let start = self.lines.len();
+        self.lines.extend_from_slice(line);
+        self.lines.extend_from_slice(b"\r\n");
+        self.entries.push((
+            Span::new(start, start + name_len),
+            Span::new(start + value_at, start + line.len()),
+        ));
+    }
+
     #[inline]
     fn push(&mut self, name: &[u8], value: &[u8]) {
         self.special |= Special::of(name);
@@ -246,11 +264,13 @@ impl ResponseHeaders {
 
     /// Removes every header named `name` (ASCII case-insensitive); returns
     /// whether there was one.
+    #[inline]
     pub fn remove(&mut self, name: &str) -> bool {
-        if self.entries.is_empty() {
-            return false;
-        }
-        let name = name.as_bytes();
+        // Most responses set each header once, into an empty set: no call then.
+        !self.entries.is_empty() && self.remove_present(name.as_bytes())
+    }
+
+    fn remove_present(&mut self, name: &[u8]) -> bool {
         let before = self.entries.len();
         let lines = &self.lines;
         self.entries
@@ -351,11 +371,9 @@ pub struct ResponseHeadInfo<'a> {
     /// Whether the connection stays open after this response (see
     /// [`decide_response`](super::decide_response)).
     pub keep_alive: bool,
-    /// The current IMF-fixdate, usually [`DateCache::as_bytes`](super::DateCache::as_bytes);
-    /// empty to send no Date.
-    pub date: &'a [u8],
-    /// The `Server` header value, if any.
-    pub server: Option<&'a [u8]>,
+    /// The `Server` and `Date` headers the server adds (each unless the application set its
+    /// own).
+    pub server_headers: &'a ServerHeaders,
 }
 
 /// Writes a response head (status line, headers, blank line) to `out`.
@@ -375,35 +393,31 @@ pub fn encode_head(out: &mut Vec<u8>, info: &ResponseHeadInfo<'_>) {
     debug_assert!((100..=999).contains(&info.status), "status {}", info.status);
     // A server sends its highest supported minor version (RFC 9110 6.2),
     // also to HTTP/1.0 clients.
-    match common_status_line(info.status) {
-        Some(line) => out.extend_from_slice(line),
-        None => {
-            out.extend_from_slice(b"HTTP/1.1 ");
-            out.extend_from_slice(itoa::Buffer::new().format(info.status).as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(reason_phrase(info.status).as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-
     let headers = info.headers;
-    if let Some(server) = info.server {
-        if !headers.has_special(Special::SERVER, "server") {
-            write_known_header(out, b"Server: ", server);
-        }
-    }
-    if !info.date.is_empty() && !headers.has_special(Special::DATE, "date") {
-        match <&[u8; DATE_LEN]>::try_from(info.date) {
-            // The usual case, a `DateCache` value: the line has a known size, so it is written
-            // by plain stores instead of a copy of a length known at run time.
-            Ok(date) => {
-                let mut line = [0u8; 8 + DATE_LEN];
-                line[..6].copy_from_slice(b"Date: ");
-                line[6..6 + DATE_LEN].copy_from_slice(date);
-                line[6 + DATE_LEN..].copy_from_slice(b"\r\n");
-                out.extend_from_slice(&line);
+    let server_headers = info.server_headers;
+    if info.status == 200 && headers.special & (Special::SERVER | Special::DATE) == 0 {
+        // The usual head: its status line, `Server` and `Date` are one formatted block.
+        out.extend_from_slice(server_headers.ok_start());
+    } else {
+        match common_status_line(info.status) {
+            Some(line) => out.extend_from_slice(line),
+            None => {
+                out.extend_from_slice(b"HTTP/1.1 ");
+                out.extend_from_slice(itoa::Buffer::new().format(info.status).as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(reason_phrase(info.status).as_bytes());
+                out.extend_from_slice(b"\r\n");
             }
-            Err(_) => write_known_header(out, b"Date: ", info.date),
+        }
+        if let Some(server) = server_headers.server() {
+            if !headers.has_special(Special::SERVER, "server") {
+                write_known_header(out, b"Server: ", server);
+            }
+        }
+        if let Some(date) = server_headers.date() {
+            if !headers.has_special(Special::DATE, "date") {
+                write_known_header(out, b"Date: ", date);
+            }
         }
     }
     headers.encode(out);
@@ -532,8 +546,20 @@ mod tests {
     }
     use crate::proto::h1::{BodyDecoder, BodyKind};
     use proptest::prelude::*;
+    use std::sync::LazyLock;
+    use std::time::{Duration, UNIX_EPOCH};
 
-    const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+    /// `Server: peregrine` and the RFC's example date.
+    static OURS: LazyLock<ServerHeaders> = LazyLock::new(|| {
+        ServerHeaders::with_date(Some(b"peregrine"), Some(UNIX_EPOCH + RFC_EXAMPLE))
+    });
+    /// Only the date.
+    static DATE_ONLY: LazyLock<ServerHeaders> =
+        LazyLock::new(|| ServerHeaders::with_date(None, Some(UNIX_EPOCH + RFC_EXAMPLE)));
+    /// Neither.
+    static NONE: LazyLock<ServerHeaders> = LazyLock::new(|| ServerHeaders::with_date(None, None));
+    /// `Sun, 06 Nov 1994 08:49:37 GMT`.
+    const RFC_EXAMPLE: Duration = Duration::from_secs(784_111_777);
 
     fn info<'a>(
         headers: &'a ResponseHeaders,
@@ -546,8 +572,7 @@ mod tests {
             headers,
             framing,
             keep_alive: true,
-            date: DATE,
-            server: Some(b"peregrine"),
+            server_headers: &OURS,
         }
     }
 
@@ -589,7 +614,7 @@ mod tests {
     fn chunked() {
         let h = ResponseHeaders::default();
         let mut i = info(&h, 201, ResponseFraming::Chunked);
-        i.server = None;
+        i.server_headers = &DATE_ONLY;
         assert_eq!(
             encode(&i),
             "HTTP/1.1 201 Created\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -600,8 +625,7 @@ mod tests {
     fn no_content_drops_framing() {
         let h = ResponseHeaders::default();
         let mut i = info(&h, 204, ResponseFraming::Length(5));
-        i.server = None;
-        i.date = b"";
+        i.server_headers = &NONE;
         assert_eq!(encode(&i), "HTTP/1.1 204 No Content\r\n\r\n");
         i.framing = ResponseFraming::NoBody;
         assert_eq!(encode(&i), "HTTP/1.1 204 No Content\r\n\r\n");
@@ -625,8 +649,7 @@ mod tests {
         h.append("Upgrade", b"websocket").unwrap();
         h.append("Connection", b"keep-alive").unwrap();
         let mut i = info(&h, 101, ResponseFraming::Length(3));
-        i.server = None;
-        i.date = b"";
+        i.server_headers = &NONE;
         i.keep_alive = false;
         assert_eq!(
             encode(&i),
@@ -639,8 +662,7 @@ mod tests {
         let h = ResponseHeaders::default();
         let mut i = info(&h, 200, ResponseFraming::Length(0));
         i.version = Version::Http10;
-        i.server = None;
-        i.date = b"";
+        i.server_headers = &NONE;
         assert_eq!(
             encode(&i),
             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
@@ -668,21 +690,8 @@ mod tests {
     fn unknown_status_has_empty_reason() {
         let h = ResponseHeaders::default();
         let mut i = info(&h, 599, ResponseFraming::Length(0));
-        i.server = None;
-        i.date = b"";
+        i.server_headers = &NONE;
         assert_eq!(encode(&i), "HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n");
-    }
-
-    #[test]
-    fn a_date_of_another_length_is_written_as_given() {
-        let h = ResponseHeaders::default();
-        let mut i = info(&h, 204, ResponseFraming::NoBody);
-        i.server = None;
-        i.date = b"Sun, 6 Nov 1994 08:49:37 GMT";
-        assert_eq!(
-            encode(&i),
-            "HTTP/1.1 204 No Content\r\nDate: Sun, 6 Nov 1994 08:49:37 GMT\r\n\r\n"
-        );
     }
 
     #[test]
@@ -693,6 +702,19 @@ mod tests {
         assert_eq!(
             encode(&info(&h, 200, ResponseFraming::Length(1))),
             "HTTP/1.1 200 OK\r\ndate: Mon, 07 Nov 1994 08:49:37 GMT\r\nSERVER: custom\r\nContent-Length: 1\r\n\r\n"
+        );
+        // Either one alone: the other is still ours.
+        let mut h = ResponseHeaders::default();
+        h.set_static(&StaticHeader::new("Server: custom"));
+        assert_eq!(
+            encode(&info(&h, 200, ResponseFraming::Length(1))),
+            "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: custom\r\nContent-Length: 1\r\n\r\n"
+        );
+        let mut h = ResponseHeaders::default();
+        h.append("Date", b"Mon, 07 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(
+            encode(&info(&h, 200, ResponseFraming::Length(1))),
+            "HTTP/1.1 200 OK\r\nServer: peregrine\r\nDate: Mon, 07 Nov 1994 08:49:37 GMT\r\nContent-Length: 1\r\n\r\n"
         );
     }
 
@@ -705,8 +727,7 @@ mod tests {
         h.append("Connection", b"upgrade").unwrap();
         h.append("X-B", b"2").unwrap();
         let mut i = info(&h, 200, ResponseFraming::Length(2));
-        i.server = None;
-        i.date = b"";
+        i.server_headers = &NONE;
         assert_eq!(
             encode(&i),
             "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2\r\nContent-Length: 2\r\n\r\n"
@@ -723,8 +744,7 @@ mod tests {
         assert!(h.remove("X-GONE"));
         assert!(!h.remove("x-gone"));
         let mut i = info(&h, 200, ResponseFraming::Length(0));
-        i.server = None;
-        i.date = b"";
+        i.server_headers = &NONE;
         assert_eq!(
             encode(&i),
             "HTTP/1.1 200 OK\r\nx-a: 2\r\nX-B: 3\r\nContent-Length: 0\r\n\r\n"

@@ -7,7 +7,9 @@
 //!   framing and persistence rules);
 //! * [`body`]: request body framing (Content-Length, chunked);
 //! * [`encode`]: response heads and chunked response bodies;
+//! * [`static_header`]: response headers fixed when the program is built, checked then;
 //! * [`date`]: the once-per-second `Date` value;
+//! * [`server_headers`]: the `Server` and `Date` lines every response gets, kept formatted;
 //! * [`rejection`]: every protocol error, mapped to its status code in one
 //!   place (Kestrel's `RequestRejectionReason`);
 //! * [`conn`]: connection-level decisions: [`decide_response`], a
@@ -24,7 +26,9 @@ pub mod date;
 pub mod encode;
 pub mod head;
 pub mod rejection;
+pub mod server_headers;
 pub mod span;
+pub mod static_header;
 pub mod token;
 
 pub use body::{BodyDecoder, Decoded, DEFAULT_MAX_TRAILER_BYTES, MAX_CHUNK_EXTENSION_BYTES};
@@ -40,4 +44,6 @@ pub use head::{
     Version, HEADER_SLOTS,
 };
 pub use rejection::RejectReason;
+pub use server_headers::ServerHeaders;
 pub use span::Span;
+pub use static_header::StaticHeader;

@@ -10,7 +10,10 @@ const IP_LITERAL: u8 = 32;
 
 /// Each byte's classes, built at compile time so that a check is one load and one test (the
 /// parsers run these over every byte of names and values).
-static CLASSES: [u8; 256] = {
+static CLASSES: [u8; 256] = CLASS_TABLE;
+
+/// The table behind [`CLASSES`], as a constant so that `const fn`s can read it too.
+const CLASS_TABLE: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut i = 0;
     while i < 256 {
@@ -80,6 +83,16 @@ static CLASSES: [u8; 256] = {
 #[inline]
 pub fn is_tchar(b: u8) -> bool {
     CLASSES[usize::from(b)] & TCHAR != 0
+}
+
+/// [`is_tchar`] for `const` code (a check made when the program is compiled).
+pub(super) const fn is_tchar_const(b: u8) -> bool {
+    CLASS_TABLE[b as usize] & TCHAR != 0
+}
+
+/// [`is_field_value_char`] for `const` code.
+pub(super) const fn is_field_value_char_const(b: u8) -> bool {
+    CLASS_TABLE[b as usize] & FIELD_VALUE != 0
 }
 
 /// Whether `s` is a `token`: one or more [`is_tchar`] bytes.
