@@ -36,6 +36,8 @@ mod writer;
 pub(crate) use writer::{start_access_log_writer, AccessLogWriter};
 use writer::{Channels, Msg, WRITER};
 
+use crate::proto::decimal::{pair, put_decimal};
+
 /// A worker hands its lines over when this many bytes are buffered (about 480 lines): at
 /// 200,000 lines a second, about 400 hand-offs.
 const FLUSH_AT: usize = 64 * 1024;
@@ -241,20 +243,6 @@ const BATCH: usize = FLUSH_AT + 8 * 1024;
 /// workers already wait when the writer falls a whole queue behind.
 const OWN_BUFFERS: usize = 8;
 
-/// The two-digit numbers 00 to 99, for writing numbers two digits at a time.
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-/// The two digits of `n` (below 100).
-#[inline(always)]
-fn pair(n: u64) -> [u8; 2] {
-    let i = n.min(99) as usize * 2;
-    [PAIRS[i], PAIRS[i + 1]]
-}
-
 /// `n` (below a million) as six digits.
 fn six_digits(n: u32) -> [u8; 6] {
     let n = u64::from(n.min(999_999));
@@ -297,60 +285,13 @@ fn put_field(line: &mut [u8], at: usize, field: Padded<'_>) -> usize {
     end
 }
 
-/// Writes `n` in decimal at `out[at..]` and returns how many digits it took (1 to 20). Up to
-/// four digits (the usual sizes and microseconds) take a store or two.
-#[inline(always)]
-fn put_num<const W: usize>(out: &mut [u8; W], at: usize, n: u64) -> usize {
-    if n < 10 {
-        out[at] = b'0' + n as u8;
-        1
-    } else if n < 100 {
-        out[at..at + 2].copy_from_slice(&pair(n));
-        2
-    } else if n < 1_000 {
-        let [a, b] = pair(n % 100);
-        out[at..at + 3].copy_from_slice(&[b'0' + (n / 100) as u8, a, b]);
-        3
-    } else if n < 10_000 {
-        let ([a, b], [c, d]) = (pair(n / 100), pair(n % 100));
-        out[at..at + 4].copy_from_slice(&[a, b, c, d]);
-        4
-    } else {
-        let (digits, len) = long_digits(n);
-        out[at..at + 20].copy_from_slice(&digits);
-        len
-    }
-}
-
-/// `n` in decimal, left-aligned in 20 bytes, and how many digits it took.
-#[cold]
-fn long_digits(mut n: u64) -> ([u8; 20], usize) {
-    // Digits end at 20, written two at a time; then the 20 bytes from the first are taken.
-    let mut digits = [0u8; 40];
-    let mut i = 20;
-    while n >= 100 {
-        i -= 2;
-        digits[i..i + 2].copy_from_slice(&pair(n % 100));
-        n /= 100;
-    }
-    if n >= 10 {
-        i -= 2;
-        digits[i..i + 2].copy_from_slice(&pair(n));
-    } else {
-        i -= 1;
-        digits[i] = b'0' + n as u8;
-    }
-    let window: [u8; 20] = digits[i..i + 20].try_into().expect("20 bytes");
-    (window, 20 - i)
-}
-
 /// Writes ` status=SSS bytes=N micros=` and returns its length.
 #[inline(always)]
 fn put_status(out: &mut [u8; STATUS_MAX], status: u16, bytes: u64) -> usize {
     out[..8].copy_from_slice(b" status=");
     out[8..11].copy_from_slice(&status_digits(status));
     out[11..18].copy_from_slice(b" bytes=");
-    let at = 18 + put_num(out, 18, bytes);
+    let at = 18 + put_decimal(out, 18, bytes);
     out[at..at + 8].copy_from_slice(b" micros=");
     at + 8
 }
@@ -500,7 +441,7 @@ fn format_line(state: &mut State, now: (u64, u32), e: &AccessEntry<'_>, micros: 
     let end = line[at..]
         .first_chunk_mut::<END_MAX>()
         .expect("a line's room holds its end");
-    let n = put_num(end, 0, micros);
+    let n = put_decimal(end, 0, micros);
     end[n] = b'\n';
     state.used += at + n + 1;
 }
@@ -622,28 +563,6 @@ mod tests {
 
     #[test]
     fn numbers() {
-        for n in [
-            0,
-            7,
-            10,
-            99,
-            100,
-            101,
-            999,
-            1_000,
-            9_999,
-            10_000,
-            65_535,
-            1_000_000,
-            u64::MAX,
-        ] {
-            let mut buf = [0u8; 64];
-            let len = put_num(&mut buf, 3, n);
-            assert_eq!(
-                std::str::from_utf8(&buf[3..3 + len]).unwrap(),
-                n.to_string()
-            );
-        }
         for status in [100, 101, 200, 204, 404, 500, 999] {
             assert_eq!(status_digits(status), status.to_string().as_bytes());
         }

@@ -5,6 +5,7 @@
 //! preallocated storage, encoders append to a caller-owned `Vec<u8>`. The
 //! io_uring engine only moves bytes between the kernel and these types.
 
+pub(crate) mod decimal;
 pub mod h1;
 pub mod h2;
 pub mod proxy;

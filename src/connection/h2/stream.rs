@@ -20,6 +20,7 @@ use crate::http::{
     ConnectProtocol, Features, HttpContext, HttpProtocol, RequestFeature, ResponseError,
     ResponseFeature, ResponseTrailers, TlsConnectionFeature, UpgradeFeature,
 };
+use crate::proto::decimal::decimal;
 use crate::proto::h1::{Method, ResponseHeaders, Version};
 use crate::proto::h2::{ErrorCode, RequestHead, SendError};
 
@@ -141,7 +142,7 @@ impl H2Stream {
         let mut sh = self.shared.borrow_mut();
         let worker = sh.worker.clone();
         let server_headers = worker.server_headers.borrow();
-        let (digits, from) = decimal(self.body_len);
+        let (digits, len) = decimal(self.body_len);
         let date_field = server_headers
             .date()
             .filter(|_| !self.headers.contains("date"))
@@ -161,7 +162,7 @@ impl H2Stream {
             && has_body
             && !self.headers.contains("content-length")
             && (self.body_len > 0 || self.method != Method::Head))
-            .then(|| (&b"content-length"[..], &digits[from..]));
+            .then(|| (&b"content-length"[..], &digits[..len]));
         // The fields as an iterator: no list is built (no allocation per response).
         let fields = date_field
             .into_iter()
@@ -222,21 +223,6 @@ impl H2Stream {
         }
         Poll::Ready(Ok(()))
     }
-}
-
-/// `n` in decimal: the digits are `buf[from..]`.
-fn decimal(mut n: u64) -> ([u8; 20], usize) {
-    let mut digits = [0u8; 20];
-    let mut i = 20;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    (digits, i)
 }
 
 fn send_error(e: SendError) -> io::Error {

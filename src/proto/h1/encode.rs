@@ -12,6 +12,7 @@ use std::fmt;
 
 use super::token::{is_token, words};
 use super::{ServerHeaders, Span, StaticHeader, Version};
+use crate::proto::decimal::put_decimal;
 
 /// The interim response sent when a request has `Expect: 100-continue` and
 /// the application starts reading its body (RFC 9110 10.1.1, 15.2.1).
@@ -422,17 +423,19 @@ pub fn encode_head(out: &mut Vec<u8>, info: &ResponseHeadInfo<'_>) {
     }
     headers.encode(out);
 
+    // The framing header, the `Connection` header and the blank line are built in one block
+    // and written with one copy.
+    let mut tail = [0u8; TAIL_MAX];
+    let mut at = 0;
     let no_framing_allowed = matches!(info.status, 100..=199 | 204);
     match info.framing {
         _ if no_framing_allowed => {}
         ResponseFraming::Length(n) => {
-            write_known_header(
-                out,
-                b"Content-Length: ",
-                itoa::Buffer::new().format(n).as_bytes(),
-            );
+            at = put(&mut tail, at, b"Content-Length: ");
+            at += put_decimal(&mut tail, at, n);
+            at = put(&mut tail, at, b"\r\n");
         }
-        ResponseFraming::Chunked => write_header(out, b"Transfer-Encoding", b"chunked"),
+        ResponseFraming::Chunked => at = put(&mut tail, at, b"Transfer-Encoding: chunked\r\n"),
         ResponseFraming::NoBody => {}
     }
 
@@ -443,13 +446,27 @@ pub fn encode_head(out: &mut Vec<u8>, info: &ResponseHeadInfo<'_>) {
     // Upgrade header is hop-by-hop and must be listed in Connection
     // (RFC 9110 7.8).
     match info.status {
-        101 => write_header(out, b"Connection", b"upgrade"),
+        101 => at = put(&mut tail, at, b"Connection: upgrade\r\n"),
         100..=199 => {}
-        _ if !info.keep_alive => write_header(out, b"Connection", b"close"),
-        _ if info.version == Version::Http10 => write_header(out, b"Connection", b"keep-alive"),
+        _ if !info.keep_alive => at = put(&mut tail, at, b"Connection: close\r\n"),
+        _ if info.version == Version::Http10 => {
+            at = put(&mut tail, at, b"Connection: keep-alive\r\n");
+        }
         _ => {}
     }
-    out.extend_from_slice(b"\r\n");
+    at = put(&mut tail, at, b"\r\n");
+    out.extend_from_slice(&tail[..at]);
+}
+
+/// The most the end of a head takes: `Content-Length: ` and the 20 bytes a number is written
+/// as, its CRLF, `Connection: keep-alive` and its CRLF, and the blank line.
+const TAIL_MAX: usize = 16 + 20 + 2 + 24 + 2;
+
+/// Writes `bytes` (a constant: a few stores) at `out[at..]`; returns where they end.
+#[inline(always)]
+fn put(out: &mut [u8; TAIL_MAX], at: usize, bytes: &[u8]) -> usize {
+    out[at..at + bytes.len()].copy_from_slice(bytes);
+    at + bytes.len()
 }
 
 fn is_framing_header(name: &[u8]) -> bool {
@@ -672,6 +689,21 @@ mod tests {
             encode(&i),
             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn every_length_fits_the_end_of_the_head() {
+        let h = ResponseHeaders::default();
+        for n in [0, 9, 10, 99, 100, 9_999, 10_000, 1 << 32, u64::MAX] {
+            let mut i = info(&h, 200, ResponseFraming::Length(n));
+            i.server_headers = &NONE;
+            // The longest end a head has: a 20-digit length and `Connection: keep-alive`.
+            i.version = Version::Http10;
+            assert_eq!(
+                encode(&i),
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\nConnection: keep-alive\r\n\r\n")
+            );
+        }
     }
 
     #[test]
