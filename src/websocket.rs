@@ -35,10 +35,6 @@ pub use crate::proto::ws::{CloseCode, MessageKind, Rejection, SendError, State, 
 /// idle WebSocket holds none.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// The longest frame header (2 + 8 length bytes + 4 mask bytes): leftover input at most this
-/// long is an incomplete header waiting for more bytes.
-const MAX_HEADER: usize = 14;
-
 /// How an application accepts WebSockets (ASP.NET Core's `WebSocketOptions` and
 /// `WebSocketAcceptContext`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -737,12 +733,15 @@ impl WebSocket<'_, '_> {
                     Poll::Ready(()) => continue,
                 }
             }
-            if self.pending.len() > MAX_HEADER {
+            if !self.pending.is_empty() {
                 let mut input = std::mem::take(&mut self.pending);
                 let used = self.core.recv(&mut input);
                 input.drain(..used);
                 self.pending = input;
-                continue;
+                if used > 0 {
+                    continue;
+                }
+                // An incomplete frame header: more bytes come behind it.
             }
             // Zeroed once per poll, not once per read: a 16 KiB message takes three reads.
             let buf = read_buf.get_or_insert([0u8; READ_CHUNK]);

@@ -165,6 +165,12 @@ pub fn cases() -> Vec<Case> {
             vec![t(b"ok"), Exp::Close(Some(1002))],
         ),
         case(
+            "RSV2 after a valid message, in one read",
+            "3.2",
+            vec![[text("ok"), raw(0xa1, b"x")].concat()],
+            vec![t(b"ok"), Exp::Close(Some(1002))],
+        ),
+        case(
             "RSV3 on a ping",
             "3.6",
             vec![raw(0x99, b"")],
@@ -388,6 +394,12 @@ pub fn cases() -> Vec<Case> {
             "close after text",
             "7.1.3",
             vec![text("x"), close(1000, "")],
+            vec![t(b"x"), Exp::Close(Some(1000))],
+        ),
+        case(
+            "close after text, in one read",
+            "7.1.3",
+            vec![[text("x"), close(1000, "")].concat()],
             vec![t(b"x"), Exp::Close(Some(1000))],
         ),
         case(

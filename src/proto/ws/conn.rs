@@ -362,12 +362,21 @@ impl Connection {
 
     /// Takes bytes the engine read, unmasking payloads in place, and
     /// returns how many it consumed: all of them but an incomplete frame
-    /// header, or fewer while the output is full. After
-    /// [`State::Closed`], input is consumed and ignored.
+    /// header, or fewer while the output is full, or up to the end of the
+    /// first frame that produced an event. After [`State::Closed`], input is
+    /// consumed and ignored.
+    ///
+    /// Stopping at an event keeps the connection's answers in order with the
+    /// application's: a message and a Close that arrived in one read are a
+    /// message the application can still answer (RFC 6455 5.5.1 lets it
+    /// finish sending before the Close echo), not a Close echoed before it
+    /// has seen the message. The engine presents the rest again once the
+    /// event is taken.
     pub fn recv(&mut self, input: &mut [u8]) -> usize {
         let mut pos = 0;
+        let events = self.events.len();
         while self.state != State::Closed {
-            if self.is_output_full() {
+            if self.is_output_full() || self.events.len() > events {
                 return pos;
             }
             let step = match self.rx {

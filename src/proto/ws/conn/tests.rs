@@ -39,11 +39,26 @@ fn conn() -> Connection {
     Connection::new(WebSocketLimits::default(), None)
 }
 
-/// Feeds `input` in one piece; returns the events and the output.
+/// Feeds `input` in one read, presenting what `recv` left (it stops after each event) again,
+/// as an engine does; returns the events.
 fn feed(c: &mut Connection, input: &[u8]) -> Vec<Event> {
     let mut buf = input.to_vec();
-    assert_eq!(c.recv(&mut buf), input.len());
+    assert_eq!(recv_all(c, &mut buf), input.len());
     std::iter::from_fn(|| c.poll_event()).collect()
+}
+
+/// Calls `recv` on what it has not consumed until it consumes nothing more; returns how much
+/// it consumed in all.
+fn recv_all(c: &mut Connection, buf: &mut [u8]) -> usize {
+    let mut at = 0;
+    while at < buf.len() {
+        let n = c.recv(&mut buf[at..]);
+        if n == 0 {
+            break;
+        }
+        at += n;
+    }
+    at
 }
 
 fn msg(kind: MessageKind, data: &[u8]) -> Event {
@@ -358,6 +373,34 @@ fn utf8_across_frames() {
 }
 
 /// Autobahn section 7 style: the close handshake.
+#[test]
+fn a_message_read_with_a_close_can_still_be_answered() {
+    // A message and the Close (or a frame that fails the connection) in one read: `recv` stops
+    // after the message, so the application's answer goes out before the connection's.
+    let mut rsv2 = text(b"x");
+    rsv2[0] |= 0x20;
+    for (last, code) in [(close_frame(1000, b""), 1000u16), (rsv2, 1002)] {
+        let mut c = conn();
+        let mut input = [text(b"ok"), last.clone()].concat();
+        let first = c.recv(&mut input);
+        assert_eq!(first, text(b"ok").len(), "stops after the message");
+        assert_eq!(c.poll_event(), Some(msg(MessageKind::Text, b"ok")));
+        assert_eq!(c.output(), b"", "nothing answered yet");
+        c.send_text("ok").unwrap();
+        assert_eq!(c.recv(&mut input[first..]), last.len());
+        assert!(c.poll_event().is_some());
+        assert_eq!(
+            c.output(),
+            [
+                server(opcode::TEXT, b"ok"),
+                server(opcode::CLOSE, &code.to_be_bytes())
+            ]
+            .concat()
+        );
+        assert_eq!(c.state(), State::Closed);
+    }
+}
+
 #[test]
 fn close_handshake() {
     // The client closes: the code is echoed, the state is Closed, and later
@@ -922,7 +965,7 @@ fn run_split(input: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>) {
     for cut in cuts {
         pending.extend_from_slice(&input[at..cut]);
         at = cut;
-        let n = c.recv(&mut pending);
+        let n = recv_all(&mut c, &mut pending);
         pending.drain(..n);
     }
     (
