@@ -546,7 +546,9 @@ impl HeadParser {
         Ok(ParseStatus::Complete(head_len))
     }
 
-    /// Parses with the limits applied first, by slicing: the general case.
+    /// Parses with the limits applied first, by slicing: the general case. (Not inlined: its
+    /// httparse header array would make every parse's frame kilobytes large.)
+    #[inline(never)]
     fn parse_bounded(
         &self,
         buf: &[u8],
@@ -860,7 +862,28 @@ fn parse_target(
 
 /// [`parse_target`] for a target known to be ASCII without `#`, whose first `?` (from its
 /// start) is `question`.
+#[inline(never)]
 fn classify_target(
+    head: &mut RequestHead,
+    buf: &[u8],
+    target: Span,
+    question: Option<usize>,
+) -> Result<Option<Span>, RejectReason> {
+    let base = target.start as usize;
+    if head.method != Method::Connect && buf.get(base) == Some(&b'/') {
+        // The usual target, in origin-form (RFC 9112 3.2.1): no call.
+        head.target = target;
+        head.path = Span::new(base, base);
+        head.query = Span::new(target.end as usize, target.end as usize);
+        split_path_query(head, target.get(buf), base, question);
+        return Ok(None);
+    }
+    classify_other_target(head, buf, target, question)
+}
+
+/// [`classify_target`] for the other forms, and for any target of a CONNECT.
+#[inline(never)]
+fn classify_other_target(
     head: &mut RequestHead,
     buf: &[u8],
     target: Span,
@@ -1067,7 +1090,15 @@ impl Fields {
         let (name, value, value_span) = (header.name.get(buf), header.value.get(buf), header.value);
         // Dispatch on length first: most headers are rejected by one compare.
         match name.len() {
-            4 if token_eq_lower(name, b"host") => self.host(value, value_span, known_host),
+            4 if token_eq_lower(name, b"host") => {
+                // The usual Host: the first of its head, and the value this connection's last
+                // request had (so valid). Checked here, without a call.
+                if self.host.is_none() && known_host.is(value) {
+                    self.host = Some(value_span);
+                    return Ok(());
+                }
+                self.host(value, value_span, known_host)
+            }
             6 if token_eq_lower(name, b"expect") => self.expect(value, version),
             10 if token_eq_lower(name, b"connection") => {
                 self.connection(value);
