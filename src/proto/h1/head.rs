@@ -27,7 +27,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::token::{is_ip_literal_char, is_reg_name_char, token_eq_lower, words};
+use super::token::{is_ip_literal_char, is_reg_name_char, token_eq_lower, value_eq_lower, words};
 use super::{RejectReason, Span};
 use scan::FieldLine;
 
@@ -1150,6 +1150,18 @@ impl Fields {
 
     #[inline(never)]
     fn connection(&mut self, value: &[u8]) {
+        // The usual value is one of these alone: compared in words, without the list's pass.
+        match value.len() {
+            10 if value_eq_lower(value, b"keep-alive") => {
+                self.conn_keep_alive = true;
+                return;
+            }
+            5 if value_eq_lower(value, b"close") => {
+                self.conn_close = true;
+                return;
+            }
+            _ => {}
+        }
         // Tokens may be spread over several lines (RFC 9110 7.6.1); one pass over the
         // elements, each compared by its length first.
         for element in value.split(|&b| b == b',') {

@@ -114,10 +114,28 @@ pub fn is_token(s: &[u8]) -> bool {
 /// token the folded compare is exact. For the field names the parsers look for.
 #[inline]
 pub fn token_eq_lower(name: &[u8], lower: &[u8]) -> bool {
+    debug_assert!(name.is_empty() || is_token(name));
+    folded_eq(name, lower)
+}
+
+/// [`token_eq_lower`] for a field value (the bytes a parser admits in one: HTAB, SP, VCHAR and
+/// obs-text): none of those but the letters maps onto a lowercase letter, a digit or `-` with
+/// its `0x20` bit set (SP onto SP, HTAB onto `)`), so the folded compare is exact here too. For
+/// the usual one-token values, `keep-alive` and `close`.
+#[inline]
+pub fn value_eq_lower(value: &[u8], lower: &[u8]) -> bool {
+    // What the compare needs: no control but HTAB (CR would fold onto `-`, DLE onto `0`).
+    debug_assert!(value.iter().all(|&b| b >= 0x20 || b == b'\t'));
+    folded_eq(value, lower)
+}
+
+/// Whether `name` with every byte's `0x20` bit set is `lower`, four or eight bytes at a time
+/// (exact for the inputs of [`token_eq_lower`] and [`value_eq_lower`]).
+#[inline]
+fn folded_eq(name: &[u8], lower: &[u8]) -> bool {
     debug_assert!(lower
         .iter()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-'));
-    debug_assert!(name.is_empty() || is_token(name));
     let n = name.len();
     if n != lower.len() {
         return false;
@@ -217,6 +235,24 @@ mod tests {
                         "{:?} vs {:?}",
                         String::from_utf8_lossy(&name),
                         String::from_utf8_lossy(lower)
+                    );
+                }
+            }
+        }
+        // Field values: every byte a value may hold, in every position of the two it is
+        // compared with.
+        let value_bytes: Vec<u8> = (0..=255u8).filter(|&b| b >= 0x20 || b == b'\t').collect();
+        for lower in [&b"keep-alive"[..], b"close"] {
+            assert!(value_eq_lower(&lower.to_ascii_uppercase(), lower));
+            for i in 0..lower.len() {
+                for &b in &value_bytes {
+                    let mut value = lower.to_vec();
+                    value[i] = b;
+                    assert_eq!(
+                        value_eq_lower(&value, lower),
+                        b.to_ascii_lowercase() == lower[i],
+                        "{:?}",
+                        String::from_utf8_lossy(&value)
                     );
                 }
             }
