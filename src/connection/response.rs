@@ -83,11 +83,21 @@ impl<T: Transport> Http1Connection<T> {
 
     /// What the application's headers say about the framing and the connection: the
     /// `Content-Length` it declared (if valid) and whether it asked to close. One pass.
+    ///
+    /// The check that there is nothing to look for is inlined into every caller; the pass is
+    /// not (as one function it was called for every response, and its prologue and epilogue
+    /// cost more than the check).
     #[inline]
     fn response_framing_headers(&self) -> (Option<u64>, bool) {
         if !self.response.headers.may_have_framing_headers() {
             return (None, false);
         }
+        self.scan_framing_headers()
+    }
+
+    /// [`response_framing_headers`](Self::response_framing_headers)' pass over the headers.
+    #[inline(never)]
+    fn scan_framing_headers(&self) -> (Option<u64>, bool) {
         let mut declared = None;
         let mut close = false;
         for (name, value) in self.response.headers.iter() {
