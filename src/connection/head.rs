@@ -197,7 +197,6 @@ impl<T: Transport> Http1Connection<T> {
         } else {
             Continue::None
         };
-        self.write_rate = self.worker.limits.min_response_data_rate;
         self.requests = self.requests.wrapping_add(1);
         self.features
             .begin_request(self.requests, &self.worker.limits);

@@ -290,8 +290,12 @@ impl<T: Transport> Http1Connection<T> {
     /// grace period plus `len` at the minimum rate, counted from when it started (the worker's
     /// clock has not moved since); a client that has not taken it by then is dropped. A send
     /// that completes when it is made needs no deadline, so the common case computes none.
+    /// An upgraded stream has its own pace: no minimum rate applies to it.
     fn arm_write_deadline(&mut self, len: usize) {
-        if let Some(rate) = self.write_rate {
+        if matches!(self.reading, Reading::Upgraded { .. }) {
+            return;
+        }
+        if let Some(rate) = self.worker.limits.min_response_data_rate {
             let allowed = rate.grace_period
                 + std::time::Duration::from_secs_f64(len as f64 / rate.bytes_per_second);
             self.timer
