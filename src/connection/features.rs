@@ -10,7 +10,7 @@ use crate::http::{
     Features, HttpProtocol, RequestFeature, ResponseError, ResponseFeature, ResponseTrailers,
     TlsConnectionFeature, UpgradeFeature,
 };
-use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Version};
+use crate::proto::h1::{BodyKind, Method, ResponseHeaders, Span, Version};
 
 /// `s` as text. The parser admits only visible ASCII in the method, the target and the host, so
 /// this never falls back to `""` for them.
@@ -48,13 +48,23 @@ fn is_ascii(s: &[u8]) -> bool {
     any & HIGH_BITS == 0
 }
 
+impl<T: Transport> Http1Connection<T> {
+    /// The text of `span` in the current head: one bounds check on the input, where resolving
+    /// it in [`head_bytes`](Self::head_bytes) checks both slices (the parser's spans lie within
+    /// the head).
+    #[inline]
+    fn head_text(&self, span: Span) -> &str {
+        text(&self.input[self.base + span.start as usize..self.base + span.end as usize])
+    }
+}
+
 impl<T: Transport> RequestFeature for Http1Connection<T> {
     fn method(&self) -> Method {
         self.head.method
     }
 
     fn method_str(&self) -> &str {
-        text(self.head.method_span.get(self.head_bytes()))
+        self.head_text(self.head.method_span)
     }
 
     fn version(&self) -> Version {
@@ -70,19 +80,19 @@ impl<T: Transport> RequestFeature for Http1Connection<T> {
     }
 
     fn host(&self) -> Option<&str> {
-        Some(text(self.head.host.get(self.head_bytes()))).filter(|h| !h.is_empty())
+        Some(self.head_text(self.head.host)).filter(|h| !h.is_empty())
     }
 
     fn raw_target(&self) -> &str {
-        text(self.head.target.get(self.head_bytes()))
+        self.head_text(self.head.target)
     }
 
     fn path(&self) -> &str {
-        text(self.head.path.get(self.head_bytes()))
+        self.head_text(self.head.path)
     }
 
     fn query(&self) -> &str {
-        text(self.head.query.get(self.head_bytes()))
+        self.head_text(self.head.query)
     }
 
     fn header(&self, name: &str) -> Option<&[u8]> {
