@@ -234,10 +234,9 @@ impl<T: Transport> Http1Connection<T> {
         if self.input.capacity() == 0 {
             self.input = self.worker.take_buffer();
         }
-        let max_head = self.worker.limits.max_request_line_size
-            + self.worker.limits.max_request_headers_total_size;
-        self.input
-            .reserve(BUFFER_CAPACITY.min(max_head + 2 * BUFFER_CAPACITY));
+        // Room for one receive; the head's size limits are the parser's to enforce, not the
+        // buffer's.
+        self.input.reserve(BUFFER_CAPACITY);
         let polled = self.transport.poll_recv(cx, &mut self.input);
         if let Poll::Ready(Ok(n)) = polled {
             self.worker.metrics.received(n);
