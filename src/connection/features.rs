@@ -28,10 +28,9 @@ fn text(s: &[u8]) -> &str {
     }
 }
 
-/// Whether every byte of `s` is ASCII. `<[u8]>::is_ascii` checks a slice shorter than 16 bytes
-/// (a path such as `/plaintext`) one byte at a time, about 35 instructions; 8 to 16 bytes are
-/// two overlapping words here, and longer slices are left to it (it reads them a word at a
-/// time).
+/// Whether every byte of `s` is ASCII. 8 to 16 bytes (a path such as `/plaintext`) are two
+/// overlapping word loads here, about a dozen instructions fewer than `<[u8]>::is_ascii`, which
+/// sets up its loops even for a short slice; longer slices are left to it.
 #[inline]
 fn is_ascii(s: &[u8]) -> bool {
     const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
