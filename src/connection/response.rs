@@ -257,7 +257,6 @@ impl<T: Transport> Http1Connection<T> {
         let starting = !self.send_in_flight && !self.out.is_empty();
         let len = self.out.len();
         if starting {
-            self.send_in_flight = true;
             self.worker.metrics.sent(len);
         }
         let polled = if wait {
@@ -267,7 +266,10 @@ impl<T: Transport> Http1Connection<T> {
         };
         match polled {
             Poll::Pending => {
+                // A send that completes when it is made is never in flight: it needs no
+                // deadline, nor one cleared.
                 if starting {
+                    self.send_in_flight = true;
                     self.arm_write_deadline(len);
                 }
                 self.timer.register(cx.waker());
