@@ -178,10 +178,10 @@ impl<T: Transport> Http1Connection<T> {
     }
 
     /// Moves past the finished request: its head and body bytes are consumed, and the next head
-    /// is read.
+    /// is read. (The body's state is read only while `Reading::Body`, and the next head's
+    /// `begin_request` sets it.)
     pub(crate) fn finish_request(&mut self) {
         self.reading = Reading::Head;
-        self.pending = (0, 0);
         self.base = self.body_pos;
         self.head_len = 0;
         if self.base == self.input.len() {

@@ -28,7 +28,8 @@ impl<T: Transport> Http1Connection<T> {
                 }
                 Some(e) => return Poll::Ready(self.timed_out(e)),
             }
-            if self.base < self.input.len() {
+            // Idle: between requests, nothing buffered, the server not draining.
+            let idle = if self.base < self.input.len() {
                 match self
                     .worker
                     .parser
@@ -46,6 +47,7 @@ impl<T: Transport> Http1Connection<T> {
                     ),
                     Err(reason) => return Poll::Ready(self.reject(reason)),
                 }
+                false
             } else if self.worker.draining.get() {
                 if self.requests > 0 {
                     // Idle between requests while the server drains: close.
@@ -59,9 +61,10 @@ impl<T: Transport> Http1Connection<T> {
                 if self.timer.deadline().is_none_or(|(t, _)| t > at) {
                     self.timer.set_deadline(at, Expired::KeepAlive);
                 }
+                false
             } else {
-                self.keep_deadline(self.worker.limits.keep_alive_timeout, Expired::KeepAlive);
-            }
+                true
+            };
             if self.reading == Reading::Eof {
                 // A partial head at end of stream is dropped: there is no one to answer.
                 return Poll::Ready(Next::Close);
@@ -73,11 +76,27 @@ impl<T: Transport> Http1Connection<T> {
             }
             // Handed over, not waited for: the next request's bytes, not the send's completion,
             // are what wakes this task (one poll per request on the io_uring engine).
-            if ready!(self.poll_out(cx, false)).is_err() {
-                return Poll::Ready(Next::Close);
-            }
-            if !ready!(self.poll_head_input(cx)) {
-                return Poll::Ready(Next::Close);
+            let input = match self.poll_out(cx, false) {
+                Poll::Ready(Ok(())) => self.poll_head_input(cx),
+                Poll::Ready(Err(_)) => return Poll::Ready(Next::Close),
+                Poll::Pending => Poll::Pending,
+            };
+            match input {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(Next::Close),
+                Poll::Pending => {
+                    // The keep-alive clock starts when an idle connection waits, so one whose
+                    // next request is already here (pipelined, or a ready receive) arms none.
+                    // It is the same deadline as if armed before the send and receive: the
+                    // heartbeat's clock does not move within a poll.
+                    if idle {
+                        self.keep_deadline(
+                            self.worker.limits.keep_alive_timeout,
+                            Expired::KeepAlive,
+                        );
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }
@@ -197,7 +216,6 @@ impl<T: Transport> Http1Connection<T> {
         } else {
             Continue::None
         };
-        self.write_rate = self.worker.limits.min_response_data_rate;
         self.requests = self.requests.wrapping_add(1);
         self.features
             .begin_request(self.requests, &self.worker.limits);
@@ -235,10 +253,9 @@ impl<T: Transport> Http1Connection<T> {
         if self.input.capacity() == 0 {
             self.input = self.worker.take_buffer();
         }
-        let max_head = self.worker.limits.max_request_line_size
-            + self.worker.limits.max_request_headers_total_size;
-        self.input
-            .reserve(BUFFER_CAPACITY.min(max_head + 2 * BUFFER_CAPACITY));
+        // Room for one receive; the head's size limits are the parser's to enforce, not the
+        // buffer's.
+        self.input.reserve(BUFFER_CAPACITY);
         let polled = self.transport.poll_recv(cx, &mut self.input);
         if let Poll::Ready(Ok(n)) = polled {
             self.worker.metrics.received(n);

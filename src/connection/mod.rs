@@ -189,8 +189,6 @@ pub(crate) struct Http1Connection<T> {
     expect: Continue,
     /// An upgraded-stream write whose bytes are in `out` and not yet sent.
     upgrade_write_pending: bool,
-    /// The minimum response rate for this request (`None` once upgraded).
-    write_rate: Option<crate::server::MinDataRate>,
     /// A send is in flight and its deadline is set.
     send_in_flight: bool,
 
@@ -233,7 +231,6 @@ impl<T: Transport> Http1Connection<T> {
             body_received: 0,
             expect: Continue::None,
             upgrade_write_pending: false,
-            write_rate: None,
             send_in_flight: false,
             out: Vec::new(),
             response: Response {

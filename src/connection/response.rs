@@ -82,11 +82,21 @@ impl<T: Transport> Http1Connection<T> {
 
     /// What the application's headers say about the framing and the connection: the
     /// `Content-Length` it declared (if valid) and whether it asked to close. One pass.
+    ///
+    /// The check that there is nothing to look for is inlined into every caller; the pass is
+    /// not (as one function it was called for every response, and its prologue and epilogue
+    /// cost more than the check).
     #[inline]
     fn response_framing_headers(&self) -> (Option<u64>, bool) {
         if !self.response.headers.may_have_framing_headers() {
             return (None, false);
         }
+        self.scan_framing_headers()
+    }
+
+    /// [`response_framing_headers`](Self::response_framing_headers)' pass over the headers.
+    #[inline(never)]
+    fn scan_framing_headers(&self) -> (Option<u64>, bool) {
         let mut declared = None;
         let mut close = false;
         for (name, value) in self.response.headers.iter() {
@@ -246,7 +256,6 @@ impl<T: Transport> Http1Connection<T> {
         let starting = !self.send_in_flight && !self.out.is_empty();
         let len = self.out.len();
         if starting {
-            self.send_in_flight = true;
             self.worker.metrics.sent(len);
         }
         let polled = if wait {
@@ -256,7 +265,10 @@ impl<T: Transport> Http1Connection<T> {
         };
         match polled {
             Poll::Pending => {
+                // A send that completes when it is made is never in flight: it needs no
+                // deadline, nor one cleared.
                 if starting {
+                    self.send_in_flight = true;
                     self.arm_write_deadline(len);
                 }
                 self.timer.register(cx.waker());
@@ -279,8 +291,12 @@ impl<T: Transport> Http1Connection<T> {
     /// grace period plus `len` at the minimum rate, counted from when it started (the worker's
     /// clock has not moved since); a client that has not taken it by then is dropped. A send
     /// that completes when it is made needs no deadline, so the common case computes none.
+    /// An upgraded stream has its own pace: no minimum rate applies to it.
     fn arm_write_deadline(&mut self, len: usize) {
-        if let Some(rate) = self.write_rate {
+        if matches!(self.reading, Reading::Upgraded { .. }) {
+            return;
+        }
+        if let Some(rate) = self.worker.limits.min_response_data_rate {
             let allowed = rate.grace_period
                 + std::time::Duration::from_secs_f64(len as f64 / rate.bytes_per_second);
             self.timer

@@ -47,18 +47,13 @@ pub(crate) async fn serve<A: Application, T: Transport>(
                 )
                 .await
             };
-            let outcome = match &result {
-                Ok(Ok(())) => Outcome::Ok,
+            let (outcome, error) = match result {
+                Ok(Ok(())) => (Outcome::Ok, None),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "the application failed a request");
-                    Outcome::Failed
+                    (Outcome::Failed, Some(e))
                 }
-                Err(()) => Outcome::Panicked,
-            };
-            let error = match result {
-                Ok(Err(e)) => Some(e),
-                Err(()) => Some("the application panicked".into()),
-                Ok(Ok(())) => None,
+                Err(()) => (Outcome::Panicked, Some("the application panicked".into())),
             };
             app.dispose_context(context, error.as_ref());
             outcome

@@ -74,9 +74,9 @@ impl<T: Transport> Http1Connection<T> {
             // `101` frames no body and ends HTTP/1.1 here: the decision says close.
             self.commit_head(Some(0), None, false, false);
             self.response.writing = Writing::Done;
-            // An upgraded stream has its own pace: no minimum data rates apply.
+            // An upgraded stream has its own pace: no minimum data rates apply (the response
+            // rate is not armed for it either, see `arm_write_deadline`).
             self.timer.stop_read_rate();
-            self.write_rate = None;
         }
         self.poll_send_out(cx)
     }
