@@ -21,6 +21,9 @@
 //!
 //! [FNV-1a]: http://www.isthe.com/chongo/tech/comp/fnv/index.html
 
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::app::{AppResult, Handler};
 use crate::http::{HttpContext, Method, StaticHeader};
 use crate::websocket::{Message, WebSocketOptions};
@@ -67,8 +70,14 @@ impl Handler for DemoApp {
             "/upload" if matches!(method, Method::Post | Method::Put) => upload(http).await?,
             "/whoami" if is_get => whoami(http)?,
             // Boxed: a WebSocket's state is large, and every connection's task would otherwise
-            // carry room for it (the application future is part of the connection's task).
-            "/ws" => Box::pin(websocket_echo(http)).await?,
+            // carry room for it (the application future is part of the connection's task). As
+            // a `dyn Future`, so that its poll (with a 16 KiB read buffer on its stack) is not
+            // inlined here, where every request's call would probe that stack.
+            "/ws" => {
+                let ws: Pin<Box<dyn Future<Output = AppResult> + '_>> =
+                    Box::pin(websocket_echo(http));
+                ws.await?
+            }
             path if path.starts_with("/bytes/") => match parse_byte_count(&path[7..]) {
                 Some(n) if is_get => bytes(http, n, method == Method::Head).await?,
                 Some(_) => method_not_allowed(http, "GET, HEAD")?,
