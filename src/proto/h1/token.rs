@@ -213,47 +213,41 @@ mod tests {
             b"!#$%&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~"
         );
         assert!(is_token(b"chunked") && !is_token(b"") && !is_token(b"a b"));
-        for lower in [
-            &b"te"[..],
+        // Every byte each compare may be given (a name's tchars; a value's HTAB, SP, VCHAR and
+        // obs-text), in every position of every word it is used for: only the letter's own two
+        // cases match.
+        let value_bytes: Vec<u8> = (0..=255u8).filter(|&b| b >= 0x20 || b == b'\t').collect();
+        let names: &[&[u8]] = &[
+            b"te",
             b"host",
             b"expect",
             b"connection",
             b"content-length",
             b"transfer-encoding",
-        ] {
-            let upper = lower.to_ascii_uppercase();
-            assert!(token_eq_lower(lower, lower) && token_eq_lower(&upper, lower));
-            assert!(!token_eq_lower(&lower[1..], lower));
-            // Every other tchar in every position: only the letter's own two cases match.
-            for i in 0..lower.len() {
-                for &b in &tchars {
-                    let mut name = lower.to_vec();
-                    name[i] = b;
-                    assert_eq!(
-                        token_eq_lower(&name, lower),
-                        b.to_ascii_lowercase() == lower[i],
-                        "{:?} vs {:?}",
-                        String::from_utf8_lossy(&name),
-                        String::from_utf8_lossy(lower)
-                    );
-                }
-            }
-        }
-        // Field values: every byte a value may hold, in every position of the two it is
-        // compared with.
-        let value_bytes: Vec<u8> = (0..=255u8).filter(|&b| b >= 0x20 || b == b'\t').collect();
-        for lower in [&b"keep-alive"[..], b"close"] {
-            assert!(value_eq_lower(&lower.to_ascii_uppercase(), lower));
-            for i in 0..lower.len() {
-                for &b in &value_bytes {
-                    let mut value = lower.to_vec();
-                    value[i] = b;
-                    assert_eq!(
-                        value_eq_lower(&value, lower),
-                        b.to_ascii_lowercase() == lower[i],
-                        "{:?}",
-                        String::from_utf8_lossy(&value)
-                    );
+        ];
+        let values: &[&[u8]] = &[b"keep-alive", b"close"];
+        type FoldedEq = fn(&[u8], &[u8]) -> bool;
+        let compares = [
+            (token_eq_lower as FoldedEq, &tchars[..], names),
+            (value_eq_lower, &value_bytes[..], values),
+        ];
+        for (eq, bytes, words) in compares {
+            for &lower in words {
+                let upper = lower.to_ascii_uppercase();
+                assert!(eq(lower, lower) && eq(&upper, lower));
+                assert!(!eq(&lower[1..], lower));
+                for i in 0..lower.len() {
+                    for &b in bytes {
+                        let mut input = lower.to_vec();
+                        input[i] = b;
+                        assert_eq!(
+                            eq(&input, lower),
+                            b.to_ascii_lowercase() == lower[i],
+                            "{:?} vs {:?}",
+                            String::from_utf8_lossy(&input),
+                            String::from_utf8_lossy(lower)
+                        );
+                    }
                 }
             }
         }
