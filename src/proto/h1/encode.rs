@@ -497,7 +497,11 @@ fn common_status_line(status: u16) -> Option<&'static [u8]> {
 /// size known at compile time (an array, not a slice), so that it stays a few stores whether or
 /// not the optimiser inlines this function (whether it does moved with unrelated code before).
 #[inline]
-fn write_known_header<const N: usize>(out: &mut Vec<u8>, name_colon: &[u8; N], value: &[u8]) {
+pub(super) fn write_known_header<const N: usize>(
+    out: &mut Vec<u8>,
+    name_colon: &[u8; N],
+    value: &[u8],
+) {
     out.extend_from_slice(name_colon);
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");

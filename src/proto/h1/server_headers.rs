@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use super::encode::write_known_header;
 use super::DateCache;
 
 /// The status line of a `200 OK`, which the usual response head starts with.
@@ -77,14 +78,10 @@ impl ServerHeaders {
         out.clear();
         out.extend_from_slice(OK_LINE);
         if let Some(server) = &self.server {
-            out.extend_from_slice(b"Server: ");
-            out.extend_from_slice(server);
-            out.extend_from_slice(b"\r\n");
+            write_known_header(out, b"Server: ", server);
         }
         if let Some(date) = &self.date {
-            out.extend_from_slice(b"Date: ");
-            out.extend_from_slice(date.as_bytes());
-            out.extend_from_slice(b"\r\n");
+            write_known_header(out, b"Date: ", date.as_bytes());
         }
     }
 }
