@@ -796,22 +796,10 @@ impl ResponseFeature for Exchange {
     }
 }
 
-/// The feature collection: request and response, and nothing optional (`get_any` keeps its
-/// default, `None`), so `http.connection()` and `http.trace_identifier()` are `None` here.
-impl Features for Exchange {
-    fn request(&self) -> &dyn RequestFeature {
-        self
-    }
-    fn request_mut(&mut self) -> &mut dyn RequestFeature {
-        self
-    }
-    fn response(&self) -> &dyn ResponseFeature {
-        self
-    }
-    fn response_mut(&mut self) -> &mut dyn ResponseFeature {
-        self
-    }
-}
+/// The feature collection: the request and response features (the supertraits, implemented
+/// above) and nothing optional (`get_any` keeps its default, `None`), so `http.connection()` and
+/// `http.trace_identifier()` are `None` here.
+impl Features for Exchange {}
 
 #[cfg(test)]
 mod tests {

@@ -332,18 +332,6 @@ impl ResponseFeature for TestFeatures {
 }
 
 impl Features for TestFeatures {
-    fn request(&self) -> &dyn RequestFeature {
-        self
-    }
-    fn request_mut(&mut self) -> &mut dyn RequestFeature {
-        self
-    }
-    fn response(&self) -> &dyn ResponseFeature {
-        self
-    }
-    fn response_mut(&mut self) -> &mut dyn ResponseFeature {
-        self
-    }
     fn get_any(&self, _: std::any::TypeId) -> Option<&dyn Any> {
         None
     }

@@ -868,7 +868,9 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
-    use crate::http::{Features, RequestFeature, ResponseFeature};
+    use crate::http::{
+        Features, Method, RequestFeature, ResponseError, ResponseFeature, ResponseHeaders, Version,
+    };
     use crate::testing::{block_on, TestFeatures, TestRequest};
 
     /// A custom server's upgrade: the trait's required methods only (no lent input buffer),
@@ -879,19 +881,84 @@ mod tests {
         written: Vec<u8>,
     }
 
+    // The request and response features are the inner test server's.
+    impl RequestFeature for CopyingServer {
+        fn method(&self) -> Method {
+            self.inner.method()
+        }
+        fn method_str(&self) -> &str {
+            self.inner.method_str()
+        }
+        fn version(&self) -> Version {
+            self.inner.version()
+        }
+        fn scheme(&self) -> &str {
+            self.inner.scheme()
+        }
+        fn raw_target(&self) -> &str {
+            self.inner.raw_target()
+        }
+        fn path(&self) -> &str {
+            self.inner.path()
+        }
+        fn query(&self) -> &str {
+            self.inner.query()
+        }
+        fn header(&self, name: &str) -> Option<&[u8]> {
+            self.inner.header(name)
+        }
+        fn header_count(&self) -> usize {
+            self.inner.header_count()
+        }
+        fn header_at(&self, index: usize) -> Option<(&[u8], &[u8])> {
+            self.inner.header_at(index)
+        }
+        fn content_length(&self) -> Option<u64> {
+            self.inner.content_length()
+        }
+        fn has_body(&self) -> bool {
+            self.inner.has_body()
+        }
+        fn poll_read_body(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            self.inner.poll_read_body(cx, buf)
+        }
+    }
+
+    impl ResponseFeature for CopyingServer {
+        fn status(&self) -> u16 {
+            self.inner.status()
+        }
+        fn set_status(&mut self, status: u16) -> Result<(), ResponseError> {
+            self.inner.set_status(status)
+        }
+        fn headers(&self) -> &ResponseHeaders {
+            self.inner.headers()
+        }
+        fn headers_mut(&mut self) -> Result<&mut ResponseHeaders, ResponseError> {
+            self.inner.headers_mut()
+        }
+        fn has_started(&self) -> bool {
+            self.inner.has_started()
+        }
+        fn write(&mut self, data: &[u8]) {
+            self.inner.write(data)
+        }
+        fn buffered(&self) -> usize {
+            self.inner.buffered()
+        }
+        fn buffer_limit(&self) -> usize {
+            self.inner.buffer_limit()
+        }
+        fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.inner.poll_flush(cx)
+        }
+    }
+
     impl Features for CopyingServer {
-        fn request(&self) -> &dyn RequestFeature {
-            self.inner.request()
-        }
-        fn request_mut(&mut self) -> &mut dyn RequestFeature {
-            self.inner.request_mut()
-        }
-        fn response(&self) -> &dyn ResponseFeature {
-            self.inner.response()
-        }
-        fn response_mut(&mut self) -> &mut dyn ResponseFeature {
-            self.inner.response_mut()
-        }
         fn upgrade(&mut self) -> Option<&mut dyn UpgradeFeature> {
             Some(self)
         }

@@ -214,22 +214,6 @@ impl<T: Transport> UpgradeFeature for Http1Connection<T> {
 }
 
 impl<T: Transport> Features for Http1Connection<T> {
-    fn request(&self) -> &dyn RequestFeature {
-        self
-    }
-
-    fn request_mut(&mut self) -> &mut dyn RequestFeature {
-        self
-    }
-
-    fn response(&self) -> &dyn ResponseFeature {
-        self
-    }
-
-    fn response_mut(&mut self) -> &mut dyn ResponseFeature {
-        self
-    }
-
     fn upgrade(&mut self) -> Option<&mut dyn UpgradeFeature> {
         Some(self)
     }

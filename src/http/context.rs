@@ -36,22 +36,22 @@ impl<'a> HttpContext<'a> {
 
     /// The request.
     pub fn request(&self) -> &dyn RequestFeature {
-        self.features.request()
+        &*self.features
     }
 
     /// The request, mutably (body reads).
     pub fn request_mut(&mut self) -> &mut dyn RequestFeature {
-        self.features.request_mut()
+        &mut *self.features
     }
 
     /// The response.
     pub fn response(&self) -> &dyn ResponseFeature {
-        self.features.response()
+        &*self.features
     }
 
     /// The response, mutably.
     pub fn response_mut(&mut self) -> &mut dyn ResponseFeature {
-        self.features.response_mut()
+        &mut *self.features
     }
 
     /// The connection feature, where the server has connections.

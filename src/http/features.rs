@@ -544,23 +544,18 @@ pub trait UpgradeFeature {
 
 /// A request's feature collection (ASP.NET Core's `IFeatureCollection`).
 ///
-/// A server must provide [`request`](Self::request) and [`response`](Self::response); optional
-/// features are found by type through [`get_any`](Self::get_any) (use the typed
-/// `get::<T>()`/`get_mut::<T>()` on `dyn Features`). Features added with
-/// [`insert_any`](Self::insert_any) live until the end of the request, and take precedence over
-/// the server's own feature of the same type for that time: a server that takes inserted
-/// features must look them up first in `get_any` and `get_any_mut`. That is how middleware
-/// overrides a feature for one request (a [`ConnectionFeature`] with the client's address behind
-/// a proxy) without changing the connection's.
-pub trait Features {
-    /// The request feature.
-    fn request(&self) -> &dyn RequestFeature;
-    /// The request feature, for reading the body.
-    fn request_mut(&mut self) -> &mut dyn RequestFeature;
-    /// The response feature.
-    fn response(&self) -> &dyn ResponseFeature;
-    /// The response feature, for writing.
-    fn response_mut(&mut self) -> &mut dyn ResponseFeature;
+/// A server provides the request and response features by implementing [`RequestFeature`] and
+/// [`ResponseFeature`] on the same object (Kestrel's protocol object implements its features
+/// itself); [`HttpContext`](super::HttpContext) reaches them through the supertraits, with no
+/// call to find them. Everything else is optional: the upgrade feature, and features found by
+/// type through [`get_any`](Self::get_any) (use the typed `get::<T>()`/`get_mut::<T>()` on
+/// `dyn Features`). Features added with [`insert_any`](Self::insert_any) live until the end of
+/// the request, and take precedence over the server's own feature of the same type for that
+/// time: a server that takes inserted features must look them up first in `get_any` and
+/// `get_any_mut`. That is how middleware overrides a feature for one request (a
+/// [`ConnectionFeature`] with the client's address behind a proxy) without changing the
+/// connection's.
+pub trait Features: RequestFeature + ResponseFeature {
     /// The upgrade feature, where the server supports upgrades.
     fn upgrade(&mut self) -> Option<&mut dyn UpgradeFeature> {
         None

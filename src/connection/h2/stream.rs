@@ -403,22 +403,6 @@ impl ResponseFeature for H2Stream {
 static HTTP2: HttpProtocol = HttpProtocol::Http2;
 
 impl Features for H2Stream {
-    fn request(&self) -> &dyn RequestFeature {
-        self
-    }
-
-    fn request_mut(&mut self) -> &mut dyn RequestFeature {
-        self
-    }
-
-    fn response(&self) -> &dyn ResponseFeature {
-        self
-    }
-
-    fn response_mut(&mut self) -> &mut dyn ResponseFeature {
-        self
-    }
-
     fn get_any(&self, type_id: TypeId) -> Option<&dyn Any> {
         if let Some(common) = self.features.get(type_id, &self.worker) {
             Some(common)
