@@ -217,10 +217,14 @@ impl ResponseHeaders {
     /// [`set`](Self::set) for a header checked when it was made: replaces every header of its
     /// name with it, placed last, by one copy of its line.
     pub fn set_static(&mut self, header: &StaticHeader) {
-        self.remove(header.name());
         let (line, name_len, value_at, special) = header.line();
+        // Most responses set each header once, into an empty set: no call then.
+        if !self.entries.is_empty() {
+            self.remove_present(&line[..name_len]);
+        }
         self.special |= special;
         let start = self.lines.len();
+        self.lines.reserve(line.len() + 2);
         self.lines.extend_from_slice(line);
         self.lines.extend_from_slice(b"\r\n");
         self.entries.push((
