@@ -336,10 +336,13 @@ impl KnownHost {
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     debug_assert_eq!(a.len(), b.len());
     let n = a.len();
-    if n < 8 {
-        return a == b;
-    }
     let word = words::at;
+    match n {
+        0..=7 => return a == b,
+        // The usual Host values (`localhost:8080`, `127.0.0.1:8080`): two words, no loop.
+        8..=16 => return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => {}
+    }
     let mut i = 0;
     while i + 8 < n {
         if word(a, i) != word(b, i) {
@@ -491,9 +494,10 @@ impl HeadParser {
     ///
     /// The lines are scanned to the end of the head before anything is answered that can fail,
     /// as the general path does, so a prefix of a head is never refused for a reason the whole
-    /// head would not be: the fields are taken in during the scan, but the first error one gives
-    /// waits for the end of the head and then for the target's check, which the general path
-    /// makes first.
+    /// head would not be: the target is classified and the fields are taken in as they are
+    /// scanned, but the first error (the target's before any field's, as the general path names
+    /// them) waits for the end of the head. The request line's parts are written to `head` before
+    /// the field lines are scanned, so that the scan's loop does not keep them.
     #[inline]
     fn parse_complete(
         &self,
@@ -514,9 +518,16 @@ impl HeadParser {
         } else {
             Version::Http11
         };
-        head.headers.clear();
+        head.method_span = Span::new(0, line.method_end);
+        head.method = line.method;
+        head.version = version;
+        head.bare_line_feed = false;
+        let target = Span::new(line.method_end + 1, line.target_end);
         let mut fields = Fields::default();
-        let mut error = None;
+        let mut error = classify_target(head, buf, target, line.path_end)
+            .map(|host| fields.target_host = host)
+            .err();
+        head.headers.clear();
         let mut at = line.end;
         let head_len = loop {
             match scan::field_line(window, at, &head.known_host)? {
@@ -556,22 +567,12 @@ impl HeadParser {
         if head_len - line.end > limits.max_header_bytes {
             return None;
         }
-
-        head.method_span = Span::new(0, line.method_end);
-        head.method = line.method;
-        head.version = version;
-        head.bare_line_feed = false;
-        let target = Span::new(line.method_end + 1, line.target_end);
-        let host_from_target = match classify_target(head, buf, target, line.question) {
-            Ok(host) => host,
-            Err(e) => return Some(Err(e)),
-        };
         if let Some(e) = error {
             return Some(Err(e));
         }
         Some(
             fields
-                .finish(head, host_from_target)
+                .finish(head)
                 .map(|()| ParseStatus::Complete(head_len)),
         )
     }
@@ -673,9 +674,10 @@ impl HeadParser {
         } else {
             Version::Http11
         };
-        let host_from_target = parse_target(head, buf, Span::of(buf, path.as_bytes()))?;
-
-        let mut fields = Fields::default();
+        let mut fields = Fields {
+            target_host: parse_target(head, buf, Span::of(buf, path.as_bytes()))?,
+            ..Fields::default()
+        };
         for h in req.headers.iter() {
             let header = Header {
                 name: Span::of(buf, h.name.as_bytes()),
@@ -689,7 +691,7 @@ impl HeadParser {
             head.headers.push(header);
             fields.add(buf, header, head.version, &mut head.known_host)?;
         }
-        fields.finish(head, host_from_target)?;
+        fields.finish(head)?;
         Ok(ParseStatus::Complete(head_len))
     }
 
@@ -887,28 +889,29 @@ fn parse_target(
     // (RFC 9112 3.2: clients strip it), so `#` means a broken or hostile
     // client. The same pass finds the query's `?`.
     let question = scan_target(target.get(buf)).ok_or(RejectReason::InvalidRequestTarget)?;
-    classify_target(head, buf, target, question)
+    let path_end = question.map_or(target.end as usize, |q| target.start as usize + q);
+    classify_target(head, buf, target, path_end)
 }
 
-/// [`parse_target`] for a target known to be ASCII without `#`, whose first `?` (from its
-/// start) is `question`. Inlined down to the usual origin-form target.
+/// [`parse_target`] for a target known to be ASCII without `#`, whose first `?` is at
+/// `path_end` (or which has none, and ends there). Inlined down to the usual origin-form target.
 #[inline]
 fn classify_target(
     head: &mut RequestHead,
     buf: &[u8],
     target: Span,
-    question: Option<usize>,
+    path_end: usize,
 ) -> Result<Option<Span>, RejectReason> {
     let (base, end) = (target.start as usize, target.end as usize);
     if head.method != Method::Connect && buf.get(base) == Some(&b'/') {
-        // The usual target, in origin-form (RFC 9112 3.2.1): no call, each span written once.
+        // The usual target, in origin-form (RFC 9112 3.2.1): no call, each span written once;
+        // the query is empty at the target's end without a `?`.
         head.target = target;
-        (head.path, head.query) = match question {
-            Some(q) => (Span::new(base, base + q), Span::new(base + q + 1, end)),
-            None => (target, Span::new(end, end)),
-        };
+        head.path = Span::new(base, path_end);
+        head.query = Span::new((path_end + 1).min(end), end);
         return Ok(None);
     }
+    let question = (path_end < end).then(|| path_end - base);
     classify_other_target(head, buf, target, question)
 }
 
@@ -1091,6 +1094,8 @@ fn parse_content_length(v: &[u8]) -> Option<u64> {
 /// over the header lines.
 #[derive(Default)]
 struct Fields {
+    /// The authority of an absolute-form target, which replaces Host (RFC 9112 3.2.2).
+    target_host: Option<Span>,
     host: Option<Span>,
     /// What the fields but Host say, once one of them is seen: most heads have none, and then
     /// nothing of this is written but its tag, nor looked at by [`finish`](Self::finish).
@@ -1275,18 +1280,14 @@ impl Fields {
 
     /// Fills the parts of `head` the fields decide. Inlined down to a head with no field but
     /// Host, which has no body and the version's default persistence.
-    #[inline]
-    fn finish(
-        self,
-        head: &mut RequestHead,
-        host_from_target: Option<Span>,
-    ) -> Result<(), RejectReason> {
+    #[inline(always)]
+    fn finish(self, head: &mut RequestHead) -> Result<(), RejectReason> {
         // Host (RFC 9112 3.2): exactly one in HTTP/1.1, still required (and
         // validated) when an absolute-form target overrides it.
         if head.version == Version::Http11 && self.host.is_none() {
             return Err(RejectReason::MissingHost);
         }
-        head.host = host_from_target.or(self.host).unwrap_or_default();
+        head.host = self.target_host.or(self.host).unwrap_or_default();
         match self.more {
             Some(more) => more.finish(head),
             None => {

@@ -378,8 +378,8 @@ pub(super) mod words {
     /// the first such byte in memory ([`first`]).
     #[inline]
     pub(in super::super) fn at(bytes: &[u8], at: usize) -> Option<u64> {
-        let w: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
-        Some(u64::from_le_bytes(w))
+        // From `at`, then its first eight: two compares, with no sum that could overflow.
+        Some(u64::from_le_bytes(*bytes.get(at..)?.first_chunk()?))
     }
 
     /// The index in its word (from [`at`]) of the first byte a nonzero mask of `has_*` tests
@@ -391,7 +391,9 @@ pub(super) mod words {
         (mask.trailing_zeros() / 8) as usize
     }
 
-    /// `bytes` as whole words, and the bytes after the last whole word.
+    /// `bytes` as whole words (little-endian, as from [`at`]), and the bytes after the last
+    /// whole word. For a loop over words: each step is a pointer's compare, where [`at`] checks
+    /// an offset against the length twice.
     #[inline]
     pub(in super::super) fn split(bytes: &[u8]) -> (impl Iterator<Item = u64> + '_, &[u8]) {
         let chunks = bytes.chunks_exact(8);
@@ -400,7 +402,7 @@ pub(super) mod words {
             chunks.map(|c| {
                 let mut w = [0u8; 8];
                 w.copy_from_slice(c);
-                u64::from_ne_bytes(w)
+                u64::from_le_bytes(w)
             }),
             rest,
         )

@@ -31,8 +31,8 @@ pub(super) struct RequestLine {
     pub method_end: usize,
     /// The target is `buf[method_end + 1..target_end]`.
     pub target_end: usize,
-    /// Where the target's first `?` is, counted from the target's start.
-    pub question: Option<usize>,
+    /// Where the target's path ends: at its first `?`, or at `target_end` without one.
+    pub path_end: usize,
     /// The minor version: `HTTP/1.0` or `HTTP/1.1`.
     pub minor: u8,
     /// Just past the line's CRLF: where the field lines start.
@@ -83,9 +83,9 @@ const CRLF: u16 = u16::from_le_bytes(*b"\r\n");
 pub(super) fn request_line(buf: &[u8]) -> Option<RequestLine> {
     let (method, method_end) = method(buf)?;
     let target_start = method_end + 1;
-    let (target_end, question) = target(buf, target_start)?;
+    let (target_end, path_end) = target(buf, target_start)?;
     // ` HTTP/1.x\r\n`: `target` stopped at the SP. One slice, so one bounds check.
-    let rest: &[u8; 10] = buf.get(target_end + 1..target_end + 11)?.try_into().ok()?;
+    let rest: &[u8; 10] = buf.get(target_end + 1..)?.first_chunk()?;
     let [v0, v1, v2, v3, v4, v5, v6, v7, cr, lf] = *rest;
     let minor = match u64::from_le_bytes([v0, v1, v2, v3, v4, v5, v6, v7]) {
         HTTP_1_1 => 1,
@@ -99,7 +99,7 @@ pub(super) fn request_line(buf: &[u8]) -> Option<RequestLine> {
         method,
         method_end,
         target_end,
-        question,
+        path_end,
         minor,
         end: target_end + 11,
     })
@@ -120,46 +120,50 @@ fn method(buf: &[u8]) -> Option<(Method, usize)> {
     (end > 0 && buf[end] == b' ').then(|| (Method::from_bytes(&buf[..end]), end))
 }
 
-/// Where the target starting at `start` ends (at its SP), and where its first `?` is (from
-/// `start`). A word at a time: the first byte of a word that is not plain (a control, SP, `#`,
-/// DEL, a byte above `0x7e`, or the first `?`) is found from the word's masks, not byte by byte.
+/// Where the target starting at `start` ends (at its SP), and where its path does (at its first
+/// `?`, or where the target does). A word at a time: the bytes of a word that are not plain (a
+/// control, SP, `#`, DEL, a byte above `0x7e`, or the first `?`) are found from the word's
+/// masks, not byte by byte.
 #[inline]
-fn target(buf: &[u8], start: usize) -> Option<(usize, Option<usize>)> {
+fn target(buf: &[u8], start: usize) -> Option<(usize, usize)> {
+    let (whole, rest) = words::split(buf.get(start..)?);
     let mut i = start;
-    let mut question = None;
+    // The first `?`, if any yet: `usize::MAX` until then.
+    let mut question = usize::MAX;
     // The byte a word is searched for besides `#`: `?` until the first is found, then `#` again
     // (so no branch decides whether to look for a `?`).
     let mut also = b'?';
-    while let Some(w) = words::at(buf, i) {
-        let special = words::outside(w, 0x21, 0x7e) | words::eq_either(w, b'#', also);
-        if special == 0 {
-            i += 8;
-            continue;
-        }
-        i += words::first(special);
-        match buf[i] {
-            b' ' if i > start => return Some((i, question)),
-            b'?' if question.is_none() => {
-                question = Some(i - start);
-                also = b'#';
-                i += 1;
+    for w in whole {
+        let mut special = words::outside(w, 0x21, 0x7e) | words::eq_either(w, b'#', also);
+        // Each flagged byte in turn (the masks are exact): the lowest, then the next.
+        while special != 0 {
+            let at = words::first(special);
+            // The byte, from the word rather than from `buf` again.
+            match (w >> (8 * at)) as u8 {
+                b' ' if i + at > start => return Some((i + at, question.min(i + at))),
+                b'?' => {
+                    question = question.min(i + at);
+                    also = b'#';
+                    special &= special - 1;
+                }
+                _ => return None,
             }
-            _ => return None,
         }
+        i += 8;
     }
     // Fewer than eight bytes left: the head is not complete (a request line is followed by
     // at least its version and two CRLFs), unless it ends here.
-    loop {
-        match *buf.get(i)? {
-            b' ' if i > start => return Some((i, question)),
-            b'?' if question.is_none() => question = Some(i - start),
-            b'?' => {}
+    for &b in rest {
+        match b {
+            b' ' if i > start => return Some((i, question.min(i))),
+            b'?' => question = question.min(i),
             b'#' => return None,
             0x21..=0x7e => {}
             _ => return None,
         }
         i += 1;
     }
+    None
 }
 
 /// `host: ` as the first six bytes of a word from [`words::at`], the name lowercase.
@@ -237,40 +241,39 @@ pub(super) fn field_line(buf: &[u8], at: usize, known: &KnownHost) -> Option<Fie
 /// Where the first `:` of `rest` is, a word at a time.
 #[inline]
 fn colon(rest: &[u8]) -> Option<usize> {
+    let (whole, tail) = words::split(rest);
     let mut i = 0;
-    while let Some(w) = words::at(rest, i) {
+    for w in whole {
         let found = words::has_byte(w, b':');
         if found != 0 {
             return Some(i + words::first(found));
         }
         i += 8;
     }
-    rest[i..].iter().position(|&b| b == b':').map(|p| i + p)
+    tail.iter().position(|&b| b == b':').map(|p| i + p)
 }
 
 /// Where the field value starting at `start` ends: at the CR of its line, after only value
-/// bytes. A word at a time: the first control byte or DEL of a word is found from its masks;
-/// an HTAB is a value byte, and the scan goes on after it.
+/// bytes. A word at a time: the control bytes and DELs of a word are found from its masks; an
+/// HTAB is a value byte, and the next flagged byte of the word is looked at.
 #[inline]
 fn value_end(buf: &[u8], start: usize) -> Option<usize> {
+    let (whole, rest) = words::split(buf.get(start..)?);
     let mut i = start;
-    while let Some(w) = words::at(buf, i) {
-        let special = words::control(w);
-        if special == 0 {
-            i += 8;
-            continue;
+    for w in whole {
+        let mut special = words::control(w);
+        while special != 0 {
+            let at = words::first(special);
+            // The byte, from the word rather than from `buf` again.
+            match (w >> (8 * at)) as u8 {
+                b'\r' => return Some(i + at),
+                b'\t' => special &= special - 1,
+                _ => return None,
+            }
         }
-        let at = words::first(special);
-        i += at;
-        // The byte, from the word rather than from `buf` again.
-        match (w >> (8 * at)) as u8 {
-            b'\r' => return Some(i),
-            b'\t' => i += 1,
-            _ => return None,
-        }
+        i += 8;
     }
-    loop {
-        let b = *buf.get(i)?;
+    for &b in rest {
         if b == b'\r' {
             return Some(i);
         }
@@ -279,6 +282,7 @@ fn value_end(buf: &[u8], start: usize) -> Option<usize> {
         }
         i += 1;
     }
+    None
 }
 
 #[cfg(test)]
@@ -294,7 +298,7 @@ mod tests {
                 method: Method::Get,
                 method_end: 3,
                 target_end: 10,
-                question: Some(2),
+                path_end: 6,
                 minor: 1,
                 end: 21,
             })
@@ -304,7 +308,7 @@ mod tests {
             (post.method, post.method_end, post.minor),
             (Method::Post, 4, 0)
         );
-        assert_eq!(post.question, None);
+        assert_eq!(post.path_end, post.target_end);
         let other = line(b"PROPFIND * HTTP/1.1\r\n").unwrap();
         assert_eq!(
             (other.method, other.method_end, other.target_end),
