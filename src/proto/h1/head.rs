@@ -1096,7 +1096,10 @@ fn parse_content_length(v: &[u8]) -> Option<u64> {
 struct Fields {
     /// The authority of an absolute-form target, which replaces Host (RFC 9112 3.2.2).
     target_host: Option<Span>,
-    host: Option<Span>,
+    /// The Host value, if `has_host` (a span and a flag rather than an `Option`, so that
+    /// [`finish`](Self::finish) picks the head's host with no unwrapping of two options).
+    host: Span,
+    has_host: bool,
     /// What the fields but Host say, once one of them is seen: most heads have none, and then
     /// nothing of this is written but its tag, nor looked at by [`finish`](Self::finish).
     more: Option<MoreFields>,
@@ -1160,8 +1163,8 @@ impl Fields {
         value_span: Span,
         known_host: &mut KnownHost,
     ) -> Result<(), RejectReason> {
-        if self.host.is_none() && known_host.is(value) {
-            self.host = Some(value_span);
+        if !self.has_host && known_host.is(value) {
+            (self.host, self.has_host) = (value_span, true);
             return Ok(());
         }
         self.new_host(value, value_span, known_host)
@@ -1170,10 +1173,10 @@ impl Fields {
     /// [`host`](Self::host) for a line the scan found to hold this connection's known Host value.
     #[inline(always)]
     fn known_host(&mut self, value_span: Span) -> Result<(), RejectReason> {
-        if self.host.is_some() {
+        if self.has_host {
             return Err(RejectReason::MultipleHost);
         }
-        self.host = Some(value_span);
+        (self.host, self.has_host) = (value_span, true);
         Ok(())
     }
 
@@ -1191,7 +1194,7 @@ impl Fields {
         value_span: Span,
         known_host: &mut KnownHost,
     ) -> Result<(), RejectReason> {
-        if self.host.is_some() {
+        if self.has_host {
             return Err(RejectReason::MultipleHost);
         }
         // RFC 9112 3.2: a Host value that is not uri-host [":" port]
@@ -1203,7 +1206,7 @@ impl Fields {
                 _ => return Err(RejectReason::InvalidHost),
             }
         }
-        self.host = Some(value_span);
+        (self.host, self.has_host) = (value_span, true);
         Ok(())
     }
 
@@ -1284,10 +1287,11 @@ impl Fields {
     fn finish(self, head: &mut RequestHead) -> Result<(), RejectReason> {
         // Host (RFC 9112 3.2): exactly one in HTTP/1.1, still required (and
         // validated) when an absolute-form target overrides it.
-        if head.version == Version::Http11 && self.host.is_none() {
+        if head.version == Version::Http11 && !self.has_host {
             return Err(RejectReason::MissingHost);
         }
-        head.host = self.target_host.or(self.host).unwrap_or_default();
+        // `host` is empty without a Host line.
+        head.host = self.target_host.unwrap_or(self.host);
         match self.more {
             Some(more) => more.finish(head),
             None => {

@@ -267,12 +267,12 @@ mod tests {
                 "outside 30..=39",
             ),
             (
-                |w| words::eq_either(w, b'#', b'?'),
+                |w| words::eq_either(w, b'#', words::splat(b'?')),
                 |b| b == b'#' || b == b'?',
                 "# or ?",
             ),
             (
-                |w| words::eq_either(w, b'#', b'#'),
+                |w| words::eq_either(w, b'#', words::splat(b'#')),
                 |b| b == b'#',
                 "# alone",
             ),
@@ -350,15 +350,22 @@ pub(super) mod words {
         (!from_lo | above_hi | word) & HIGH
     }
 
-    /// The high bit of each byte of `word` that is `a` or `b` (both below `0x80`), and of no
-    /// other: exact for every byte, like [`outside`].
+    /// `b` in every byte of a word, for [`eq_either`].
     #[inline]
-    pub(in super::super) fn eq_either(word: u64, a: u8, b: u8) -> u64 {
-        debug_assert!(a < 0x80 && b < 0x80);
+    pub(in super::super) const fn splat(b: u8) -> u64 {
+        ONES * b as u64
+    }
+
+    /// The high bit of each byte of `word` that is `a` or the byte [`splat`] in `b` (both below
+    /// `0x80`), and of no other: exact for every byte, like [`outside`]. (`b` as a word, for a
+    /// loop that changes it: no multiply a step.)
+    #[inline]
+    pub(in super::super) fn eq_either(word: u64, a: u8, b: u64) -> u64 {
+        debug_assert!(a < 0x80 && b & HIGH == 0 && b == splat(b as u8));
         let low = word & !HIGH;
         // High bit set where the byte differs from `a` (from `b`) in its low seven bits.
         let not_a = (low ^ (ONES * u64::from(a))) + !HIGH;
-        let not_b = (low ^ (ONES * u64::from(b))) + !HIGH;
+        let not_b = (low ^ b) + !HIGH;
         !((not_a & not_b) | word) & HIGH
     }
 

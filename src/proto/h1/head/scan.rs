@@ -132,7 +132,7 @@ fn target(buf: &[u8], start: usize) -> Option<(usize, usize)> {
     let mut question = usize::MAX;
     // The byte a word is searched for besides `#`: `?` until the first is found, then `#` again
     // (so no branch decides whether to look for a `?`).
-    let mut also = b'?';
+    let mut also = words::splat(b'?');
     for w in whole {
         let mut special = words::outside(w, 0x21, 0x7e) | words::eq_either(w, b'#', also);
         // Each flagged byte in turn (the masks are exact): the lowest, then the next.
@@ -143,7 +143,7 @@ fn target(buf: &[u8], start: usize) -> Option<(usize, usize)> {
                 b' ' if i + at > start => return Some((i + at, question.min(i + at))),
                 b'?' => {
                     question = question.min(i + at);
-                    also = b'#';
+                    also = words::splat(b'#');
                     special &= special - 1;
                 }
                 _ => return None,
