@@ -549,7 +549,7 @@ impl HeadParser {
                     // Capacity was reserved for `max_headers` in `RequestHead::new` (with the
                     // same limits), so this push does not allocate.
                     head.headers.push(header);
-                    let known_host = &mut head.known_host;
+                    let known_host = &head.known_host;
                     let taken = match host {
                         HostLine::Known => fields.known_host(header.value),
                         HostLine::Name => {
@@ -566,6 +566,10 @@ impl HeadParser {
         };
         if head_len - line.end > limits.max_header_bytes {
             return None;
+        }
+        // The fast path answers: now the Host value found valid may be remembered.
+        if fields.learned_host {
+            head.known_host.remember(fields.host.get(buf));
         }
         if let Some(e) = error {
             return Some(Err(e));
@@ -689,7 +693,10 @@ impl HeadParser {
             // Capacity was reserved for `max_headers` in `RequestHead::new`
             // (with the same limits), so this push does not allocate.
             head.headers.push(header);
-            fields.add(buf, header, head.version, &mut head.known_host)?;
+            fields.add(buf, header, head.version, &head.known_host)?;
+            if std::mem::take(&mut fields.learned_host) {
+                head.known_host.remember(fields.host.get(buf));
+            }
         }
         fields.finish(head)?;
         Ok(ParseStatus::Complete(head_len))
@@ -1100,6 +1107,10 @@ struct Fields {
     /// [`finish`](Self::finish) picks the head's host with no unwrapping of two options).
     host: Span,
     has_host: bool,
+    /// The Host value was found valid, and is not the one [`KnownHost`] remembers: the caller
+    /// remembers it (the general path at once, the fast path only once it answers, so that a
+    /// head it hands over leaves [`KnownHost`] as the general path alone would).
+    learned_host: bool,
     /// What the fields but Host say, once one of them is seen: most heads have none, and then
     /// nothing of this is written but its tag, nor looked at by [`finish`](Self::finish).
     more: Option<MoreFields>,
@@ -1132,7 +1143,7 @@ impl Fields {
         buf: &[u8],
         header: Header,
         version: Version,
-        known_host: &mut KnownHost,
+        known_host: &KnownHost,
     ) -> Result<(), RejectReason> {
         // Dispatch on length first: most headers are rejected by one compare. The name and the
         // value are resolved (bounds checked) only for a length that may be a field looked for.
@@ -1161,7 +1172,7 @@ impl Fields {
         &mut self,
         value: &[u8],
         value_span: Span,
-        known_host: &mut KnownHost,
+        known_host: &KnownHost,
     ) -> Result<(), RejectReason> {
         if !self.has_host && known_host.is(value) {
             (self.host, self.has_host) = (value_span, true);
@@ -1192,7 +1203,7 @@ impl Fields {
         &mut self,
         value: &[u8],
         value_span: Span,
-        known_host: &mut KnownHost,
+        known_host: &KnownHost,
     ) -> Result<(), RejectReason> {
         if self.has_host {
             return Err(RejectReason::MultipleHost);
@@ -1202,7 +1213,8 @@ impl Fields {
         // for targets without an authority).
         if !value.is_empty() && !known_host.is(value) {
             match parse_authority(value) {
-                Some(a) if !a.host.is_empty() => known_host.remember(value),
+                // Remembered by the caller (`learned_host`).
+                Some(a) if !a.host.is_empty() => self.learned_host = true,
                 _ => return Err(RejectReason::InvalidHost),
             }
         }
@@ -1664,6 +1676,25 @@ mod tests {
                 assert_eq!(got, Err(RejectReason::InvalidHost), "{host:?}");
             }
         }
+    }
+
+    /// The fuzzer's find: the fast path took in a valid Host value, then handed the head over
+    /// (a later line not simple, the head not complete); the Host value must not be remembered
+    /// then, as the general path alone (`Partial`) would not.
+    #[test]
+    fn a_head_handed_over_leaves_the_known_host() {
+        let buf = b"GET / HTTP/1.1\r\nHost: a\r\nX: y\r\nX:hhhh\r\nHost:!a\n";
+        let parser = HeadParser::new(HeadLimits::default());
+        let (mut whole, mut general) = (
+            RequestHead::new(parser.limits()),
+            RequestHead::new(parser.limits()),
+        );
+        assert_eq!(parser.parse(buf, &mut whole), Ok(ParseStatus::Partial));
+        assert_eq!(
+            parser.parse_general(buf, &mut general),
+            Ok(ParseStatus::Partial)
+        );
+        assert_eq!(whole, general);
     }
 
     #[test]
@@ -2299,6 +2330,21 @@ mod tests {
             .into_iter()
             .flat_map(|l| [(l, &b""[..]), (l, before)])
         {
+            // `parse` (the fast path, or the general one where it hands over) as the general
+            // path alone: the answer, and the head where it is `Ok` (a head handed over is
+            // left as the general path alone would leave it, Host value remembered included).
+            let parser = HeadParser::new(limits);
+            let primed = || {
+                let mut head = RequestHead::new(&limits);
+                let _ = parser.parse_general(before, &mut head);
+                head
+            };
+            let (mut whole, mut general) = (primed(), primed());
+            let answer = parser.parse(buf, &mut whole);
+            prop_assert_eq!(answer, parser.parse_general(buf, &mut general));
+            if answer.is_ok() {
+                prop_assert_eq!(&whole, &general, "{:?}", String::from_utf8_lossy(buf));
+            }
             let (fast, general) = both_paths_after(limits, buf, before);
             match fast {
                 Some(fast) => {
