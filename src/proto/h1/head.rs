@@ -29,7 +29,7 @@ use std::mem::MaybeUninit;
 
 use super::token::{is_ip_literal_char, is_reg_name_char, token_eq_lower, value_eq_lower, words};
 use super::{RejectReason, Span};
-use scan::FieldLine;
+use scan::{FieldLine, HostLine};
 
 mod scan;
 
@@ -286,15 +286,17 @@ const KNOWN_HOST_MAX: usize = 63;
 /// across its requests the same way. Only a value that passed validation is remembered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct KnownHost {
+    /// The value's length; 0 when none is remembered.
     len: u8,
-    bytes: [u8; KNOWN_HOST_MAX],
+    /// The value, then CRLF (so that [`line_at`](Self::line_at) compares a line's end with it).
+    bytes: [u8; KNOWN_HOST_MAX + 2],
 }
 
 impl Default for KnownHost {
     fn default() -> Self {
         KnownHost {
             len: 0,
-            bytes: [0; KNOWN_HOST_MAX],
+            bytes: [0; KNOWN_HOST_MAX + 2],
         }
     }
 }
@@ -304,32 +306,51 @@ impl KnownHost {
     #[inline]
     fn is(&self, value: &[u8]) -> bool {
         let n = usize::from(self.len);
-        if n == 0 || value.len() != n {
-            return false;
-        }
-        if n < 8 {
-            return value == &self.bytes[..n];
-        }
-        // Eight bytes at a time, the last word overlapping: no call to `memcmp` for a few words.
-        // `value` is `n` bytes long and `bytes` longer, so every word below is read from both.
-        let word = words::at;
-        let mut i = 0;
-        while i + 8 < n {
-            if word(value, i) != word(&self.bytes, i) {
-                return false;
-            }
-            i += 8;
-        }
-        word(value, n - 8) == word(&self.bytes, n - 8)
+        n != 0 && value.len() == n && same_bytes(value, &self.bytes[..n])
+    }
+
+    /// The remembered value's length if `buf` holds it at `at`, followed by CRLF: a Host line's
+    /// value and end, whose value needs no scan (a valid host has no control, SP or HTAB, so it
+    /// is all value bytes, with no whitespace around it to trim).
+    #[inline]
+    fn line_at(&self, buf: &[u8], at: usize) -> Option<usize> {
+        let n = usize::from(self.len);
+        let line = buf.get(at..)?.get(..n + 2)?;
+        (n != 0 && same_bytes(line, &self.bytes[..n + 2])).then_some(n)
     }
 
     /// Remembers `value`, which was just found valid, if it is short enough.
     fn remember(&mut self, value: &[u8]) {
-        if let Some(slot) = self.bytes.get_mut(..value.len()) {
-            slot.copy_from_slice(value);
+        if let Some(slot) = self.bytes.get_mut(..value.len() + 2) {
+            let (value_slot, crlf) = slot.split_at_mut(value.len());
+            value_slot.copy_from_slice(value);
+            crlf.copy_from_slice(b"\r\n");
             self.len = value.len() as u8;
         }
     }
+}
+
+/// Whether `a` and `b`, of one length, are equal: eight bytes at a time, the last word
+/// overlapping, with no call to `memcmp` for the few words of a Host value.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len();
+    let word = words::at;
+    match n {
+        0..=7 => return a == b,
+        // The usual Host values (`localhost:8080`, `127.0.0.1:8080`): two words, no loop.
+        8..=16 => return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => {}
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
 }
 
 impl RequestHead {
@@ -442,12 +463,11 @@ impl HeadParser {
     /// caller that reads until `Complete` or `Err` needs at most
     /// `max_request_line + 2 + max_header_bytes` bytes of buffer.
     pub fn parse(&self, buf: &[u8], head: &mut RequestHead) -> Result<ParseStatus, RejectReason> {
-        head.clear();
         if let Some(parsed) = self.parse_complete(buf, head) {
             return parsed;
         }
-        // The fast path may have recorded header lines before it gave up; nothing else.
-        head.headers.clear();
+        // The fast path may have written any part of the head before it gave up.
+        head.clear();
         self.parse_bounded(buf, head)
     }
 
@@ -469,9 +489,15 @@ impl HeadParser {
     /// [`parse_bounded`](Self::parse_bounded), which names each exactly; both give the same
     /// answer for a head this path takes (the property tests compare them).
     ///
-    /// The lines are scanned to the end of the head before anything is checked that can fail,
+    /// Writes every part of `head` it answers for (the caller does not clear it first), and any
+    /// part of it when it answers `None`.
+    ///
+    /// The lines are scanned to the end of the head before anything is answered that can fail,
     /// as the general path does, so a prefix of a head is never refused for a reason the whole
-    /// head would not be.
+    /// head would not be: the target is classified and the fields are taken in as they are
+    /// scanned, but the first error (the target's before any field's, as the general path names
+    /// them) waits for the end of the head. The request line's parts are written to `head` before
+    /// the field lines are scanned, so that the scan's loop does not keep them.
     #[inline]
     fn parse_complete(
         &self,
@@ -487,25 +513,53 @@ impl HeadParser {
         if line.end - 2 > limits.max_request_line {
             return None;
         }
+        let version = if line.minor == 0 {
+            Version::Http10
+        } else {
+            Version::Http11
+        };
+        head.method_span = Span::new(0, line.method_end);
+        head.method = line.method;
+        head.version = version;
+        head.bare_line_feed = false;
+        let target = Span::new(line.method_end + 1, line.target_end);
+        let mut fields = Fields::default();
+        let mut error = classify_target(head, buf, target, line.path_end)
+            .map(|host| fields.target_host = host)
+            .err();
+        head.headers.clear();
         let mut at = line.end;
         let head_len = loop {
-            match scan::field_line(window, at)? {
+            match scan::field_line(window, at, &head.known_host)? {
                 FieldLine::End { end } => break end,
                 FieldLine::Field {
                     name_end,
                     value_start,
                     value_end,
                     next,
+                    host,
                 } => {
                     if head.headers.len() == limits.max_headers {
                         return None;
                     }
-                    // Capacity was reserved for `max_headers` in `RequestHead::new` (with the
-                    // same limits), so this push does not allocate.
-                    head.headers.push(Header {
+                    let header = Header {
                         name: Span::new(at, name_end),
                         value: Span::new(value_start, value_end),
-                    });
+                    };
+                    // Capacity was reserved for `max_headers` in `RequestHead::new` (with the
+                    // same limits), so this push does not allocate.
+                    head.headers.push(header);
+                    let known_host = &head.known_host;
+                    let taken = match host {
+                        HostLine::Known => fields.known_host(header.value),
+                        HostLine::Name => {
+                            fields.host(header.value.get(buf), header.value, known_host)
+                        }
+                        HostLine::No => fields.add(buf, header, version, known_host),
+                    };
+                    if let Err(e) = taken {
+                        error.get_or_insert(e);
+                    }
                     at = next;
                 }
             }
@@ -513,37 +567,18 @@ impl HeadParser {
         if head_len - line.end > limits.max_header_bytes {
             return None;
         }
-
-        head.method_span = Span::new(0, line.method_end);
-        head.method = line.method;
-        head.version = if line.minor == 0 {
-            Version::Http10
-        } else {
-            Version::Http11
-        };
-        let target = Span::new(line.method_end + 1, line.target_end);
-        Some(self.fill_scanned(buf, head, head_len, target, line.question))
-    }
-
-    /// The checks of [`fill`](Self::fill) for a head [`scan`] took: its request line's parts and
-    /// its header spans are in `head` already, every line ends in CRLF, and the target holds
-    /// only ASCII and no `#`.
-    #[inline]
-    fn fill_scanned(
-        &self,
-        buf: &[u8],
-        head: &mut RequestHead,
-        head_len: usize,
-        target: Span,
-        question: Option<usize>,
-    ) -> Result<ParseStatus, RejectReason> {
-        let host_from_target = classify_target(head, buf, target, question)?;
-        let mut fields = Fields::default();
-        for header in &head.headers {
-            fields.add(buf, *header, head.version, &mut head.known_host)?;
+        // The fast path answers: now the Host value found valid may be remembered.
+        if fields.learned_host {
+            head.known_host.remember(fields.host.get(buf));
         }
-        fields.finish(head, host_from_target)?;
-        Ok(ParseStatus::Complete(head_len))
+        if let Some(e) = error {
+            return Some(Err(e));
+        }
+        Some(
+            fields
+                .finish(head)
+                .map(|()| ParseStatus::Complete(head_len)),
+        )
     }
 
     /// Parses with the limits applied first, by slicing: the general case. (Not inlined: its
@@ -643,9 +678,10 @@ impl HeadParser {
         } else {
             Version::Http11
         };
-        let host_from_target = parse_target(head, buf, Span::of(buf, path.as_bytes()))?;
-
-        let mut fields = Fields::default();
+        let mut fields = Fields {
+            target_host: parse_target(head, buf, Span::of(buf, path.as_bytes()))?,
+            ..Fields::default()
+        };
         for h in req.headers.iter() {
             let header = Header {
                 name: Span::of(buf, h.name.as_bytes()),
@@ -657,9 +693,12 @@ impl HeadParser {
             // Capacity was reserved for `max_headers` in `RequestHead::new`
             // (with the same limits), so this push does not allocate.
             head.headers.push(header);
-            fields.add(buf, header, head.version, &mut head.known_host)?;
+            fields.add(buf, header, head.version, &head.known_host)?;
+            if std::mem::take(&mut fields.learned_host) {
+                head.known_host.remember(fields.host.get(buf));
+            }
         }
-        fields.finish(head, host_from_target)?;
+        fields.finish(head)?;
         Ok(ParseStatus::Complete(head_len))
     }
 
@@ -857,27 +896,29 @@ fn parse_target(
     // (RFC 9112 3.2: clients strip it), so `#` means a broken or hostile
     // client. The same pass finds the query's `?`.
     let question = scan_target(target.get(buf)).ok_or(RejectReason::InvalidRequestTarget)?;
-    classify_target(head, buf, target, question)
+    let path_end = question.map_or(target.end as usize, |q| target.start as usize + q);
+    classify_target(head, buf, target, path_end)
 }
 
-/// [`parse_target`] for a target known to be ASCII without `#`, whose first `?` (from its
-/// start) is `question`.
-#[inline(never)]
+/// [`parse_target`] for a target known to be ASCII without `#`, whose first `?` is at
+/// `path_end` (or which has none, and ends there). Inlined down to the usual origin-form target.
+#[inline]
 fn classify_target(
     head: &mut RequestHead,
     buf: &[u8],
     target: Span,
-    question: Option<usize>,
+    path_end: usize,
 ) -> Result<Option<Span>, RejectReason> {
-    let base = target.start as usize;
+    let (base, end) = (target.start as usize, target.end as usize);
     if head.method != Method::Connect && buf.get(base) == Some(&b'/') {
-        // The usual target, in origin-form (RFC 9112 3.2.1): no call.
+        // The usual target, in origin-form (RFC 9112 3.2.1): no call, each span written once;
+        // the query is empty at the target's end without a `?`.
         head.target = target;
-        head.path = Span::new(base, base);
-        head.query = Span::new(target.end as usize, target.end as usize);
-        split_path_query(head, target.get(buf), base, question);
+        head.path = Span::new(base, path_end);
+        head.query = Span::new((path_end + 1).min(end), end);
         return Ok(None);
     }
+    let question = (path_end < end).then(|| path_end - base);
     classify_other_target(head, buf, target, question)
 }
 
@@ -1060,7 +1101,24 @@ fn parse_content_length(v: &[u8]) -> Option<u64> {
 /// over the header lines.
 #[derive(Default)]
 struct Fields {
-    host: Option<Span>,
+    /// The authority of an absolute-form target, which replaces Host (RFC 9112 3.2.2).
+    target_host: Option<Span>,
+    /// The Host value, if `has_host` (a span and a flag rather than an `Option`, so that
+    /// [`finish`](Self::finish) picks the head's host with no unwrapping of two options).
+    host: Span,
+    has_host: bool,
+    /// The Host value was found valid, and is not the one [`KnownHost`] remembers: the caller
+    /// remembers it (the general path at once, the fast path only once it answers, so that a
+    /// head it hands over leaves [`KnownHost`] as the general path alone would).
+    learned_host: bool,
+    /// What the fields but Host say, once one of them is seen: most heads have none, and then
+    /// nothing of this is written but its tag, nor looked at by [`finish`](Self::finish).
+    more: Option<MoreFields>,
+}
+
+/// The fields of [`Fields`] for framing, persistence and expectations.
+#[derive(Default)]
+struct MoreFields {
     content_length: Option<u64>,
     /// Transfer-Encoding seen at all.
     te: bool,
@@ -1085,42 +1143,69 @@ impl Fields {
         buf: &[u8],
         header: Header,
         version: Version,
-        known_host: &mut KnownHost,
+        known_host: &KnownHost,
     ) -> Result<(), RejectReason> {
-        let (name, value, value_span) = (header.name.get(buf), header.value.get(buf), header.value);
-        // Dispatch on length first: most headers are rejected by one compare.
-        match name.len() {
-            4 if token_eq_lower(name, b"host") => {
-                // The usual Host: the first of its head, and the value this connection's last
-                // request had (so valid). Checked here, without a call.
-                if self.host.is_none() && known_host.is(value) {
-                    self.host = Some(value_span);
-                    return Ok(());
-                }
-                self.host(value, value_span, known_host)
-            }
-            6 if token_eq_lower(name, b"expect") => self.expect(value, version),
-            10 if token_eq_lower(name, b"connection") => {
-                self.connection(value);
+        // Dispatch on length first: most headers are rejected by one compare. The name and the
+        // value are resolved (bounds checked) only for a length that may be a field looked for.
+        let is = |lower: &[u8]| token_eq_lower(header.name.get(buf), lower);
+        let (value, value_span) = (|| header.value.get(buf), header.value);
+        match header.name.len() {
+            4 if is(b"host") => self.host(value(), value_span, known_host),
+            6 if is(b"expect") => self.expect(value(), version),
+            10 if is(b"connection") => {
+                self.connection(value());
                 Ok(())
             }
-            14 if token_eq_lower(name, b"content-length") => self.content_length(value),
-            17 if token_eq_lower(name, b"transfer-encoding") => {
-                self.transfer_encoding(value);
+            14 if is(b"content-length") => self.content_length(value()),
+            17 if is(b"transfer-encoding") => {
+                self.transfer_encoding(value());
                 Ok(())
             }
             _ => Ok(()),
         }
     }
 
-    #[inline(never)]
+    /// Takes in a Host line. Inlined down to the usual Host: the first of its head, and the
+    /// value this connection's last request had (so valid), checked without a call.
+    #[inline(always)]
     fn host(
         &mut self,
         value: &[u8],
         value_span: Span,
-        known_host: &mut KnownHost,
+        known_host: &KnownHost,
     ) -> Result<(), RejectReason> {
-        if self.host.is_some() {
+        if !self.has_host && known_host.is(value) {
+            (self.host, self.has_host) = (value_span, true);
+            return Ok(());
+        }
+        self.new_host(value, value_span, known_host)
+    }
+
+    /// [`host`](Self::host) for a line the scan found to hold this connection's known Host value.
+    #[inline(always)]
+    fn known_host(&mut self, value_span: Span) -> Result<(), RejectReason> {
+        if self.has_host {
+            return Err(RejectReason::MultipleHost);
+        }
+        (self.host, self.has_host) = (value_span, true);
+        Ok(())
+    }
+
+    /// The fields other than Host, made on the first of them.
+    #[inline]
+    fn more(&mut self) -> &mut MoreFields {
+        self.more.get_or_insert_with(MoreFields::default)
+    }
+
+    /// [`host`](Self::host) for a second Host, or a value not known valid.
+    #[inline(never)]
+    fn new_host(
+        &mut self,
+        value: &[u8],
+        value_span: Span,
+        known_host: &KnownHost,
+    ) -> Result<(), RejectReason> {
+        if self.has_host {
             return Err(RejectReason::MultipleHost);
         }
         // RFC 9112 3.2: a Host value that is not uri-host [":" port]
@@ -1128,11 +1213,12 @@ impl Fields {
         // for targets without an authority).
         if !value.is_empty() && !known_host.is(value) {
             match parse_authority(value) {
-                Some(a) if !a.host.is_empty() => known_host.remember(value),
+                // Remembered by the caller (`learned_host`).
+                Some(a) if !a.host.is_empty() => self.learned_host = true,
                 _ => return Err(RejectReason::InvalidHost),
             }
         }
-        self.host = Some(value_span);
+        (self.host, self.has_host) = (value_span, true);
         Ok(())
     }
 
@@ -1144,20 +1230,21 @@ impl Fields {
             return Err(RejectReason::UnknownExpectation);
         }
         // ... and MUST ignore it in an HTTP/1.0 request.
-        self.expect_continue = version == Version::Http11;
+        self.more().expect_continue = version == Version::Http11;
         Ok(())
     }
 
     #[inline(never)]
     fn connection(&mut self, value: &[u8]) {
+        let more = self.more();
         // The usual value is one of these alone: compared in words, without the list's pass.
         match value.len() {
             10 if value_eq_lower(value, b"keep-alive") => {
-                self.conn_keep_alive = true;
+                more.conn_keep_alive = true;
                 return;
             }
             5 if value_eq_lower(value, b"close") => {
-                self.conn_close = true;
+                more.conn_close = true;
                 return;
             }
             _ => {}
@@ -1167,8 +1254,8 @@ impl Fields {
         for element in value.split(|&b| b == b',') {
             let element = element.trim_ascii();
             match element.len() {
-                5 => self.conn_close |= element.eq_ignore_ascii_case(b"close"),
-                10 => self.conn_keep_alive |= element.eq_ignore_ascii_case(b"keep-alive"),
+                5 => more.conn_close |= element.eq_ignore_ascii_case(b"close"),
+                10 => more.conn_keep_alive |= element.eq_ignore_ascii_case(b"keep-alive"),
                 _ => {}
             }
         }
@@ -1177,12 +1264,13 @@ impl Fields {
     #[inline(never)]
     fn content_length(&mut self, value: &[u8]) -> Result<(), RejectReason> {
         let n = parse_content_length(value).ok_or(RejectReason::InvalidContentLength)?;
+        let more = self.more();
         // RFC 9112 6.3 item 5: repeated identical values MAY be
         // accepted; differing values are an unrecoverable error.
-        match self.content_length {
+        match more.content_length {
             Some(prev) if prev != n => Err(RejectReason::MultipleContentLength),
             _ => {
-                self.content_length = Some(n);
+                more.content_length = Some(n);
                 Ok(())
             }
         }
@@ -1190,7 +1278,8 @@ impl Fields {
 
     #[inline(never)]
     fn transfer_encoding(&mut self, value: &[u8]) {
-        self.te = true;
+        let more = self.more();
+        more.te = true;
         // Codings are a list, possibly over several lines, applied
         // in order (RFC 9112 6.1).
         for coding in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
@@ -1198,24 +1287,39 @@ impl Fields {
                 continue;
             }
             let chunked = coding.eq_ignore_ascii_case(b"chunked");
-            self.te_codings = self.te_codings.saturating_add(1);
-            self.te_chunked = self.te_chunked.saturating_add(u32::from(chunked));
-            self.te_last_chunked = chunked;
+            more.te_codings = more.te_codings.saturating_add(1);
+            more.te_chunked = more.te_chunked.saturating_add(u32::from(chunked));
+            more.te_last_chunked = chunked;
         }
     }
 
-    fn finish(
-        self,
-        head: &mut RequestHead,
-        host_from_target: Option<Span>,
-    ) -> Result<(), RejectReason> {
+    /// Fills the parts of `head` the fields decide. Inlined down to a head with no field but
+    /// Host, which has no body and the version's default persistence.
+    #[inline(always)]
+    fn finish(self, head: &mut RequestHead) -> Result<(), RejectReason> {
         // Host (RFC 9112 3.2): exactly one in HTTP/1.1, still required (and
         // validated) when an absolute-form target overrides it.
-        if head.version == Version::Http11 && self.host.is_none() {
+        if head.version == Version::Http11 && !self.has_host {
             return Err(RejectReason::MissingHost);
         }
-        head.host = host_from_target.or(self.host).unwrap_or_default();
+        // `host` is empty without a Host line.
+        head.host = self.target_host.unwrap_or(self.host);
+        match self.more {
+            Some(more) => more.finish(head),
+            None => {
+                head.body = BodyKind::None;
+                head.keep_alive = head.version == Version::Http11;
+                head.expect_continue = false;
+                Ok(())
+            }
+        }
+    }
+}
 
+impl MoreFields {
+    /// [`Fields::finish`] for a head with a field but Host.
+    #[inline(never)]
+    fn finish(self, head: &mut RequestHead) -> Result<(), RejectReason> {
         // Framing (RFC 9112 6.3), most specific error first.
         head.body = if self.te {
             if head.version == Version::Http10 {
@@ -1572,6 +1676,25 @@ mod tests {
                 assert_eq!(got, Err(RejectReason::InvalidHost), "{host:?}");
             }
         }
+    }
+
+    /// The fuzzer's find: the fast path took in a valid Host value, then handed the head over
+    /// (a later line not simple, the head not complete); the Host value must not be remembered
+    /// then, as the general path alone (`Partial`) would not.
+    #[test]
+    fn a_head_handed_over_leaves_the_known_host() {
+        let buf = b"GET / HTTP/1.1\r\nHost: a\r\nX: y\r\nX:hhhh\r\nHost:!a\n";
+        let parser = HeadParser::new(HeadLimits::default());
+        let (mut whole, mut general) = (
+            RequestHead::new(parser.limits()),
+            RequestHead::new(parser.limits()),
+        );
+        assert_eq!(parser.parse(buf, &mut whole), Ok(ParseStatus::Partial));
+        assert_eq!(
+            parser.parse_general(buf, &mut general),
+            Ok(ParseStatus::Partial)
+        );
+        assert_eq!(whole, general);
     }
 
     #[test]
@@ -2153,19 +2276,28 @@ mod tests {
     }
 
     /// Both paths over `buf`: the fast path's answer, if it takes the head, and the general
-    /// path's, each with the head it filled.
+    /// path's, each with the head it filled. Each parses into a head that parsed `before` first
+    /// (so that it knows the Host value `before` has, if valid, as a connection's second request
+    /// does).
     #[allow(clippy::type_complexity)]
-    fn both_paths(
+    fn both_paths_after(
         limits: HeadLimits,
         buf: &[u8],
+        before: &[u8],
     ) -> (
         Option<(Result<ParseStatus, RejectReason>, RequestHead)>,
         (Result<ParseStatus, RejectReason>, RequestHead),
     ) {
         let parser = HeadParser::new(limits);
-        let mut fast = RequestHead::new(&limits);
+        let head = || {
+            let mut head = RequestHead::new(&limits);
+            let _ = parser.parse_general(before, &mut head);
+            head.clear();
+            head
+        };
+        let mut fast = head();
         let fast = parser.parse_complete(buf, &mut fast).map(|r| (r, fast));
-        let mut general = RequestHead::new(&limits);
+        let mut general = head();
         let general = (parser.parse_bounded(buf, &mut general), general);
         (fast, general)
     }
@@ -2175,7 +2307,7 @@ mod tests {
     fn fast_path_agrees_with_prefixes(head: &[u8], must_take: bool) -> Result<(), TestCaseError> {
         fast_path_agrees(head, must_take)?;
         for cut in 0..head.len() {
-            fast_path_agrees(&head[..cut], false)?;
+            fast_path_agrees_after(&head[..cut], false, head)?;
         }
         Ok(())
     }
@@ -2183,8 +2315,37 @@ mod tests {
     /// Where the fast path answers, it answers as the general path does, head included; and
     /// over `every_limit` it answers for at least the complete, simple heads `must_take` says.
     fn fast_path_agrees(buf: &[u8], must_take: bool) -> Result<(), TestCaseError> {
-        for limits in [HeadLimits::default(), lenient(), small_limits()] {
-            let (fast, general) = both_paths(limits, buf);
+        fast_path_agrees_after(buf, must_take, buf)
+    }
+
+    /// [`fast_path_agrees`], each time on a fresh head and on one that parsed `before` first,
+    /// which knows its Host value (if valid) as a connection does after its first request.
+    fn fast_path_agrees_after(
+        buf: &[u8],
+        must_take: bool,
+        before: &[u8],
+    ) -> Result<(), TestCaseError> {
+        let limits = [HeadLimits::default(), lenient(), small_limits()];
+        for (limits, before) in limits
+            .into_iter()
+            .flat_map(|l| [(l, &b""[..]), (l, before)])
+        {
+            // `parse` (the fast path, or the general one where it hands over) as the general
+            // path alone: the answer, and the head where it is `Ok` (a head handed over is
+            // left as the general path alone would leave it, Host value remembered included).
+            let parser = HeadParser::new(limits);
+            let primed = || {
+                let mut head = RequestHead::new(&limits);
+                let _ = parser.parse_general(before, &mut head);
+                head
+            };
+            let (mut whole, mut general) = (primed(), primed());
+            let answer = parser.parse(buf, &mut whole);
+            prop_assert_eq!(answer, parser.parse_general(buf, &mut general));
+            if answer.is_ok() {
+                prop_assert_eq!(&whole, &general, "{:?}", String::from_utf8_lossy(buf));
+            }
+            let (fast, general) = both_paths_after(limits, buf, before);
             match fast {
                 Some(fast) => {
                     prop_assert_eq!(&fast.0, &general.0, "{:?}", String::from_utf8_lossy(buf));

@@ -251,6 +251,50 @@ mod tests {
                 }
             }
         }
+        // The exact word masks, for every byte in every place of a word whose other bytes are
+        // each of a few neighbours (one that is flagged too, to catch a borrow or a carry).
+        type Mask = fn(u64) -> u64;
+        type Flagged = fn(u8) -> bool;
+        let masks: [(Mask, Flagged, &str); 5] = [
+            (
+                |w| words::outside(w, 0x21, 0x7e),
+                |b| !(0x21..=0x7e).contains(&b),
+                "outside 21..=7e",
+            ),
+            (
+                |w| words::outside(w, 0x30, 0x39),
+                |b| !b.is_ascii_digit(),
+                "outside 30..=39",
+            ),
+            (
+                |w| words::eq_either(w, b'#', words::splat(b'?')),
+                |b| b == b'#' || b == b'?',
+                "# or ?",
+            ),
+            (
+                |w| words::eq_either(w, b'#', words::splat(b'#')),
+                |b| b == b'#',
+                "# alone",
+            ),
+            (words::control, |b| b < 0x20 || b == 0x7f, "control or DEL"),
+        ];
+        for (mask, flagged, what) in masks {
+            for place in 0..8 {
+                for b in 0..=255u8 {
+                    for other in [b'a', 0x00, 0x7f, 0x80, 0xff, b'#', b'?', b' ', b'0'] {
+                        let mut bytes = [other; 8];
+                        bytes[place] = b;
+                        let got = mask(u64::from_le_bytes(bytes));
+                        let want = bytes
+                            .iter()
+                            .enumerate()
+                            .filter(|&(_, &b)| flagged(b))
+                            .fold(0u64, |m, (i, _)| m | 0x80 << (8 * i));
+                        assert_eq!(got, want, "{what}: {bytes:x?}");
+                    }
+                }
+            }
+        }
         let unreserved_sub_delims: Vec<u8> = (0..=255u8)
             .filter(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(b))
             .collect();
@@ -293,12 +337,47 @@ pub(super) mod words {
         x.wrapping_sub(ONES) & !x & HIGH
     }
 
-    /// Nonzero exactly when some byte of `word` is below `n`, for `n <= 128` (Hacker's Delight
-    /// 6-1's `hasless`; exact as to whether, not where).
+    /// The high bit of each byte of `word` outside `lo..=hi` (`1 <= lo <= hi <= 0x7e`), and of
+    /// no other: exact for every byte, as no byte's sum carries into the next (each is taken
+    /// without its high bit, at most `0x7f`, and a byte with its high bit set is outside).
     #[inline]
-    pub(in super::super) fn has_less(word: u64, n: u8) -> u64 {
-        debug_assert!(n <= 128);
-        word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH
+    pub(in super::super) fn outside(word: u64, lo: u8, hi: u8) -> u64 {
+        debug_assert!(1 <= lo && lo <= hi && hi <= 0x7e);
+        let low = word & !HIGH;
+        // High bit set where `low >= lo`, and where `low > hi`.
+        let from_lo = low + ONES * u64::from(0x80 - lo);
+        let above_hi = low + ONES * u64::from(0x7f - hi);
+        (!from_lo | above_hi | word) & HIGH
+    }
+
+    /// `b` in every byte of a word, for [`eq_either`].
+    #[inline]
+    pub(in super::super) const fn splat(b: u8) -> u64 {
+        ONES * b as u64
+    }
+
+    /// The high bit of each byte of `word` that is `a` or the byte [`splat`] in `b` (both below
+    /// `0x80`), and of no other: exact for every byte, like [`outside`]. (`b` as a word, for a
+    /// loop that changes it: no multiply a step.)
+    #[inline]
+    pub(in super::super) fn eq_either(word: u64, a: u8, b: u64) -> u64 {
+        debug_assert!(a < 0x80 && b & HIGH == 0 && b == splat(b as u8));
+        let low = word & !HIGH;
+        // High bit set where the byte differs from `a` (from `b`) in its low seven bits.
+        let not_a = (low ^ (ONES * u64::from(a))) + !HIGH;
+        let not_b = (low ^ b) + !HIGH;
+        !((not_a & not_b) | word) & HIGH
+    }
+
+    /// The high bit of each byte of `word` that is a control (below SP) or DEL, and of no other
+    /// (exact for every byte, like [`outside`]): what may not be in a field value, HTAB aside.
+    #[inline]
+    pub(in super::super) fn control(word: u64) -> u64 {
+        let low = word & !HIGH;
+        // High bit set where `low >= 0x20`, and where `low == 0x7f`.
+        let from_sp = low + ONES * 0x60;
+        let del = low + ONES;
+        (!from_sp | del) & !word & HIGH
     }
 
     /// The eight bytes of `bytes` from `at`, as a little-endian word (the first byte lowest,
@@ -306,8 +385,8 @@ pub(super) mod words {
     /// the first such byte in memory ([`first`]).
     #[inline]
     pub(in super::super) fn at(bytes: &[u8], at: usize) -> Option<u64> {
-        let w: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
-        Some(u64::from_le_bytes(w))
+        // From `at`, then its first eight: two compares, with no sum that could overflow.
+        Some(u64::from_le_bytes(*bytes.get(at..)?.first_chunk()?))
     }
 
     /// The index in its word (from [`at`]) of the first byte a nonzero mask of `has_*` tests
@@ -319,7 +398,9 @@ pub(super) mod words {
         (mask.trailing_zeros() / 8) as usize
     }
 
-    /// `bytes` as whole words, and the bytes after the last whole word.
+    /// `bytes` as whole words (little-endian, as from [`at`]), and the bytes after the last
+    /// whole word. For a loop over words: each step is a pointer's compare, where [`at`] checks
+    /// an offset against the length twice.
     #[inline]
     pub(in super::super) fn split(bytes: &[u8]) -> (impl Iterator<Item = u64> + '_, &[u8]) {
         let chunks = bytes.chunks_exact(8);
@@ -328,7 +409,7 @@ pub(super) mod words {
             chunks.map(|c| {
                 let mut w = [0u8; 8];
                 w.copy_from_slice(c);
-                u64::from_ne_bytes(w)
+                u64::from_le_bytes(w)
             }),
             rest,
         )

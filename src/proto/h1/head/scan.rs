@@ -20,7 +20,7 @@
 //! [`HeadParser::parse_bounded`]: super::HeadParser
 
 use super::super::token::{is_field_value_char, is_tchar, is_token, words};
-use super::Method;
+use super::{KnownHost, Method};
 
 /// The parts of a request line, as offsets into the buffer it starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,8 +31,8 @@ pub(super) struct RequestLine {
     pub method_end: usize,
     /// The target is `buf[method_end + 1..target_end]`.
     pub target_end: usize,
-    /// Where the target's first `?` is, counted from the target's start.
-    pub question: Option<usize>,
+    /// Where the target's path ends: at its first `?`, or at `target_end` without one.
+    pub path_end: usize,
     /// The minor version: `HTTP/1.0` or `HTTP/1.1`.
     pub minor: u8,
     /// Just past the line's CRLF: where the field lines start.
@@ -43,47 +43,63 @@ pub(super) struct RequestLine {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum FieldLine {
     /// `name: value`: the name is `buf[start..name_end]`, the value (without its surrounding
-    /// whitespace) `buf[value_start..value_end]`; the next line starts at `next`.
+    /// whitespace) `buf[value_start..value_end]`; the next line starts at `next`. `host`: what
+    /// the scan found out about the line being a Host line.
     Field {
         name_end: usize,
         value_start: usize,
         value_end: usize,
         next: usize,
+        host: HostLine,
     },
     /// The blank line that ends the head; the head is `buf[..end]`.
     End { end: usize },
+}
+
+/// Whether a field line is the usual Host line, as far as the scan found out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum HostLine {
+    /// `Host: ` (in any case) then the value this connection's last request had, which was found
+    /// valid then ([`KnownHost`]), then CRLF.
+    Known,
+    /// `Host: ` (in any case), and another value.
+    Name,
+    /// Not singled out: another name, or a Host with no SP after its colon.
+    No,
 }
 
 /// `"GET "` and `"POST "`'s first four bytes as a word, for the methods most requests have.
 const GET_SP: u32 = u32::from_ne_bytes(*b"GET ");
 const POST: u32 = u32::from_ne_bytes(*b"POST");
 
-/// `HTTP/1.` as the first seven bytes of a word from [`words::at`].
-const HTTP_1_DOT: u64 = u64::from_le_bytes(*b"HTTP/1.\0");
-/// The first seven bytes of a word from [`words::at`].
-const FIRST_SEVEN: u64 = 0x00ff_ffff_ffff_ffff;
+/// `HTTP/1.1` and `HTTP/1.0` as words from [`words::at`].
+const HTTP_1_1: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+const HTTP_1_0: u64 = u64::from_le_bytes(*b"HTTP/1.0");
+/// CRLF as a little-endian pair of bytes.
+const CRLF: u16 = u16::from_le_bytes(*b"\r\n");
 
 /// The request line at the start of `buf`, if it is simple and complete.
 #[inline]
 pub(super) fn request_line(buf: &[u8]) -> Option<RequestLine> {
     let (method, method_end) = method(buf)?;
     let target_start = method_end + 1;
-    let (target_end, question) = target(buf, target_start)?;
-    // ` HTTP/1.x\r\n`: `target` stopped at the SP.
-    let version = words::at(buf, target_end + 1)?;
-    if version & FIRST_SEVEN != HTTP_1_DOT {
-        return None;
-    }
-    let minor = match buf.get(target_end + 8..target_end + 11)? {
-        [b'1', b'\r', b'\n'] => 1,
-        [b'0', b'\r', b'\n'] => 0,
+    let (target_end, path_end) = target(buf, target_start)?;
+    // ` HTTP/1.x\r\n`: `target` stopped at the SP. One slice, so one bounds check.
+    let rest: &[u8; 10] = buf.get(target_end + 1..)?.first_chunk()?;
+    let [v0, v1, v2, v3, v4, v5, v6, v7, cr, lf] = *rest;
+    let minor = match u64::from_le_bytes([v0, v1, v2, v3, v4, v5, v6, v7]) {
+        HTTP_1_1 => 1,
+        HTTP_1_0 => 0,
         _ => return None,
     };
+    if u16::from_le_bytes([cr, lf]) != CRLF {
+        return None;
+    }
     Some(RequestLine {
         method,
         method_end,
         target_end,
-        question,
+        path_end,
         minor,
         end: target_end + 11,
     })
@@ -104,118 +120,160 @@ fn method(buf: &[u8]) -> Option<(Method, usize)> {
     (end > 0 && buf[end] == b' ').then(|| (Method::from_bytes(&buf[..end]), end))
 }
 
-/// Where the target starting at `start` ends (at its SP), and where its first `?` is (from
-/// `start`). A word at a time: the first byte of a word that is not plain (a control, SP, `#`,
-/// DEL, a byte above `0x7e`, or the first `?`) is found from the word's masks, not byte by byte.
+/// Where the target starting at `start` ends (at its SP), and where its path does (at its first
+/// `?`, or where the target does). A word at a time: the bytes of a word that are not plain (a
+/// control, SP, `#`, DEL, a byte above `0x7e`, or the first `?`) are found from the word's
+/// masks, not byte by byte.
 #[inline]
-fn target(buf: &[u8], start: usize) -> Option<(usize, Option<usize>)> {
+fn target(buf: &[u8], start: usize) -> Option<(usize, usize)> {
+    let (whole, rest) = words::split(buf.get(start..)?);
     let mut i = start;
-    let mut question = None;
-    while let Some(w) = words::at(buf, i) {
-        let mut special = words::has_less(w, 0x21)
-            | (w & words::HIGH)
-            | words::has_byte(w, 0x7f)
-            | words::has_byte(w, b'#');
-        if question.is_none() {
-            special |= words::has_byte(w, b'?');
-        }
-        if special == 0 {
-            i += 8;
-            continue;
-        }
-        i += words::first(special);
-        match buf[i] {
-            b' ' if i > start => return Some((i, question)),
-            b'?' => {
-                question = Some(i - start);
-                i += 1;
+    // The first `?`, if any yet: `usize::MAX` until then.
+    let mut question = usize::MAX;
+    // The byte a word is searched for besides `#`: `?` until the first is found, then `#` again
+    // (so no branch decides whether to look for a `?`).
+    let mut also = words::splat(b'?');
+    for w in whole {
+        let mut special = words::outside(w, 0x21, 0x7e) | words::eq_either(w, b'#', also);
+        // Each flagged byte in turn (the masks are exact): the lowest, then the next.
+        while special != 0 {
+            let at = words::first(special);
+            // The byte, from the word rather than from `buf` again.
+            match (w >> (8 * at)) as u8 {
+                b' ' if i + at > start => return Some((i + at, question.min(i + at))),
+                b'?' => {
+                    question = question.min(i + at);
+                    also = words::splat(b'#');
+                    special &= special - 1;
+                }
+                _ => return None,
             }
-            _ => return None,
         }
+        i += 8;
     }
     // Fewer than eight bytes left: the head is not complete (a request line is followed by
     // at least its version and two CRLFs), unless it ends here.
-    loop {
-        match *buf.get(i)? {
-            b' ' if i > start => return Some((i, question)),
-            b'?' if question.is_none() => question = Some(i - start),
-            b'?' => {}
+    for &b in rest {
+        match b {
+            b' ' if i > start => return Some((i, question.min(i))),
+            b'?' => question = question.min(i),
             b'#' => return None,
             0x21..=0x7e => {}
             _ => return None,
         }
         i += 1;
     }
+    None
 }
 
-/// The line of the header section starting at `at`, if it is simple and complete.
+/// `host: ` as the first six bytes of a word from [`words::at`], the name lowercase.
+const HOST_COLON_SP: u64 = u64::from_le_bytes(*b"host: \0\0");
+/// The first six bytes of a word from [`words::at`].
+const FIRST_SIX: u64 = 0x0000_ffff_ffff_ffff;
+/// The `0x20` bit of a word's first four bytes: set, it lowercases a letter.
+const FOLD_FIRST_FOUR: u64 = 0x2020_2020;
+
+/// The line of the header section starting at `at`, if it is simple and complete. `known`: the
+/// Host value this connection's last request had.
 #[inline]
-pub(super) fn field_line(buf: &[u8], at: usize) -> Option<FieldLine> {
+pub(super) fn field_line(buf: &[u8], at: usize, known: &KnownHost) -> Option<FieldLine> {
     let rest = buf.get(at..)?;
     if rest.first() == Some(&b'\r') {
         return (rest.get(1) == Some(&b'\n')).then_some(FieldLine::End { end: at + 2 });
     }
-    let name_end = at + colon(rest)?;
-    // Everything before the first `:` must be the name: a token.
-    if !is_token(&buf[at..name_end]) {
-        return None;
-    }
-    // Usually one SP; the scan of the value stops at an HTAB, so both are skipped here.
-    let mut value_start = name_end + 1;
-    while let Some(b' ' | b'\t') = buf.get(value_start) {
-        value_start += 1;
+    let (name_end, mut value_start, host) = match words::at(rest, 0) {
+        // `Host: `, in any case, compared in one word: the name's four bytes folded to lowercase
+        // can only be `host` if each is one of that letter's two cases, so the compare proves
+        // the name a token and finds its `:` with no pass over it (the colon and the SP are
+        // compared unfolded: a folded `:` could have been a control).
+        Some(w) if (w | FOLD_FIRST_FOUR) & FIRST_SIX == HOST_COLON_SP => {
+            // The value this connection's requests have, and CRLF: its bytes need no scan.
+            if let Some(len) = known.line_at(buf, at + 6) {
+                return Some(FieldLine::Field {
+                    name_end: at + 4,
+                    value_start: at + 6,
+                    value_end: at + 6 + len,
+                    next: at + 8 + len,
+                    host: HostLine::Known,
+                });
+            }
+            (at + 4, at + 6, HostLine::Name)
+        }
+        _ => {
+            let name_end = at + colon(rest)?;
+            // Everything before the first `:` must be the name: a token.
+            if !is_token(&buf[at..name_end]) {
+                return None;
+            }
+            // Usually one SP follows the colon: skipped here (`get`: the colon may end `buf`).
+            let sp = buf.get(name_end + 1) == Some(&b' ');
+            (name_end, name_end + 1 + usize::from(sp), HostLine::No)
+        }
+    };
+    // Leading OWS: usually one SP, skipped already. A byte above SP starts the value; SP and
+    // HTAB are skipped (CR, an empty value, or a control is the value scan's to judge).
+    if buf.get(value_start).is_some_and(|&b| b <= b' ') {
+        while let Some(b' ' | b'\t') = buf.get(value_start) {
+            value_start += 1;
+        }
     }
     let cr = value_end(buf, value_start)?;
     if buf.get(cr + 1) != Some(&b'\n') {
         return None;
     }
+    // Trailing OWS: the byte before the CR is the colon, a skipped SP or HTAB, or a value byte,
+    // and of those only SP and HTAB are not above SP, so one compare tells whether there is any.
     let mut value_end = cr;
-    while value_end > value_start && matches!(buf[value_end - 1], b' ' | b'\t') {
-        value_end -= 1;
+    if buf[cr - 1] <= b' ' {
+        while value_end > value_start && matches!(buf[value_end - 1], b' ' | b'\t') {
+            value_end -= 1;
+        }
     }
     Some(FieldLine::Field {
         name_end,
         value_start,
         value_end,
         next: cr + 2,
+        host,
     })
 }
 
 /// Where the first `:` of `rest` is, a word at a time.
 #[inline]
 fn colon(rest: &[u8]) -> Option<usize> {
+    let (whole, tail) = words::split(rest);
     let mut i = 0;
-    while let Some(w) = words::at(rest, i) {
+    for w in whole {
         let found = words::has_byte(w, b':');
         if found != 0 {
             return Some(i + words::first(found));
         }
         i += 8;
     }
-    rest[i..].iter().position(|&b| b == b':').map(|p| i + p)
+    tail.iter().position(|&b| b == b':').map(|p| i + p)
 }
 
 /// Where the field value starting at `start` ends: at the CR of its line, after only value
-/// bytes. A word at a time: the first control byte or DEL of a word is found from its masks;
-/// an HTAB is a value byte, and the scan goes on after it.
+/// bytes. A word at a time: the control bytes and DELs of a word are found from its masks; an
+/// HTAB is a value byte, and the next flagged byte of the word is looked at.
 #[inline]
 fn value_end(buf: &[u8], start: usize) -> Option<usize> {
+    let (whole, rest) = words::split(buf.get(start..)?);
     let mut i = start;
-    while let Some(w) = words::at(buf, i) {
-        let special = words::has_less(w, 0x20) | words::has_byte(w, 0x7f);
-        if special == 0 {
-            i += 8;
-            continue;
+    for w in whole {
+        let mut special = words::control(w);
+        while special != 0 {
+            let at = words::first(special);
+            // The byte, from the word rather than from `buf` again.
+            match (w >> (8 * at)) as u8 {
+                b'\r' => return Some(i + at),
+                b'\t' => special &= special - 1,
+                _ => return None,
+            }
         }
-        i += words::first(special);
-        match buf[i] {
-            b'\r' => return Some(i),
-            b'\t' => i += 1,
-            _ => return None,
-        }
+        i += 8;
     }
-    loop {
-        let b = *buf.get(i)?;
+    for &b in rest {
         if b == b'\r' {
             return Some(i);
         }
@@ -224,6 +282,7 @@ fn value_end(buf: &[u8], start: usize) -> Option<usize> {
         }
         i += 1;
     }
+    None
 }
 
 #[cfg(test)]
@@ -239,7 +298,7 @@ mod tests {
                 method: Method::Get,
                 method_end: 3,
                 target_end: 10,
-                question: Some(2),
+                path_end: 6,
                 minor: 1,
                 end: 21,
             })
@@ -249,7 +308,7 @@ mod tests {
             (post.method, post.method_end, post.minor),
             (Method::Post, 4, 0)
         );
-        assert_eq!(post.question, None);
+        assert_eq!(post.path_end, post.target_end);
         let other = line(b"PROPFIND * HTTP/1.1\r\n").unwrap();
         assert_eq!(
             (other.method, other.method_end, other.target_end),
@@ -287,32 +346,61 @@ mod tests {
 
     #[test]
     fn field_lines() {
-        let buf = b"Host: example.com \t\r\nX-Empty:\r\nX-Sp:   \r\nA: b\tc\x80\r\n\r\n";
+        let buf = b"Host: example.com \t\r\nX-Empty:\r\nX-Sp:   \r\nA: b\tc\x80\r\nhOsT:  \t a\r\n\
+            Host:b\r\nHost: \r\nHosts: c\r\nHOST: 127.0.0.1:8080\r\n\r\n";
+        let mut known = KnownHost::default();
+        known.remember(b"127.0.0.1:8080");
         let mut at = 0;
-        for (name, value, what) in [
+        for (name, value, host, what) in [
             (
                 &b"Host"[..],
                 &b"example.com"[..],
+                HostLine::Name,
                 "trailing whitespace trimmed",
             ),
-            (b"X-Empty", b"", "an empty field"),
-            (b"X-Sp", b"", "a blank field"),
-            (b"A", b"b\tc\x80", "a field with HTAB and obs-text"),
+            (b"X-Empty", b"", HostLine::No, "an empty field"),
+            (b"X-Sp", b"", HostLine::No, "a blank field"),
+            (
+                b"A",
+                b"b\tc\x80",
+                HostLine::No,
+                "a field with HTAB and obs-text",
+            ),
+            (b"hOsT", b"a", HostLine::Name, "Host with more whitespace"),
+            (
+                b"Host",
+                b"b",
+                HostLine::No,
+                "Host with no SP, not singled out",
+            ),
+            (b"Host", b"", HostLine::Name, "an empty Host"),
+            (b"Hosts", b"c", HostLine::No, "a longer name"),
+            (
+                b"HOST",
+                b"127.0.0.1:8080",
+                HostLine::Known,
+                "the known Host",
+            ),
         ] {
             let Some(FieldLine::Field {
                 name_end,
                 value_start,
                 value_end,
                 next,
-            }) = field_line(buf, at)
+                host: singled_out,
+            }) = field_line(buf, at, &known)
             else {
                 panic!("{what}: not a field line");
             };
             assert_eq!(&buf[at..name_end], name, "{what}");
             assert_eq!(&buf[value_start..value_end], value, "{what}");
+            assert_eq!(singled_out, host, "{what}");
             at = next;
         }
-        assert_eq!(field_line(buf, at), Some(FieldLine::End { end: buf.len() }));
+        assert_eq!(
+            field_line(buf, at, &known),
+            Some(FieldLine::End { end: buf.len() })
+        );
         for not_simple in [
             &b"Host : x\r\n"[..],      // SP before the colon
             b" Host: x\r\n",           // obs-fold
@@ -327,11 +415,56 @@ mod tests {
             b"\n",                     // bare LF end
         ] {
             assert_eq!(
-                field_line(not_simple, 0),
+                field_line(not_simple, 0, &known),
                 None,
                 "{:?}",
                 String::from_utf8_lossy(not_simple)
             );
+        }
+    }
+
+    /// The one-word `Host: ` compare singles out a line exactly when its name is `host` in some
+    /// case and a SP follows the colon, and the known value's compare exactly when the value and
+    /// CRLF follow: every byte in each place of the line, the rest kept.
+    #[test]
+    fn host_compare_is_exact() {
+        let mut known = KnownHost::default();
+        known.remember(b"example.com");
+        for i in 0..b"Host: example.com\r\n".len() {
+            for b in 0..=255u8 {
+                let mut line = b"Host: example.com\r\n".to_vec();
+                line[i] = b;
+                let name = line[..4].eq_ignore_ascii_case(b"host") && line[4..6] == *b": ";
+                let expected = if !name {
+                    HostLine::No
+                } else if line[6..] == *b"example.com\r\n" {
+                    HostLine::Known
+                } else {
+                    HostLine::Name
+                };
+                let Some(FieldLine::Field { host, .. }) = field_line(&line, 0, &known) else {
+                    // Not a simple line: a name that is not a token, a control in the value,
+                    // or no CRLF.
+                    let control = (b < 0x20 && b != b'\t') || b == 0x7f;
+                    assert!(!name || control || i >= line.len() - 2, "{line:?}");
+                    continue;
+                };
+                assert_eq!(host, expected, "{:?}", String::from_utf8_lossy(&line));
+            }
+        }
+        // Another value, or the known one with more after it, or none remembered.
+        for (line, known_value) in [
+            (&b"Host: example.co\r\n"[..], &b"example.com"[..]),
+            (b"Host: example.comm\r\n", b"example.com"),
+            (b"Host: example.com \r\n", b"example.com"),
+            (b"Host: example.com\r\n", b""),
+        ] {
+            let mut known = KnownHost::default();
+            known.remember(known_value);
+            let Some(FieldLine::Field { host, .. }) = field_line(line, 0, &known) else {
+                panic!("{:?}", String::from_utf8_lossy(line));
+            };
+            assert_eq!(host, HostLine::Name, "{:?}", String::from_utf8_lossy(line));
         }
     }
 }
